@@ -1,0 +1,199 @@
+//! Compaction: rewrite the live records of every sealed segment, drop the rest.
+//!
+//! Steps, each safe to interrupt with kill -9:
+//! 1. Seal the active segment, so every record so far is in a sealed segment (the
+//!    *inputs*). Writers continue in a new active segment.
+//! 2. Copy each live record of the snapshot that lives in an input into new
+//!    segments written under temporary names; seal, sync, rename, sync directory.
+//!    A crash here leaves temporary files, removed at the next open.
+//! 3. Under the writer lock, point every index entry that still refers to its old
+//!    location at the copy (entries overwritten meanwhile keep their newer value).
+//! 4. Write a checkpoint of that index. A crash before it completes leaves the old
+//!    checkpoint and all inputs in place; the copies are then replayed like any
+//!    uncovered segment and, carrying the records' own sequence numbers, change
+//!    nothing.
+//! 5. Remove the inputs. Snapshots that still read them keep their mappings.
+//!
+//! Deletes are not copied: every record older than a delete is in an input too,
+//! and all inputs go away together.
+
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::db::{file_len, Shared};
+use crate::error::{Error, Result};
+use crate::format::{self, EntryKind};
+use crate::index::{Key, Loc};
+use crate::segment::{segment_path, sync_dir, Segment, TEMP_SUFFIX};
+use crate::CompactionReport;
+
+/// Frames written by compaction hold up to this many bytes of entries.
+const FRAME_TARGET: usize = 1 << 20;
+
+struct Output {
+    id: u32,
+    tmp: PathBuf,
+    file: std::io::BufWriter<File>,
+    len: u64,
+}
+
+pub(crate) fn compact(shared: &Shared) -> Result<CompactionReport> {
+    let started = Instant::now();
+    let version = shared.roll_for_compaction()?;
+    let active = version.active.map(|(id, _)| id);
+    let inputs: BTreeSet<u32> = version
+        .segments
+        .keys()
+        .copied()
+        .filter(|id| Some(*id) != active)
+        .collect();
+    if inputs.is_empty() {
+        return Ok(CompactionReport::default());
+    }
+    let bytes_before: u64 = inputs
+        .iter()
+        .map(|id| file_len(&version.segments[id].path))
+        .sum::<Result<u64>>()?;
+
+    let mut outputs: Vec<Output> = Vec::new();
+    let mut relocations: Vec<(Key, Loc, Loc)> = Vec::new();
+    let mut frame = Vec::with_capacity(FRAME_TARGET + 4096);
+    let mut pending: Vec<(Key, Loc, usize)> = Vec::new();
+    let mut frame_start = format::begin_frame(&mut frame);
+
+    let flush = |frame: &mut Vec<u8>,
+                 frame_start: &mut usize,
+                 pending: &mut Vec<(Key, Loc, usize)>,
+                 outputs: &mut Vec<Output>,
+                 relocations: &mut Vec<(Key, Loc, Loc)>|
+     -> Result<()> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        format::finish_frame(frame, *frame_start);
+        let needs_new = outputs
+            .last()
+            .is_none_or(|o| o.len > 0 && o.len + frame.len() as u64 > shared.config.segment_size);
+        if needs_new {
+            if let Some(o) = outputs.last_mut() {
+                finish_output(o, version.seq)?;
+            }
+            let id = shared.allocate_segment_id();
+            let tmp = PathBuf::from(format!(
+                "{}{TEMP_SUFFIX}",
+                segment_path(&shared.dir, id).display()
+            ));
+            let file = OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .open(&tmp)
+                .map_err(|e| Error::io(tmp.display(), e))?;
+            outputs.push(Output {
+                id,
+                tmp,
+                file: std::io::BufWriter::with_capacity(1 << 20, file),
+                len: 0,
+            });
+        }
+        let out = outputs.last_mut().unwrap();
+        out.file
+            .write_all(frame)
+            .map_err(|e| Error::io(out.tmp.display(), e))?;
+        for (key, old, rel) in pending.drain(..) {
+            let new = Loc {
+                seq: old.seq,
+                segment: out.id,
+                offset: (out.len as usize + rel) as u32,
+                len: old.len,
+            };
+            relocations.push((key, old, new));
+        }
+        out.len += frame.len() as u64;
+        frame.clear();
+        *frame_start = format::begin_frame(frame);
+        Ok(())
+    };
+
+    for (key, loc) in version.index.iter() {
+        if !inputs.contains(&loc.segment) {
+            continue;
+        }
+        let seg = &version.segments[&loc.segment];
+        let rel = frame.len();
+        seg.read_value(loc.offset, loc.len, key, |value| {
+            format::encode_entry(&mut frame, EntryKind::Put, loc.seq, key, value)
+        })?;
+        pending.push((key.clone(), *loc, rel));
+        if frame.len() >= FRAME_TARGET {
+            flush(
+                &mut frame,
+                &mut frame_start,
+                &mut pending,
+                &mut outputs,
+                &mut relocations,
+            )?;
+        }
+    }
+    flush(
+        &mut frame,
+        &mut frame_start,
+        &mut pending,
+        &mut outputs,
+        &mut relocations,
+    )?;
+    if let Some(o) = outputs.last_mut() {
+        finish_output(o, version.seq)?;
+    }
+    let mut segments = Vec::new();
+    for o in &outputs {
+        let path = segment_path(&shared.dir, o.id);
+        std::fs::rename(&o.tmp, &path).map_err(|e| Error::io(o.tmp.display(), e))?;
+    }
+    sync_dir(&shared.dir)?;
+    for o in &outputs {
+        segments.push(Arc::new(Segment::open_sealed(
+            o.id,
+            segment_path(&shared.dir, o.id),
+        )?));
+    }
+    let bytes_after: u64 = outputs.iter().map(|o| o.len).sum();
+
+    shared.install_compaction(&relocations, &inputs, segments)?;
+    shared.checkpoint_locked()?;
+    for id in &inputs {
+        let p = segment_path(&shared.dir, *id);
+        std::fs::remove_file(&p).map_err(|e| Error::io(p.display(), e))?;
+    }
+    sync_dir(&shared.dir)?;
+    shared.counters.compactions.fetch_add(1, Ordering::Relaxed);
+    let report = CompactionReport {
+        segments_before: inputs.len() as u64,
+        segments_after: outputs.len() as u64,
+        bytes_before,
+        bytes_after,
+        records_copied: relocations.len() as u64,
+    };
+    log::info!(
+        "compaction of {}: {report:?} in {:?}",
+        shared.dir.display(),
+        started.elapsed()
+    );
+    Ok(report)
+}
+
+fn finish_output(o: &mut Output, last_seq: u64) -> Result<()> {
+    let mut seal = Vec::new();
+    let start = format::begin_frame(&mut seal);
+    format::encode_entry(&mut seal, EntryKind::Seal, last_seq, b"", b"");
+    format::finish_frame(&mut seal, start);
+    let io = |e| Error::io(o.tmp.display(), e);
+    o.file.write_all(&seal).map_err(io)?;
+    o.len += seal.len() as u64;
+    o.file.flush().map_err(io)?;
+    o.file.get_ref().sync_all().map_err(io)
+}

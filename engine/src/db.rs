@@ -1,0 +1,1049 @@
+//! The database handle: opening, the write path, point reads, maintenance.
+//!
+//! Invariants:
+//! - One writer at a time holds `Shared::writer`; it appends a commit's frame to the
+//!   active segment, updates the master index and publishes a new immutable
+//!   `Version`. Readers only load the published version: they never take the
+//!   writer lock and never wait for a sync.
+//! - Sequence numbers are assigned under the writer lock, so versions are
+//!   published in commit order and each reflects a prefix of the commit order.
+//! - A commit's call returns only after its frame is written to the file (all
+//!   modes) and, in `SyncMode::Full`, synced. Syncs are shared: one `fdatasync`
+//!   covers every commit written before it started (group commit).
+//! - Sealing a segment (roll-over, close) always syncs it, so a sync of the active
+//!   segment covers every earlier commit.
+//! - Maintenance (checkpoint, compaction, backup, verify) is serialised by
+//!   `Shared::maintenance` and runs beside readers and writers.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use parking_lot::{Condvar, Mutex};
+
+use crate::checkpoint;
+use crate::config::{Config, SyncMode};
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::{self, EntryKind, MAX_COMMIT_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE};
+use crate::index::{Index, Key, Loc, Version};
+use crate::iter::{Iter, KeyRange};
+use crate::recovery;
+use crate::segment::{self, segment_path, sync_dir, Segment};
+use crate::transaction::{Tracker, Transaction};
+use crate::{CompactionReport, Stats, VerifyReport};
+
+const LOCK_FILE: &str = "LOCK";
+
+/// One write of a commit: a put (`Some(value)`) or a delete (`None`).
+pub(crate) type Op<'a> = (&'a [u8], Option<&'a [u8]>);
+
+/// An atomic group of puts and deletes, applied all or nothing by [`Database::write`].
+#[derive(Debug, Default, Clone)]
+pub struct WriteBatch {
+    pub(crate) ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl WriteBatch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn put(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push((key.into(), Some(value.into())));
+        self
+    }
+    pub fn delete(&mut self, key: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push((key.into(), None));
+        self
+    }
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+    pub fn clear(&mut self) {
+        self.ops.clear();
+    }
+}
+
+struct ActiveSegment {
+    id: u32,
+    file: Arc<File>,
+    /// Bytes written.
+    len: u64,
+    /// Bytes allocated ahead of the writes.
+    allocated: u64,
+}
+
+struct Writer {
+    index: Index,
+    segments: BTreeMap<u32, Arc<Segment>>,
+    active: ActiveSegment,
+    next_seq: u64,
+    live_bytes: u64,
+    sealed_bytes: u64,
+    buf: Vec<u8>,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub cache_hits: AtomicU64,
+    pub cache_misses: AtomicU64,
+    pub compactions: AtomicU64,
+    pub commits: AtomicU64,
+    pub fsyncs: AtomicU64,
+    pub checkpoints: AtomicU64,
+}
+
+#[derive(Clone)]
+struct ValueWeight;
+impl quick_cache::Weighter<(u32, u32), Arc<[u8]>> for ValueWeight {
+    fn weight(&self, _: &(u32, u32), v: &Arc<[u8]>) -> u64 {
+        v.len() as u64 + 48
+    }
+}
+type ValueCache = quick_cache::sync::Cache<(u32, u32), Arc<[u8]>, ValueWeight>;
+
+pub(crate) struct Shared {
+    pub dir: PathBuf,
+    pub config: Config,
+    pub current: ArcSwap<Version>,
+    writer: Mutex<Option<Writer>>,
+    /// Highest sequence number known to be synced; held while syncing.
+    synced: Mutex<u64>,
+    written_seq: AtomicU64,
+    active_file: ArcSwap<Option<Arc<File>>>,
+    next_segment_id: AtomicU32,
+    pub maintenance: Mutex<()>,
+    pub tracker: Mutex<Tracker>,
+    pub txns: Mutex<HashMap<u64, Arc<Mutex<Option<Transaction>>>>>,
+    pub next_txn_id: AtomicU64,
+    cache: Option<ValueCache>,
+    pub counters: Counters,
+    closed: AtomicBool,
+    poisoned: AtomicBool,
+    lock_file: Mutex<Option<File>>,
+    background: Mutex<Option<std::thread::JoinHandle<()>>>,
+    stop: (Mutex<bool>, Condvar),
+}
+
+/// An open database. `Send + Sync`: share it between threads by reference or in
+/// an `Arc`. Dropping it closes it.
+pub struct Database {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Database({})", self.shared.dir.display())
+    }
+}
+
+pub(crate) fn validate_key(key: &[u8]) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::invalid("keys must not be empty"));
+    }
+    if key.len() > MAX_KEY_SIZE {
+        return Err(Error::invalid(format!(
+            "key of {} bytes exceeds the limit of {MAX_KEY_SIZE}",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_value(value: &[u8]) -> Result<()> {
+    if value.len() > MAX_VALUE_SIZE {
+        return Err(Error::invalid(format!(
+            "value of {} bytes exceeds the limit of {MAX_VALUE_SIZE}",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+impl Database {
+    /// Opens the database in `path`, creating the directory and an empty database
+    /// if there is none. Opening an existing database is not an error.
+    pub fn create(path: impl AsRef<Path>, config: Config) -> Result<Database> {
+        let path = path.as_ref();
+        config.validate()?;
+        if config.read_only {
+            return Err(Error::invalid("cannot create a database read-only"));
+        }
+        if !path.exists() {
+            std::fs::create_dir_all(path).map_err(|e| Error::io(path.display(), e))?;
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sync_dir(parent)?;
+            }
+            log::info!("created database directory {}", path.display());
+        }
+        Self::open_dir(path, config)
+    }
+
+    /// Opens an existing database; IoError (not found) if `path` does not exist.
+    pub fn open(path: impl AsRef<Path>, config: Config) -> Result<Database> {
+        let path = path.as_ref();
+        config.validate()?;
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path.display(), e))?;
+        if !meta.is_dir() {
+            return Err(Error::invalid(format!(
+                "{} is not a directory",
+                path.display()
+            )));
+        }
+        Self::open_dir(path, config)
+    }
+
+    fn open_dir(dir: &Path, config: Config) -> Result<Database> {
+        let started = Instant::now();
+        let dir = dir.to_path_buf();
+        let lock_file = if config.read_only {
+            None
+        } else {
+            Some(lock_dir(&dir)?)
+        };
+        let (version, writer, next_segment_id) = if config.read_only {
+            let version = load_read_only(&dir)?;
+            let next = version.segments.keys().last().map_or(1, |id| id + 1);
+            (version, None, next)
+        } else {
+            open_writer(&dir, &config)?
+        };
+        let cache = (config.cache_size > 0).then(|| {
+            let estimated_items = (config.cache_size / 256).max(16);
+            ValueCache::with_weighter(estimated_items, config.cache_size as u64, ValueWeight)
+        });
+        let seq = version.seq;
+        let active_file = writer.as_ref().map(|w: &Writer| w.active.file.clone());
+        log::info!(
+            "opened {} ({} keys, seq {}, {}) in {:?}",
+            dir.display(),
+            version.index.len(),
+            seq,
+            if config.read_only {
+                "read-only"
+            } else {
+                "writer"
+            },
+            started.elapsed()
+        );
+        let shared = Arc::new(Shared {
+            dir,
+            current: ArcSwap::from_pointee(version),
+            writer: Mutex::new(writer),
+            synced: Mutex::new(seq),
+            written_seq: AtomicU64::new(seq),
+            active_file: ArcSwap::from_pointee(active_file),
+            next_segment_id: AtomicU32::new(next_segment_id),
+            maintenance: Mutex::new(()),
+            tracker: Mutex::new(Tracker::default()),
+            txns: Mutex::new(HashMap::new()),
+            next_txn_id: AtomicU64::new(1),
+            cache,
+            counters: Counters::default(),
+            closed: AtomicBool::new(false),
+            poisoned: AtomicBool::new(false),
+            lock_file: Mutex::new(lock_file),
+            background: Mutex::new(None),
+            stop: (Mutex::new(false), Condvar::new()),
+            config,
+        });
+        if !shared.config.read_only {
+            let bg = shared.clone();
+            let handle = std::thread::Builder::new()
+                .name("lightning-db-bg".into())
+                .spawn(move || bg.background_loop())
+                .map_err(|e| Error::io("spawn background thread", e))?;
+            *shared.background.lock() = Some(handle);
+        }
+        Ok(Database { shared })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.shared.commit(&[(key, Some(value))], None).map(|_| ())
+    }
+
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.shared.check_open()?;
+        validate_key(key)?;
+        let version = self.shared.current.load();
+        match version.index.get(key) {
+            None => Ok(None),
+            Some(loc) => self.shared.read_value(&version, key, *loc).map(Some),
+        }
+    }
+
+    /// Deletes `key`; returns whether it was present. Deleting a missing key is
+    /// not an error (and writes nothing).
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        self.shared.check_open()?;
+        validate_key(key)?;
+        if !self.shared.current.load().index.contains_key(key) {
+            return Ok(false);
+        }
+        self.shared.commit(&[(key, None)], None).map(|_| true)
+    }
+
+    pub fn contains(&self, key: &[u8]) -> Result<bool> {
+        self.shared.check_open()?;
+        validate_key(key)?;
+        Ok(self.shared.current.load().index.contains_key(key))
+    }
+
+    /// Applies every operation of `batch` atomically, in order.
+    pub fn write(&self, batch: &WriteBatch) -> Result<()> {
+        let ops: Vec<Op<'_>> = batch
+            .ops
+            .iter()
+            .map(|(k, v)| (&k[..], v.as_deref()))
+            .collect();
+        self.shared.commit(&ops, None).map(|_| ())
+    }
+
+    /// Number of live keys.
+    pub fn len(&self) -> Result<usize> {
+        self.shared.check_open()?;
+        Ok(self.shared.current.load().index.len())
+    }
+
+    pub fn is_empty(&self) -> Result<bool> {
+        self.len().map(|n| n == 0)
+    }
+
+    /// Starts a transaction reading the snapshot of the latest commit.
+    pub fn begin(&self) -> Result<Transaction> {
+        Transaction::begin(self.shared.clone())
+    }
+
+    /// Iterates over the keys in `range`, in order (`.rev()` for reverse), as of now.
+    pub fn range(&self, range: KeyRange) -> Result<Iter> {
+        self.shared.check_open()?;
+        Ok(Iter::new(
+            self.shared.clone(),
+            self.shared.current.load_full(),
+            range,
+            None,
+        ))
+    }
+
+    pub fn iter(&self) -> Result<Iter> {
+        self.range(KeyRange::all())
+    }
+
+    pub fn prefix(&self, prefix: &[u8]) -> Result<Iter> {
+        self.range(KeyRange::prefix(prefix))
+    }
+
+    /// Syncs everything written and writes a checkpoint of the index, so the next
+    /// open reads the checkpoint instead of replaying the log, and a plain copy of
+    /// the directory taken now opens as a consistent database.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.shared.check_open()?;
+        self.shared.check_writable()?;
+        let _m = self.shared.maintenance.lock();
+        self.shared.checkpoint_locked()
+    }
+
+    /// Rewrites the live records of all sealed segments into new segments and
+    /// removes the old ones. Readers and writers continue meanwhile.
+    pub fn compact(&self) -> Result<CompactionReport> {
+        self.shared.check_open()?;
+        self.shared.check_writable()?;
+        let _m = self.shared.maintenance.lock();
+        crate::compaction::compact(&self.shared)
+    }
+
+    /// Writes a consistent copy of the database into `dest` (which must not exist
+    /// or be empty) while readers and writers continue.
+    pub fn backup(&self, dest: impl AsRef<Path>) -> Result<()> {
+        self.shared.check_open()?;
+        let _m = self.shared.maintenance.lock();
+        crate::maintenance::backup(&self.shared, dest.as_ref())
+    }
+
+    /// Reads every record of every segment and checks every checksum.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        self.shared.check_open()?;
+        let _m = self.shared.maintenance.lock();
+        crate::maintenance::verify(&self.shared)
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        self.shared.check_open()?;
+        Ok(self.shared.stats())
+    }
+
+    /// For a read-only handle: loads the commits made since it was opened or last
+    /// refreshed by the writing process. For a writer it is a no-op.
+    pub fn refresh(&self) -> Result<()> {
+        self.shared.check_open()?;
+        if !self.shared.config.read_only {
+            return Ok(());
+        }
+        let version = load_read_only(&self.shared.dir)?;
+        log::debug!(
+            "refreshed {} to seq {}",
+            self.shared.dir.display(),
+            version.seq
+        );
+        self.shared.current.store(Arc::new(version));
+        Ok(())
+    }
+
+    /// Syncs, seals the active segment and releases the writer lock. Every later
+    /// call on this handle (or its transactions and iterators) fails with
+    /// InvalidArgument; a second close does too.
+    pub fn close(&self) -> Result<()> {
+        self.shared.close()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    // Transactions addressed by id, for the C API.
+
+    pub fn begin_transaction(&self) -> Result<u64> {
+        let tx = self.begin()?;
+        let id = self.shared.next_txn_id.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .txns
+            .lock()
+            .insert(id, Arc::new(Mutex::new(Some(tx))));
+        Ok(id)
+    }
+
+    fn with_txn<T>(&self, id: u64, f: impl FnOnce(&mut Transaction) -> Result<T>) -> Result<T> {
+        self.shared.check_open()?;
+        let slot = self.shared.txns.lock().get(&id).cloned();
+        let slot = slot.ok_or_else(|| unknown_txn(id))?;
+        let mut guard = slot.lock();
+        let tx = guard.as_mut().ok_or_else(|| unknown_txn(id))?;
+        f(tx)
+    }
+
+    fn take_txn(&self, id: u64) -> Result<Transaction> {
+        self.shared.check_open()?;
+        let slot = self
+            .shared
+            .txns
+            .lock()
+            .remove(&id)
+            .ok_or_else(|| unknown_txn(id))?;
+        let tx = slot.lock().take();
+        tx.ok_or_else(|| unknown_txn(id))
+    }
+
+    pub fn tx_get(&self, id: u64, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.with_txn(id, |tx| tx.get(key))
+    }
+    pub fn tx_put(&self, id: u64, key: &[u8], value: &[u8]) -> Result<()> {
+        self.with_txn(id, |tx| tx.put(key, value))
+    }
+    pub fn tx_delete(&self, id: u64, key: &[u8]) -> Result<()> {
+        self.with_txn(id, |tx| tx.delete(key))
+    }
+    pub fn tx_contains(&self, id: u64, key: &[u8]) -> Result<bool> {
+        self.with_txn(id, |tx| tx.contains(key))
+    }
+    pub fn tx_range(&self, id: u64, range: KeyRange) -> Result<Iter> {
+        self.with_txn(id, |tx| tx.range(range))
+    }
+    /// Commits transaction `id`; the id is finished whatever the outcome.
+    pub fn tx_commit(&self, id: u64) -> Result<()> {
+        self.take_txn(id)?.commit()
+    }
+    pub fn tx_abort(&self, id: u64) -> Result<()> {
+        self.take_txn(id)?.rollback();
+        Ok(())
+    }
+}
+
+fn unknown_txn(id: u64) -> Error {
+    Error::invalid(format!("no open transaction with id {id}"))
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if !self.is_closed() {
+            if let Err(e) = self.shared.close() {
+                log::warn!("closing {} on drop failed: {e}", self.shared.dir.display());
+            }
+        }
+    }
+}
+
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(path.display(), e))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(file),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(Error::new(
+            ErrorKind::DatabaseLocked,
+            format!(
+                "{} is open for writing by another handle or process",
+                dir.display()
+            ),
+        )),
+        Err(e) => Err(Error::io(format!("lock {}", path.display()), e.into())),
+    }
+}
+
+fn open_segments(dir: &Path, ids: &[u32]) -> Result<BTreeMap<u32, Arc<Segment>>> {
+    ids.iter()
+        .map(|&id| {
+            Ok((
+                id,
+                Arc::new(Segment::open_sealed(id, segment_path(dir, id))?),
+            ))
+        })
+        .collect()
+}
+
+fn load_read_only(dir: &Path) -> Result<Version> {
+    // A writer in another process may remove segments (compaction) while we read
+    // the directory; a missing file means "look again".
+    let mut attempt = 0;
+    loop {
+        let result = recovery::recover(dir).and_then(|r| {
+            let segments = open_segments(dir, &r.segment_ids)?;
+            Ok(Version {
+                seq: r.last_seq,
+                index: r.index,
+                segments: Arc::new(segments),
+                active: None,
+            })
+        });
+        match result {
+            Err(e)
+                if attempt < 10
+                    && e.io_error()
+                        .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
+                    || attempt < 10
+                        && e.kind() == ErrorKind::CorruptedData
+                        && e.message().contains("missing") =>
+            {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(5 << attempt.min(5)));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, u32)> {
+    let r = recovery::recover(dir)?;
+    for (id, valid_len) in &r.unsealed {
+        if *valid_len == 0 {
+            let p = segment_path(dir, *id);
+            std::fs::remove_file(&p).map_err(|e| Error::io(p.display(), e))?;
+            log::debug!("removed empty segment {}", p.display());
+        } else {
+            log::info!("recovery: sealing segment {} at {} bytes", id, valid_len);
+            recovery::seal_in_place(dir, *id, *valid_len, r.last_seq)?;
+        }
+    }
+    for id in &r.garbage {
+        let p = segment_path(dir, *id);
+        log::info!(
+            "recovery: removing segment {} left by an interrupted compaction",
+            p.display()
+        );
+        std::fs::remove_file(&p).map_err(|e| Error::io(p.display(), e))?;
+    }
+    remove_temp_files(dir)?;
+    sync_dir(dir)?;
+    let ids: Vec<u32> = segment::list_segments(dir)?;
+    let mut segments = open_segments(dir, &ids)?;
+    let sealed_bytes = segments
+        .values()
+        .map(|s| file_len(&s.path))
+        .sum::<Result<u64>>()?;
+    let live_bytes = r.index.values().map(|l| l.len as u64).sum();
+    let active_id = ids.last().map_or(1, |id| id + 1);
+    let active = create_segment(dir, active_id)?;
+    segments.insert(
+        active_id,
+        Arc::new(Segment::active(
+            active_id,
+            active.0.clone(),
+            clone_file(&active.1)?,
+        )),
+    );
+    let writer = Writer {
+        index: r.index,
+        segments,
+        active: ActiveSegment {
+            id: active_id,
+            file: active.1,
+            len: 0,
+            allocated: 0,
+        },
+        next_seq: r.last_seq + 1,
+        live_bytes,
+        sealed_bytes,
+        buf: Vec::with_capacity(64 * 1024),
+    };
+    log::info!(
+        "recovery of {}: checkpoint seq {}, last seq {}, {} segments",
+        dir.display(),
+        r.checkpoint_seq,
+        r.last_seq,
+        ids.len()
+    );
+    let _ = config;
+    let version = writer.version();
+    Ok((version, Some(writer), active_id + 1))
+}
+
+fn remove_temp_files(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir.display(), e))? {
+        let entry = entry.map_err(|e| Error::io(dir.display(), e))?;
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.ends_with(segment::TEMP_SUFFIX))
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn file_len(path: &Path) -> Result<u64> {
+    Ok(std::fs::metadata(path)
+        .map_err(|e| Error::io(path.display(), e))?
+        .len())
+}
+
+fn clone_file(f: &File) -> Result<File> {
+    f.try_clone()
+        .map_err(|e| Error::io("duplicate file handle", e))
+}
+
+fn create_segment(dir: &Path, id: u32) -> Result<(PathBuf, Arc<File>)> {
+    let path = segment_path(dir, id);
+    let file = OpenOptions::new()
+        .create_new(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("create {}", path.display()), e))?;
+    sync_dir(dir)?;
+    Ok((path, Arc::new(file)))
+}
+
+impl Writer {
+    fn version(&self) -> Version {
+        Version {
+            seq: self.next_seq - 1,
+            index: self.index.clone(),
+            segments: Arc::new(self.segments.clone()),
+            active: Some((self.active.id, self.active.len)),
+        }
+    }
+}
+
+impl Shared {
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(Error::closed())
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.config.read_only {
+            Err(Error::invalid("the database was opened read-only"))
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn read_value(&self, version: &Version, key: &[u8], loc: Loc) -> Result<Vec<u8>> {
+        if let Some(cache) = &self.cache {
+            if let Some(v) = cache.get(&(loc.segment, loc.offset)) {
+                self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(v.to_vec());
+            }
+        }
+        self.counters.cache_misses.fetch_add(1, Ordering::Relaxed);
+        let seg = version.segments.get(&loc.segment).ok_or_else(|| {
+            Error::corrupted(format!(
+                "index points at segment {} which is not open",
+                loc.segment
+            ))
+        })?;
+        let value = seg.read_value(loc.offset, loc.len, key, |v| v.to_vec())?;
+        if let Some(cache) = &self.cache {
+            if value.len() <= self.config.cache_size / 16 {
+                cache.insert((loc.segment, loc.offset), Arc::from(&value[..]));
+            }
+        }
+        Ok(value)
+    }
+
+    /// Appends one commit. With `snapshot_seq`, fails with TransactionConflict if
+    /// any key was written by a commit after that sequence number.
+    pub(crate) fn commit(&self, ops: &[Op<'_>], snapshot_seq: Option<u64>) -> Result<u64> {
+        self.check_open()?;
+        self.check_writable()?;
+        let mut size = 0usize;
+        for (k, v) in ops {
+            validate_key(k)?;
+            if let Some(v) = v {
+                validate_value(v)?;
+            }
+            size += format::entry_len(k.len(), v.map_or(0, |v| v.len()));
+        }
+        if size > MAX_COMMIT_SIZE {
+            return Err(Error::invalid(format!(
+                "commit of {size} bytes exceeds the limit of {MAX_COMMIT_SIZE}"
+            )));
+        }
+        if ops.is_empty() {
+            return Ok(self.current.load().seq);
+        }
+        let seq = {
+            let mut guard = self.writer.lock();
+            let w = guard.as_mut().ok_or_else(Error::closed)?;
+            if self.poisoned.load(Ordering::Acquire) {
+                return Err(Error::new(
+                    ErrorKind::IoError,
+                    "an earlier sync failed; reopen the database to recover",
+                ));
+            }
+            if let Some(snap) = snapshot_seq {
+                self.tracker
+                    .lock()
+                    .check(ops.iter().map(|(k, _)| *k), snap)?;
+            }
+            let seq = w.next_seq;
+            w.buf.clear();
+            let start = format::begin_frame(&mut w.buf);
+            for (k, v) in ops {
+                let kind = if v.is_some() {
+                    EntryKind::Put
+                } else {
+                    EntryKind::Delete
+                };
+                format::encode_entry(&mut w.buf, kind, seq, k, v.unwrap_or(&[]));
+            }
+            format::finish_frame(&mut w.buf, start);
+            let frame_len = w.buf.len() as u64;
+            if w.active.len > 0 && w.active.len + frame_len > self.config.segment_size {
+                self.roll(w)?;
+            }
+            self.ensure_allocated(w, frame_len)?;
+            let at = w.active.len;
+            w.active
+                .file
+                .write_all_at(&w.buf, at)
+                .map_err(|e| Error::io(format!("append to segment {}", w.active.id), e))?;
+            let mut pos = at as usize + format::FRAME_HEADER_LEN;
+            for (k, v) in ops {
+                let len = format::entry_len(k.len(), v.map_or(0, |v| v.len()));
+                let old = match v {
+                    Some(_) => {
+                        let loc = Loc {
+                            seq,
+                            segment: w.active.id,
+                            offset: pos as u32,
+                            len: len as u32,
+                        };
+                        w.live_bytes += len as u64;
+                        w.index.insert(Key::from(*k), loc)
+                    }
+                    None => w.index.remove(*k),
+                };
+                if let Some(old) = old {
+                    w.live_bytes -= old.len as u64;
+                }
+                pos += len;
+            }
+            w.active.len += frame_len;
+            w.next_seq += 1;
+            self.current.store(Arc::new(w.version()));
+            self.written_seq.store(seq, Ordering::Release);
+            self.tracker.lock().record(ops.iter().map(|(k, _)| *k), seq);
+            seq
+        };
+        self.counters.commits.fetch_add(1, Ordering::Relaxed);
+        if self.config.sync_mode == SyncMode::Full {
+            self.sync_to(seq)?;
+        }
+        Ok(seq)
+    }
+
+    fn ensure_allocated(&self, w: &mut Writer, extra: u64) -> Result<()> {
+        let need = w.active.len + extra;
+        if need <= w.active.allocated {
+            return Ok(());
+        }
+        let step = self.config.growth_step();
+        let target = need.div_ceil(step) * step;
+        let file = &w.active.file;
+        match rustix::fs::fallocate(&**file, rustix::fs::FallocateFlags::empty(), 0, target) {
+            Ok(()) => {}
+            // Filesystems without fallocate: writes extend the file instead.
+            Err(rustix::io::Errno::OPNOTSUPP) => {}
+            Err(e) => {
+                return Err(Error::io(
+                    format!("allocate space in segment {}", w.active.id),
+                    e.into(),
+                ))
+            }
+        }
+        w.active.allocated = target;
+        Ok(())
+    }
+
+    /// Seals the active segment (seal frame, trim, sync) and starts a new one.
+    fn roll(&self, w: &mut Writer) -> Result<()> {
+        self.seal_active(w)?;
+        let id = self.next_segment_id.fetch_add(1, Ordering::Relaxed);
+        let (path, file) = create_segment(&self.dir, id)?;
+        w.segments
+            .insert(id, Arc::new(Segment::active(id, path, clone_file(&file)?)));
+        w.active = ActiveSegment {
+            id,
+            file: file.clone(),
+            len: 0,
+            allocated: 0,
+        };
+        self.active_file.store(Arc::new(Some(file)));
+        log::debug!("rolled to segment {id}");
+        Ok(())
+    }
+
+    fn seal_active(&self, w: &mut Writer) -> Result<()> {
+        let id = w.active.id;
+        let path = segment_path(&self.dir, id);
+        let io = |e| Error::io(format!("seal {}", path.display()), e);
+        let mut file = clone_file(&w.active.file)?;
+        let end = recovery::write_seal(&mut file, w.active.len, w.next_seq - 1).map_err(io)?;
+        file.sync_data().map_err(io)?;
+        self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+        w.active.len = end;
+        w.active.allocated = end;
+        w.sealed_bytes += end;
+        w.segments
+            .insert(id, Arc::new(Segment::open_sealed(id, path)?));
+        Ok(())
+    }
+
+    /// Returns once every commit up to `seq` is on stable storage.
+    pub(crate) fn sync_to(&self, seq: u64) -> Result<()> {
+        let mut synced = self.synced.lock();
+        if *synced >= seq {
+            return Ok(());
+        }
+        let target = self.written_seq.load(Ordering::Acquire);
+        let file = self.active_file.load_full();
+        if let Some(file) = file.as_ref() {
+            if let Err(e) = file.sync_data() {
+                // After a failed fsync the kernel may have dropped the dirty pages:
+                // nothing written since the last good sync can be trusted.
+                self.poisoned.store(true, Ordering::Release);
+                return Err(Error::io("sync segment", e));
+            }
+            self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+        }
+        *synced = target.max(*synced);
+        Ok(())
+    }
+
+    pub(crate) fn checkpoint_locked(&self) -> Result<()> {
+        let version = self.current.load_full();
+        self.sync_to(version.seq)?;
+        let covered: BTreeSet<u32> = version
+            .segments
+            .keys()
+            .copied()
+            .filter(|id| version.active.map(|(a, _)| a) != Some(*id))
+            .collect();
+        let started = Instant::now();
+        checkpoint::write(&self.dir, version.seq, &covered, &version.index)?;
+        self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+        log::info!(
+            "checkpoint of {} at seq {}: {} keys in {:?}",
+            self.dir.display(),
+            version.seq,
+            version.index.len(),
+            started.elapsed()
+        );
+        Ok(())
+    }
+
+    /// Seals the active segment and starts a new one, so that every record written
+    /// so far lies in a sealed segment. Returns the version after the roll.
+    pub(crate) fn roll_for_compaction(&self) -> Result<Arc<Version>> {
+        let mut guard = self.writer.lock();
+        let w = guard.as_mut().ok_or_else(Error::closed)?;
+        if w.active.len > 0 {
+            self.roll(w)?;
+            self.current.store(Arc::new(w.version()));
+        }
+        Ok(self.current.load_full())
+    }
+
+    pub(crate) fn allocate_segment_id(&self) -> u32 {
+        self.next_segment_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Swaps compacted segments in: entries still pointing at their old location
+    /// move to the new one; the input segments leave the table.
+    pub(crate) fn install_compaction(
+        &self,
+        relocations: &[(Key, Loc, Loc)],
+        inputs: &BTreeSet<u32>,
+        outputs: Vec<Arc<Segment>>,
+    ) -> Result<Arc<Version>> {
+        let mut guard = self.writer.lock();
+        let w = guard.as_mut().ok_or_else(Error::closed)?;
+        for (key, old, new) in relocations {
+            if w.index.get(&key[..]) == Some(old) {
+                w.index.insert(key.clone(), *new);
+            }
+        }
+        for id in inputs {
+            if let Some(seg) = w.segments.remove(id) {
+                w.sealed_bytes = w
+                    .sealed_bytes
+                    .saturating_sub(file_len(&seg.path).unwrap_or(0));
+            }
+        }
+        for seg in outputs {
+            w.sealed_bytes += file_len(&seg.path)?;
+            w.segments.insert(seg.id, seg);
+        }
+        let v = Arc::new(w.version());
+        self.current.store(v.clone());
+        Ok(v)
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let version = self.current.load();
+        let c = &self.counters;
+        let (live_bytes, total_bytes) = match self.writer.lock().as_ref() {
+            Some(w) => (w.live_bytes, w.sealed_bytes + w.active.len),
+            None => (
+                version.index.values().map(|l| l.len as u64).sum(),
+                version
+                    .segments
+                    .values()
+                    .map(|s| file_len(&s.path).unwrap_or(0))
+                    .sum(),
+            ),
+        };
+        Stats {
+            live_keys: version.index.len() as u64,
+            live_bytes,
+            total_bytes,
+            segments: version.segments.len() as u64,
+            last_seq: version.seq,
+            cache_hits: c.cache_hits.load(Ordering::Relaxed),
+            cache_misses: c.cache_misses.load(Ordering::Relaxed),
+            compactions: c.compactions.load(Ordering::Relaxed),
+            commits: c.commits.load(Ordering::Relaxed),
+            fsyncs: c.fsyncs.load(Ordering::Relaxed),
+            checkpoints: c.checkpoints.load(Ordering::Relaxed),
+        }
+    }
+
+    fn background_loop(self: Arc<Self>) {
+        let period = Duration::from_millis(if self.config.sync_mode == SyncMode::Normal {
+            self.config.normal_sync_interval_ms
+        } else {
+            250
+        });
+        let mut last_compaction_check = Instant::now();
+        loop {
+            {
+                let mut stop = self.stop.0.lock();
+                if !*stop {
+                    self.stop.1.wait_for(&mut stop, period);
+                }
+                if *stop {
+                    return;
+                }
+            }
+            if self.config.sync_mode == SyncMode::Normal {
+                let written = self.written_seq.load(Ordering::Acquire);
+                if let Err(e) = self.sync_to(written) {
+                    log::error!("background sync of {} failed: {e}", self.dir.display());
+                }
+            }
+            if self.config.auto_compact && last_compaction_check.elapsed() >= Duration::from_secs(1)
+            {
+                last_compaction_check = Instant::now();
+                let s = self.stats();
+                let dead = s.total_bytes.saturating_sub(s.live_bytes);
+                if dead >= self.config.compaction_min_dead_bytes
+                    && dead as f64 >= self.config.compaction_dead_ratio * s.total_bytes as f64
+                {
+                    if let Some(_m) = self.maintenance.try_lock() {
+                        log::info!(
+                            "background compaction of {}: {dead} dead bytes",
+                            self.dir.display()
+                        );
+                        if let Err(e) = crate::compaction::compact(&self) {
+                            log::error!(
+                                "background compaction of {} failed: {e}",
+                                self.dir.display()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Err(Error::closed());
+        }
+        *self.stop.0.lock() = true;
+        self.stop.1.notify_all();
+        if let Some(handle) = self.background.lock().take() {
+            let _ = handle.join();
+        }
+        self.txns.lock().clear();
+        let _m = self.maintenance.lock();
+        let mut result = Ok(());
+        if let Some(mut w) = self.writer.lock().take() {
+            if w.active.len > 0 {
+                result = self.seal_active(&mut w);
+            } else {
+                let p = segment_path(&self.dir, w.active.id);
+                result = std::fs::remove_file(&p)
+                    .map_err(|e| Error::io(p.display(), e))
+                    .and_then(|_| sync_dir(&self.dir));
+            }
+            log::info!("closed {} at seq {}", self.dir.display(), w.next_seq - 1);
+        }
+        self.lock_file.lock().take();
+        result
+    }
+}

@@ -1,0 +1,170 @@
+//! Opening a database directory: load the checkpoint, replay the log after it.
+//!
+//! Rules (see `format` and `checkpoint` for the invariants they rely on):
+//! - Segments covered by the checkpoint are not read; each must exist.
+//! - Every other segment is replayed in id order. A record whose sequence number
+//!   is at or below the checkpoint's is already reflected and skipped; otherwise
+//!   the highest sequence number per key wins (deletes included), which makes
+//!   replay correct whatever order compaction left the files in.
+//! - A bad frame with no valid frame after it, in a segment without a seal, is a
+//!   torn tail: the commit it held never returned, and it is cut off. Any other
+//!   bad frame is reported as CorruptedData with its file and offset.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::checkpoint;
+use crate::error::{Error, Result};
+use crate::format::{self, EntryKind};
+use crate::index::{Index, Key, Loc};
+use crate::segment::{self, map_file, segment_path};
+
+pub struct Recovered {
+    pub index: Index,
+    pub last_seq: u64,
+    /// Segment ids present after recovery, ascending.
+    pub segment_ids: Vec<u32>,
+    /// Segments without a seal frame, with the length of their valid prefix.
+    pub unsealed: Vec<(u32, usize)>,
+    /// Segments every record of which is covered by the checkpoint and that no
+    /// index entry refers to: leftovers of an interrupted compaction.
+    pub garbage: Vec<u32>,
+    pub checkpoint_seq: u64,
+}
+
+pub fn recover(dir: &Path) -> Result<Recovered> {
+    let ids = segment::list_segments(dir)?;
+    let ckpt = checkpoint::read(dir)?;
+    let (ckpt_seq, covered, mut index) = match ckpt {
+        Some(c) => (c.seq, c.covered, c.index),
+        None => (0, BTreeSet::new(), Index::new()),
+    };
+    let present: BTreeSet<u32> = ids.iter().copied().collect();
+    if let Some(missing) = covered.difference(&present).next() {
+        return Err(Error::corrupted(format!(
+            "segment {} named by the checkpoint is missing",
+            segment_path(dir, *missing).display()
+        )));
+    }
+    if let Some((k, loc)) = index.iter().find(|(_, l)| !present.contains(&l.segment)) {
+        return Err(Error::corrupted(format!(
+            "checkpoint entry for a {}-byte key points at missing segment {}",
+            k.len(),
+            loc.segment
+        )));
+    }
+
+    let mut last_seq = ckpt_seq;
+    let mut deleted: HashMap<Key, u64> = HashMap::new();
+    let mut unsealed = Vec::new();
+    let mut max_seq_of: BTreeMap<u32, u64> = BTreeMap::new();
+    let replayed: Vec<u32> = ids
+        .iter()
+        .copied()
+        .filter(|id| !covered.contains(id))
+        .collect();
+    for &id in &replayed {
+        let path = segment_path(dir, id);
+        let file = File::open(&path).map_err(|e| Error::io(path.display(), e))?;
+        let map = map_file(&file, &path)?;
+        let bytes: &[u8] = map.as_deref().unwrap_or(&[]);
+        let mut seg_max = 0u64;
+        let end = segment::scan(bytes, |offset, e| {
+            seg_max = seg_max.max(e.seq);
+            if e.seq <= ckpt_seq {
+                return;
+            }
+            last_seq = last_seq.max(e.seq);
+            let current = index
+                .get(e.key)
+                .map(|l| l.seq)
+                .into_iter()
+                .chain(deleted.get(e.key).copied())
+                .max()
+                .unwrap_or(0);
+            if e.seq <= current {
+                return;
+            }
+            let key: Key = Arc::from(e.key);
+            match e.kind {
+                EntryKind::Put => {
+                    deleted.remove(e.key);
+                    let loc = Loc {
+                        seq: e.seq,
+                        segment: id,
+                        offset: offset as u32,
+                        len: e.len as u32,
+                    };
+                    index.insert(key, loc);
+                }
+                EntryKind::Delete => {
+                    index.remove(e.key);
+                    deleted.insert(key, e.seq);
+                }
+                EntryKind::Seal => {}
+            }
+        });
+        if let Some((offset, why)) = end.corruption {
+            return Err(Error::corrupted(format!(
+                "{} at offset {offset}: {why}",
+                path.display()
+            )));
+        }
+        if !end.sealed {
+            unsealed.push((id, end.valid_len));
+        }
+        max_seq_of.insert(id, seg_max);
+        log::debug!(
+            "replayed segment {} ({} bytes, sealed: {})",
+            path.display(),
+            end.valid_len,
+            end.sealed
+        );
+    }
+
+    let referenced: BTreeSet<u32> = index.values().map(|l| l.segment).collect();
+    let garbage = replayed
+        .iter()
+        .copied()
+        .filter(|id| ckpt_seq > 0 && !referenced.contains(id) && max_seq_of[id] <= ckpt_seq)
+        .filter(|id| !unsealed.iter().any(|(u, _)| u == id))
+        .collect();
+    Ok(Recovered {
+        index,
+        last_seq,
+        segment_ids: ids,
+        unsealed,
+        garbage,
+        checkpoint_seq: ckpt_seq,
+    })
+}
+
+/// Cuts an unsealed segment back to its valid prefix and seals it, so that every
+/// segment but the one being written is sealed. Called by a writer only.
+pub fn seal_in_place(dir: &Path, id: u32, valid_len: usize, last_seq: u64) -> Result<()> {
+    let path = segment_path(dir, id);
+    let io = |e| Error::io(format!("seal {}", path.display()), e);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    file.set_len(valid_len as u64).map_err(io)?;
+    write_seal(&mut file, valid_len as u64, last_seq).map_err(io)?;
+    file.sync_all().map_err(io)
+}
+
+/// Appends a seal frame at `offset` and cuts the file there.
+pub fn write_seal(file: &mut File, offset: u64, last_seq: u64) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = Vec::with_capacity(64);
+    let start = format::begin_frame(&mut buf);
+    format::encode_entry(&mut buf, EntryKind::Seal, last_seq, b"", b"");
+    format::finish_frame(&mut buf, start);
+    file.write_all_at(&buf, offset)?;
+    let end = offset + buf.len() as u64;
+    file.set_len(end)?;
+    Ok(end)
+}

@@ -1,0 +1,212 @@
+//! Segment files: append-only logs of frames (see `format`).
+//!
+//! A segment is either *active* — the one the writer appends to, read with
+//! `pread` because it grows — or *sealed*: complete, ended by a seal frame, never
+//! written again and read through a shared read-only memory map. Readers hold an
+//! `Arc<Segment>`, so a segment deleted by compaction stays readable for every
+//! snapshot that still refers to it (the mapping outlives the directory entry).
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+use crate::error::{Error, Result};
+use crate::format::{self, EntryKind};
+
+pub const SEGMENT_SUFFIX: &str = ".seg";
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+pub fn segment_path(dir: &Path, id: u32) -> PathBuf {
+    dir.join(format!("{id:010}{SEGMENT_SUFFIX}"))
+}
+
+pub fn parse_segment_name(name: &str) -> Option<u32> {
+    let stem = name.strip_suffix(SEGMENT_SUFFIX)?;
+    if stem.len() == 10 && stem.bytes().all(|b| b.is_ascii_digit()) {
+        stem.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// Ids of the segment files in `dir`, ascending.
+pub fn list_segments(dir: &Path) -> Result<Vec<u32>> {
+    let mut ids = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir.display(), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir.display(), e))?;
+        if let Some(id) = entry.file_name().to_str().and_then(parse_segment_name) {
+            ids.push(id);
+        }
+    }
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Makes the creation, rename or removal of entries in `dir` durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let d = File::open(dir).map_err(|e| Error::io(dir.display(), e))?;
+    d.sync_all()
+        .map_err(|e| Error::io(format!("sync directory {}", dir.display()), e))
+}
+
+pub struct Segment {
+    pub id: u32,
+    pub path: PathBuf,
+    file: File,
+    map: Option<Mmap>,
+}
+
+impl std::fmt::Debug for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Segment({})", self.path.display())
+    }
+}
+
+/// Maps a whole file read-only. `None` for an empty file, which cannot be mapped.
+pub fn map_file(file: &File, path: &Path) -> Result<Option<Mmap>> {
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io(path.display(), e))?
+        .len();
+    if len == 0 {
+        return Ok(None);
+    }
+    // SAFETY: the map is read-only and Lightning DB never shrinks a file below the
+    // bytes any snapshot refers to: sealed files are immutable and the active file
+    // is only trimmed of space allocated past its last frame. Every access through
+    // the map is bounds-checked against the map length.
+    let map =
+        unsafe { Mmap::map(file) }.map_err(|e| Error::io(format!("map {}", path.display()), e))?;
+    Ok(Some(map))
+}
+
+impl Segment {
+    pub fn open_sealed(id: u32, path: PathBuf) -> Result<Segment> {
+        let file = File::open(&path).map_err(|e| Error::io(path.display(), e))?;
+        let map = map_file(&file, &path)?;
+        Ok(Segment {
+            id,
+            path,
+            file,
+            map,
+        })
+    }
+
+    pub fn active(id: u32, path: PathBuf, file: File) -> Segment {
+        Segment {
+            id,
+            path,
+            file,
+            map: None,
+        }
+    }
+
+    /// Reads the entry at `offset` (encoded length `len`), checks its crc and that
+    /// it is a put of `key`, and hands its value to `f`.
+    pub fn read_value<T>(
+        &self,
+        offset: u32,
+        len: u32,
+        key: &[u8],
+        f: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T> {
+        let (offset, len) = (offset as usize, len as usize);
+        let check = |bytes: &[u8]| -> Result<T> {
+            let e = format::decode_entry(bytes).map_err(|why| self.corrupt(offset, why))?;
+            if e.kind != EntryKind::Put || e.key != key || e.len != len {
+                return Err(self.corrupt(offset, "index entry does not match the record on disk"));
+            }
+            Ok(f(e.value))
+        };
+        match &self.map {
+            Some(map) => {
+                let bytes = map
+                    .get(offset..offset + len)
+                    .ok_or_else(|| self.corrupt(offset, "record lies past the end of the file"))?;
+                check(bytes)
+            }
+            None => {
+                let mut buf = vec![0u8; len];
+                self.file
+                    .read_exact_at(&mut buf, offset as u64)
+                    .map_err(|e| {
+                        Error::io(format!("read {} at {offset}", self.path.display()), e)
+                    })?;
+                check(&buf)
+            }
+        }
+    }
+
+    pub fn corrupt(&self, offset: usize, why: &str) -> Error {
+        Error::corrupted(format!("{} at offset {offset}: {why}", self.path.display()))
+    }
+}
+
+/// What scanning a segment found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanEnd {
+    /// Bytes up to the end of the last whole frame.
+    pub valid_len: usize,
+    /// The segment ends with a seal frame.
+    pub sealed: bool,
+    /// A bad frame followed by a good one, or a bad frame in a sealed segment:
+    /// (offset, reason). A bad frame with nothing valid after it is a torn tail.
+    pub corruption: Option<(usize, &'static str)>,
+}
+
+/// Walks every frame of `bytes`, calling `visit(offset, entry)` for each data entry.
+pub fn scan(bytes: &[u8], mut visit: impl FnMut(usize, &format::EntryRef<'_>)) -> ScanEnd {
+    let mut pos = 0;
+    let mut sealed = false;
+    loop {
+        if pos == bytes.len() {
+            return ScanEnd {
+                valid_len: pos,
+                sealed,
+                corruption: None,
+            };
+        }
+        let bad = |why: &'static str, pos: usize| ScanEnd {
+            valid_len: pos,
+            sealed: false,
+            corruption: Some((pos, why)),
+        };
+        if sealed {
+            return bad("data after the seal frame", pos);
+        }
+        let payload = match format::check_frame(bytes, pos) {
+            Ok(p) => p,
+            Err(err) => {
+                let why = match err {
+                    format::FrameError::Zeroed => "unexpected zero bytes",
+                    format::FrameError::Invalid(why) => why,
+                };
+                if format::valid_frame_after(bytes, pos) {
+                    return bad(why, pos);
+                }
+                return ScanEnd {
+                    valid_len: pos,
+                    sealed: false,
+                    corruption: None,
+                };
+            }
+        };
+        let end = payload.end;
+        match format::entries(bytes, payload) {
+            Ok(entries) => {
+                for (off, e) in &entries {
+                    if e.kind == EntryKind::Seal {
+                        sealed = true;
+                    } else {
+                        visit(*off, e);
+                    }
+                }
+            }
+            Err(why) => return bad(why, pos),
+        }
+        pos = end;
+    }
+}

@@ -1,0 +1,215 @@
+//! Transactions: snapshot reads, read-your-own-writes, optimistic commit.
+//!
+//! A transaction reads the version published when it began and buffers its
+//! writes. At commit, under the writer lock, it fails with TransactionConflict if
+//! any key it writes was written by a commit after its snapshot (write-write
+//! conflicts: snapshot isolation). Read-only keys are not validated, so write skew
+//! is possible, as under any snapshot isolation.
+//!
+//! The `Tracker` remembers, while any transaction is open, the newest sequence
+//! number that wrote each key. Invariant: for every open transaction with snapshot
+//! `s`, every key written by a commit with sequence number > `s` is in `recent`
+//! with a sequence number > `s`. Commits publish their version before recording,
+//! and `begin` registers its snapshot under the tracker lock, so a commit is either
+//! visible to a new transaction or recorded for it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::db::{validate_key, validate_value, Op, Shared};
+use crate::error::{Error, ErrorKind, Result};
+use crate::index::Version;
+use crate::iter::{Iter, KeyRange};
+
+#[derive(Default)]
+pub(crate) struct Tracker {
+    /// Snapshot sequence numbers of open transactions, with their counts.
+    active: BTreeMap<u64, usize>,
+    recent: HashMap<Vec<u8>, u64>,
+}
+
+impl Tracker {
+    fn register(&mut self, seq: u64) {
+        *self.active.entry(seq).or_default() += 1;
+    }
+
+    fn unregister(&mut self, seq: u64) {
+        if let Some(n) = self.active.get_mut(&seq) {
+            *n -= 1;
+            if *n == 0 {
+                self.active.remove(&seq);
+            }
+        }
+        match self.active.keys().next() {
+            None => self.recent.clear(),
+            Some(&oldest) if self.recent.len() > 4096 => self.recent.retain(|_, s| *s > oldest),
+            Some(_) => {}
+        }
+    }
+
+    pub(crate) fn check<'a>(
+        &self,
+        keys: impl Iterator<Item = &'a [u8]>,
+        snapshot: u64,
+    ) -> Result<()> {
+        for k in keys {
+            if let Some(&seq) = self.recent.get(k) {
+                if seq > snapshot {
+                    return Err(Error::new(
+                        ErrorKind::TransactionConflict,
+                        format!(
+                            "a {}-byte key written by this transaction was changed by commit {seq} after its snapshot {snapshot}",
+                            k.len()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn record<'a>(&mut self, keys: impl Iterator<Item = &'a [u8]>, seq: u64) {
+        if self.active.is_empty() {
+            return;
+        }
+        for k in keys {
+            self.recent.insert(k.to_vec(), seq);
+        }
+    }
+}
+
+/// A transaction. Dropping it without `commit` rolls it back.
+pub struct Transaction {
+    shared: Arc<Shared>,
+    snapshot: Arc<Version>,
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    open: bool,
+}
+
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("snapshot_seq", &self.snapshot.seq)
+            .field("writes", &self.writes.len())
+            .finish()
+    }
+}
+
+impl Transaction {
+    pub(crate) fn begin(shared: Arc<Shared>) -> Result<Transaction> {
+        shared.check_open()?;
+        let snapshot = {
+            let mut tracker = shared.tracker.lock();
+            let snapshot = shared.current.load_full();
+            tracker.register(snapshot.seq);
+            snapshot
+        };
+        Ok(Transaction {
+            shared,
+            snapshot,
+            writes: BTreeMap::new(),
+            open: true,
+        })
+    }
+
+    /// Sequence number of the commit this transaction reads.
+    pub fn snapshot_seq(&self) -> u64 {
+        self.snapshot.seq
+    }
+
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.shared.check_open()?;
+        validate_key(key)?;
+        if let Some(w) = self.writes.get(key) {
+            return Ok(w.clone());
+        }
+        match self.snapshot.index.get(key) {
+            None => Ok(None),
+            Some(loc) => self.shared.read_value(&self.snapshot, key, *loc).map(Some),
+        }
+    }
+
+    pub fn contains(&self, key: &[u8]) -> Result<bool> {
+        self.shared.check_open()?;
+        validate_key(key)?;
+        Ok(match self.writes.get(key) {
+            Some(w) => w.is_some(),
+            None => self.snapshot.index.contains_key(key),
+        })
+    }
+
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.shared.check_open()?;
+        self.shared.check_writable()?;
+        validate_key(key)?;
+        validate_value(value)?;
+        self.writes.insert(key.to_vec(), Some(value.to_vec()));
+        Ok(())
+    }
+
+    pub fn delete(&mut self, key: &[u8]) -> Result<()> {
+        self.shared.check_open()?;
+        self.shared.check_writable()?;
+        validate_key(key)?;
+        self.writes.insert(key.to_vec(), None);
+        Ok(())
+    }
+
+    /// Iterates over `range` as this transaction sees it: its snapshot with its own
+    /// writes applied. Later writes of the transaction do not affect the iterator.
+    pub fn range(&self, range: KeyRange) -> Result<Iter> {
+        self.shared.check_open()?;
+        let overlay: crate::iter::Writes = self
+            .writes
+            .range::<[u8], _>(range.bounds())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(Iter::new(
+            self.shared.clone(),
+            self.snapshot.clone(),
+            range,
+            Some(overlay),
+        ))
+    }
+
+    pub fn iter(&self) -> Result<Iter> {
+        self.range(KeyRange::all())
+    }
+
+    pub fn prefix(&self, prefix: &[u8]) -> Result<Iter> {
+        self.range(KeyRange::prefix(prefix))
+    }
+
+    /// Makes every write of the transaction durable atomically, or none of them.
+    pub fn commit(mut self) -> Result<()> {
+        // Validate while still registered: unregistering first could let the
+        // tracker forget the very commits that conflict with this one.
+        let ops: Vec<Op<'_>> = self
+            .writes
+            .iter()
+            .map(|(k, v)| (&k[..], v.as_deref()))
+            .collect();
+        let result = self
+            .shared
+            .commit(&ops, Some(self.snapshot.seq))
+            .map(|_| ());
+        self.finish();
+        result
+    }
+
+    pub fn rollback(mut self) {
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        if std::mem::replace(&mut self.open, false) {
+            self.shared.tracker.lock().unregister(self.snapshot.seq);
+        }
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
