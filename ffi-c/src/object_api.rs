@@ -1,0 +1,1 @@
+//! The UniFFI object interface of idl/lightning_db.udl. (Being written.)
