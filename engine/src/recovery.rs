@@ -4,7 +4,8 @@
 //! - Segments covered by the checkpoint are not read; each must exist.
 //! - Every other segment is replayed in id order. A record whose sequence number
 //!   is at or below the checkpoint's is already reflected and skipped; otherwise
-//!   the highest sequence number per key wins (deletes included), which makes
+//!   the highest sequence number per key wins (deletes included; within one
+//!   commit the later entry), which makes
 //!   replay correct whatever order compaction left the files in.
 //! - A bad frame with no valid frame after it, in a segment without a seal, is a
 //!   torn tail: the commit it held never returned, and it is cut off. Any other
@@ -56,6 +57,8 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         )));
     }
 
+    // Segments the checkpoint itself points into must survive as long as it does.
+    let mut referenced: BTreeSet<u32> = index.values().map(|l| l.segment).collect();
     let mut last_seq = ckpt_seq;
     let mut deleted: HashMap<Key, u64> = HashMap::new();
     let mut unsealed = Vec::new();
@@ -84,7 +87,10 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
                 .chain(deleted.get(e.key).copied())
                 .max()
                 .unwrap_or(0);
-            if e.seq <= current {
+            // Equal sequence numbers come from one commit (later entries of the
+            // frame win, as they did when it was applied) or from a compaction copy
+            // of the same record; only an older commit loses.
+            if e.seq < current {
                 return;
             }
             let key: Key = Arc::from(e.key);
@@ -124,7 +130,7 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         );
     }
 
-    let referenced: BTreeSet<u32> = index.values().map(|l| l.segment).collect();
+    referenced.extend(index.values().map(|l| l.segment));
     let garbage = replayed
         .iter()
         .copied()

@@ -1,0 +1,594 @@
+//! Behaviour of the public API, one property per test.
+
+use std::ops::Bound;
+
+use lightning_db::{Config, Database, ErrorKind, KeyRange, SyncMode, WriteBatch, MAX_KEY_SIZE};
+
+fn fresh() -> (tempfile::TempDir, Database) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::create(dir.path().join("db"), Config::default()).unwrap();
+    (dir, db)
+}
+
+fn collect(it: lightning_db::Iter) -> Vec<(Vec<u8>, Vec<u8>)> {
+    it.map(|r| r.unwrap()).collect()
+}
+
+fn keys(it: impl Iterator<Item = lightning_db::Result<(Vec<u8>, Vec<u8>)>>) -> Vec<Vec<u8>> {
+    it.map(|r| r.unwrap().0).collect()
+}
+
+#[test]
+fn put_get_delete_contains() {
+    let (_d, db) = fresh();
+    assert_eq!(db.get(b"k").unwrap(), None);
+    db.put(b"k", b"v1").unwrap();
+    db.put(b"k", b"v2").unwrap();
+    assert_eq!(db.get(b"k").unwrap(), Some(b"v2".to_vec()));
+    assert!(db.contains(b"k").unwrap());
+    assert!(db.delete(b"k").unwrap());
+    assert!(
+        !db.delete(b"k").unwrap(),
+        "deleting a missing key reports false"
+    );
+    assert_eq!(db.get(b"k").unwrap(), None);
+    assert!(!db.contains(b"k").unwrap());
+}
+
+#[test]
+fn binary_keys_empty_and_large_values() {
+    let (_d, db) = fresh();
+    let key = b"\0a\0\xff\0";
+    db.put(key, b"").unwrap();
+    assert_eq!(db.get(key).unwrap(), Some(vec![]));
+    let big: Vec<u8> = (0..(1 << 20)).map(|i| (i * 7) as u8).collect();
+    db.put(b"big", &big).unwrap();
+    assert_eq!(db.get(b"big").unwrap().unwrap(), big);
+    assert_eq!(
+        db.get(b"\0a").unwrap(),
+        None,
+        "a prefix of a key is another key"
+    );
+}
+
+#[test]
+fn limits_are_enforced_with_invalid_argument() {
+    let (_d, db) = fresh();
+    assert_eq!(
+        db.put(b"", b"v").unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(db.get(b"").unwrap_err().kind(), ErrorKind::InvalidArgument);
+    let long = vec![1u8; MAX_KEY_SIZE + 1];
+    assert_eq!(
+        db.put(&long, b"v").unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    db.put(&long[..MAX_KEY_SIZE], b"v").unwrap();
+    assert_eq!(db.len().unwrap(), 1);
+}
+
+#[test]
+fn a_batch_is_all_or_nothing() {
+    let (_d, db) = fresh();
+    db.put(b"a", b"old").unwrap();
+    let mut bad = WriteBatch::new();
+    bad.put("a", "new").put("", "invalid key").put("b", "x");
+    assert_eq!(
+        db.write(&bad).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(db.get(b"a").unwrap(), Some(b"old".to_vec()));
+    assert_eq!(db.get(b"b").unwrap(), None);
+
+    let mut good = WriteBatch::new();
+    good.put("a", "new").put("b", "x").delete("a").put("c", "y");
+    db.write(&good).unwrap();
+    assert_eq!(db.get(b"a").unwrap(), None, "operations apply in order");
+    assert_eq!(db.get(b"b").unwrap(), Some(b"x".to_vec()));
+    assert_eq!(db.len().unwrap(), 2);
+}
+
+#[test]
+fn create_opens_an_existing_database_and_open_needs_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db");
+    assert_eq!(
+        Database::open(&p, Config::default()).unwrap_err().kind(),
+        ErrorKind::IoError
+    );
+    {
+        let db = Database::create(&p, Config::default()).unwrap();
+        db.put(b"k", b"v").unwrap();
+    }
+    let db = Database::create(&p, Config::default()).unwrap();
+    assert_eq!(db.get(b"k").unwrap(), Some(b"v".to_vec()));
+    drop(db);
+    let db = Database::open(&p, Config::default()).unwrap();
+    assert_eq!(db.get(b"k").unwrap(), Some(b"v".to_vec()));
+}
+
+#[test]
+fn invalid_page_size_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config {
+        page_size: 3000,
+        ..Config::default()
+    };
+    let err = Database::create(dir.path().join("db"), cfg).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.to_string().contains("3000"), "{err}");
+}
+
+#[test]
+fn a_second_writer_gets_database_locked() {
+    let (d, db) = fresh();
+    let err = Database::open(d.path().join("db"), Config::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::DatabaseLocked);
+    db.close().unwrap();
+    Database::open(d.path().join("db"), Config::default()).unwrap();
+}
+
+#[test]
+fn read_only_handles_see_a_snapshot_and_catch_up_with_refresh() {
+    let (d, db) = fresh();
+    db.put(b"a", b"1").unwrap();
+    let ro = Database::open(
+        d.path().join("db"),
+        Config {
+            read_only: true,
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(ro.get(b"a").unwrap(), Some(b"1".to_vec()));
+    assert_eq!(
+        ro.put(b"b", b"2").unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    db.put(b"b", b"2").unwrap();
+    assert_eq!(
+        ro.get(b"b").unwrap(),
+        None,
+        "a read-only handle reads its snapshot"
+    );
+    ro.refresh().unwrap();
+    assert_eq!(ro.get(b"b").unwrap(), Some(b"2".to_vec()));
+    db.compact().unwrap();
+    db.put(b"c", b"3").unwrap();
+    ro.refresh().unwrap();
+    assert_eq!(collect(ro.iter().unwrap()).len(), 3);
+}
+
+#[test]
+fn use_after_close_and_double_close_are_errors() {
+    let (_d, db) = fresh();
+    db.put(b"k", b"v").unwrap();
+    let it = db.iter().unwrap();
+    let tx = db.begin().unwrap();
+    db.close().unwrap();
+    assert!(db.is_closed());
+    assert_eq!(db.close().unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(db.get(b"k").unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(
+        db.put(b"k", b"v").unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(tx.get(b"k").unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(tx.commit().unwrap_err().kind(), ErrorKind::InvalidArgument);
+    let items: Vec<_> = it.collect();
+    assert!(items.iter().all(|r| r.is_err()));
+}
+
+#[test]
+fn transactions_read_their_writes_and_their_snapshot() {
+    let (_d, db) = fresh();
+    db.put(b"a", b"1").unwrap();
+    let mut tx = db.begin().unwrap();
+    db.put(b"a", b"2").unwrap();
+    db.put(b"z", b"later").unwrap();
+    assert_eq!(tx.get(b"a").unwrap(), Some(b"1".to_vec()), "snapshot read");
+    assert_eq!(tx.get(b"z").unwrap(), None);
+    tx.put(b"b", b"mine").unwrap();
+    tx.delete(b"a").unwrap();
+    assert_eq!(tx.get(b"b").unwrap(), Some(b"mine".to_vec()));
+    assert_eq!(tx.get(b"a").unwrap(), None);
+    assert_eq!(keys(tx.iter().unwrap()), vec![b"b".to_vec()]);
+    assert_eq!(
+        db.get(b"b").unwrap(),
+        None,
+        "uncommitted writes are invisible"
+    );
+    // `a` was overwritten after the snapshot: write-write conflict.
+    let err = tx.commit().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TransactionConflict);
+    assert_eq!(
+        db.get(b"b").unwrap(),
+        None,
+        "a failed commit changes nothing"
+    );
+    assert_eq!(db.get(b"a").unwrap(), Some(b"2".to_vec()));
+}
+
+#[test]
+fn conflicts_are_write_write_only() {
+    let (_d, db) = fresh();
+    db.put(b"x", b"0").unwrap();
+    let mut t1 = db.begin().unwrap();
+    let mut t2 = db.begin().unwrap();
+    assert_eq!(t1.get(b"x").unwrap(), Some(b"0".to_vec()));
+    t1.put(b"y", b"1").unwrap();
+    t2.put(b"x", b"2").unwrap();
+    t2.commit().unwrap();
+    t1.commit().unwrap();
+    assert_eq!(db.get(b"y").unwrap(), Some(b"1".to_vec()));
+
+    let mut t3 = db.begin().unwrap();
+    let mut t4 = db.begin().unwrap();
+    t3.put(b"k", b"3").unwrap();
+    t4.delete(b"k").unwrap();
+    t4.commit().unwrap();
+    assert_eq!(
+        t3.commit().unwrap_err().kind(),
+        ErrorKind::TransactionConflict
+    );
+}
+
+#[test]
+fn a_delete_conflicts_even_when_the_key_is_gone() {
+    let (_d, db) = fresh();
+    db.put(b"k", b"v").unwrap();
+    let mut tx = db.begin().unwrap();
+    db.delete(b"k").unwrap();
+    tx.put(b"k", b"mine").unwrap();
+    assert_eq!(
+        tx.commit().unwrap_err().kind(),
+        ErrorKind::TransactionConflict
+    );
+}
+
+#[test]
+fn rollback_and_drop_discard_writes() {
+    let (_d, db) = fresh();
+    let mut tx = db.begin().unwrap();
+    tx.put(b"a", b"1").unwrap();
+    tx.rollback();
+    {
+        let mut tx = db.begin().unwrap();
+        tx.put(b"b", b"1").unwrap();
+    }
+    assert_eq!(db.len().unwrap(), 0);
+}
+
+#[test]
+fn transactions_by_id() {
+    let (_d, db) = fresh();
+    let id = db.begin_transaction().unwrap();
+    db.tx_put(id, b"a", b"1").unwrap();
+    assert_eq!(db.tx_get(id, b"a").unwrap(), Some(b"1".to_vec()));
+    assert!(db.tx_contains(id, b"a").unwrap());
+    db.tx_delete(id, b"a").unwrap();
+    db.tx_put(id, b"b", b"2").unwrap();
+    assert_eq!(
+        keys(db.tx_range(id, KeyRange::all()).unwrap()),
+        vec![b"b".to_vec()]
+    );
+    db.tx_commit(id).unwrap();
+    assert_eq!(db.get(b"b").unwrap(), Some(b"2".to_vec()));
+    for err in [
+        db.tx_commit(id),
+        db.tx_abort(id),
+        db.tx_put(id, b"x", b"y"),
+        db.tx_abort(999),
+    ] {
+        assert_eq!(err.unwrap_err().kind(), ErrorKind::InvalidArgument);
+    }
+    let id2 = db.begin_transaction().unwrap();
+    assert_ne!(id, id2);
+    db.tx_put(id2, b"c", b"3").unwrap();
+    db.tx_abort(id2).unwrap();
+    assert_eq!(db.get(b"c").unwrap(), None);
+}
+
+#[test]
+fn scans_in_every_direction_and_bound() {
+    let (_d, db) = fresh();
+    let mut batch = WriteBatch::new();
+    for i in 0..1000u32 {
+        batch.put(format!("k{i:04}"), i.to_le_bytes().to_vec());
+    }
+    batch.put("j", "before").put("l", "after");
+    db.write(&batch).unwrap();
+
+    let all = keys(db.iter().unwrap());
+    assert_eq!(all.len(), 1002);
+    assert!(all.windows(2).all(|w| w[0] < w[1]));
+    let mut rev = keys(db.iter().unwrap().rev());
+    rev.reverse();
+    assert_eq!(rev, all);
+
+    let r = keys(db.range(KeyRange::between("k0100", "k0200")).unwrap());
+    assert_eq!(r.len(), 100);
+    assert_eq!(r[0], b"k0100");
+    assert_eq!(r[99], b"k0199");
+    let r = KeyRange {
+        start: Bound::Excluded(b"k0100".to_vec()),
+        end: Bound::Included(b"k0200".to_vec()),
+    };
+    let r = keys(db.range(r).unwrap().rev());
+    assert_eq!(
+        (r.len(), &r[0][..], &r[99][..]),
+        (100, &b"k0200"[..], &b"k0101"[..])
+    );
+    assert_eq!(keys(db.prefix(b"k09").unwrap()).len(), 100);
+    assert_eq!(
+        keys(db.range(KeyRange::until("k")).unwrap()),
+        vec![b"j".to_vec()]
+    );
+    assert_eq!(
+        keys(db.range(KeyRange::from("k1")).unwrap()),
+        vec![b"l".to_vec()]
+    );
+    assert!(keys(db.range(KeyRange::between("z", "a")).unwrap()).is_empty());
+
+    // Both ends at once meet in the middle without repeating a key.
+    let mut it = db.iter().unwrap();
+    let mut seen = Vec::new();
+    loop {
+        match (it.next(), it.next_back()) {
+            (Some(a), Some(b)) => {
+                seen.push(a.unwrap().0);
+                seen.push(b.unwrap().0);
+            }
+            (Some(a), None) | (None, Some(a)) => seen.push(a.unwrap().0),
+            (None, None) => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, all);
+}
+
+#[test]
+fn an_iterator_reads_a_snapshot() {
+    let (_d, db) = fresh();
+    for i in 0..600u32 {
+        db.put(format!("{i:04}").as_bytes(), b"v").unwrap();
+    }
+    let it = db.iter().unwrap();
+    for i in 0..600u32 {
+        db.delete(format!("{i:04}").as_bytes()).unwrap();
+    }
+    db.put(b"new", b"v").unwrap();
+    db.compact().unwrap();
+    assert_eq!(collect(it).len(), 600);
+    assert_eq!(db.len().unwrap(), 1);
+}
+
+#[test]
+fn transaction_scans_merge_own_writes() {
+    let (_d, db) = fresh();
+    for k in ["a", "c", "e"] {
+        db.put(k.as_bytes(), b"db").unwrap();
+    }
+    let mut tx = db.begin().unwrap();
+    tx.put(b"b", b"tx").unwrap();
+    tx.put(b"c", b"tx").unwrap();
+    tx.delete(b"e").unwrap();
+    tx.put(b"f", b"tx").unwrap();
+    let fwd = collect(tx.iter().unwrap());
+    let expect: Vec<(Vec<u8>, Vec<u8>)> = [("a", "db"), ("b", "tx"), ("c", "tx"), ("f", "tx")]
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect();
+    assert_eq!(fwd, expect);
+    let mut back: Vec<_> = tx.iter().unwrap().rev().map(|r| r.unwrap()).collect();
+    back.reverse();
+    assert_eq!(back, expect);
+    assert_eq!(
+        keys(tx.range(KeyRange::between("b", "d")).unwrap()),
+        vec![b"b".to_vec(), b"c".to_vec()]
+    );
+}
+
+#[test]
+fn checkpoint_reopen_and_plain_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db");
+    let db = Database::create(
+        &p,
+        Config {
+            segment_size: 8192,
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    for i in 0..500u32 {
+        db.put(format!("k{i}").as_bytes(), &[i as u8; 40]).unwrap();
+    }
+    db.delete(b"k7").unwrap();
+    db.checkpoint().unwrap();
+    let copy = dir.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    for e in std::fs::read_dir(&p).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
+    }
+    db.put(b"after", b"x").unwrap();
+    drop(db);
+    for path in [&p, &copy] {
+        let db = Database::open(path, Config::default()).unwrap();
+        assert_eq!(db.get(b"k7").unwrap(), None);
+        assert_eq!(db.get(b"k8").unwrap(), Some(vec![8u8; 40]));
+        assert!(db.verify().unwrap().is_clean());
+    }
+    let db = Database::open(&p, Config::default()).unwrap();
+    assert_eq!(db.len().unwrap(), 500);
+}
+
+#[test]
+fn backup_is_a_consistent_database() {
+    let (d, db) = fresh();
+    for i in 0..100u32 {
+        db.put(&i.to_be_bytes(), b"value").unwrap();
+    }
+    let dest = d.path().join("backup");
+    db.backup(&dest).unwrap();
+    db.put(b"after", b"x").unwrap();
+    let b = Database::open(&dest, Config::default()).unwrap();
+    assert_eq!(b.len().unwrap(), 100);
+    assert_eq!(b.get(b"after").unwrap(), None);
+    assert!(b.verify().unwrap().is_clean());
+    assert_eq!(
+        db.backup(&dest).unwrap_err().kind(),
+        ErrorKind::InvalidArgument,
+        "not empty"
+    );
+}
+
+#[test]
+fn compaction_reclaims_space_and_keeps_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config {
+        segment_size: 64 * 1024,
+        auto_compact: false,
+        ..Config::default()
+    };
+    let db = Database::create(dir.path().join("db"), cfg).unwrap();
+    let value = vec![7u8; 200];
+    for round in 0..10 {
+        let mut b = WriteBatch::new();
+        for i in 0..500u32 {
+            b.put(format!("key{i:05}"), [&value[..], &[round as u8]].concat());
+        }
+        db.write(&b).unwrap();
+    }
+    for i in 0..250u32 {
+        db.delete(format!("key{i:05}").as_bytes()).unwrap();
+    }
+    let before = db.stats().unwrap();
+    let report = db.compact().unwrap();
+    let after = db.stats().unwrap();
+    assert!(
+        after.total_bytes < before.total_bytes / 5,
+        "{before:?} -> {after:?}"
+    );
+    assert!(
+        after.total_bytes as f64 <= after.live_bytes as f64 * 1.2 + 4096.0,
+        "{after:?}"
+    );
+    assert_eq!(after.compactions, 1);
+    assert_eq!(report.records_copied, 250);
+    assert_eq!(db.get(b"key00300").unwrap().unwrap()[200], 9);
+    drop(db);
+    let db = Database::open(dir.path().join("db"), Config::default()).unwrap();
+    assert_eq!(db.len().unwrap(), 250);
+    assert_eq!(db.get(b"key00100").unwrap(), None);
+    assert!(db.verify().unwrap().is_clean());
+}
+
+#[test]
+fn background_compaction_runs_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config {
+        segment_size: 16 * 1024,
+        compaction_min_dead_bytes: 32 * 1024,
+        sync_mode: SyncMode::Off,
+        ..Config::default()
+    };
+    let db = Database::create(dir.path().join("db"), cfg).unwrap();
+    for _ in 0..100 {
+        db.put(b"same", &[1u8; 1000]).unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while db.stats().unwrap().compactions == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no background compaction"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(db.get(b"same").unwrap(), Some(vec![1u8; 1000]));
+}
+
+#[test]
+fn stats_count_what_happened() {
+    let (_d, db) = fresh();
+    db.put(b"a", b"1").unwrap();
+    db.put(b"a", b"2").unwrap();
+    db.get(b"a").unwrap();
+    db.get(b"a").unwrap();
+    let s = db.stats().unwrap();
+    assert_eq!((s.live_keys, s.commits, s.last_seq), (1, 2, 2));
+    assert!(s.fsyncs >= 2, "Full syncs every commit: {s:?}");
+    assert_eq!((s.cache_misses, s.cache_hits), (1, 1));
+    assert!(s.total_bytes > s.live_bytes);
+}
+
+#[test]
+fn cache_size_zero_disables_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::create(
+        dir.path().join("db"),
+        Config {
+            cache_size: 0,
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    db.put(b"a", b"1").unwrap();
+    for _ in 0..3 {
+        db.get(b"a").unwrap();
+    }
+    let s = db.stats().unwrap();
+    assert_eq!((s.cache_hits, s.cache_misses), (0, 3));
+}
+
+#[test]
+fn sync_modes_differ_in_fsyncs() {
+    let mut counts = Vec::new();
+    for mode in [SyncMode::Full, SyncMode::Normal, SyncMode::Off] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            sync_mode: mode,
+            normal_sync_interval_ms: 60_000,
+            ..Config::default()
+        };
+        let db = Database::create(dir.path().join("db"), cfg).unwrap();
+        for i in 0..20u32 {
+            db.put(&i.to_be_bytes(), b"v").unwrap();
+        }
+        counts.push(db.stats().unwrap().fsyncs);
+    }
+    assert!(
+        counts[0] >= 20 && counts[1] == 0 && counts[2] == 0,
+        "{counts:?}"
+    );
+}
+
+#[test]
+fn normal_mode_syncs_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config {
+        sync_mode: SyncMode::Normal,
+        normal_sync_interval_ms: 20,
+        ..Config::default()
+    };
+    let db = Database::create(dir.path().join("db"), cfg).unwrap();
+    db.put(b"k", b"v").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while db.stats().unwrap().fsyncs == 0 {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn verify_reports_records() {
+    let (_d, db) = fresh();
+    let mut b = WriteBatch::new();
+    b.put("a", "1").put("b", "2").delete("a");
+    db.write(&b).unwrap();
+    let r = db.verify().unwrap();
+    assert_eq!((r.records, r.live_keys, r.segments), (3, 1, 1));
+    assert!(r.is_clean());
+}
