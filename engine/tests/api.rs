@@ -454,7 +454,7 @@ fn compaction_reclaims_space_and_keeps_data() {
         ..Config::default()
     };
     let db = Database::create(dir.path().join("db"), cfg).unwrap();
-    let value = vec![7u8; 200];
+    let value = [7u8; 200];
     for round in 0..10 {
         let mut b = WriteBatch::new();
         for i in 0..500u32 {
