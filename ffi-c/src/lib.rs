@@ -9,6 +9,9 @@
 
 pub mod c_api;
 mod object_api;
+// UniFFI's generated code names its tag type as `crate::UniFfiTag`; the
+// scaffolding is included in `object_api`, so the tag is re-exported here.
+use object_api::UniFfiTag;
 
 /// Routes the engine's `log` records to stderr, filtered by `RUST_LOG`
 /// (e.g. `RUST_LOG=lightning_db=debug`), once per process.
