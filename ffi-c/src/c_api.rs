@@ -1,1 +1,0 @@
-//! The C ABI of the integration guide. (Being written.)
