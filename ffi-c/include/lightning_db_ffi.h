@@ -28,6 +28,8 @@
  *   const char* from lightning_db_last_error_message: owned by the library, valid
  *     until the next call on the same thread (see there), never freed
  * Every release function accepts NULL and does nothing with it.
+ * lightning_db_live_handle_count() counts the handles not yet released (a leak
+ * check that LeakSanitizer and valgrind cannot make for handles).
  *
  * STALE HANDLES. LightningDB*, LightningDBConfig*, LightningDBWriteBatch* and
  * LightningDBIterator* are opaque handles, not addresses: the library never
@@ -325,6 +327,15 @@ enum LightningDBError lightning_db_last_error_code(void);
  * four named above): copy it if you need it longer.
  */
 const char *lightning_db_last_error_message(void);
+
+/**
+ * The number of handles of every type (databases, configs, batches, iterators)
+ * created in this process and not yet freed or closed: a leak check for tests and
+ * debugging, meant to be 0 when a program has released everything. (Leak
+ * detectors such as LeakSanitizer or valgrind cannot see a forgotten handle: the
+ * library still refers to it until it is freed.)
+ */
+size_t lightning_db_live_handle_count(void);
 
 /**
  * A new set of options with the defaults: page size 4096, cache 64 MiB,

@@ -9,7 +9,7 @@ use super::database::database;
 use super::handles::Registry;
 use super::{LightningDB, LightningDBError, LightningDBWriteBatch};
 
-static BATCHES: Registry<Mutex<WriteBatch>> = Registry::new("LightningDBWriteBatch*");
+pub(crate) static BATCHES: Registry<Mutex<WriteBatch>> = Registry::new("LightningDBWriteBatch*");
 
 fn with_batch<T>(
     batch: *const LightningDBWriteBatch,

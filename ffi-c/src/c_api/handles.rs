@@ -75,6 +75,14 @@ impl<T> Registry<T> {
         live.remove(&token).ok_or_else(|| self.unknown(token, what))
     }
 
+    /// Live objects of this kind.
+    pub fn len(&self) -> usize {
+        self.live
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
     fn unknown(&self, token: usize, what: &str) -> Failure {
         Failure::invalid(format!(
             "{what} ({token:#x}) is not a live {}: it was already freed, or never returned by this library",

@@ -13,7 +13,7 @@ use super::{LightningDB, LightningDBError, LightningDBIterator, LightningDBResul
 
 type Entries = Box<dyn Iterator<Item = lightning_db::Result<(Vec<u8>, Vec<u8>)>> + Send>;
 
-static ITERATORS: Registry<Mutex<Entries>> = Registry::new("LightningDBIterator*");
+pub(crate) static ITERATORS: Registry<Mutex<Entries>> = Registry::new("LightningDBIterator*");
 
 /// Where a scan reads: the database's latest commit, or a transaction's view.
 #[derive(Clone, Copy)]
