@@ -574,17 +574,31 @@ struct CursorState {
     /// `None` once the scan is exhausted or closed: the snapshot is released.
     iter: Option<engine::Iter>,
     reverse: bool,
-    /// A pair read but not returned because it did not fit the last page.
-    pending: Option<(Vec<u8>, Vec<u8>)>,
-    /// The last page encoded for the fast path; the caller copies it before
-    /// asking for the next one.
-    page: Vec<u8>,
+    /// What was read but not returned: a pair that did not fit the last page, or
+    /// an error met after that page already held pairs. It comes first next time,
+    /// so nothing is lost or repeated.
+    pending: Option<engine::Result<(Vec<u8>, Vec<u8>)>>,
+}
+
+/// How a page is measured: `fixed + per_pair * pairs + key and value bytes`
+/// must stay within `max_bytes`.
+struct PageLimit {
+    max_items: usize,
+    max_bytes: usize,
+    fixed: usize,
+    per_pair: usize,
+}
+
+enum Page {
+    Pairs(Vec<(Vec<u8>, Vec<u8>)>),
+    /// The next pair alone needs a page of this many bytes (it stays pending).
+    TooSmall(usize),
 }
 
 impl CursorState {
     fn next_pair(&mut self) -> Option<engine::Result<(Vec<u8>, Vec<u8>)>> {
         if let Some(p) = self.pending.take() {
-            return Some(Ok(p));
+            return Some(p);
         }
         let iter = self.iter.as_mut()?;
         let item = if self.reverse {
@@ -598,35 +612,37 @@ impl CursorState {
         item
     }
 
-    /// Up to `max_items` pairs (at least one if any is left) holding at most
-    /// `max_bytes` of keys and values, unless the first pair alone is larger.
-    /// An error is returned when it is met; pairs read before it stay pending
-    /// for the next call only if they fit, so none is lost or repeated.
-    fn next_pairs(
-        &mut self,
-        max_items: usize,
-        max_bytes: usize,
-    ) -> engine::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    /// The next page: as many pairs as `limit` allows (none at the end). A first
+    /// pair larger than the limit is returned alone if `oversized_alone`, else
+    /// kept pending and reported as `TooSmall`.
+    fn next_page(&mut self, limit: &PageLimit, oversized_alone: bool) -> engine::Result<Page> {
         let mut out = Vec::new();
-        let mut bytes = 0usize;
-        while out.len() < max_items.max(1) {
+        let mut bytes = limit.fixed;
+        while out.len() < limit.max_items.max(1) {
             let (k, v) = match self.next_pair() {
                 None => break,
                 Some(Err(e)) if out.is_empty() => return Err(e),
-                // Deliver what was read; the error comes back on the next call
-                // because the failing read is retried there.
-                Some(Err(_)) => break,
+                Some(Err(e)) => {
+                    self.pending = Some(Err(e));
+                    break;
+                }
                 Some(Ok(kv)) => kv,
             };
-            let size = k.len() + v.len();
-            if !out.is_empty() && bytes + size > max_bytes {
-                self.pending = Some((k, v));
-                break;
+            let size = limit.per_pair + k.len() + v.len();
+            if bytes + size > limit.max_bytes {
+                if !out.is_empty() {
+                    self.pending = Some(Ok((k, v)));
+                    break;
+                }
+                if !oversized_alone {
+                    self.pending = Some(Ok((k, v)));
+                    return Ok(Page::TooSmall(bytes + size));
+                }
             }
             bytes += size;
             out.push((k, v));
         }
-        Ok(out)
+        Ok(Page::Pairs(out))
     }
 }
 
@@ -637,13 +653,21 @@ impl Cursor {
                 iter: Some(iter),
                 reverse,
                 pending: None,
-                page: Vec::new(),
             }),
         }
     }
 
     pub fn next_page(&self, max_items: u32) -> Result<Vec<KeyValue>> {
-        let pairs = lock(&self.state).next_pairs(max_items as usize, PAGE_BYTES)?;
+        let limit = PageLimit {
+            max_items: max_items as usize,
+            max_bytes: PAGE_BYTES,
+            fixed: 0,
+            per_pair: 0,
+        };
+        let pairs = match lock(&self.state).next_page(&limit, true)? {
+            Page::Pairs(pairs) => pairs,
+            Page::TooSmall(_) => unreachable!("oversized pairs travel alone"),
+        };
         Ok(pairs
             .into_iter()
             .map(|(key, value)| KeyValue { key, value })
@@ -658,7 +682,6 @@ impl Cursor {
         let mut s = lock(&self.state);
         s.iter = None;
         s.pending = None;
-        s.page = Vec::new();
     }
 }
 
@@ -789,6 +812,13 @@ pub unsafe extern "C" fn lightning_db_fast_last_error(buf: *mut u8, cap: c_int) 
     })
 }
 
+/// The code of this thread's last fast-call error: what a handle-returning
+/// function that returned null failed with (0 if none failed yet).
+#[no_mangle]
+pub extern "C" fn lightning_db_fast_last_error_code() -> c_int {
+    LAST_ERROR.with(|l| l.borrow().0)
+}
+
 /// After a `_get` returned a length larger than the buffer it was given: copies
 /// that value (kept per thread) into `buf`, which must hold it, and forgets it.
 /// Returns its length, or InvalidArgument if there is none or it does not fit.
@@ -909,20 +939,21 @@ pub unsafe extern "C" fn lightning_db_fast_db_len(db: *const Database) -> i64 {
     guard(code_of, || Ok(object(db, "database")?.len()? as i64))
 }
 
-/// Applies `op_count` operations atomically. `lens` holds two C ints per
-/// operation: the key's length, then the value's length or -1 for a delete;
-/// `data` holds the keys and values back to back in that order (`data_len`
-/// bytes). Returns 0 or a negative error code.
+/// Applies `op_count` operations atomically. `lens` holds two native-endian C
+/// ints per operation (it need not be aligned, so a caller may pass any byte
+/// buffer): the key's length, then the value's length or -1 for a delete; `data`
+/// holds the keys and values back to back in that order (`data_len` bytes).
+/// Returns 0 or a negative error code.
 ///
 /// # Safety
 /// `db` is a live handle; `data` points to `data_len` bytes and `lens` to
-/// `2 * op_count` ints.
+/// `2 * op_count` C ints.
 #[no_mangle]
 pub unsafe extern "C" fn lightning_db_fast_db_write(
     db: *const Database,
     data: *const u8,
     data_len: c_int,
-    lens: *const c_int,
+    lens: *const u8,
     op_count: c_int,
 ) -> c_int {
     guard(
@@ -941,24 +972,16 @@ pub unsafe extern "C" fn lightning_db_fast_db_write(
 unsafe fn decode_batch(
     data: *const u8,
     data_len: c_int,
-    lens: *const c_int,
+    lens: *const u8,
     op_count: c_int,
 ) -> Result<engine::WriteBatch> {
+    const INT: usize = std::mem::size_of::<c_int>();
     let data = slice(data, data_len, "batch data")?;
-    if op_count < 0 {
-        return Err(LightningDbError::invalid(format!(
-            "negative operation count {op_count}"
-        )));
-    }
-    let lens: &[c_int] = if op_count == 0 {
-        &[]
-    } else if lens.is_null() {
-        return Err(LightningDbError::NullPointer {
-            message: "null batch lengths pointer".into(),
-        });
-    } else {
-        std::slice::from_raw_parts(lens, 2 * op_count as usize)
-    };
+    let count = usize::try_from(op_count)
+        .map_err(|_| LightningDbError::invalid(format!("negative operation count {op_count}")))?;
+    let lens_len = c_int::try_from(2 * INT * count)
+        .map_err(|_| LightningDbError::invalid(format!("{count} operations are too many")))?;
+    let lens = slice(lens, lens_len, "batch lengths")?;
     let mut batch = engine::WriteBatch::new();
     let mut at = 0usize;
     let mut take = |len: c_int| -> Result<&[u8]> {
@@ -970,14 +993,13 @@ unsafe fn decode_batch(
         at += len;
         Ok(part)
     };
-    for pair in lens.chunks_exact(2) {
-        let key = take(pair[0])?;
-        if pair[1] == -1 {
-            batch.delete(key);
-        } else {
-            let value = take(pair[1])?;
-            batch.put(key, value);
-        }
+    let int = |b: &[u8]| c_int::from_ne_bytes(b.try_into().expect("chunks of INT bytes"));
+    for pair in lens.chunks_exact(2 * INT) {
+        let key = take(int(&pair[..INT]))?;
+        match int(&pair[INT..]) {
+            -1 => batch.delete(key),
+            value_len => batch.put(key, take(value_len)?),
+        };
     }
     if at != data.len() {
         return Err(LightningDbError::invalid(
@@ -1247,66 +1269,73 @@ pub extern "C" fn lightning_db_fast_cursor_release(cursor: *const Cursor) {
     release(cursor)
 }
 
-/// Reads the next page of up to `max_items` pairs and about `max_bytes` bytes
-/// (a single larger pair travels alone) and points `*out` at it. Returns the
-/// page's length in bytes, 0 at the end of the scan, or a negative error code.
-/// The page stays valid until the next call on this cursor or its release.
+/// Copies the next page of at most `max_items` pairs into `buf` (`cap` bytes)
+/// and returns its length; 0 at the end of the scan; a negative error code; or,
+/// when the next pair alone does not fit, the page size it needs (more than
+/// `cap`): nothing is copied and the pair waits for a call with a larger buffer.
 ///
 /// Page layout, native-endian u32s: `count`, then `2 * count + 1` offsets `o`
 /// into the page, then the data: pair `i` is the key `page[o[2i]..o[2i+1]]` and
-/// the value `page[o[2i+1]..o[2i+2]]`.
+/// the value `page[o[2i+1]..o[2i+2]]`. Offsets make splitting the page cheap in
+/// any language (Python slices it without a loop of its own).
 ///
 /// # Safety
-/// `cursor` is a live handle; `out` points to a writable pointer.
+/// `cursor` is a live handle; `buf` points to `cap` writable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn lightning_db_fast_cursor_next_page(
     cursor: *const Cursor,
     max_items: c_int,
-    max_bytes: c_int,
-    out: *mut *const u8,
+    buf: *mut u8,
+    cap: c_int,
 ) -> i64 {
     guard(code_of, || {
         let cursor = object(cursor, "cursor")?;
-        if out.is_null() {
+        if buf.is_null() && cap > 0 {
             return Err(LightningDbError::NullPointer {
-                message: "null page pointer".into(),
+                message: "null page buffer".into(),
             });
         }
-        let mut state = lock(&cursor.state);
-        let pairs = state.next_pairs(max_items.max(1) as usize, max_bytes.max(1) as usize)?;
-        if pairs.is_empty() {
-            state.page = Vec::new();
-            *out = std::ptr::null();
-            return Ok(0);
+        let limit = PageLimit {
+            max_items: max_items.max(1) as usize,
+            // u32 offsets: a page never exceeds 4 GiB, whatever the buffer.
+            max_bytes: (cap.max(0) as usize).min(u32::MAX as usize),
+            fixed: 8,
+            per_pair: 8,
+        };
+        let page = lock(&cursor.state).next_page(&limit, false)?;
+        match page {
+            Page::TooSmall(needed) => Ok(needed as i64),
+            Page::Pairs(pairs) if pairs.is_empty() => Ok(0),
+            Page::Pairs(pairs) => {
+                let out = std::slice::from_raw_parts_mut(buf, cap as usize);
+                Ok(encode_page(out, &pairs) as i64)
+            }
         }
-        encode_page(&mut state.page, &pairs)?;
-        *out = state.page.as_ptr();
-        Ok(state.page.len() as i64)
     })
 }
 
-fn encode_page(page: &mut Vec<u8>, pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
+/// Writes `pairs` into `out` (which `PageLimit` guaranteed is large enough) in
+/// the layout of `lightning_db_fast_cursor_next_page`; returns the bytes used.
+fn encode_page(out: &mut [u8], pairs: &[(Vec<u8>, Vec<u8>)]) -> usize {
+    let mut put = |at: usize, bytes: &[u8]| {
+        out[at..at + bytes.len()].copy_from_slice(bytes);
+        at + bytes.len()
+    };
     let header = 4 * (2 + 2 * pairs.len());
-    let data: usize = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
-    if header + data > u32::MAX as usize {
-        return Err(LightningDbError::invalid("scan page exceeds 4 GiB"));
-    }
-    page.clear();
-    page.reserve(header + data);
-    page.extend_from_slice(&(pairs.len() as u32).to_ne_bytes());
-    let mut at = header as u32;
-    page.extend_from_slice(&at.to_ne_bytes());
+    let mut at = put(0, &(pairs.len() as u32).to_ne_bytes());
+    let mut offset = header;
+    at = put(at, &(offset as u32).to_ne_bytes());
     for (k, v) in pairs {
-        at += k.len() as u32;
-        page.extend_from_slice(&at.to_ne_bytes());
-        at += v.len() as u32;
-        page.extend_from_slice(&at.to_ne_bytes());
+        offset += k.len();
+        at = put(at, &(offset as u32).to_ne_bytes());
+        offset += v.len();
+        at = put(at, &(offset as u32).to_ne_bytes());
     }
     for (k, v) in pairs {
-        page.extend_from_slice(k);
-        page.extend_from_slice(v);
+        at = put(at, k);
+        at = put(at, v);
     }
-    Ok(())
+    at
 }
 
 #[cfg(test)]
@@ -1401,6 +1430,8 @@ mod tests {
                 -1
             );
             assert!(last_error().contains("null database handle"));
+            assert!(lightning_db_fast_db_begin(std::ptr::null()).is_null());
+            assert_eq!(lightning_db_fast_last_error_code(), -1);
         }
         lightning_db_fast_db_release(h);
     }
@@ -1412,17 +1443,20 @@ mod tests {
         db.put(b"gone".to_vec(), b"x".to_vec()).unwrap();
         let h = db.clone().native_handle() as usize as *const Database;
         let data = b"k1v1gonek2";
-        let lens: [c_int; 6] = [2, 2, 4, -1, 2, 0];
+        let ints = |v: &[c_int]| v.iter().flat_map(|n| n.to_ne_bytes()).collect::<Vec<u8>>();
+        // One byte in: the lengths need not be aligned.
+        let mut lens = vec![0u8];
+        lens.extend(ints(&[2, 2, 4, -1, 2, 0]));
         unsafe {
             assert_eq!(
-                lightning_db_fast_db_write(h, data.as_ptr(), 10, lens.as_ptr(), 3),
+                lightning_db_fast_db_write(h, data.as_ptr(), 10, lens[1..].as_ptr(), 3),
                 0
             );
         }
         assert_eq!(db.get(b"k1".to_vec()).unwrap(), Some(b"v1".to_vec()));
         assert_eq!(db.get(b"k2".to_vec()).unwrap(), Some(vec![]));
         assert_eq!(db.get(b"gone".to_vec()).unwrap(), None);
-        let bad: [c_int; 2] = [2, 20];
+        let bad = ints(&[2, 20]);
         unsafe {
             assert_eq!(
                 lightning_db_fast_db_write(h, data.as_ptr(), 10, bad.as_ptr(), 1),
@@ -1451,30 +1485,59 @@ mod tests {
         for i in 0..10u8 {
             db.put(vec![b'k', i], vec![i; 10]).unwrap();
         }
+        db.put(b"z".to_vec(), vec![9; 100]).unwrap();
         let cursor = db
             .scan(KeyBound::Unbounded, KeyBound::Unbounded, true)
             .unwrap();
         let c = Arc::into_raw(cursor);
         let mut seen = Vec::new();
-        let mut out = std::ptr::null();
+        let mut buf = vec![0u8; 60];
         loop {
-            // 25 bytes hold two pairs of 12 bytes: pages of 2 (then 1 at the end).
-            let n = unsafe { lightning_db_fast_cursor_next_page(c, 3, 25, &mut out) };
+            // 60 bytes: 8 fixed + 2 pairs of 8 + 12 bytes; the 101-byte pair
+            // needs a larger buffer first.
+            let n = unsafe { lightning_db_fast_cursor_next_page(c, 3, buf.as_mut_ptr(), 60) };
             assert!(n >= 0);
             if n == 0 {
                 break;
             }
-            let page = unsafe { std::slice::from_raw_parts(out, n as usize) };
-            let pairs = decode_page(page);
+            if n > 60 {
+                assert_eq!(n, 8 + 8 + 101);
+                buf = vec![0u8; n as usize];
+                let m = unsafe {
+                    lightning_db_fast_cursor_next_page(c, 3, buf.as_mut_ptr(), n as c_int)
+                };
+                assert_eq!(m, n);
+            }
+            let pairs = decode_page(&buf[..n as usize]);
             assert!(pairs.len() <= 2);
             seen.extend(pairs);
+            buf = vec![0u8; 60];
         }
-        let expected: Vec<_> = (0..10u8)
-            .rev()
-            .map(|i| (vec![b'k', i], vec![i; 10]))
-            .collect();
+        let mut expected = vec![(b"z".to_vec(), vec![9; 100])];
+        expected.extend((0..10u8).rev().map(|i| (vec![b'k', i], vec![i; 10])));
         assert_eq!(seen, expected);
         lightning_db_fast_cursor_release(c);
+    }
+
+    #[test]
+    fn generated_cursor_pages_in_order_and_ends_empty() {
+        let (_d, path) = tmp();
+        let db = create(path, None).unwrap();
+        for i in 0..5u8 {
+            db.put(vec![i + 1], vec![]).unwrap();
+        }
+        let cursor = db
+            .scan(
+                KeyBound::Excluded { key: vec![1] },
+                KeyBound::Included { key: vec![4] },
+                false,
+            )
+            .unwrap();
+        let keys = |page: Vec<KeyValue>| page.into_iter().map(|kv| kv.key).collect::<Vec<_>>();
+        assert_eq!(keys(cursor.next_page(2).unwrap()), vec![vec![2], vec![3]]);
+        assert_eq!(keys(cursor.next_page(2).unwrap()), vec![vec![4]]);
+        assert!(cursor.next_page(2).unwrap().is_empty());
+        assert!(cursor.next().unwrap().is_none());
     }
 
     #[test]

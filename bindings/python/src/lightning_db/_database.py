@@ -1,0 +1,569 @@
+"""Database, Transaction, Cursor and WriteBatch: the idiomatic Python layer.
+
+Opening, closing and maintenance go through the generated UniFFI module
+(``lightning_db._ffi``); reads, writes, batches, transactions and scan pages go
+through the direct path of ``_native`` into the same open database. Both raise
+the exceptions of ``_errors``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from array import array
+from itertools import chain
+from typing import (
+    Any,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Optional,
+    Tuple,
+    TypeVar,
+    Union,
+)
+
+from . import _errors, _native
+from ._ffi import lightning_db as _uniffi
+
+Config = _uniffi.Config
+SyncMode = _uniffi.SyncMode
+Stats = _uniffi.Stats
+VerifyReport = _uniffi.VerifyReport
+Corruption = _uniffi.Corruption
+CompactionReport = _uniffi.CompactionReport
+
+#: What the functions accept as a path.
+StrPath = Union[str, "os.PathLike[str]"]
+#: What they accept as a key or value: bytes, or a bytes-like object (copied).
+BytesLike = Union[bytes, bytearray, memoryview]
+
+_T = TypeVar("_T")
+
+_BUFFER = _native.BUFFER
+_MAX_INT = _native.MAX_INT
+_NOT_FOUND = _native.NOT_FOUND
+_buffers = _native.buffers
+_as_bytes = _native.as_bytes
+_error = _native.error
+_oversized = _native.oversized
+
+# Scan pages start small, so a short scan or an early break wastes little, and
+# grow so a long scan pays the per-page cost rarely.
+_FIRST_PAGE_ITEMS = 16
+_MAX_PAGE_ITEMS = 4096
+
+
+def _cold(fn: Callable[..., _T], *args: Any) -> _T:
+    """Calls the generated module, translating its exceptions."""
+    try:
+        return fn(*args)
+    except (_uniffi.LightningDbError, _uniffi.InternalError) as e:
+        raise _errors.from_uniffi(e) from None
+
+
+def _path(path: StrPath) -> str:
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        text = os.fsdecode(text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _errors.InvalidUtf8(f"path {text!r} is not valid UTF-8") from None
+    return text
+
+
+def _bound(key: Optional[BytesLike], inclusive: bool) -> Tuple[int, Optional[bytes], int]:
+    if key is None:
+        return _native.UNBOUNDED, None, 0
+    if type(key) is not bytes:
+        key = _as_bytes(key, "bound")
+    if len(key) > _MAX_INT:
+        # The engine's own error for an oversized key, as a get would report it.
+        raise _errors.InvalidArgument(f"key of {len(key)} bytes exceeds the limit of 16384")
+    return (_native.INCLUDED if inclusive else _native.EXCLUDED), key, len(key)
+
+
+def _pages(handle: _native.Handle) -> Iterator[Tuple[bytes, bytes]]:
+    """Yields the pairs of a native cursor, a page at a time; releases the
+    cursor (and the snapshot it holds) when done, failed or closed."""
+    next_page = _native.cursor_next_page
+    byteorder = sys.byteorder
+    items = _FIRST_PAGE_ITEMS
+    try:
+        while True:
+            buf, view = _buffers.pair
+            n = next_page(handle.ptr, items, buf, _BUFFER)
+            if n > _BUFFER:
+                # The next pair alone is larger than the buffer: it waited.
+                big = ctypes.create_string_buffer(n)
+                n = next_page(handle.ptr, items, big, n)
+                if n < 0:
+                    raise _error(n)
+                page = big.raw[:n]
+            elif n > 0:
+                page = view[:n].tobytes()
+            elif n == 0:
+                return
+            else:
+                raise _error(n)
+            count = int.from_bytes(page[:4], byteorder)
+            offsets = memoryview(page)[4 : 8 + 8 * count].cast("I")
+            # Key, value, key, value, ... sliced by C code, paired by zip.
+            parts = map(page.__getitem__, map(slice, offsets[:-1], offsets[1:]))
+            yield from zip(parts, parts)
+            items = min(items * 4, _MAX_PAGE_ITEMS)
+    finally:
+        handle.close()
+
+
+class Cursor(Iterator[Tuple[bytes, bytes]]):
+    """An ordered scan over a snapshot, yielding ``(key, value)`` pairs.
+
+    Pairs are fetched from the library in pages, so a scan of any size holds
+    one page in memory. Later writes do not affect a scan already started.
+    Close it (or use ``with``) to release its snapshot before it is exhausted.
+    """
+
+    __slots__ = ("_handle", "_pairs")
+
+    def __init__(self, handle: _native.Handle) -> None:
+        self._handle = handle
+        self._pairs = _pages(handle)
+
+    def __iter__(self) -> Iterator[Tuple[bytes, bytes]]:
+        # The generator itself: a for loop then runs without a Python-level
+        # __next__ call per pair.
+        return self._pairs
+
+    def __next__(self) -> Tuple[bytes, bytes]:
+        return next(self._pairs)
+
+    def close(self) -> None:
+        """Releases the snapshot; the scan then yields nothing more."""
+        self._pairs.close()
+        self._handle.close()
+
+    def __enter__(self) -> Cursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _cursor(ptr: Optional[int]) -> Cursor:
+    if ptr is None:
+        # A handle-returning call failed: its code was kept with the message.
+        raise _error(_native.last_error_code())
+    return Cursor(_native.Handle(ptr, _native.cursor_release))
+
+
+class WriteBatch:
+    """Puts and deletes applied atomically, in order, by ``Database.write``.
+
+    >>> batch = WriteBatch().put(b"a", b"1").delete(b"b")
+    """
+
+    __slots__ = ("_parts", "_lens")
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        # Key length, then value length or -1 for a delete: the layout of
+        # lightning_db_fast_db_write.
+        self._lens: list[int] = []
+
+    def put(self, key: BytesLike, value: BytesLike) -> WriteBatch:
+        if type(key) is not bytes:
+            key = _as_bytes(key, "key")
+        if type(value) is not bytes:
+            value = _as_bytes(value, "value")
+        self._parts += (key, value)
+        self._lens += (len(key), len(value))
+        return self
+
+    def delete(self, key: BytesLike) -> WriteBatch:
+        if type(key) is not bytes:
+            key = _as_bytes(key, "key")
+        self._parts.append(key)
+        self._lens += (len(key), -1)
+        return self
+
+    def clear(self) -> None:
+        self._parts.clear()
+        self._lens.clear()
+
+    def __len__(self) -> int:
+        return len(self._lens) // 2
+
+    def _ops(self) -> list[_uniffi.BatchOp]:
+        ops: list[_uniffi.BatchOp] = []
+        parts = iter(self._parts)
+        for value_len in self._lens[1::2]:
+            key = next(parts)
+            if value_len == -1:
+                ops.append(_uniffi.BatchOp.DELETE(key=key))
+            else:
+                ops.append(_uniffi.BatchOp.PUT(key=key, value=next(parts)))
+        return ops
+
+
+class _BatchContext(WriteBatch):
+    """``with db.batch() as b:``: writes the batch when the block succeeds."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: Database) -> None:
+        super().__init__()
+        self._db = db
+
+    def __enter__(self) -> WriteBatch:
+        return self
+
+    def __exit__(self, exc_type: Optional[type], *exc: object) -> None:
+        if exc_type is None:
+            self._db.write(self)
+
+
+class _Reader:
+    """Reads and scans shared by Database and Transaction."""
+
+    __slots__ = ()
+    _ptr: Optional[ctypes.c_void_p]
+    _get: Callable[..., int]
+    _contains: Callable[..., int]
+    _scan: Callable[..., Optional[int]]
+    _scan_prefix: Callable[..., Optional[int]]
+
+    def get(self, key: BytesLike) -> Optional[bytes]:
+        """The value stored under ``key``, or None."""
+        if type(key) is not bytes:
+            key = _as_bytes(key, "key")
+        buf, view = _buffers.pair
+        n = self._get(self._ptr, key, len(key), buf, _BUFFER)
+        if n >= 0:
+            return view[:n].tobytes() if n <= _BUFFER else _oversized(n)
+        if n == _NOT_FOUND:
+            return None
+        raise _error(n)
+
+    def contains(self, key: BytesLike) -> bool:
+        if type(key) is not bytes:
+            key = _as_bytes(key, "key")
+        rc = self._contains(self._ptr, key, len(key))
+        if rc < 0:
+            raise _error(rc)
+        return rc == 1
+
+    def __getitem__(self, key: BytesLike) -> bytes:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, (bytes, bytearray, memoryview)):
+            return False
+        return self.contains(key)
+
+    def scan(
+        self,
+        start: Optional[BytesLike] = None,
+        end: Optional[BytesLike] = None,
+        *,
+        reverse: bool = False,
+        start_inclusive: bool = True,
+        end_inclusive: bool = False,
+    ) -> Cursor:
+        """Pairs with ``start <= key < end`` in key order (``reverse`` for
+        descending). None means unbounded; ``start_inclusive`` and
+        ``end_inclusive`` choose each bound's kind."""
+        sk, skey, slen = _bound(start, start_inclusive)
+        ek, ekey, elen = _bound(end, end_inclusive)
+        return _cursor(self._scan(self._ptr, sk, skey, slen, ek, ekey, elen, int(reverse)))
+
+    def prefix(self, prefix: BytesLike, *, reverse: bool = False) -> Cursor:
+        """Pairs whose key starts with ``prefix``, in key order (or reversed)."""
+        if type(prefix) is not bytes:
+            prefix = _as_bytes(prefix, "prefix")
+        return _cursor(self._scan_prefix(self._ptr, prefix, len(prefix), int(reverse)))
+
+    def keys(self) -> Iterator[bytes]:
+        return (k for k, _ in self.scan())
+
+    def values(self) -> Iterator[bytes]:
+        return (v for _, v in self.scan())
+
+    def items(self) -> Cursor:
+        return self.scan()
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.keys()
+
+
+class Transaction(_Reader):
+    """A transaction: reads see a snapshot taken when it began plus its own
+    writes; ``commit`` applies every write atomically or raises
+    TransactionConflict and applies none.
+
+    As a context manager it commits when the block succeeds and rolls back
+    when it raises::
+
+        with db.transaction() as tx:
+            tx[b"a"] = tx[b"b"]
+    """
+
+    __slots__ = ("_handle", "_ptr", "_finished")
+    _get = staticmethod(_native.tx_get)
+    _contains = staticmethod(_native.tx_contains)
+    _scan = staticmethod(_native.tx_scan)
+    _scan_prefix = staticmethod(_native.tx_scan_prefix)
+
+    def __init__(self, handle: _native.Handle) -> None:
+        self._handle = handle
+        self._ptr = handle.ptr
+        self._finished = False
+
+    def put(self, key: BytesLike, value: BytesLike) -> None:
+        if type(key) is not bytes:
+            key = _as_bytes(key, "key")
+        if type(value) is not bytes:
+            value = _as_bytes(value, "value")
+        if len(value) > _MAX_INT:
+            raise _errors.InvalidArgument(
+                f"value of {len(value)} bytes exceeds the limit of 268435456"
+            )
+        rc = _native.tx_put(self._ptr, key, len(key), value, len(value))
+        if rc:
+            raise _error(rc)
+
+    def delete(self, key: BytesLike) -> None:
+        if type(key) is not bytes:
+            key = _as_bytes(key, "key")
+        rc = _native.tx_delete(self._ptr, key, len(key))
+        if rc:
+            raise _error(rc)
+
+    __setitem__ = put
+
+    def __delitem__(self, key: BytesLike) -> None:
+        self.delete(key)
+
+    def commit(self) -> None:
+        """Applies every write, or raises (TransactionConflict) and applies
+        none. The transaction is finished either way."""
+        rc = _native.tx_commit(self._ptr)
+        self._finished = True
+        if rc:
+            raise _error(rc)
+
+    def rollback(self) -> None:
+        """Discards every write. Raises InvalidArgument if already finished."""
+        rc = _native.tx_rollback(self._ptr)
+        self._finished = True
+        if rc:
+            raise _error(rc)
+
+    @property
+    def finished(self) -> bool:
+        """True once commit or rollback was called."""
+        return self._finished
+
+    def __enter__(self) -> Transaction:
+        return self
+
+    def __exit__(self, exc_type: Optional[type], *exc: object) -> None:
+        if self._finished:
+            return
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
+
+
+class Database(_Reader):
+    """An open Lightning DB database: a persistent, transactional mapping of
+    bytes to bytes, safe to share between threads.
+
+    ``Database(path)`` opens the database in directory ``path``, creating it
+    if needed (like ``lightning_db.create``). Use it as a context manager, or
+    call ``close``; closing twice or using it after close raises
+    InvalidArgument. A Database is always truthy (``len(db)`` counts keys).
+    """
+
+    __slots__ = ("_native", "_handle", "_ptr")
+    _get = staticmethod(_native.db_get)
+    _contains = staticmethod(_native.db_contains)
+    _scan = staticmethod(_native.db_scan)
+    _scan_prefix = staticmethod(_native.db_scan_prefix)
+
+    def __init__(self, path: StrPath, config: Optional[Config] = None) -> None:
+        self._attach(_cold(_uniffi.create, _path(path), config))
+
+    @classmethod
+    def create(cls, path: StrPath, config: Optional[Config] = None) -> Database:
+        """Opens the database in ``path``, creating it if there is none."""
+        return cls(path, config)
+
+    @classmethod
+    def open(cls, path: StrPath, config: Optional[Config] = None) -> Database:
+        """Opens an existing database (IoError if ``path`` does not exist)."""
+        db = cls.__new__(cls)
+        db._attach(_cold(_uniffi.open, _path(path), config))
+        return db
+
+    def _attach(self, native: _uniffi.Database) -> None:
+        self._native = native
+        self._handle = _native.Handle(native.native_handle(), _native.db_release)
+        self._ptr = self._handle.ptr
+
+    def put(self, key: BytesLike, value: BytesLike) -> None:
+        """Stores ``value`` under ``key`` (one durable commit)."""
+        if type(key) is not bytes:
+            key = _as_bytes(key, "key")
+        if type(value) is not bytes:
+            value = _as_bytes(value, "value")
+        if len(value) > _MAX_INT or len(key) > _MAX_INT:
+            # Beyond a C int: the generated path reports the engine's error.
+            return _cold(self._native.put, key, value)
+        rc = _native.db_put(self._ptr, key, len(key), value, len(value))
+        if rc:
+            raise _error(rc)
+
+    def delete(self, key: BytesLike) -> bool:
+        """Deletes ``key``; returns whether it was present."""
+        if type(key) is not bytes:
+            key = _as_bytes(key, "key")
+        rc = _native.db_delete(self._ptr, key, len(key))
+        if rc < 0:
+            raise _error(rc)
+        return rc == 1
+
+    __setitem__ = put
+
+    def __delitem__(self, key: BytesLike) -> None:
+        if not self.delete(key):
+            raise KeyError(key)
+
+    def __len__(self) -> int:
+        n = _native.db_len(self._ptr)
+        if n < 0:
+            raise _error(n)
+        return int(n)
+
+    def __bool__(self) -> bool:
+        return True
+
+    def write(self, batch: WriteBatch) -> None:
+        """Applies a WriteBatch atomically (one commit)."""
+        parts, lens = batch._parts, batch._lens
+        data = b"".join(parts)
+        try:
+            packed = array("i", lens).tobytes()
+        except OverflowError:
+            packed = b""
+        if not packed and lens or len(data) > _MAX_INT:
+            return _cold(self._native.write, batch._ops())
+        rc = _native.db_write(self._ptr, data, len(data), packed, len(lens) // 2)
+        if rc:
+            raise _error(rc)
+
+    def batch(self) -> WriteBatch:
+        """A WriteBatch that, used with ``with``, is written when the block
+        succeeds (and dropped when it raises)."""
+        return _BatchContext(self)
+
+    def update(
+        self,
+        items: Union[Mapping[bytes, bytes], Iterable[Tuple[bytes, bytes]]] = (),
+        **_: object,
+    ) -> None:
+        """Stores every ``(key, value)`` pair atomically, in one commit."""
+        if _:
+            raise TypeError("keys are bytes: pass pairs or a mapping, not keywords")
+        pairs = list(items.items() if isinstance(items, Mapping) else items)
+        if set(map(len, pairs)) - {2}:
+            raise TypeError("update() needs (key, value) pairs")
+        flat = list(chain.from_iterable(pairs))
+        if set(map(type, flat)) - {bytes}:
+            flat = [_as_bytes(x, "key or value") for x in flat]
+        batch = WriteBatch()
+        batch._parts = flat
+        batch._lens = list(map(len, flat))
+        self.write(batch)
+
+    def begin(self) -> Transaction:
+        """Starts a transaction (see Transaction); prefer ``with db.transaction()``."""
+        ptr = _native.db_begin(self._ptr)
+        if ptr is None:
+            raise _error(_native.last_error_code())
+        return Transaction(_native.Handle(ptr, _native.tx_release))
+
+    transaction = begin
+
+    def checkpoint(self) -> None:
+        """Syncs and writes a checkpoint of the index (faster next open; a
+        copy of the directory taken now is consistent)."""
+        _cold(self._native.checkpoint)
+
+    def compact(self) -> CompactionReport:
+        """Rewrites live data into new segments and removes the old ones."""
+        return _cold(self._native.compact)
+
+    def backup(self, dest: StrPath) -> None:
+        """Writes a consistent copy into ``dest`` (missing or empty)."""
+        _cold(self._native.backup, _path(dest))
+
+    def verify(self) -> VerifyReport:
+        """Reads every record and checks every checksum."""
+        return _cold(self._native.verify)
+
+    def stats(self) -> Stats:
+        return _cold(self._native.stats)
+
+    def refresh(self) -> None:
+        """For a read-only database: loads commits made since it was opened."""
+        _cold(self._native.refresh)
+
+    def close(self) -> None:
+        """Syncs and closes. A second close raises InvalidArgument."""
+        _cold(self._native.close)
+
+    @property
+    def closed(self) -> bool:
+        return self._native.is_closed()
+
+    @property
+    def path(self) -> str:
+        return self._native.path()
+
+    @property
+    def config(self) -> Config:
+        return self._native.config()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._native.is_closed():
+            self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<lightning_db.Database {self.path!r} ({state})>"
+
+
+def create(path: StrPath, config: Optional[Config] = None) -> Database:
+    """Opens the database in directory ``path``, creating it if there is none."""
+    return Database(path, config)
+
+
+def open(path: StrPath, config: Optional[Config] = None) -> Database:  # noqa: A001
+    """Opens the existing database in ``path``."""
+    return Database.open(path, config)
+
+
+def version() -> str:
+    """The version of the native library."""
+    return _uniffi.version()

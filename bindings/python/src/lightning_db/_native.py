@@ -1,0 +1,150 @@
+"""The direct path into liblightning_db_ffi for hot calls.
+
+A call through the generated UniFFI module costs ~11 µs (it serialises every
+argument into a buffer and back); a ctypes call ~0.3 µs. The layer therefore
+sends get, put, delete, contains, len, batches, transactions and scan pages
+through the ``lightning_db_fast_*`` C functions of the same shared library
+(``ffi-c/src/object_api.rs``), on the very objects the generated module opened:
+``Database.native_handle()`` hands over a reference to the open database.
+
+The functions are called without ``argtypes``: declaring them makes ctypes
+convert every argument through Python code and doubles the cost of a call. So
+their C signatures use only what ctypes passes by default: ``bytes`` as a
+pointer, ``int`` as a C int, ``c_void_p``/buffers as pointers.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import threading
+from typing import Any, Callable, Optional, Tuple
+
+from . import _errors
+from ._ffi import lightning_db as _uniffi
+
+#: Returned by the ``_get`` functions for a missing key.
+NOT_FOUND = -100
+
+#: Per-thread buffer for values returned by ``get`` and for scan pages; a larger
+#: value or pair takes a second call with a buffer of its size.
+BUFFER = 256 * 1024
+
+#: Largest buffer length a C int can describe; larger values and batches go
+#: through the generated module, which reports the engine's own error for them.
+MAX_INT = 2**31 - 1
+
+#: Bound kinds of the scan functions.
+UNBOUNDED, INCLUDED, EXCLUDED = 0, 1, 2
+
+
+def _library_path() -> str:
+    # The same file the generated module loaded (see its _uniffi_load_indirect),
+    # so both paths share one copy of the library and its open databases.
+    if sys.platform == "darwin":
+        name = "liblightning_db_ffi.dylib"
+    elif sys.platform.startswith("win"):
+        name = "lightning_db_ffi.dll"
+    else:
+        name = "liblightning_db_ffi.so"
+    return os.path.join(os.path.dirname(os.path.abspath(_uniffi.__file__)), name)
+
+
+# CDLL releases the GIL during a call: a put waiting for fsync, or a get
+# faulting in a page, does not stop the program's other threads.
+_lib = ctypes.CDLL(_library_path())
+
+
+def _function(name: str, restype: Any) -> Callable[..., Any]:
+    f = getattr(_lib, name)
+    f.restype = restype
+    return f  # type: ignore[no-any-return]
+
+
+_int64, _int, _ptr = ctypes.c_int64, ctypes.c_int, ctypes.c_void_p
+
+last_error = _function("lightning_db_fast_last_error", _int)
+last_error_code = _function("lightning_db_fast_last_error_code", _int)
+take_value = _function("lightning_db_fast_take_value", _int64)
+db_release = _function("lightning_db_fast_db_release", None)
+db_get = _function("lightning_db_fast_db_get", _int64)
+db_put = _function("lightning_db_fast_db_put", _int)
+db_delete = _function("lightning_db_fast_db_delete", _int)
+db_contains = _function("lightning_db_fast_db_contains", _int)
+db_len = _function("lightning_db_fast_db_len", _int64)
+db_write = _function("lightning_db_fast_db_write", _int)
+db_begin = _function("lightning_db_fast_db_begin", _ptr)
+db_scan = _function("lightning_db_fast_db_scan", _ptr)
+db_scan_prefix = _function("lightning_db_fast_db_scan_prefix", _ptr)
+tx_release = _function("lightning_db_fast_tx_release", None)
+tx_get = _function("lightning_db_fast_tx_get", _int64)
+tx_put = _function("lightning_db_fast_tx_put", _int)
+tx_delete = _function("lightning_db_fast_tx_delete", _int)
+tx_contains = _function("lightning_db_fast_tx_contains", _int)
+tx_scan = _function("lightning_db_fast_tx_scan", _ptr)
+tx_scan_prefix = _function("lightning_db_fast_tx_scan_prefix", _ptr)
+tx_commit = _function("lightning_db_fast_tx_commit", _int)
+tx_rollback = _function("lightning_db_fast_tx_rollback", _int)
+cursor_release = _function("lightning_db_fast_cursor_release", None)
+cursor_next_page = _function("lightning_db_fast_cursor_next_page", _int64)
+
+
+def error(code: int) -> _errors.LightningDBError:
+    """The exception for a failed fast call, with the message the library kept
+    for this thread."""
+    size = last_error(None, 0)
+    buf = ctypes.create_string_buffer(max(size, 1))
+    last_error(buf, size)
+    return _errors.from_code(code, buf.raw[:size].decode("utf-8", "replace"))
+
+
+class _ThreadBuffers(threading.local):
+    """A value buffer per thread: a call releases the GIL, so two threads may be
+    inside ``get`` at once and must not share where the value is copied."""
+
+    def __init__(self) -> None:
+        buf = ctypes.create_string_buffer(BUFFER)
+        self.pair: Tuple[ctypes.Array[ctypes.c_char], memoryview] = (buf, memoryview(buf))
+
+
+buffers = _ThreadBuffers()
+
+
+def oversized(size: int) -> bytes:
+    """Fetches a value that did not fit the thread's buffer."""
+    buf = ctypes.create_string_buffer(size)
+    n = take_value(buf, size)
+    if n < 0:
+        raise error(n)
+    return buf.raw[:n]
+
+
+def as_bytes(data: object, what: str) -> bytes:
+    """Keys and values are bytes; bytes-like objects are copied to bytes and
+    anything else (notably str, which has no single byte encoding) is refused."""
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, bytes):
+        return bytes(data)  # a bytes subclass: ctypes wants bytes itself
+    raise TypeError(f"{what} must be bytes, not {type(data).__name__}")
+
+
+class Handle:
+    """Owns one reference handed out by the library; releases it once, when
+    closed or garbage-collected. After release ``ptr`` is None, which the
+    library reports as NullPointer instead of touching freed memory."""
+
+    __slots__ = ("ptr", "_release")
+
+    def __init__(self, value: int, release: Callable[[ctypes.c_void_p], None]) -> None:
+        self.ptr: Optional[ctypes.c_void_p] = ctypes.c_void_p(value)
+        self._release = release
+
+    def close(self) -> None:
+        ptr, self.ptr = self.ptr, None
+        if ptr is not None:
+            self._release(ptr)
+
+    def __del__(self) -> None:
+        self.close()
