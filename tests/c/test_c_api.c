@@ -969,15 +969,17 @@ static void test_config(void) {
     CHECK(s.fsyncs < s.segments + 2);
     lightning_db_free(db);
 
-    /* With the default cache, a repeated read is a hit. */
+    /* With the default cache, a value read often is soon served from it (the
+     * engine may admit a value only after some misses: how many is its policy). */
     db = lightning_db_create(db_path("config-cache"), NULL);
     OK(put_s(db, "k", "v"));
-    OK(lightning_db_get(db, B("k"), 1, &r));
-    lightning_db_free_result(r.data, r.len);
-    OK(lightning_db_get(db, B("k"), 1, &r));
-    lightning_db_free_result(r.data, r.len);
+    for (int i = 0; i < 64; i++) {
+        OK(lightning_db_get(db, B("k"), 1, &r));
+        lightning_db_free_result(r.data, r.len);
+    }
     OK(lightning_db_stats(db, &s));
-    CHECK(s.cache_hits >= 1);
+    CHECK(s.cache_hits >= 32);
+    CHECK(s.cache_hits + s.cache_misses == 64);
     /* SyncFull: every commit is synced before it returns. */
     CHECK(s.fsyncs >= s.commits);
     lightning_db_free(db);
