@@ -23,7 +23,12 @@ fn anon_rss_bytes() -> u64 {
 
 /// Runs in a fresh process so that the heap holds nothing but the opened index.
 fn measure_open(path: &str, checkpoint: bool) -> Result<(), lightning_db::Error> {
-    let cfg = Config { sync_mode: SyncMode::Off, cache_size: 0, auto_compact: false, ..Config::default() };
+    let cfg = Config {
+        sync_mode: SyncMode::Off,
+        cache_size: 0,
+        auto_compact: false,
+        ..Config::default()
+    };
     let before = anon_rss_bytes();
     let t = Instant::now();
     let db = Database::open(path, cfg)?;
@@ -38,24 +43,48 @@ fn measure_open(path: &str, checkpoint: bool) -> Result<(), lightning_db::Error>
 
 fn open_in_child(path: &std::path::Path, checkpoint: bool) -> (f64, u64, u64) {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--measure-open", path.to_str().unwrap(), if checkpoint { "checkpoint" } else { "" }])
+        .args([
+            "--measure-open",
+            path.to_str().unwrap(),
+            if checkpoint { "checkpoint" } else { "" },
+        ])
         .output()
         .expect("run measurement child");
     let text = String::from_utf8_lossy(&out.stdout);
     let mut f = text.split_whitespace();
-    let mut next = || f.next().unwrap_or_else(|| panic!("child failed: {text}")).parse::<f64>().unwrap();
+    let mut next = || {
+        f.next()
+            .unwrap_or_else(|| panic!("child failed: {text}"))
+            .parse::<f64>()
+            .unwrap()
+    };
     (next(), next() as u64, next() as u64)
 }
 
 fn main() -> Result<(), lightning_db::Error> {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--measure-open") {
-        return measure_open(&args[2], args.get(3).map(String::as_str) == Some("checkpoint"));
+        return measure_open(
+            &args[2],
+            args.get(3).map(String::as_str) == Some("checkpoint"),
+        );
     }
-    let n: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let tmp = tempfile::tempdir().expect("temporary directory");
-    let path = tmp.path().join("db");
-    let cfg = Config { sync_mode: SyncMode::Off, cache_size: 0, auto_compact: false, ..Config::default() };
+    // LDB_KEEP_DIR keeps the database for profiling the open by hand.
+    let path = match std::env::var_os("LDB_KEEP_DIR") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => tmp.path().join("db"),
+    };
+    let cfg = Config {
+        sync_mode: SyncMode::Off,
+        cache_size: 0,
+        auto_compact: false,
+        ..Config::default()
+    };
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
     {
         let db = Database::create(&path, cfg.clone())?;

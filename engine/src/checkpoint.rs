@@ -18,10 +18,9 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::index::{Index, Loc};
+use crate::index::{Index, Key, Loc};
 use crate::segment::sync_dir;
 
 pub const CHECKPOINT_FILE: &str = "index.ckpt";
@@ -121,7 +120,7 @@ pub fn read(dir: &Path) -> Result<Option<Checkpoint>> {
         let mut index = Index::new();
         for _ in 0..count {
             let klen = r.u32()? as usize;
-            let key: Arc<[u8]> = Arc::from(r.take(klen)?);
+            let key = Key::new(r.take(klen)?);
             let loc = Loc {
                 seq: r.u64()?,
                 segment: r.u32()?,
@@ -171,7 +170,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut index = Index::new();
         index.insert(
-            Arc::from(&b"k\0"[..]),
+            Key::new(b"k\0"),
             Loc {
                 seq: 5,
                 segment: 2,

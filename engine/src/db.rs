@@ -30,7 +30,8 @@ use crate::checkpoint;
 use crate::config::{Config, SyncMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{self, EntryKind, MAX_COMMIT_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE};
-use crate::index::{Index, Key, Loc, Version};
+use crate::hash_index::{HashIndex, Slot};
+use crate::index::{Index, Key, Loc, Probe, Version};
 use crate::iter::{Iter, KeyRange};
 use crate::recovery;
 use crate::segment::{self, segment_path, sync_dir, Segment};
@@ -78,6 +79,8 @@ struct ActiveSegment {
     len: u64,
     /// Bytes allocated ahead of the writes.
     allocated: u64,
+    /// Bytes covered by the segment's memory map.
+    mapped: u64,
 }
 
 struct Writer {
@@ -100,19 +103,37 @@ pub(crate) struct Counters {
     pub checkpoints: AtomicU64,
 }
 
+/// A cached record: its key length and its key and value bytes, as on disk.
+type Cached = (u32, Arc<[u8]>);
+
 #[derive(Clone)]
 struct ValueWeight;
-impl quick_cache::Weighter<(u32, u32), Arc<[u8]>> for ValueWeight {
-    fn weight(&self, _: &(u32, u32), v: &Arc<[u8]>) -> u64 {
-        v.len() as u64 + 48
+impl quick_cache::Weighter<(u32, u32), Cached> for ValueWeight {
+    fn weight(&self, _: &(u32, u32), v: &Cached) -> u64 {
+        v.1.len() as u64 + 64
     }
 }
-type ValueCache = quick_cache::sync::Cache<(u32, u32), Arc<[u8]>, ValueWeight>;
+type ValueCache = quick_cache::sync::Cache<(u32, u32), Cached, ValueWeight>;
+
+/// A value read from disk enters the cache on one miss in this many, so uniform
+/// reads and scans of more data than the cache holds do not pay to churn it,
+/// while a value read often gets in after a few reads.
+const CACHE_ADMIT_ONE_IN: u32 = 8;
+
+fn admit_to_cache() -> bool {
+    thread_local!(static MISSES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+    MISSES.with(|m| {
+        let n = m.get().wrapping_add(1);
+        m.set(n);
+        n % CACHE_ADMIT_ONE_IN == 0
+    })
+}
 
 pub(crate) struct Shared {
     pub dir: PathBuf,
     pub config: Config,
     pub current: ArcSwap<Version>,
+    hash: ArcSwap<HashIndex>,
     writer: Mutex<Option<Writer>>,
     /// Highest sequence number known to be synced; held while syncing.
     synced: Mutex<u64>,
@@ -235,6 +256,7 @@ impl Database {
         );
         let shared = Arc::new(Shared {
             dir,
+            hash: ArcSwap::from_pointee(HashIndex::build(&version.index)),
             current: ArcSwap::from_pointee(version),
             writer: Mutex::new(writer),
             synced: Mutex::new(seq),
@@ -280,11 +302,7 @@ impl Database {
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.shared.check_open()?;
         validate_key(key)?;
-        let version = self.shared.current.load();
-        match version.index.get(key) {
-            None => Ok(None),
-            Some(loc) => self.shared.read_value(&version, key, *loc).map(Some),
-        }
+        self.shared.get_latest(key)
     }
 
     /// Deletes `key`; returns whether it was present. Deleting a missing key is
@@ -292,7 +310,7 @@ impl Database {
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         self.shared.check_open()?;
         validate_key(key)?;
-        if !self.shared.current.load().index.contains_key(key) {
+        if !self.shared.contains_latest(key) {
             return Ok(false);
         }
         self.shared.commit(&[(key, None)], None).map(|_| true)
@@ -301,7 +319,7 @@ impl Database {
     pub fn contains(&self, key: &[u8]) -> Result<bool> {
         self.shared.check_open()?;
         validate_key(key)?;
-        Ok(self.shared.current.load().index.contains_key(key))
+        Ok(self.shared.contains_latest(key))
     }
 
     /// Applies every operation of `batch` atomically, in order.
@@ -400,6 +418,8 @@ impl Database {
             self.shared.dir.display(),
             version.seq
         );
+        let hash = HashIndex::build(&version.index);
+        self.shared.hash.store(Arc::new(hash));
         self.shared.current.store(Arc::new(version));
         Ok(())
     }
@@ -582,14 +602,9 @@ fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, 
     let live_bytes = r.index.values().map(|l| l.len as u64).sum();
     let active_id = ids.last().map_or(1, |id| id + 1);
     let active = create_segment(dir, active_id)?;
-    segments.insert(
-        active_id,
-        Arc::new(Segment::active(
-            active_id,
-            active.0.clone(),
-            clone_file(&active.1)?,
-        )),
-    );
+    let map_len = config.segment_size;
+    let active_segment = Segment::active(active_id, active.0.clone(), &active.1, map_len)?;
+    segments.insert(active_id, Arc::new(active_segment));
     let writer = Writer {
         index: r.index,
         segments,
@@ -598,6 +613,7 @@ fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, 
             file: active.1,
             len: 0,
             allocated: 0,
+            mapped: map_len,
         },
         next_seq: r.last_seq + 1,
         live_bytes,
@@ -611,7 +627,6 @@ fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, 
         r.last_seq,
         ids.len()
     );
-    let _ = config;
     let version = writer.version();
     Ok((version, Some(writer), active_id + 1))
 }
@@ -681,27 +696,88 @@ impl Shared {
         }
     }
 
+    /// The value of `key` in the newest commit, found through the hash index.
+    fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let hash = self.hash.load();
+        let h = hash.hash(key);
+        for _ in 0..64 {
+            let version = self.current.load();
+            let (segment, offset, len) = match hash.lookup(h) {
+                None => return Ok(None),
+                Some(Slot::Shared) => break,
+                Some(Slot::At {
+                    segment,
+                    offset,
+                    len,
+                }) => (segment, offset, len),
+            };
+            if !version.segments.contains_key(&segment) {
+                // The hash index runs ahead of the published version by a moment.
+                std::thread::yield_now();
+                continue;
+            }
+            // Only one live key has this hash: a record of another key means ours
+            // is absent.
+            return self.read_record(&version, key, segment, offset, len);
+        }
+        let version = self.current.load();
+        match version.index.get(&Probe::new(key)) {
+            None => Ok(None),
+            Some(loc) => self.read_value(&version, key, *loc).map(Some),
+        }
+    }
+
+    fn contains_latest(&self, key: &[u8]) -> bool {
+        let hash = self.hash.load();
+        match hash.lookup(hash.hash(key)) {
+            None => false,
+            // A present slot may belong to another key with the same hash.
+            Some(_) => self.current.load().index.contains_key(&Probe::new(key)),
+        }
+    }
+
+    /// The value at `loc`, which the ordered index says holds `key`.
     pub(crate) fn read_value(&self, version: &Version, key: &[u8], loc: Loc) -> Result<Vec<u8>> {
+        self.read_record(version, key, loc.segment, loc.offset, loc.len)?
+            .ok_or_else(|| {
+                Error::corrupted(format!(
+                    "segment {} at offset {}: index entry does not match the record on disk",
+                    loc.segment, loc.offset
+                ))
+            })
+    }
+
+    /// The value of the record at the given place if it is a put of `key`, through
+    /// the cache; `None` if the record holds another key.
+    fn read_record(
+        &self,
+        version: &Version,
+        key: &[u8],
+        segment: u32,
+        offset: u32,
+        len: u32,
+    ) -> Result<Option<Vec<u8>>> {
         if let Some(cache) = &self.cache {
-            if let Some(v) = cache.get(&(loc.segment, loc.offset)) {
+            if let Some((key_len, bytes)) = cache.get(&(segment, offset)) {
                 self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(v.to_vec());
+                let (k, v) = bytes.split_at(key_len as usize);
+                return Ok((k == key).then(|| v.to_vec()));
             }
         }
         self.counters.cache_misses.fetch_add(1, Ordering::Relaxed);
-        let seg = version.segments.get(&loc.segment).ok_or_else(|| {
+        let seg = version.segments.get(&segment).ok_or_else(|| {
             Error::corrupted(format!(
-                "index points at segment {} which is not open",
-                loc.segment
+                "index points at segment {segment} which is not open"
             ))
         })?;
-        let value = seg.read_value(loc.offset, loc.len, key, |v| v.to_vec())?;
+        let e = seg.entry(offset, len)?;
         if let Some(cache) = &self.cache {
-            if value.len() <= self.config.cache_size / 16 {
-                cache.insert((loc.segment, loc.offset), Arc::from(&value[..]));
+            if e.key.len() + e.value.len() <= self.config.cache_size / 16 && admit_to_cache() {
+                let bytes: Arc<[u8]> = [e.key, e.value].concat().into();
+                cache.insert((segment, offset), (e.key.len() as u32, bytes));
             }
         }
-        Ok(value)
+        Ok((e.key == key).then(|| e.value.to_vec()))
     }
 
     /// Appends one commit. With `snapshot_seq`, fails with TransactionConflict if
@@ -762,8 +838,10 @@ impl Shared {
                 .write_all_at(&w.buf, at)
                 .map_err(|e| Error::io(format!("append to segment {}", w.active.id), e))?;
             let mut pos = at as usize + format::FRAME_HEADER_LEN;
+            let hash = self.hash.load();
             for (k, v) in ops {
                 let len = format::entry_len(k.len(), v.map_or(0, |v| v.len()));
+                let h = hash.hash(k);
                 let old = match v {
                     Some(_) => {
                         let loc = Loc {
@@ -773,9 +851,17 @@ impl Shared {
                             len: len as u32,
                         };
                         w.live_bytes += len as u64;
-                        w.index.insert(Key::from(*k), loc)
+                        let old = w.index.insert(Key::new(k), loc);
+                        hash.put(h, old, loc);
+                        old
                     }
-                    None => w.index.remove(*k),
+                    None => {
+                        let old = w.index.remove(&Probe::new(k));
+                        if let Some(old) = old {
+                            hash.delete(h, old);
+                        }
+                        old
+                    }
                 };
                 if let Some(old) = old {
                     w.live_bytes -= old.len as u64;
@@ -786,7 +872,9 @@ impl Shared {
             w.next_seq += 1;
             self.current.store(Arc::new(w.version()));
             self.written_seq.store(seq, Ordering::Release);
-            self.tracker.lock().record(ops.iter().map(|(k, _)| *k), seq);
+            self.tracker
+                .lock()
+                .record(ops.iter().map(|(k, _)| *k), seq, snapshot_seq);
             seq
         };
         self.counters.commits.fetch_add(1, Ordering::Relaxed);
@@ -816,6 +904,15 @@ impl Shared {
             }
         }
         w.active.allocated = target;
+        if target > w.active.mapped {
+            // A commit larger than the rest of the map: map the segment anew. Older
+            // versions keep the old, smaller map, which covers all they refer to.
+            let mapped = target.max(w.active.mapped * 2);
+            let path = segment_path(&self.dir, w.active.id);
+            let seg = Segment::active(w.active.id, path, &w.active.file, mapped)?;
+            w.segments.insert(w.active.id, Arc::new(seg));
+            w.active.mapped = mapped;
+        }
         Ok(())
     }
 
@@ -824,13 +921,15 @@ impl Shared {
         self.seal_active(w)?;
         let id = self.next_segment_id.fetch_add(1, Ordering::Relaxed);
         let (path, file) = create_segment(&self.dir, id)?;
+        let mapped = self.config.segment_size;
         w.segments
-            .insert(id, Arc::new(Segment::active(id, path, clone_file(&file)?)));
+            .insert(id, Arc::new(Segment::active(id, path, &file, mapped)?));
         w.active = ActiveSegment {
             id,
             file: file.clone(),
             len: 0,
             allocated: 0,
+            mapped,
         };
         self.active_file.store(Arc::new(Some(file)));
         log::debug!("rolled to segment {id}");
@@ -922,9 +1021,11 @@ impl Shared {
     ) -> Result<Arc<Version>> {
         let mut guard = self.writer.lock();
         let w = guard.as_mut().ok_or_else(Error::closed)?;
+        let hash = self.hash.load();
         for (key, old, new) in relocations {
-            if w.index.get(&key[..]) == Some(old) {
+            if w.index.get(&Probe::new(key)) == Some(old) {
                 w.index.insert(key.clone(), *new);
+                hash.relocate(hash.hash(key), *old, *new);
             }
         }
         for id in inputs {

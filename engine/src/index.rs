@@ -10,8 +10,123 @@ use std::sync::Arc;
 
 use crate::segment::Segment;
 
-/// Keys are shared, so copying index nodes copies pointers, not key bytes.
-pub type Key = Arc<[u8]>;
+/// A key in the index: its bytes, shared (copying index nodes copies a pointer),
+/// and its first eight bytes inline as a big-endian integer. Two keys that differ
+/// in their first eight bytes — almost all of them — compare without following the
+/// pointer, so a lookup does not take a cache miss per comparison.
+///
+/// Invariant: the order is the lexicographic order of the bytes. Comparing the
+/// zero-padded prefixes first agrees with it: keys whose prefixes differ differ
+/// first at that byte (a shorter key's padding only ties with a real zero), and
+/// ties fall back to comparing the bytes.
+#[derive(Clone)]
+pub struct Key {
+    prefix: u64,
+    bytes: Arc<[u8]>,
+}
+
+/// The first eight bytes of `bytes`, zero-padded, as a big-endian integer.
+pub fn prefix_of(bytes: &[u8]) -> u64 {
+    match bytes.first_chunk::<8>() {
+        Some(head) => u64::from_be_bytes(*head),
+        None => {
+            let mut buf = [0u8; 8];
+            buf[..bytes.len()].copy_from_slice(bytes);
+            u64::from_be_bytes(buf)
+        }
+    }
+}
+
+impl Key {
+    pub fn new(bytes: &[u8]) -> Key {
+        Key {
+            prefix: prefix_of(bytes),
+            bytes: Arc::from(bytes),
+        }
+    }
+}
+
+impl std::ops::Deref for Key {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.prefix == other.prefix && self.bytes == other.bytes
+    }
+}
+impl Eq for Key {}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Key) -> std::cmp::Ordering {
+        self.prefix
+            .cmp(&other.prefix)
+            .then_with(|| self.bytes[..].cmp(&other.bytes[..]))
+    }
+}
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Key) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.bytes[..].hash(state)
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", &self.bytes[..])
+    }
+}
+
+/// A borrowed key to look up, with its prefix computed once per lookup.
+#[derive(Clone, Copy)]
+pub struct Probe<'a> {
+    prefix: u64,
+    bytes: &'a [u8],
+}
+
+impl<'a> Probe<'a> {
+    pub fn new(bytes: &'a [u8]) -> Probe<'a> {
+        Probe {
+            prefix: prefix_of(bytes),
+            bytes,
+        }
+    }
+}
+
+impl equivalent::Equivalent<Key> for Probe<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        self.prefix == key.prefix && self.bytes == &key.bytes[..]
+    }
+}
+
+impl equivalent::Comparable<Key> for Probe<'_> {
+    fn compare(&self, key: &Key) -> std::cmp::Ordering {
+        self.prefix
+            .cmp(&key.prefix)
+            .then_with(|| self.bytes.cmp(&key.bytes[..]))
+    }
+}
+
+/// Converts byte bounds into probe bounds for `OrdMap::range`.
+pub fn probe_bounds<'a>(
+    (start, end): (std::ops::Bound<&'a [u8]>, std::ops::Bound<&'a [u8]>),
+) -> (std::ops::Bound<Probe<'a>>, std::ops::Bound<Probe<'a>>) {
+    (start.map(Probe::new), end.map(Probe::new))
+}
 
 /// Where the newest value of a key lives, and the commit that wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,4 +150,20 @@ pub struct Version {
     pub segments: SegmentTable,
     /// The active segment and the bytes written to it, if this handle writes.
     pub active: Option<(u32, u64)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn key_order_is_byte_order(a in prop::collection::vec(prop::sample::select(vec![0u8, 1, 0xff]), 0..12),
+                                   b in prop::collection::vec(prop::sample::select(vec![0u8, 1, 0xff]), 0..12)) {
+            let (ka, kb) = (Key::new(&a), Key::new(&b));
+            prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
+            prop_assert_eq!(equivalent::Comparable::compare(&Probe::new(&a), &kb), a.cmp(&b));
+        }
+    }
 }

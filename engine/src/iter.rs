@@ -11,9 +11,12 @@ use std::sync::Arc;
 
 use crate::db::Shared;
 use crate::error::Result;
-use crate::index::{Key, Loc, Version};
+use crate::index::{probe_bounds, Key, Loc, Version};
 
-const PAGE: usize = 256;
+/// Keys fetched per page: the first page is small, so a short range scan does not
+/// pay for a long one; later pages double up to the maximum.
+const FIRST_PAGE: usize = 8;
+const MAX_PAGE: usize = 512;
 
 /// A range of keys: `[start, end)` by default, any `Bound` on either side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +112,8 @@ pub struct Iter {
     remaining: KeyRange,
     front: VecDeque<(Key, Loc)>,
     back: VecDeque<(Key, Loc)>,
+    front_page: usize,
+    back_page: usize,
     overlay: Overlay,
 }
 
@@ -130,6 +135,8 @@ impl Iter {
             remaining: range,
             front: VecDeque::new(),
             back: VecDeque::new(),
+            front_page: FIRST_PAGE,
+            back_page: FIRST_PAGE,
             overlay: overlay.unwrap_or_default().into(),
         }
     }
@@ -141,14 +148,14 @@ impl Iter {
         let page: Vec<(Key, Loc)> = self
             .version
             .index
-            .range::<_, [u8]>(self.remaining.bounds())
-            .take(PAGE)
+            .range(probe_bounds(self.remaining.bounds()))
+            .take(self.front_page)
             .map(|(k, l)| (k.clone(), *l))
             .collect();
+        let full = page.len() == self.front_page;
+        self.front_page = (self.front_page * 2).min(MAX_PAGE);
         match page.last() {
-            Some((k, _)) if page.len() == PAGE => {
-                self.remaining.start = Bound::Excluded(k.to_vec())
-            }
+            Some((k, _)) if full => self.remaining.start = Bound::Excluded(k.to_vec()),
             _ => {
                 self.remaining = KeyRange {
                     start: Bound::Excluded(vec![1]),
@@ -166,13 +173,15 @@ impl Iter {
         let page: Vec<(Key, Loc)> = self
             .version
             .index
-            .range::<_, [u8]>(self.remaining.bounds())
+            .range(probe_bounds(self.remaining.bounds()))
             .rev()
-            .take(PAGE)
+            .take(self.back_page)
             .map(|(k, l)| (k.clone(), *l))
             .collect();
+        let full = page.len() == self.back_page;
+        self.back_page = (self.back_page * 2).min(MAX_PAGE);
         match page.last() {
-            Some((k, _)) if page.len() == PAGE => self.remaining.end = Bound::Excluded(k.to_vec()),
+            Some((k, _)) if full => self.remaining.end = Bound::Excluded(k.to_vec()),
             _ => {
                 self.remaining = KeyRange {
                     start: Bound::Excluded(vec![1]),

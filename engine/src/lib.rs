@@ -36,6 +36,7 @@ mod config;
 mod db;
 mod error;
 mod format;
+mod hash_index;
 mod index;
 mod iter;
 mod maintenance;

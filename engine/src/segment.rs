@@ -1,13 +1,15 @@
 //! Segment files: append-only logs of frames (see `format`).
 //!
-//! A segment is either *active* — the one the writer appends to, read with
-//! `pread` because it grows — or *sealed*: complete, ended by a seal frame, never
-//! written again and read through a shared read-only memory map. Readers hold an
-//! `Arc<Segment>`, so a segment deleted by compaction stays readable for every
-//! snapshot that still refers to it (the mapping outlives the directory entry).
+//! A segment is either *active* — the one the writer appends to — or *sealed*:
+//! complete, ended by a seal frame, never written again. Both are read through a
+//! shared read-only memory map, so a get is a bounds-checked slice and a copy, no
+//! system call. The active segment's map is made larger than the file (the writer
+//! remaps before a commit would pass its end); only bytes already written, which
+//! lie inside the file, are ever read through it. Readers hold an `Arc<Segment>`,
+//! so a segment deleted by compaction stays readable for every snapshot that still
+//! refers to it (the mapping outlives the directory entry).
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
@@ -55,7 +57,6 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 pub struct Segment {
     pub id: u32,
     pub path: PathBuf,
-    file: File,
     map: Option<Mmap>,
 }
 
@@ -87,25 +88,39 @@ impl Segment {
     pub fn open_sealed(id: u32, path: PathBuf) -> Result<Segment> {
         let file = File::open(&path).map_err(|e| Error::io(path.display(), e))?;
         let map = map_file(&file, &path)?;
+        Ok(Segment { id, path, map })
+    }
+
+    /// Maps `len` bytes of the active segment: more than it holds yet.
+    pub fn active(id: u32, path: PathBuf, file: &File, len: u64) -> Result<Segment> {
+        // SAFETY: as in `map_file`; in addition, pages past the end of the file are
+        // never touched: the index only points at bytes already written, and the
+        // writer extends the file (fallocate or write) before it writes them.
+        let map = unsafe { memmap2::MmapOptions::new().len(len as usize).map(file) }
+            .map_err(|e| Error::io(format!("map {}", path.display()), e))?;
         Ok(Segment {
             id,
             path,
-            file,
-            map,
+            map: Some(map),
         })
     }
 
-    pub fn active(id: u32, path: PathBuf, file: File) -> Segment {
-        Segment {
-            id,
-            path,
-            file,
-            map: None,
+    /// The put record at `offset` (encoded length `len`), its checksum verified.
+    pub fn entry(&self, offset: u32, len: u32) -> Result<format::EntryRef<'_>> {
+        let (offset, len) = (offset as usize, len as usize);
+        let bytes = self
+            .map
+            .as_ref()
+            .and_then(|m| m.get(offset..offset + len))
+            .ok_or_else(|| self.corrupt(offset, "record lies past the end of the file"))?;
+        let e = format::decode_entry(bytes).map_err(|why| self.corrupt(offset, why))?;
+        if e.kind != EntryKind::Put || e.len != len {
+            return Err(self.corrupt(offset, "index entry does not match the record on disk"));
         }
+        Ok(e)
     }
 
-    /// Reads the entry at `offset` (encoded length `len`), checks its crc and that
-    /// it is a put of `key`, and hands its value to `f`.
+    /// The value of the put of `key` at `offset`, handed to `f`.
     pub fn read_value<T>(
         &self,
         offset: u32,
@@ -113,31 +128,14 @@ impl Segment {
         key: &[u8],
         f: impl FnOnce(&[u8]) -> T,
     ) -> Result<T> {
-        let (offset, len) = (offset as usize, len as usize);
-        let check = |bytes: &[u8]| -> Result<T> {
-            let e = format::decode_entry(bytes).map_err(|why| self.corrupt(offset, why))?;
-            if e.kind != EntryKind::Put || e.key != key || e.len != len {
-                return Err(self.corrupt(offset, "index entry does not match the record on disk"));
-            }
-            Ok(f(e.value))
-        };
-        match &self.map {
-            Some(map) => {
-                let bytes = map
-                    .get(offset..offset + len)
-                    .ok_or_else(|| self.corrupt(offset, "record lies past the end of the file"))?;
-                check(bytes)
-            }
-            None => {
-                let mut buf = vec![0u8; len];
-                self.file
-                    .read_exact_at(&mut buf, offset as u64)
-                    .map_err(|e| {
-                        Error::io(format!("read {} at {offset}", self.path.display()), e)
-                    })?;
-                check(&buf)
-            }
+        let e = self.entry(offset, len)?;
+        if e.key != key {
+            return Err(self.corrupt(
+                offset as usize,
+                "index entry does not match the record on disk",
+            ));
         }
+        Ok(f(e.value))
     }
 
     pub fn corrupt(&self, offset: usize, why: &str) -> Error {
@@ -158,7 +156,7 @@ pub struct ScanEnd {
 }
 
 /// Walks every frame of `bytes`, calling `visit(offset, entry)` for each data entry.
-pub fn scan(bytes: &[u8], mut visit: impl FnMut(usize, &format::EntryRef<'_>)) -> ScanEnd {
+pub fn scan<'a>(bytes: &'a [u8], mut visit: impl FnMut(usize, &format::EntryRef<'a>)) -> ScanEnd {
     let mut pos = 0;
     let mut sealed = false;
     loop {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crate::db::{validate_key, validate_value, Op, Shared};
 use crate::error::{Error, ErrorKind, Result};
-use crate::index::Version;
+use crate::index::{Probe, Version};
 use crate::iter::{Iter, KeyRange};
 
 #[derive(Default)]
@@ -68,8 +68,17 @@ impl Tracker {
         Ok(())
     }
 
-    pub(crate) fn record<'a>(&mut self, keys: impl Iterator<Item = &'a [u8]>, seq: u64) {
-        if self.active.is_empty() {
+    /// Remembers the keys of commit `seq` for the open transactions. `committer`
+    /// is the snapshot of the transaction making this commit, which is still
+    /// registered but needs no record of its own writes.
+    pub(crate) fn record<'a>(
+        &mut self,
+        keys: impl Iterator<Item = &'a [u8]>,
+        seq: u64,
+        committer: Option<u64>,
+    ) {
+        let others = self.active.values().sum::<usize>() - usize::from(committer.is_some());
+        if others == 0 {
             return;
         }
         for k in keys {
@@ -82,7 +91,9 @@ impl Tracker {
 pub struct Transaction {
     shared: Arc<Shared>,
     snapshot: Arc<Version>,
-    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Buffered writes, `None` for a delete. Hashed, so a put costs the same at
+    /// the millionth write as at the first; scans sort the part they need.
+    writes: HashMap<Box<[u8]>, Option<Vec<u8>>, foldhash::fast::RandomState>,
     open: bool,
 }
 
@@ -107,7 +118,7 @@ impl Transaction {
         Ok(Transaction {
             shared,
             snapshot,
-            writes: BTreeMap::new(),
+            writes: HashMap::default(),
             open: true,
         })
     }
@@ -123,7 +134,7 @@ impl Transaction {
         if let Some(w) = self.writes.get(key) {
             return Ok(w.clone());
         }
-        match self.snapshot.index.get(key) {
+        match self.snapshot.index.get(&Probe::new(key)) {
             None => Ok(None),
             Some(loc) => self.shared.read_value(&self.snapshot, key, *loc).map(Some),
         }
@@ -134,7 +145,7 @@ impl Transaction {
         validate_key(key)?;
         Ok(match self.writes.get(key) {
             Some(w) => w.is_some(),
-            None => self.snapshot.index.contains_key(key),
+            None => self.snapshot.index.contains_key(&Probe::new(key)),
         })
     }
 
@@ -143,7 +154,7 @@ impl Transaction {
         self.shared.check_writable()?;
         validate_key(key)?;
         validate_value(value)?;
-        self.writes.insert(key.to_vec(), Some(value.to_vec()));
+        self.writes.insert(key.into(), Some(value.to_vec()));
         Ok(())
     }
 
@@ -151,7 +162,7 @@ impl Transaction {
         self.shared.check_open()?;
         self.shared.check_writable()?;
         validate_key(key)?;
-        self.writes.insert(key.to_vec(), None);
+        self.writes.insert(key.into(), None);
         Ok(())
     }
 
@@ -159,11 +170,14 @@ impl Transaction {
     /// writes applied. Later writes of the transaction do not affect the iterator.
     pub fn range(&self, range: KeyRange) -> Result<Iter> {
         self.shared.check_open()?;
-        let overlay: crate::iter::Writes = self
+        let bounds = range.bounds();
+        let mut overlay: crate::iter::Writes = self
             .writes
-            .range::<[u8], _>(range.bounds())
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .iter()
+            .filter(|(k, _)| std::ops::RangeBounds::contains(&bounds, &k[..]))
+            .map(|(k, v)| (k.to_vec(), v.clone()))
             .collect();
+        overlay.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Ok(Iter::new(
             self.shared.clone(),
             self.snapshot.clone(),

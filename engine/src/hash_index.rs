@@ -1,0 +1,170 @@
+//! The point-lookup index: a hash of each live key mapped to where its newest
+//! value lives, beside the ordered index.
+//!
+//! A get in the ordered index compares its key with about twenty others and takes
+//! a cache miss at most of them; here it takes one probe. The map stores no key,
+//! only a 64-bit hash, which keeps it at about 30 bytes a key: the key is checked
+//! against the record on disk, which carries it anyway.
+//!
+//! Invariants (kept by the writer, under the writer lock):
+//! - Every live key's hash is in the map. A slot `At(loc)` means exactly one live
+//!   key has this hash and `loc` is its newest record, so a record whose key
+//!   differs from the one asked for means "absent".
+//! - `Shared` means two or more keys have had this hash; readers then ask the
+//!   ordered index. A slot never returns from `Shared` to `At`.
+//! - The map may run ahead of the published version (it is updated first), so a
+//!   reader that finds a segment it does not know yet loads the version again.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+
+use parking_lot::RwLock;
+
+use crate::index::{Index, Loc};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    At { segment: u32, offset: u32, len: u32 },
+    Shared,
+}
+
+impl Slot {
+    fn at(loc: Loc) -> Slot {
+        Slot::At {
+            segment: loc.segment,
+            offset: loc.offset,
+            len: loc.len,
+        }
+    }
+}
+
+/// The keys of the map are already hashes: pass them through.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ *b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Shard = HashMap<u64, Slot, BuildHasherDefault<PassThrough>>;
+
+/// Shards, so that readers of different keys rarely touch the same lock, and so
+/// that building the index fills one small table at a time.
+const SHARDS: usize = 64;
+
+pub struct HashIndex {
+    hasher: foldhash::fast::RandomState,
+    shards: Box<[RwLock<Shard>]>,
+}
+
+fn shard_of(hash: u64) -> usize {
+    // The top bits: the tables themselves use the low bits and the next seven.
+    (hash >> 58) as usize % SHARDS
+}
+
+impl HashIndex {
+    pub fn build(index: &Index) -> HashIndex {
+        let hasher = foldhash::fast::RandomState::default();
+        // Bucket first, then fill each shard alone: each table is small enough to
+        // stay in cache while it is filled.
+        let mut buckets: Vec<Vec<(u64, Loc)>> = (0..SHARDS)
+            .map(|_| Vec::with_capacity(index.len() / SHARDS + 16))
+            .collect();
+        for (key, loc) in index.iter() {
+            let h = hasher.hash_one(&key[..]);
+            buckets[shard_of(h)].push((h, *loc));
+        }
+        let shards = buckets
+            .into_iter()
+            .map(|bucket| {
+                let mut shard = Shard::with_capacity_and_hasher(bucket.len(), Default::default());
+                for (h, loc) in bucket {
+                    put_in(&mut shard, h, None, loc);
+                }
+                RwLock::new(shard)
+            })
+            .collect();
+        HashIndex { hasher, shards }
+    }
+
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    pub fn lookup(&self, hash: u64) -> Option<Slot> {
+        self.shards[shard_of(hash)].read().get(&hash).copied()
+    }
+
+    /// Records `new` as the location of a key with `hash` whose previous location
+    /// (from the ordered index) was `old`.
+    pub fn put(&self, hash: u64, old: Option<Loc>, new: Loc) {
+        put_in(&mut self.shards[shard_of(hash)].write(), hash, old, new);
+    }
+
+    /// Forgets the key with `hash` whose location was `old`.
+    pub fn delete(&self, hash: u64, old: Loc) {
+        let mut shard = self.shards[shard_of(hash)].write();
+        if shard.get(&hash) == Some(&Slot::at(old)) {
+            shard.remove(&hash);
+        }
+    }
+
+    /// Moves a key from `old` to `new` if the map still points at `old`.
+    pub fn relocate(&self, hash: u64, old: Loc, new: Loc) {
+        if let Some(slot) = self.shards[shard_of(hash)].write().get_mut(&hash) {
+            if *slot == Slot::at(old) {
+                *slot = Slot::at(new);
+            }
+        }
+    }
+}
+
+fn put_in(shard: &mut Shard, hash: u64, old: Option<Loc>, new: Loc) {
+    let slot = shard.entry(hash).or_insert(Slot::at(new));
+    match *slot {
+        Slot::At { .. } if *slot == Slot::at(new) => {}
+        Slot::At { .. } if old.is_some_and(|o| *slot == Slot::at(o)) => *slot = Slot::at(new),
+        Slot::At { .. } => *slot = Slot::Shared,
+        Slot::Shared => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loc(offset: u32) -> Loc {
+        Loc {
+            seq: 1,
+            segment: 1,
+            offset,
+            len: 10,
+        }
+    }
+
+    #[test]
+    fn collisions_fall_back_to_shared_and_stay_there() {
+        let h = HashIndex::build(&Index::new());
+        h.put(7, None, loc(0));
+        assert_eq!(h.lookup(7), Some(Slot::at(loc(0))));
+        h.put(7, Some(loc(0)), loc(10)); // the same key overwritten
+        assert_eq!(h.lookup(7), Some(Slot::at(loc(10))));
+        h.put(7, None, loc(20)); // another key with the same hash
+        assert_eq!(h.lookup(7), Some(Slot::Shared));
+        h.delete(7, loc(20));
+        assert_eq!(h.lookup(7), Some(Slot::Shared));
+        h.put(8, None, loc(30));
+        h.delete(8, loc(30));
+        assert_eq!(h.lookup(8), None);
+    }
+}
