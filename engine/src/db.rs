@@ -165,6 +165,13 @@ impl std::fmt::Debug for Database {
     }
 }
 
+fn validate_path(path: &Path) -> Result<()> {
+    if path.as_os_str().is_empty() {
+        return Err(Error::invalid("the database path is empty"));
+    }
+    Ok(())
+}
+
 pub(crate) fn validate_key(key: &[u8]) -> Result<()> {
     if key.is_empty() {
         return Err(Error::invalid("keys must not be empty"));
@@ -194,6 +201,7 @@ impl Database {
     pub fn create(path: impl AsRef<Path>, config: Config) -> Result<Database> {
         let path = path.as_ref();
         config.validate()?;
+        validate_path(path)?;
         if config.read_only {
             return Err(Error::invalid("cannot create a database read-only"));
         }
@@ -211,6 +219,7 @@ impl Database {
     pub fn open(path: impl AsRef<Path>, config: Config) -> Result<Database> {
         let path = path.as_ref();
         config.validate()?;
+        validate_path(path)?;
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path.display(), e))?;
         if !meta.is_dir() {
             return Err(Error::invalid(format!(
@@ -573,7 +582,16 @@ fn load_read_only(dir: &Path) -> Result<Version> {
 
 fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, u32)> {
     let r = recovery::recover(dir)?;
+    // Go on appending to the newest segment if it has room, rather than starting
+    // one per open: a program that opens, writes a little and exits would
+    // otherwise leave a file behind each time.
+    let reuse = r
+        .tail
+        .filter(|&(_, data_len)| data_len > 0 && (data_len as u64) < config.segment_size / 2);
     for (id, valid_len) in &r.unsealed {
+        if reuse.is_some_and(|(t, _)| t == *id) {
+            continue;
+        }
         if *valid_len == 0 {
             let p = segment_path(dir, *id);
             std::fs::remove_file(&p).map_err(|e| Error::io(p.display(), e))?;
@@ -593,26 +611,51 @@ fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, 
     }
     remove_temp_files(dir)?;
     sync_dir(dir)?;
-    let ids: Vec<u32> = segment::list_segments(dir)?;
+    let mut ids: Vec<u32> = segment::list_segments(dir)?;
+    let next_id = ids.last().map_or(1, |id| id + 1);
+    let active = match reuse {
+        Some((id, data_len)) => {
+            // Cut off the seal frame (or a torn tail) and append after the data.
+            let path = segment_path(dir, id);
+            let io = |e| Error::io(format!("reopen {}", path.display()), e);
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(io)?;
+            file.set_len(data_len as u64).map_err(io)?;
+            file.sync_all().map_err(io)?;
+            ids.retain(|&i| i != id);
+            log::debug!(
+                "appending to segment {} after {} bytes",
+                path.display(),
+                data_len
+            );
+            (id, path, Arc::new(file), data_len as u64)
+        }
+        None => {
+            let (path, file) = create_segment(dir, next_id)?;
+            (next_id, path, file, 0)
+        }
+    };
     let mut segments = open_segments(dir, &ids)?;
     let sealed_bytes = segments
         .values()
         .map(|s| file_len(&s.path))
         .sum::<Result<u64>>()?;
     let live_bytes = r.index.values().map(|l| l.len as u64).sum();
-    let active_id = ids.last().map_or(1, |id| id + 1);
-    let active = create_segment(dir, active_id)?;
-    let map_len = config.segment_size;
-    let active_segment = Segment::active(active_id, active.0.clone(), &active.1, map_len)?;
+    let (active_id, active_path, active_file, active_len) = active;
+    let map_len = config.segment_size.max(active_len.next_power_of_two());
+    let active_segment = Segment::active(active_id, active_path, &active_file, map_len)?;
     segments.insert(active_id, Arc::new(active_segment));
     let writer = Writer {
         index: r.index,
         segments,
         active: ActiveSegment {
             id: active_id,
-            file: active.1,
-            len: 0,
-            allocated: 0,
+            file: active_file,
+            len: active_len,
+            allocated: active_len,
             mapped: map_len,
         },
         next_seq: r.last_seq + 1,
@@ -625,10 +668,10 @@ fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, 
         dir.display(),
         r.checkpoint_seq,
         r.last_seq,
-        ids.len()
+        ids.len() + 1
     );
     let version = writer.version();
-    Ok((version, Some(writer), active_id + 1))
+    Ok((version, Some(writer), active_id.max(next_id - 1) + 1))
 }
 
 fn remove_temp_files(dir: &Path) -> Result<()> {

@@ -28,6 +28,9 @@ pub struct Recovered {
     pub segment_ids: Vec<u32>,
     /// Segments without a seal frame, with the length of their valid prefix.
     pub unsealed: Vec<(u32, usize)>,
+    /// The newest segment, if the checkpoint does not cover it, with the end of
+    /// its data: a writer may go on appending to it.
+    pub tail: Option<(u32, usize)>,
     /// Segments every record of which is covered by the checkpoint and that no
     /// index entry refers to: leftovers of an interrupted compaction.
     pub garbage: Vec<u32>,
@@ -60,6 +63,7 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
     let mut referenced: BTreeSet<u32> = index.values().map(|l| l.segment).collect();
     let mut last_seq = ckpt_seq;
     let mut unsealed = Vec::new();
+    let mut tail = None;
     let mut max_seq_of: BTreeMap<u32, u64> = BTreeMap::new();
     let replayed: Vec<u32> = ids
         .iter()
@@ -113,6 +117,9 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         if !end.sealed {
             unsealed.push((*id, end.valid_len));
         }
+        if Some(id) == ids.last() {
+            tail = Some((*id, end.data_len));
+        }
         max_seq_of.insert(*id, seg_max);
         log::debug!(
             "replayed segment {} ({} bytes, sealed: {})",
@@ -146,12 +153,14 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         .copied()
         .filter(|id| ckpt_seq > 0 && !referenced.contains(id) && max_seq_of[id] <= ckpt_seq)
         .filter(|id| !unsealed.iter().any(|(u, _)| u == id))
+        .filter(|id| tail.map(|(t, _)| t) != Some(*id))
         .collect();
     Ok(Recovered {
         index,
         last_seq,
         segment_ids: ids,
         unsealed,
+        tail,
         garbage,
         checkpoint_seq: ckpt_seq,
     })

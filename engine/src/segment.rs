@@ -148,6 +148,9 @@ impl Segment {
 pub struct ScanEnd {
     /// Bytes up to the end of the last whole frame.
     pub valid_len: usize,
+    /// Bytes up to the end of the last whole frame holding data (the seal frame
+    /// and a torn tail left out): where a writer reusing the segment appends.
+    pub data_len: usize,
     /// The segment ends with a seal frame.
     pub sealed: bool,
     /// A bad frame followed by a good one, or a bad frame in a sealed segment:
@@ -158,22 +161,23 @@ pub struct ScanEnd {
 /// Walks every frame of `bytes`, calling `visit(offset, entry)` for each data entry.
 pub fn scan<'a>(bytes: &'a [u8], mut visit: impl FnMut(usize, &format::EntryRef<'a>)) -> ScanEnd {
     let mut pos = 0;
+    let mut data_len = 0;
     let mut sealed = false;
+    let end = |valid_len, sealed, corruption| ScanEnd {
+        valid_len,
+        data_len: 0,
+        sealed,
+        corruption,
+    };
     loop {
         if pos == bytes.len() {
             return ScanEnd {
-                valid_len: pos,
-                sealed,
-                corruption: None,
+                data_len,
+                ..end(pos, sealed, None)
             };
         }
-        let bad = |why: &'static str, pos: usize| ScanEnd {
-            valid_len: pos,
-            sealed: false,
-            corruption: Some((pos, why)),
-        };
         if sealed {
-            return bad("data after the seal frame", pos);
+            return end(pos, false, Some((pos, "data after the seal frame")));
         }
         let payload = match format::check_frame(bytes, pos) {
             Ok(p) => p,
@@ -183,16 +187,15 @@ pub fn scan<'a>(bytes: &'a [u8], mut visit: impl FnMut(usize, &format::EntryRef<
                     format::FrameError::Invalid(why) => why,
                 };
                 if format::valid_frame_after(bytes, pos) {
-                    return bad(why, pos);
+                    return end(pos, false, Some((pos, why)));
                 }
                 return ScanEnd {
-                    valid_len: pos,
-                    sealed: false,
-                    corruption: None,
+                    data_len,
+                    ..end(pos, false, None)
                 };
             }
         };
-        let end = payload.end;
+        let frame_end = payload.end;
         match format::entries(bytes, payload) {
             Ok(entries) => {
                 for (off, e) in &entries {
@@ -203,8 +206,11 @@ pub fn scan<'a>(bytes: &'a [u8], mut visit: impl FnMut(usize, &format::EntryRef<
                     }
                 }
             }
-            Err(why) => return bad(why, pos),
+            Err(why) => return end(pos, false, Some((pos, why))),
         }
-        pos = end;
+        pos = frame_end;
+        if !sealed {
+            data_len = pos;
+        }
     }
 }

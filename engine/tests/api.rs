@@ -595,3 +595,34 @@ fn verify_reports_records() {
     assert_eq!((r.records, r.live_keys, r.segments), (3, 1, 1));
     assert!(r.is_clean());
 }
+
+#[test]
+fn reopening_appends_to_the_newest_segment_instead_of_adding_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db");
+    for i in 0..50u32 {
+        let db = Database::create(&p, Config::default()).unwrap();
+        db.put(format!("k{i}").as_bytes(), b"v").unwrap();
+    }
+    let db = Database::open(&p, Config::default()).unwrap();
+    assert_eq!(db.len().unwrap(), 50);
+    assert_eq!(db.stats().unwrap().segments, 1);
+    assert!(db.verify().unwrap().is_clean());
+    let files = std::fs::read_dir(&p).unwrap().count();
+    assert!(files <= 3, "{files} files for 50 opens");
+}
+
+#[test]
+fn an_empty_path_is_invalid_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = std::env::current_dir().unwrap();
+    let lock_before = cwd.join("LOCK").exists();
+    for result in [
+        Database::create("", Config::default()),
+        Database::open("", Config::default()),
+    ] {
+        assert_eq!(result.unwrap_err().kind(), ErrorKind::InvalidArgument);
+    }
+    assert_eq!(cwd.join("LOCK").exists(), lock_before);
+    drop(dir);
+}
