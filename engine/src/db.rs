@@ -615,7 +615,8 @@ fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, 
     let next_id = ids.last().map_or(1, |id| id + 1);
     let active = match reuse {
         Some((id, data_len)) => {
-            // Cut off the seal frame (or a torn tail) and append after the data.
+            // Zero the seal frame (or a torn tail) and append after the data. The
+            // file is not cut: readers in other processes may have it mapped.
             let path = segment_path(dir, id);
             let io = |e| Error::io(format!("reopen {}", path.display()), e);
             let file = OpenOptions::new()
@@ -623,19 +624,20 @@ fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, 
                 .write(true)
                 .open(&path)
                 .map_err(io)?;
-            file.set_len(data_len as u64).map_err(io)?;
+            recovery::zero_from(&file, data_len as u64).map_err(io)?;
             file.sync_all().map_err(io)?;
+            let allocated = file.metadata().map_err(io)?.len();
             ids.retain(|&i| i != id);
             log::debug!(
                 "appending to segment {} after {} bytes",
                 path.display(),
                 data_len
             );
-            (id, path, Arc::new(file), data_len as u64)
+            (id, path, Arc::new(file), data_len as u64, allocated)
         }
         None => {
             let (path, file) = create_segment(dir, next_id)?;
-            (next_id, path, file, 0)
+            (next_id, path, file, 0, 0)
         }
     };
     let mut segments = open_segments(dir, &ids)?;
@@ -644,8 +646,8 @@ fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, 
         .map(|s| file_len(&s.path))
         .sum::<Result<u64>>()?;
     let live_bytes = r.index.values().map(|l| l.len as u64).sum();
-    let (active_id, active_path, active_file, active_len) = active;
-    let map_len = config.segment_size.max(active_len.next_power_of_two());
+    let (active_id, active_path, active_file, active_len, allocated) = active;
+    let map_len = config.segment_size.max(allocated.next_power_of_two());
     let active_segment = Segment::active(active_id, active_path, &active_file, map_len)?;
     segments.insert(active_id, Arc::new(active_segment));
     let writer = Writer {
@@ -655,7 +657,7 @@ fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, 
             id: active_id,
             file: active_file,
             len: active_len,
-            allocated: active_len,
+            allocated,
             mapped: map_len,
         },
         next_seq: r.last_seq + 1,
@@ -987,9 +989,18 @@ impl Shared {
         let end = recovery::write_seal(&mut file, w.active.len, w.next_seq - 1).map_err(io)?;
         file.sync_data().map_err(io)?;
         self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+        // Give back the space allocated past the seal without shortening the file
+        // (readers in other processes may map it; see `recovery::seal_in_place`).
+        let page = self.config.page_size as u64;
+        let keep = end.div_ceil(page) * page;
+        let size = file.metadata().map_err(io)?.len();
+        if size > keep {
+            let punch =
+                rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE;
+            let _ = rustix::fs::fallocate(&file, punch, keep, size - keep);
+        }
         w.active.len = end;
-        w.active.allocated = end;
-        w.sealed_bytes += end;
+        w.sealed_bytes += size.max(end);
         w.segments
             .insert(id, Arc::new(Segment::open_sealed(id, path)?));
         Ok(())

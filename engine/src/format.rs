@@ -16,8 +16,12 @@
 //! get never returns bytes that rotted on disk.
 //!
 //! Invariants:
-//! - A sealed segment ends with a frame holding one `Seal` entry and nothing after
-//!   it; only the segment that was being written when the process stopped lacks one.
+//! - A sealed segment's last frame holds one `Seal` entry; only zeros may follow
+//!   it. Only the segment being written (or being written when the process
+//!   stopped) lacks one. A writer that reopens a segment zeroes its seal frame
+//!   and appends there.
+//! - Files never get shorter while the database is open anywhere: other
+//!   processes may map them, and a mapped page past the end of a file is SIGBUS.
 //! - Every entry carries the sequence number of the commit that wrote it, also when
 //!   compaction copies it into another segment; recovery keeps the highest.
 

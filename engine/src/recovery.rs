@@ -166,8 +166,12 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
     })
 }
 
-/// Cuts an unsealed segment back to its valid prefix and seals it, so that every
-/// segment but the one being written is sealed. Called by a writer only.
+/// Seals an unsealed segment after its valid prefix, so that every segment but
+/// the one being written is sealed. Called by a writer only.
+///
+/// Files are never shortened: another process may have the file mapped, and
+/// touching a mapped page past the end of a file kills the process with SIGBUS.
+/// A torn tail is overwritten with zeros instead.
 pub fn seal_in_place(dir: &Path, id: u32, valid_len: usize, last_seq: u64) -> Result<()> {
     let path = segment_path(dir, id);
     let io = |e| Error::io(format!("seal {}", path.display()), e);
@@ -176,12 +180,26 @@ pub fn seal_in_place(dir: &Path, id: u32, valid_len: usize, last_seq: u64) -> Re
         .write(true)
         .open(&path)
         .map_err(io)?;
-    file.set_len(valid_len as u64).map_err(io)?;
+    zero_from(&file, valid_len as u64).map_err(io)?;
     write_seal(&mut file, valid_len as u64, last_seq).map_err(io)?;
     file.sync_all().map_err(io)
 }
 
-/// Appends a seal frame at `offset` and cuts the file there.
+/// Overwrites everything from `offset` to the end of the file with zeros.
+pub fn zero_from(file: &File, offset: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata()?.len();
+    let zeros = vec![0u8; 64 * 1024];
+    let mut at = offset;
+    while at < len {
+        let n = (len - at).min(zeros.len() as u64) as usize;
+        file.write_all_at(&zeros[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
+}
+
+/// Writes a seal frame at `offset`; returns the offset after it.
 pub fn write_seal(file: &mut File, offset: u64, last_seq: u64) -> std::io::Result<u64> {
     use std::os::unix::fs::FileExt;
     let mut buf = Vec::with_capacity(64);
@@ -189,7 +207,5 @@ pub fn write_seal(file: &mut File, offset: u64, last_seq: u64) -> std::io::Resul
     format::encode_entry(&mut buf, EntryKind::Seal, last_seq, b"", b"");
     format::finish_frame(&mut buf, start);
     file.write_all_at(&buf, offset)?;
-    let end = offset + buf.len() as u64;
-    file.set_len(end)?;
-    Ok(end)
+    Ok(offset + buf.len() as u64)
 }

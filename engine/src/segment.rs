@@ -162,6 +162,9 @@ pub struct ScanEnd {
 pub fn scan<'a>(bytes: &'a [u8], mut visit: impl FnMut(usize, &format::EntryRef<'a>)) -> ScanEnd {
     let mut pos = 0;
     let mut data_len = 0;
+    // A seal frame marks where a writer stopped; one that reopens the segment
+    // appends after it, so frames may follow a seal. The segment is sealed when its
+    // last frame is a seal.
     let mut sealed = false;
     let end = |valid_len, sealed, corruption| ScanEnd {
         valid_len,
@@ -176,9 +179,6 @@ pub fn scan<'a>(bytes: &'a [u8], mut visit: impl FnMut(usize, &format::EntryRef<
                 ..end(pos, sealed, None)
             };
         }
-        if sealed {
-            return end(pos, false, Some((pos, "data after the seal frame")));
-        }
         let payload = match format::check_frame(bytes, pos) {
             Ok(p) => p,
             Err(err) => {
@@ -189,15 +189,18 @@ pub fn scan<'a>(bytes: &'a [u8], mut visit: impl FnMut(usize, &format::EntryRef<
                 if format::valid_frame_after(bytes, pos) {
                     return end(pos, false, Some((pos, why)));
                 }
+                // Zeros (space allocated ahead, or given back after a seal) or a
+                // torn last write.
                 return ScanEnd {
                     data_len,
-                    ..end(pos, false, None)
+                    ..end(pos, sealed, None)
                 };
             }
         };
         let frame_end = payload.end;
         match format::entries(bytes, payload) {
             Ok(entries) => {
+                sealed = false;
                 for (off, e) in &entries {
                     if e.kind == EntryKind::Seal {
                         sealed = true;

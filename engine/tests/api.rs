@@ -626,3 +626,55 @@ fn an_empty_path_is_invalid_and_touches_nothing() {
     assert_eq!(cwd.join("LOCK").exists(), lock_before);
     drop(dir);
 }
+
+/// Readers in other processes map segment files; touching a mapped page past the
+/// end of a file is SIGBUS. So no file may get shorter while it exists.
+#[test]
+fn segment_files_never_get_shorter() {
+    use std::collections::HashMap;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("db");
+    let sizes = |p: &std::path::Path| -> HashMap<std::ffi::OsString, u64> {
+        std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".seg"))
+            .map(|e| (e.file_name(), e.metadata().unwrap().len()))
+            .collect()
+    };
+    let mut seen: HashMap<std::ffi::OsString, u64> = HashMap::new();
+    let cfg = Config {
+        segment_size: 8192,
+        auto_compact: false,
+        ..Config::default()
+    };
+    for round in 0..6u32 {
+        let db = Database::create(&p, cfg.clone()).unwrap();
+        for i in 0..40u32 {
+            db.put(format!("k{i}").as_bytes(), &vec![round as u8; 100])
+                .unwrap();
+        }
+        let now = sizes(&p);
+        for (name, size) in &now {
+            if let Some(before) = seen.get(name) {
+                assert!(size >= before, "{name:?} shrank from {before} to {size}");
+            }
+        }
+        seen.extend(now);
+        if round % 2 == 0 {
+            db.close().unwrap();
+        } else {
+            std::mem::forget(db); // a crash: no seal
+            std::fs::remove_file(p.join("LOCK")).ok();
+        }
+        for (name, size) in sizes(&p) {
+            if let Some(before) = seen.get(&name) {
+                assert!(size >= *before, "{name:?} shrank from {before} to {size}");
+            }
+            seen.insert(name, size);
+        }
+    }
+    let db = Database::open(&p, cfg).unwrap();
+    assert_eq!(db.get(b"k3").unwrap(), Some(vec![5u8; 100]));
+    assert!(db.verify().unwrap().is_clean());
+}

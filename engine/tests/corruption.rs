@@ -41,7 +41,13 @@ fn a_flipped_byte_in_the_middle_is_corrupted_data_not_a_torn_tail() {
     build(&dir, 50);
     let seg = &segments(&dir)[0];
     let len = fs::metadata(seg).unwrap().len() as usize;
-    flip(seg, len / 2);
+    let data_end = fs::read(seg)
+        .unwrap()
+        .iter()
+        .rposition(|&b| b != 0)
+        .unwrap()
+        + 1;
+    flip(seg, data_end / 2);
     let err = Database::open(&dir, Config::default()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::CorruptedData);
     assert!(err.message().contains(".seg at offset"), "{err}");
@@ -112,7 +118,10 @@ fn truncation_at_and_inside_every_record_recovers_a_prefix() {
     let n = 12u32;
     build(&dir, n);
     let seg = segments(&dir)[0].clone();
-    let original = fs::read(&seg).unwrap();
+    let mut original = fs::read(&seg).unwrap();
+    // Space allocated ahead of the writes is zeros: cutting there tests nothing.
+    let end = original.iter().rposition(|&b| b != 0).unwrap() + 1;
+    original.truncate(end);
     let mut last_count = 0;
     for cut in (0..original.len()).step_by(7) {
         let case = tmp.path().join(format!("cut{cut}"));
@@ -212,7 +221,9 @@ fn random_damage_never_yields_wrong_bytes_or_a_panic() {
     let dir = tmp.path().join("db");
     build(&dir, 40);
     let seg = segments(&dir)[0].clone();
-    let original = fs::read(&seg).unwrap();
+    let mut original = fs::read(&seg).unwrap();
+    let end = original.iter().rposition(|&b| b != 0).unwrap() + 1;
+    original.truncate(end);
     let mut rng = rand::rng();
     let mut detected = 0;
     for round in 0..200 {
