@@ -651,7 +651,7 @@ fn segment_files_never_get_shorter() {
     for round in 0..6u32 {
         let db = Database::create(&p, cfg.clone()).unwrap();
         for i in 0..40u32 {
-            db.put(format!("k{i}").as_bytes(), &vec![round as u8; 100])
+            db.put(format!("k{i}").as_bytes(), &[round as u8; 100])
                 .unwrap();
         }
         let now = sizes(&p);
