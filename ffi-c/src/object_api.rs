@@ -17,7 +17,7 @@
 //! Translation only: every decision about data belongs to the engine.
 
 use std::cell::RefCell;
-use std::ffi::c_int;
+use std::ffi::{c_int, c_void};
 use std::ops::Bound;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -868,6 +868,233 @@ pub unsafe extern "C" fn lightning_db_fast_db_get(
     })
 }
 
+/// The parts of the Python C API the `_py` functions use, handed over by the
+/// Python layer (this library does not link against Python). All are in
+/// CPython's stable ABI.
+struct PythonApi {
+    bytes: unsafe extern "C" fn(*const u8, isize) -> *mut c_void,
+    incref: unsafe extern "C" fn(*mut c_void),
+    decref: unsafe extern "C" fn(*mut c_void),
+    tuple_new: unsafe extern "C" fn(isize) -> *mut c_void,
+    tuple_set: unsafe extern "C" fn(*mut c_void, isize, *mut c_void) -> c_int,
+    list_new: unsafe extern "C" fn(isize) -> *mut c_void,
+    list_set: unsafe extern "C" fn(*mut c_void, isize, *mut c_void) -> c_int,
+    none: usize,
+    /// What the `_py` functions return on error: never null, because ctypes
+    /// (CPython 3.11) dereferences a null `py_object` result.
+    error: usize,
+}
+
+static PYTHON: std::sync::OnceLock<PythonApi> = std::sync::OnceLock::new();
+
+/// Number of addresses `lightning_db_fast_py_init` takes.
+const PYTHON_API_LEN: c_int = 9;
+
+/// Enables the `_py` functions, which return Python objects built with the
+/// calling interpreter's C API, so that Python gets a value or a page of pairs
+/// in one ctypes call, without a buffer and a copy of its own. `api` holds, in
+/// this order, the addresses of `PyBytes_FromStringAndSize`, `Py_IncRef`,
+/// `Py_DecRef`, `PyTuple_New`, `PyTuple_SetItem`, `PyList_New`,
+/// `PyList_SetItem`, the `None` object, and an object to return on error (which
+/// must live as long as the process). Returns 0, or an error code if `count` is
+/// not 9, an address is null, or other addresses were registered before.
+///
+/// # Safety
+/// `api` points to `count` addresses, which are those functions and objects of
+/// the running CPython.
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_fast_py_init(api: *const usize, count: c_int) -> c_int {
+    guard(
+        |c| c,
+        || {
+            if count != PYTHON_API_LEN || api.is_null() {
+                return Err(LightningDbError::invalid(format!(
+                    "expected {PYTHON_API_LEN} Python API addresses, got {count}"
+                )));
+            }
+            let a = std::slice::from_raw_parts(api, PYTHON_API_LEN as usize);
+            if a.contains(&0) {
+                return Err(LightningDbError::NullPointer {
+                    message: "null Python API address".into(),
+                });
+            }
+            // SAFETY (transmutes): the caller passes these functions' addresses.
+            let registered = PYTHON.get_or_init(|| PythonApi {
+                bytes: std::mem::transmute::<
+                    usize,
+                    unsafe extern "C" fn(*const u8, isize) -> *mut c_void,
+                >(a[0]),
+                incref: std::mem::transmute::<usize, unsafe extern "C" fn(*mut c_void)>(a[1]),
+                decref: std::mem::transmute::<usize, unsafe extern "C" fn(*mut c_void)>(a[2]),
+                tuple_new: std::mem::transmute::<usize, unsafe extern "C" fn(isize) -> *mut c_void>(
+                    a[3],
+                ),
+                tuple_set: std::mem::transmute::<
+                    usize,
+                    unsafe extern "C" fn(*mut c_void, isize, *mut c_void) -> c_int,
+                >(a[4]),
+                list_new: std::mem::transmute::<usize, unsafe extern "C" fn(isize) -> *mut c_void>(
+                    a[5],
+                ),
+                list_set: std::mem::transmute::<
+                    usize,
+                    unsafe extern "C" fn(*mut c_void, isize, *mut c_void) -> c_int,
+                >(a[6]),
+                none: a[7],
+                error: a[8],
+            });
+            if registered.bytes as usize != a[0]
+                || registered.none != a[7]
+                || registered.error != a[8]
+            {
+                return Err(LightningDbError::invalid(
+                    "another Python interpreter is registered",
+                ));
+            }
+            Ok(0)
+        },
+    )
+}
+
+fn python() -> Result<&'static PythonApi> {
+    PYTHON
+        .get()
+        .ok_or_else(|| LightningDbError::invalid("lightning_db_fast_py_init was not called"))
+}
+
+/// Python raised MemoryError (ctypes reports it before our result).
+fn python_alloc_failed(what: &str) -> LightningDbError {
+    LightningDbError::OutOfMemory {
+        message: format!("Python could not allocate {what}"),
+    }
+}
+
+/// A new reference to `bytes(data)`.
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn py_bytes(api: &PythonApi, data: &[u8]) -> Result<*mut c_void> {
+    let object = (api.bytes)(data.as_ptr(), data.len() as isize);
+    if object.is_null() {
+        return Err(python_alloc_failed(&format!("{} bytes", data.len())));
+    }
+    Ok(object)
+}
+
+/// A new reference to a list of `(key, value)` tuples of bytes.
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn py_pairs(api: &PythonApi, pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<*mut c_void> {
+    let list = (api.list_new)(pairs.len() as isize);
+    if list.is_null() {
+        return Err(python_alloc_failed("a list"));
+    }
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        let pair = (|| {
+            let tuple = (api.tuple_new)(2);
+            if tuple.is_null() {
+                return Err(python_alloc_failed("a tuple"));
+            }
+            // SetItem steals the reference, also on failure, so a failed bytes
+            // leaves an empty slot that the tuple's release tolerates.
+            for (j, part) in [k, v].into_iter().enumerate() {
+                match py_bytes(api, part) {
+                    Ok(b) => {
+                        (api.tuple_set)(tuple, j as isize, b);
+                    }
+                    Err(e) => {
+                        (api.decref)(tuple);
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(tuple)
+        })();
+        match pair {
+            Ok(tuple) => {
+                (api.list_set)(list, i as isize, tuple);
+            }
+            Err(e) => {
+                (api.decref)(list);
+                return Err(e);
+            }
+        }
+    }
+    Ok(list)
+}
+
+/// A new reference to the registered error object (the result of a failed
+/// `_py` call), or null if none was registered.
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn python_error() -> *mut c_void {
+    match PYTHON.get() {
+        Some(api) => {
+            let error = api.error as *mut c_void;
+            (api.incref)(error);
+            error
+        }
+        None => std::ptr::null_mut(),
+    }
+}
+
+/// A new reference to `bytes(value)`, or to None.
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn to_python(value: Option<Vec<u8>>) -> Result<*mut c_void> {
+    let api = python()?;
+    match value {
+        None => {
+            let none = api.none as *mut c_void;
+            (api.incref)(none);
+            Ok(none)
+        }
+        Some(v) => py_bytes(api, &v),
+    }
+}
+
+/// `Database.get` for CPython through ctypes.PyDLL (the GIL must be held): a
+/// new reference to the value as `bytes`, or to None when the key is absent,
+/// or to the registered error object (code and message then from
+/// `lightning_db_fast_last_error_code` and `lightning_db_fast_last_error`).
+///
+/// # Safety
+/// As `lightning_db_fast_db_get`; the GIL is held; `lightning_db_fast_py_init`
+/// succeeded.
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_fast_db_get_py(
+    db: *const Database,
+    key: *const u8,
+    key_len: c_int,
+) -> *mut c_void {
+    guard(
+        |_| python_error(),
+        || to_python(object(db, "database")?.get_slice(slice(key, key_len, "key")?)?),
+    )
+}
+
+/// `Transaction.get` as `lightning_db_fast_db_get_py`.
+///
+/// # Safety
+/// As `lightning_db_fast_db_get_py`.
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_fast_tx_get_py(
+    tx: *const Transaction,
+    key: *const u8,
+    key_len: c_int,
+) -> *mut c_void {
+    guard(
+        |_| python_error(),
+        || {
+            let key = slice(key, key_len, "key")?;
+            to_python(object(tx, "transaction")?.with(|tx| tx.get(key))?)
+        },
+    )
+}
+
 /// Stores `value` under `key`: 0, or a negative error code.
 ///
 /// # Safety
@@ -1312,6 +1539,38 @@ pub unsafe extern "C" fn lightning_db_fast_cursor_next_page(
             }
         }
     })
+}
+
+/// `Cursor.next_page` for CPython through ctypes.PyDLL (the GIL must be held):
+/// a new reference to a list of at most `max_items` `(key, value)` tuples of
+/// bytes (about 1 MiB at most, unless a single pair is larger), empty at the end
+/// of the scan, or the registered error object.
+///
+/// # Safety
+/// `cursor` is a live handle; the GIL is held; `lightning_db_fast_py_init`
+/// succeeded.
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_fast_cursor_next_page_py(
+    cursor: *const Cursor,
+    max_items: c_int,
+) -> *mut c_void {
+    guard(
+        |_| python_error(),
+        || {
+            let api = python()?;
+            let limit = PageLimit {
+                max_items: max_items.max(1) as usize,
+                max_bytes: PAGE_BYTES,
+                fixed: 0,
+                per_pair: 0,
+            };
+            let page = lock(&object(cursor, "cursor")?.state).next_page(&limit, true)?;
+            match page {
+                Page::Pairs(pairs) => py_pairs(api, &pairs),
+                Page::TooSmall(_) => unreachable!("oversized pairs travel alone"),
+            }
+        },
+    )
 }
 
 /// Writes `pairs` into `out` (which `PageLimit` guaranteed is large enough) in

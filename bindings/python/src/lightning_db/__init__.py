@@ -19,6 +19,7 @@ sends hot calls through a direct path into the same native library.
 """
 
 from ._database import (
+    Batch,
     BytesLike,
     CompactionReport,
     Config,
@@ -49,6 +50,7 @@ from ._errors import (
 )
 
 __all__ = [
+    "Batch",
     "BytesLike",
     "CompactionReport",
     "Config",

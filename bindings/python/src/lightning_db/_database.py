@@ -16,6 +16,7 @@ from itertools import chain
 from typing import (
     Any,
     Callable,
+    Generator,
     Iterable,
     Iterator,
     Mapping,
@@ -45,6 +46,11 @@ _T = TypeVar("_T")
 _BUFFER = _native.BUFFER
 _MAX_INT = _native.MAX_INT
 _NOT_FOUND = _native.NOT_FOUND
+_FAILED = _native.FAILED
+_db_get_py = _native.db_get_py
+_tx_get_py = _native.tx_get_py
+_db_put = _native.db_put
+_last_error_code = _native.last_error_code
 _buffers = _native.buffers
 _as_bytes = _native.as_bytes
 _error = _native.error
@@ -86,13 +92,23 @@ def _bound(key: Optional[BytesLike], inclusive: bool) -> Tuple[int, Optional[byt
     return (_native.INCLUDED if inclusive else _native.EXCLUDED), key, len(key)
 
 
-def _pages(handle: _native.Handle) -> Iterator[Tuple[bytes, bytes]]:
+def _pages(handle: _native.Handle) -> Generator[Tuple[bytes, bytes], None, None]:
     """Yields the pairs of a native cursor, a page at a time; releases the
     cursor (and the snapshot it holds) when done, failed or closed."""
-    next_page = _native.cursor_next_page
-    byteorder = sys.byteorder
     items = _FIRST_PAGE_ITEMS
     try:
+        if _native.PYTHON_OBJECTS:
+            next_page_py = _native.cursor_next_page_py
+            while True:
+                page = next_page_py(handle.ptr, items)
+                if page is _FAILED:
+                    raise _error(_last_error_code())
+                if not page:
+                    return
+                yield from page  # type: ignore[misc]
+                items = min(items * 4, _MAX_PAGE_ITEMS)
+        next_page = _native.cursor_next_page
+        byteorder = sys.byteorder
         while True:
             buf, view = _buffers.pair
             n = next_page(handle.ptr, items, buf, _BUFFER)
@@ -102,17 +118,17 @@ def _pages(handle: _native.Handle) -> Iterator[Tuple[bytes, bytes]]:
                 n = next_page(handle.ptr, items, big, n)
                 if n < 0:
                     raise _error(n)
-                page = big.raw[:n]
+                data = big.raw[:n]
             elif n > 0:
-                page = view[:n].tobytes()
+                data = view[:n].tobytes()
             elif n == 0:
                 return
             else:
                 raise _error(n)
-            count = int.from_bytes(page[:4], byteorder)
-            offsets = memoryview(page)[4 : 8 + 8 * count].cast("I")
+            count = int.from_bytes(data[:4], byteorder)
+            offsets = memoryview(data)[4 : 8 + 8 * count].cast("I")
             # Key, value, key, value, ... sliced by C code, paired by zip.
-            parts = map(page.__getitem__, map(slice, offsets[:-1], offsets[1:]))
+            parts = map(data.__getitem__, map(slice, offsets[:-1], offsets[1:]))
             yield from zip(parts, parts)
             items = min(items * 4, _MAX_PAGE_ITEMS)
     finally:
@@ -131,7 +147,7 @@ class Cursor(Iterator[Tuple[bytes, bytes]]):
 
     def __init__(self, handle: _native.Handle) -> None:
         self._handle = handle
-        self._pairs = _pages(handle)
+        self._pairs: Generator[Tuple[bytes, bytes], None, None] = _pages(handle)
 
     def __iter__(self) -> Iterator[Tuple[bytes, bytes]]:
         # The generator itself: a for loop then runs without a Python-level
@@ -197,8 +213,9 @@ class WriteBatch:
     def __len__(self) -> int:
         return len(self._lens) // 2
 
-    def _ops(self) -> list[_uniffi.BatchOp]:
-        ops: list[_uniffi.BatchOp] = []
+    def _ops(self) -> list[Any]:
+        # The generated variants are BatchOp subclasses only at run time.
+        ops: list[Any] = []
         parts = iter(self._parts)
         for value_len in self._lens[1::2]:
             key = next(parts)
@@ -209,8 +226,9 @@ class WriteBatch:
         return ops
 
 
-class _BatchContext(WriteBatch):
-    """``with db.batch() as b:``: writes the batch when the block succeeds."""
+class Batch(WriteBatch):
+    """A WriteBatch bound to a database: ``with db.batch() as b:`` writes it
+    when the block succeeds and drops it when the block raises."""
 
     __slots__ = ("_db",)
 
@@ -218,7 +236,7 @@ class _BatchContext(WriteBatch):
         super().__init__()
         self._db = db
 
-    def __enter__(self) -> WriteBatch:
+    def __enter__(self) -> Batch:
         return self
 
     def __exit__(self, exc_type: Optional[type], *exc: object) -> None:
@@ -238,6 +256,7 @@ class _Reader:
 
     def get(self, key: BytesLike) -> Optional[bytes]:
         """The value stored under ``key``, or None."""
+        # The portable path; Database and Transaction override it on CPython.
         if type(key) is not bytes:
             key = _as_bytes(key, "key")
         buf, view = _buffers.pair
@@ -316,6 +335,29 @@ class Transaction(_Reader):
 
     __slots__ = ("_handle", "_ptr", "_finished")
     _get = staticmethod(_native.tx_get)
+
+    if _native.PYTHON_OBJECTS:
+        # get and [] are the hottest calls: one ctypes call, module globals
+        # rather than attribute lookups, no second Python call for [].
+
+        def get(self, key: BytesLike) -> Optional[bytes]:
+            """The value of ``key`` as this transaction sees it, or None."""
+            if type(key) is not bytes:
+                key = _as_bytes(key, "key")
+            value = _tx_get_py(self._ptr, key, len(key))
+            if value is _FAILED:
+                raise _error(_last_error_code())
+            return value  # type: ignore[return-value]
+
+        def __getitem__(self, key: BytesLike) -> bytes:
+            if type(key) is not bytes:
+                key = _as_bytes(key, "key")
+            value = _tx_get_py(self._ptr, key, len(key))
+            if value is None:
+                raise KeyError(key)
+            if value is _FAILED:
+                raise _error(_last_error_code())
+            return value  # type: ignore[return-value]
     _contains = staticmethod(_native.tx_contains)
     _scan = staticmethod(_native.tx_scan)
     _scan_prefix = staticmethod(_native.tx_scan_prefix)
@@ -394,6 +436,28 @@ class Database(_Reader):
 
     __slots__ = ("_native", "_handle", "_ptr")
     _get = staticmethod(_native.db_get)
+
+    if _native.PYTHON_OBJECTS:
+        # As in Transaction: the hottest calls, kept as short as they can be.
+
+        def get(self, key: BytesLike) -> Optional[bytes]:
+            """The value stored under ``key``, or None."""
+            if type(key) is not bytes:
+                key = _as_bytes(key, "key")
+            value = _db_get_py(self._ptr, key, len(key))
+            if value is _FAILED:
+                raise _error(_last_error_code())
+            return value  # type: ignore[return-value]
+
+        def __getitem__(self, key: BytesLike) -> bytes:
+            if type(key) is not bytes:
+                key = _as_bytes(key, "key")
+            value = _db_get_py(self._ptr, key, len(key))
+            if value is None:
+                raise KeyError(key)
+            if value is _FAILED:
+                raise _error(_last_error_code())
+            return value  # type: ignore[return-value]
     _contains = staticmethod(_native.db_contains)
     _scan = staticmethod(_native.db_scan)
     _scan_prefix = staticmethod(_native.db_scan_prefix)
@@ -427,7 +491,7 @@ class Database(_Reader):
         if len(value) > _MAX_INT or len(key) > _MAX_INT:
             # Beyond a C int: the generated path reports the engine's error.
             return _cold(self._native.put, key, value)
-        rc = _native.db_put(self._ptr, key, len(key), value, len(value))
+        rc = _db_put(self._ptr, key, len(key), value, len(value))
         if rc:
             raise _error(rc)
 
@@ -469,14 +533,14 @@ class Database(_Reader):
         if rc:
             raise _error(rc)
 
-    def batch(self) -> WriteBatch:
+    def batch(self) -> Batch:
         """A WriteBatch that, used with ``with``, is written when the block
         succeeds (and dropped when it raises)."""
-        return _BatchContext(self)
+        return Batch(self)
 
     def update(
         self,
-        items: Union[Mapping[bytes, bytes], Iterable[Tuple[bytes, bytes]]] = (),
+        items: Union[Mapping[bytes, bytes], Iterable[Tuple[BytesLike, BytesLike]]] = (),
         **_: object,
     ) -> None:
         """Stores every ``(key, value)`` pair atomically, in one commit."""

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import sys
 import threading
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple, Union
 
 from . import _errors
 from ._ffi import lightning_db as _uniffi
@@ -64,30 +65,84 @@ def _function(name: str, restype: Any) -> Callable[..., Any]:
 
 _int64, _int, _ptr = ctypes.c_int64, ctypes.c_int, ctypes.c_void_p
 
-last_error = _function("lightning_db_fast_last_error", _int)
-last_error_code = _function("lightning_db_fast_last_error_code", _int)
-take_value = _function("lightning_db_fast_take_value", _int64)
-db_release = _function("lightning_db_fast_db_release", None)
-db_get = _function("lightning_db_fast_db_get", _int64)
-db_put = _function("lightning_db_fast_db_put", _int)
-db_delete = _function("lightning_db_fast_db_delete", _int)
-db_contains = _function("lightning_db_fast_db_contains", _int)
-db_len = _function("lightning_db_fast_db_len", _int64)
-db_write = _function("lightning_db_fast_db_write", _int)
-db_begin = _function("lightning_db_fast_db_begin", _ptr)
-db_scan = _function("lightning_db_fast_db_scan", _ptr)
-db_scan_prefix = _function("lightning_db_fast_db_scan_prefix", _ptr)
-tx_release = _function("lightning_db_fast_tx_release", None)
-tx_get = _function("lightning_db_fast_tx_get", _int64)
-tx_put = _function("lightning_db_fast_tx_put", _int)
-tx_delete = _function("lightning_db_fast_tx_delete", _int)
-tx_contains = _function("lightning_db_fast_tx_contains", _int)
-tx_scan = _function("lightning_db_fast_tx_scan", _ptr)
-tx_scan_prefix = _function("lightning_db_fast_tx_scan_prefix", _ptr)
-tx_commit = _function("lightning_db_fast_tx_commit", _int)
-tx_rollback = _function("lightning_db_fast_tx_rollback", _int)
-cursor_release = _function("lightning_db_fast_cursor_release", None)
-cursor_next_page = _function("lightning_db_fast_cursor_next_page", _int64)
+last_error: Callable[..., int] = _function("lightning_db_fast_last_error", _int)
+last_error_code: Callable[..., int] = _function("lightning_db_fast_last_error_code", _int)
+take_value: Callable[..., int] = _function("lightning_db_fast_take_value", _int64)
+db_release: Callable[..., None] = _function("lightning_db_fast_db_release", None)
+db_get: Callable[..., int] = _function("lightning_db_fast_db_get", _int64)
+db_put: Callable[..., int] = _function("lightning_db_fast_db_put", _int)
+db_delete: Callable[..., int] = _function("lightning_db_fast_db_delete", _int)
+db_contains: Callable[..., int] = _function("lightning_db_fast_db_contains", _int)
+db_len: Callable[..., int] = _function("lightning_db_fast_db_len", _int64)
+db_write: Callable[..., int] = _function("lightning_db_fast_db_write", _int)
+db_begin: Callable[..., Optional[int]] = _function("lightning_db_fast_db_begin", _ptr)
+db_scan: Callable[..., Optional[int]] = _function("lightning_db_fast_db_scan", _ptr)
+db_scan_prefix: Callable[..., Optional[int]] = _function("lightning_db_fast_db_scan_prefix", _ptr)
+tx_release: Callable[..., None] = _function("lightning_db_fast_tx_release", None)
+tx_get: Callable[..., int] = _function("lightning_db_fast_tx_get", _int64)
+tx_put: Callable[..., int] = _function("lightning_db_fast_tx_put", _int)
+tx_delete: Callable[..., int] = _function("lightning_db_fast_tx_delete", _int)
+tx_contains: Callable[..., int] = _function("lightning_db_fast_tx_contains", _int)
+tx_scan: Callable[..., Optional[int]] = _function("lightning_db_fast_tx_scan", _ptr)
+tx_scan_prefix: Callable[..., Optional[int]] = _function("lightning_db_fast_tx_scan_prefix", _ptr)
+tx_commit: Callable[..., int] = _function("lightning_db_fast_tx_commit", _int)
+tx_rollback: Callable[..., int] = _function("lightning_db_fast_tx_rollback", _int)
+cursor_release: Callable[..., None] = _function("lightning_db_fast_cursor_release", None)
+cursor_next_page: Callable[..., int] = _function("lightning_db_fast_cursor_next_page", _int64)
+
+
+# Reads that return Python objects: through PyDLL, which keeps the GIL during
+# the call, because the library then builds the result with the Python C API
+# (handed over below): a value, or a page of (key, value) tuples, in one ctypes
+# call without a buffer and a copy of our own. CPython only; elsewhere, or with
+# LIGHTNING_DB_PORTABLE=1 (the tests run both ways), the portable path is used.
+_pylib = ctypes.PyDLL(_library_path())
+
+
+def _py_function(name: str) -> Callable[..., Any]:
+    f = getattr(_pylib, name)
+    f.restype = ctypes.py_object  # a new reference, never null
+    return f  # type: ignore[no-any-return]
+
+
+class _Failed:
+    """The type of FAILED, what the ``_py`` functions return on error."""
+
+    __slots__ = ()
+
+
+#: Returned by the ``_py`` functions when the call failed (see error()).
+FAILED = _Failed()
+
+
+def _init_python() -> bool:
+    if platform.python_implementation() != "CPython" or os.environ.get("LIGHTNING_DB_PORTABLE"):
+        return False
+    api = ctypes.pythonapi
+
+    def address(f: Any) -> int:
+        return ctypes.cast(f, ctypes.c_void_p).value or 0
+
+    addresses = [
+        address(api.PyBytes_FromStringAndSize),
+        address(api.Py_IncRef),
+        address(api.Py_DecRef),
+        address(api.PyTuple_New),
+        address(api.PyTuple_SetItem),
+        address(api.PyList_New),
+        address(api.PyList_SetItem),
+        id(None),  # CPython: id() is the object's address
+        id(FAILED),  # kept alive by this module
+    ]
+    init = _function("lightning_db_fast_py_init", _int)
+    return init((ctypes.c_size_t * len(addresses))(*addresses), len(addresses)) == 0  # type: ignore[no-any-return]
+
+
+#: Whether the ``_py`` functions may be used.
+PYTHON_OBJECTS = _init_python()
+db_get_py: Callable[..., object] = _py_function("lightning_db_fast_db_get_py")
+tx_get_py: Callable[..., object] = _py_function("lightning_db_fast_tx_get_py")
+cursor_next_page_py: Callable[..., object] = _py_function("lightning_db_fast_cursor_next_page_py")
 
 
 def error(code: int) -> _errors.LightningDBError:

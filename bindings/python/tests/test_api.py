@@ -1,0 +1,282 @@
+"""The idiomatic layer: what Python users rely on beyond the conformance
+scenarios (context managers, mapping syntax, iterators, exceptions, types,
+threads, handles and their release)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+import lightning_db
+from lightning_db import (
+    Config,
+    DatabaseLocked,
+    InvalidArgument,
+    InvalidUtf8,
+    LightningDBError,
+    SyncMode,
+    TransactionConflict,
+)
+
+FAST = Config(sync_mode=SyncMode.OFF)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> lightning_db.Database:
+    return lightning_db.create(tmp_path / "db", FAST)
+
+
+def test_database_context_manager_closes(tmp_path: Path) -> None:
+    with lightning_db.create(tmp_path / "db") as db:
+        db[b"k"] = b"v"
+        assert not db.closed
+    assert db.closed
+    with pytest.raises(InvalidArgument, match="closed"):
+        db.get(b"k")
+    # The lock was released: the directory opens again, with the data.
+    with lightning_db.open(str(tmp_path / "db")) as again:
+        assert again[b"k"] == b"v"
+
+
+def test_exiting_after_an_explicit_close_does_not_close_twice(tmp_path: Path) -> None:
+    with lightning_db.create(tmp_path / "db") as db:
+        db.close()
+    with pytest.raises(InvalidArgument, match="closed"):
+        db.close()
+
+
+def test_mapping_syntax(db: lightning_db.Database) -> None:
+    db[b"a"] = b"1"
+    db[bytearray(b"b")] = memoryview(b"2")
+    assert db[b"a"] == b"1" and db[b"b"] == b"2"
+    assert b"a" in db and b"zz" not in db and "a" not in db and 3 not in db
+    assert len(db) == 2 and bool(db)
+    with pytest.raises(KeyError):
+        db[b"zz"]
+    del db[b"a"]
+    with pytest.raises(KeyError):
+        del db[b"a"]
+    assert list(db) == [b"b"] and list(db.keys()) == [b"b"]
+    assert list(db.values()) == [b"2"] and list(db.items()) == [(b"b", b"2")]
+    db.update({b"x": b"1"})
+    db.update([(b"y", b"2"), (bytearray(b"z"), b"3")])
+    assert dict(db.items()) == {b"b": b"2", b"x": b"1", b"y": b"2", b"z": b"3"}
+
+
+def test_empty_database_is_still_truthy(db: lightning_db.Database) -> None:
+    assert len(db) == 0 and db
+
+
+def test_str_keys_are_refused_not_encoded(db: lightning_db.Database) -> None:
+    with pytest.raises(TypeError, match="bytes"):
+        db.put("text", b"v")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        db.get("text")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        db.update([(b"k", "v")])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        db.update([(b"k",)])  # type: ignore[list-item]
+    assert len(db) == 0
+
+
+def test_transaction_commits_on_success_and_rolls_back_on_exception(
+    db: lightning_db.Database,
+) -> None:
+    with db.transaction() as tx:
+        tx[b"a"] = b"1"
+        assert tx[b"a"] == b"1" and b"a" in tx
+        assert db.get(b"a") is None
+    assert tx.finished and db[b"a"] == b"1"
+
+    with pytest.raises(RuntimeError):
+        with db.transaction() as tx:
+            tx[b"b"] = b"2"
+            del tx[b"a"]
+            raise RuntimeError("boom")
+    assert tx.finished and db.get(b"b") is None and db[b"a"] == b"1"
+
+
+def test_transaction_conflict_is_raised_by_the_with_block(db: lightning_db.Database) -> None:
+    with pytest.raises(TransactionConflict):
+        with db.transaction() as tx:
+            tx.put(b"k", b"mine")
+            db.put(b"k", b"theirs")
+    assert db[b"k"] == b"theirs"
+
+
+def test_explicit_commit_inside_with_is_not_repeated(db: lightning_db.Database) -> None:
+    with db.transaction() as tx:
+        tx.put(b"k", b"v")
+        tx.commit()
+    assert db[b"k"] == b"v"
+
+
+def test_batch_context_writes_only_on_success(db: lightning_db.Database) -> None:
+    with db.batch() as batch:
+        batch.put(b"a", b"1").put(b"b", b"2").delete(b"a")
+        assert len(batch) == 3
+    assert list(db.items()) == [(b"b", b"2")]
+    with pytest.raises(RuntimeError):
+        with db.batch() as batch:
+            batch.put(b"c", b"3")
+            raise RuntimeError
+    assert db.get(b"c") is None
+    reusable = lightning_db.WriteBatch().put(b"d", b"4")
+    db.write(reusable)
+    reusable.clear()
+    db.write(reusable)
+    assert db[b"d"] == b"4"
+
+
+def test_scans_are_lazy_iterators_over_a_snapshot(db: lightning_db.Database) -> None:
+    db.update((b"k%03d" % i, b"v%03d" % i) for i in range(100))
+    cursor = db.scan(b"k010", b"k020")
+    assert next(cursor) == (b"k010", b"v010")
+    db.put(b"k015", b"changed")
+    rest = list(cursor)
+    assert rest[4] == (b"k015", b"v015") and rest[-1] == (b"k019", b"v019")
+    assert [k for k, _ in db.scan(b"k095", reverse=True)] == [
+        b"k099",
+        b"k098",
+        b"k097",
+        b"k096",
+        b"k095",
+    ]
+    assert [k for k, _ in db.scan(b"k001", b"k003", start_inclusive=False, end_inclusive=True)] == [
+        b"k002",
+        b"k003",
+    ]
+    assert len(list(db.prefix(b"k09"))) == 10
+
+
+def test_a_closed_cursor_yields_nothing_more(db: lightning_db.Database) -> None:
+    db.update([(b"a", b"1"), (b"b", b"2")])
+    with db.scan() as cursor:
+        assert next(cursor) == (b"a", b"1")
+    assert list(cursor) == []
+
+
+def test_values_larger_than_the_transfer_buffer(db: lightning_db.Database) -> None:
+    big = os.urandom(3 * 1024 * 1024 + 1)
+    db.put(b"big", big)
+    db.put(b"small", b"s")
+    assert db.get(b"big") == big
+    assert list(db.scan()) == [(b"big", big), (b"small", b"s")]
+    with db.transaction() as tx:
+        assert tx.get(b"big") == big
+
+
+def test_exception_hierarchy(tmp_path: Path, db: lightning_db.Database) -> None:
+    for cls in (TransactionConflict, DatabaseLocked, lightning_db.CorruptedData, InvalidArgument):
+        assert issubclass(cls, LightningDBError)
+    assert issubclass(InvalidArgument, ValueError) and issubclass(InvalidUtf8, ValueError)
+    with pytest.raises(LightningDBError) as caught:
+        lightning_db.open(tmp_path / "db")
+    assert isinstance(caught.value, DatabaseLocked)
+    assert caught.value.code == -7 and caught.value.kind == "DatabaseLocked"
+    assert str(tmp_path / "db") in caught.value.message
+    with pytest.raises(lightning_db.IoError):
+        lightning_db.open(tmp_path / "missing")
+
+
+def test_both_paths_raise_the_same_error(db: lightning_db.Database) -> None:
+    """The fast path (put) and the generated path (checkpoint) report a closed
+    database with the same class and message."""
+    db.close()
+    with pytest.raises(InvalidArgument) as fast:
+        db.put(b"k", b"v")
+    with pytest.raises(InvalidArgument) as generated:
+        db.checkpoint()
+    assert fast.value.message == generated.value.message == "the database is closed"
+
+
+def test_paths_may_be_pathlike_but_must_be_utf8(tmp_path: Path) -> None:
+    with lightning_db.Database(tmp_path / "as-path") as db:
+        assert db.path == str(tmp_path / "as-path")
+    with pytest.raises(InvalidUtf8):
+        lightning_db.create(os.fsdecode(bytes(tmp_path / "x") + b"\xff"))
+
+
+def test_config_is_kept_and_read_only_refuses_writes(tmp_path: Path) -> None:
+    config = Config(cache_size=1 << 20, sync_mode=SyncMode.NORMAL, page_size=8192)
+    with lightning_db.create(tmp_path / "db", config) as db:
+        assert db.config == config
+        db[b"k"] = b"v"
+    with lightning_db.open(tmp_path / "db", Config(read_only=True)) as ro:
+        assert ro[b"k"] == b"v"
+        with pytest.raises(InvalidArgument, match="read-only"):
+            ro[b"k"] = b"w"
+
+
+def test_maintenance_returns_typed_records(tmp_path: Path, db: lightning_db.Database) -> None:
+    db.update((b"%d" % i, b"x" * 100) for i in range(50))
+    db.checkpoint()
+    report = db.compact()
+    assert report.segments_before >= 1
+    verify = db.verify()
+    assert verify.is_clean and verify.live_keys == 50 and verify.corruptions == []
+    stats = db.stats()
+    assert stats.live_keys == 50 and stats.checkpoints >= 1
+    db.backup(tmp_path / "copy")
+    with lightning_db.open(tmp_path / "copy") as copy:
+        assert len(copy) == 50
+    assert lightning_db.version().count(".") == 2
+
+
+def test_dropping_a_database_releases_it(tmp_path: Path) -> None:
+    db = lightning_db.create(tmp_path / "db")
+    db[b"k"] = b"v"
+    tx = db.begin()
+    cursor = db.scan()
+    del db, tx, cursor
+    gc.collect()
+    # Every native reference is gone, so the engine closed the database and
+    # released its writer lock.
+    with lightning_db.open(tmp_path / "db") as again:
+        assert again[b"k"] == b"v"
+
+
+def test_threads_share_a_database(db: lightning_db.Database) -> None:
+    errors: List[BaseException] = []
+    values: Dict[int, bytes] = {t: os.urandom(1000 + t) for t in range(8)}
+
+    def work(t: int) -> None:
+        try:
+            key = b"thread%d" % t
+            for i in range(300):
+                db.put(key, values[t] + bytes([i % 256]))
+                got = db.get(key)
+                assert got == values[t] + bytes([i % 256]), (t, i)
+                assert sum(1 for _ in db.prefix(b"thread")) >= 1
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert len(db) == 8
+
+
+def test_the_wheel_carries_the_checked_in_generated_module() -> None:
+    """maturin regenerates the module while building the wheel; it must be the
+    file ci/generate checked in, byte for byte."""
+    from lightning_db._ffi import lightning_db as generated
+
+    checked_in = Path(__file__).resolve().parents[1] / "generated" / "lightning_db.py"
+    assert Path(generated.__file__).read_bytes() == checked_in.read_bytes()
+
+
+def test_the_direct_path_in_use_is_the_one_asked_for() -> None:
+    """ci/test-python runs the suite twice: with the CPython object path and,
+    with LIGHTNING_DB_PORTABLE=1, with the portable buffer path."""
+    from lightning_db import _native
+
+    assert _native.PYTHON_OBJECTS == (not os.environ.get("LIGHTNING_DB_PORTABLE"))
