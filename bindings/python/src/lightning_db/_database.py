@@ -541,11 +541,9 @@ class Database(_Reader):
     def update(
         self,
         items: Union[Mapping[bytes, bytes], Iterable[Tuple[BytesLike, BytesLike]]] = (),
-        **_: object,
     ) -> None:
-        """Stores every ``(key, value)`` pair atomically, in one commit."""
-        if _:
-            raise TypeError("keys are bytes: pass pairs or a mapping, not keywords")
+        """Stores every ``(key, value)`` pair of a mapping or an iterable
+        atomically, in one commit (the fastest way to load many pairs)."""
         pairs = list(items.items() if isinstance(items, Mapping) else items)
         if set(map(len, pairs)) - {2}:
             raise TypeError("update() needs (key, value) pairs")
