@@ -1529,7 +1529,7 @@ public interface CursorInterface {
     /**
      * Releases the snapshot early; later calls return the end of the scan.
      */
-    fun `close`()
+    fun `closeCursor`()
     
     /**
      * The next pair, or null at the end.
@@ -1652,7 +1652,7 @@ open class Cursor: Disposable, AutoCloseable, CursorInterface
     
     /**
      * Releases the snapshot early; later calls return the end of the scan.
-     */override fun `close`()
+     */override fun `closeCursor`()
         = 
     callWithHandle {
     uniffiRustCall() { _status ->
@@ -1859,7 +1859,7 @@ public interface DatabaseInterface {
      * Syncs, seals the active segment and releases the writer lock. A second
      * close throws InvalidArgument.
      */
-    fun `close`()
+    fun `closeDatabase`()
     
     /**
      * Rewrites live data into new segments and removes the old ones.
@@ -2101,7 +2101,7 @@ open class Database: Disposable, AutoCloseable, DatabaseInterface
      * Syncs, seals the active segment and releases the writer lock. A second
      * close throws InvalidArgument.
      */
-    @Throws(LightningDbException::class)override fun `close`()
+    @Throws(LightningDbException::class)override fun `closeDatabase`()
         = 
     callWithHandle {
     uniffiRustCallWithError(LightningDbException) { _status ->
@@ -3549,10 +3549,10 @@ sealed class LightningDbException: kotlin.Exception() {
      */
     class NullPointer(
         
-        val `message`: kotlin.String
+        val `detail`: kotlin.String
         ) : LightningDbException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "detail=${ `detail` }"
     }
     
     /**
@@ -3560,10 +3560,10 @@ sealed class LightningDbException: kotlin.Exception() {
      */
     class InvalidUtf8(
         
-        val `message`: kotlin.String
+        val `detail`: kotlin.String
         ) : LightningDbException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "detail=${ `detail` }"
     }
     
     /**
@@ -3571,10 +3571,10 @@ sealed class LightningDbException: kotlin.Exception() {
      */
     class IoException(
         
-        val `message`: kotlin.String
+        val `detail`: kotlin.String
         ) : LightningDbException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "detail=${ `detail` }"
     }
     
     /**
@@ -3582,10 +3582,10 @@ sealed class LightningDbException: kotlin.Exception() {
      */
     class CorruptedData(
         
-        val `message`: kotlin.String
+        val `detail`: kotlin.String
         ) : LightningDbException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "detail=${ `detail` }"
     }
     
     /**
@@ -3594,10 +3594,10 @@ sealed class LightningDbException: kotlin.Exception() {
      */
     class InvalidArgument(
         
-        val `message`: kotlin.String
+        val `detail`: kotlin.String
         ) : LightningDbException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "detail=${ `detail` }"
     }
     
     /**
@@ -3605,10 +3605,10 @@ sealed class LightningDbException: kotlin.Exception() {
      */
     class OutOfMemory(
         
-        val `message`: kotlin.String
+        val `detail`: kotlin.String
         ) : LightningDbException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "detail=${ `detail` }"
     }
     
     /**
@@ -3616,10 +3616,10 @@ sealed class LightningDbException: kotlin.Exception() {
      */
     class DatabaseLocked(
         
-        val `message`: kotlin.String
+        val `detail`: kotlin.String
         ) : LightningDbException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "detail=${ `detail` }"
     }
     
     /**
@@ -3628,10 +3628,10 @@ sealed class LightningDbException: kotlin.Exception() {
      */
     class TransactionConflict(
         
-        val `message`: kotlin.String
+        val `detail`: kotlin.String
         ) : LightningDbException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "detail=${ `detail` }"
     }
     
     /**
@@ -3639,10 +3639,10 @@ sealed class LightningDbException: kotlin.Exception() {
      */
     class Unknown(
         
-        val `message`: kotlin.String
+        val `detail`: kotlin.String
         ) : LightningDbException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "detail=${ `detail` }"
     }
     
 
@@ -3700,47 +3700,47 @@ public object FfiConverterTypeLightningDbError : FfiConverterRustBuffer<Lightnin
             is LightningDbException.NullPointer -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
             )
             is LightningDbException.InvalidUtf8 -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
             )
             is LightningDbException.IoException -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
             )
             is LightningDbException.CorruptedData -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
             )
             is LightningDbException.InvalidArgument -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
             )
             is LightningDbException.OutOfMemory -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
             )
             is LightningDbException.DatabaseLocked -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
             )
             is LightningDbException.TransactionConflict -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
             )
             is LightningDbException.Unknown -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
             )
         }
     }
@@ -3749,47 +3749,47 @@ public object FfiConverterTypeLightningDbError : FfiConverterRustBuffer<Lightnin
         when(value) {
             is LightningDbException.NullPointer -> {
                 buf.putInt(1)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is LightningDbException.InvalidUtf8 -> {
                 buf.putInt(2)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is LightningDbException.IoException -> {
                 buf.putInt(3)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is LightningDbException.CorruptedData -> {
                 buf.putInt(4)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is LightningDbException.InvalidArgument -> {
                 buf.putInt(5)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is LightningDbException.OutOfMemory -> {
                 buf.putInt(6)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is LightningDbException.DatabaseLocked -> {
                 buf.putInt(7)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is LightningDbException.TransactionConflict -> {
                 buf.putInt(8)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is LightningDbException.Unknown -> {
                 buf.putInt(9)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
