@@ -182,48 +182,61 @@ class WriteBatch:
     >>> batch = WriteBatch().put(b"a", b"1").delete(b"b")
     """
 
-    __slots__ = ("_parts", "_lens")
+    __slots__ = ("_ops", "_deletes")
 
     def __init__(self) -> None:
-        self._parts: list[bytes] = []
-        # Key length, then value length or -1 for a delete: the layout of
-        # lightning_db_fast_db_write.
-        self._lens: list[int] = []
+        # (key, value) for a put, (key, None) for a delete: one tuple per
+        # operation is the least a put can cost; packing for the library
+        # happens once, in Database.write, mostly in C.
+        self._ops: list[Tuple[bytes, Optional[bytes]]] = []
+        self._deletes = 0
 
     def put(self, key: BytesLike, value: BytesLike) -> WriteBatch:
         if type(key) is not bytes:
             key = _as_bytes(key, "key")
         if type(value) is not bytes:
             value = _as_bytes(value, "value")
-        self._parts += (key, value)
-        self._lens += (len(key), len(value))
+        self._ops.append((key, value))
         return self
 
     def delete(self, key: BytesLike) -> WriteBatch:
         if type(key) is not bytes:
             key = _as_bytes(key, "key")
-        self._parts.append(key)
-        self._lens += (len(key), -1)
+        self._ops.append((key, None))
+        self._deletes += 1
         return self
 
     def clear(self) -> None:
-        self._parts.clear()
-        self._lens.clear()
+        self._ops.clear()
+        self._deletes = 0
 
     def __len__(self) -> int:
-        return len(self._lens) // 2
+        return len(self._ops)
 
-    def _ops(self) -> list[Any]:
-        # The generated variants are BatchOp subclasses only at run time.
-        ops: list[Any] = []
-        parts = iter(self._parts)
-        for value_len in self._lens[1::2]:
-            key = next(parts)
-            if value_len == -1:
-                ops.append(_uniffi.BatchOp.DELETE(key=key))
+    def _pack(self) -> Tuple[bytes, Any]:
+        """The data and lengths of lightning_db_fast_db_write: keys and values
+        back to back; per operation the key's length, then the value's or -1."""
+        if not self._deletes:
+            flat = list(chain.from_iterable(self._ops))
+            return b"".join(flat), array("i", map(len, flat))  # type: ignore[arg-type]
+        parts: list[bytes] = []
+        lens = array("i")
+        for key, value in self._ops:
+            parts.append(key)
+            lens.append(len(key))
+            if value is None:
+                lens.append(-1)
             else:
-                ops.append(_uniffi.BatchOp.PUT(key=key, value=next(parts)))
-        return ops
+                parts.append(value)
+                lens.append(len(value))
+        return b"".join(parts), lens
+
+    def _generated_ops(self) -> list[Any]:
+        # The generated variants are BatchOp subclasses only at run time.
+        return [
+            _uniffi.BatchOp.DELETE(key=k) if v is None else _uniffi.BatchOp.PUT(key=k, value=v)
+            for k, v in self._ops
+        ]
 
 
 class Batch(WriteBatch):
@@ -521,15 +534,15 @@ class Database(_Reader):
 
     def write(self, batch: WriteBatch) -> None:
         """Applies a WriteBatch atomically (one commit)."""
-        parts, lens = batch._parts, batch._lens
-        data = b"".join(parts)
         try:
-            packed = array("i", lens).tobytes()
-        except OverflowError:
-            packed = b""
-        if not packed and lens or len(data) > _MAX_INT:
-            return _cold(self._native.write, batch._ops())
-        rc = _native.db_write(self._ptr, data, len(data), packed, len(lens) // 2)
+            data, lens = batch._pack()
+        except OverflowError:  # a length beyond a C int
+            data, lens = b"", None
+        if lens is None or len(data) > _MAX_INT:
+            # Too large for the direct path: the generated one reports the
+            # engine's own error for it.
+            return _cold(self._native.write, batch._generated_ops())
+        rc = _native.db_write(self._ptr, data, len(data), lens.tobytes(), len(batch._ops))
         if rc:
             raise _error(rc)
 
@@ -547,12 +560,10 @@ class Database(_Reader):
         pairs = list(items.items() if isinstance(items, Mapping) else items)
         if set(map(len, pairs)) - {2}:
             raise TypeError("update() needs (key, value) pairs")
-        flat = list(chain.from_iterable(pairs))
-        if set(map(type, flat)) - {bytes}:
-            flat = [_as_bytes(x, "key or value") for x in flat]
+        if set(map(type, chain.from_iterable(pairs))) - {bytes}:
+            pairs = [(_as_bytes(k, "key"), _as_bytes(v, "value")) for k, v in pairs]
         batch = WriteBatch()
-        batch._parts = flat
-        batch._lens = list(map(len, flat))
+        batch._ops = pairs
         self.write(batch)
 
     def begin(self) -> Transaction:

@@ -52,51 +52,54 @@ def _library_path() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(_uniffi.__file__)), name)
 
 
-# CDLL releases the GIL during a call: a put waiting for fsync, or a get
-# faulting in a page, does not stop the program's other threads.
+# CDLL releases the GIL during a call: a put waiting for fsync, or a read
+# faulting in a page of a segment, does not stop the program's other threads.
 _lib = ctypes.CDLL(_library_path())
+# PyDLL keeps it: for calls that only touch memory (a transaction's buffered
+# writes, the index), where releasing and retaking it would cost more than the
+# call itself, and for the calls that build Python objects (below).
+_pylib = ctypes.PyDLL(_library_path())
 
 
-def _function(name: str, restype: Any) -> Callable[..., Any]:
-    f = getattr(_lib, name)
+def _function(name: str, restype: Any, lib: ctypes.CDLL = _lib) -> Callable[..., Any]:
+    f = getattr(lib, name)
     f.restype = restype
     return f  # type: ignore[no-any-return]
 
 
 _int64, _int, _ptr = ctypes.c_int64, ctypes.c_int, ctypes.c_void_p
 
-last_error: Callable[..., int] = _function("lightning_db_fast_last_error", _int)
-last_error_code: Callable[..., int] = _function("lightning_db_fast_last_error_code", _int)
+last_error: Callable[..., int] = _function("lightning_db_fast_last_error", _int, _pylib)
+last_error_code: Callable[..., int] = _function("lightning_db_fast_last_error_code", _int, _pylib)
 take_value: Callable[..., int] = _function("lightning_db_fast_take_value", _int64)
 db_release: Callable[..., None] = _function("lightning_db_fast_db_release", None)
 db_get: Callable[..., int] = _function("lightning_db_fast_db_get", _int64)
 db_put: Callable[..., int] = _function("lightning_db_fast_db_put", _int)
 db_delete: Callable[..., int] = _function("lightning_db_fast_db_delete", _int)
-db_contains: Callable[..., int] = _function("lightning_db_fast_db_contains", _int)
-db_len: Callable[..., int] = _function("lightning_db_fast_db_len", _int64)
+db_contains: Callable[..., int] = _function("lightning_db_fast_db_contains", _int, _pylib)
+db_len: Callable[..., int] = _function("lightning_db_fast_db_len", _int64, _pylib)
 db_write: Callable[..., int] = _function("lightning_db_fast_db_write", _int)
-db_begin: Callable[..., Optional[int]] = _function("lightning_db_fast_db_begin", _ptr)
-db_scan: Callable[..., Optional[int]] = _function("lightning_db_fast_db_scan", _ptr)
-db_scan_prefix: Callable[..., Optional[int]] = _function("lightning_db_fast_db_scan_prefix", _ptr)
-tx_release: Callable[..., None] = _function("lightning_db_fast_tx_release", None)
+db_begin: Callable[..., Optional[int]] = _function("lightning_db_fast_db_begin", _ptr, _pylib)
+db_scan: Callable[..., Optional[int]] = _function("lightning_db_fast_db_scan", _ptr, _pylib)
+db_scan_prefix: Callable[..., Optional[int]] = _function("lightning_db_fast_db_scan_prefix", _ptr, _pylib)
+tx_release: Callable[..., None] = _function("lightning_db_fast_tx_release", None, _pylib)
 tx_get: Callable[..., int] = _function("lightning_db_fast_tx_get", _int64)
-tx_put: Callable[..., int] = _function("lightning_db_fast_tx_put", _int)
-tx_delete: Callable[..., int] = _function("lightning_db_fast_tx_delete", _int)
-tx_contains: Callable[..., int] = _function("lightning_db_fast_tx_contains", _int)
-tx_scan: Callable[..., Optional[int]] = _function("lightning_db_fast_tx_scan", _ptr)
-tx_scan_prefix: Callable[..., Optional[int]] = _function("lightning_db_fast_tx_scan_prefix", _ptr)
+tx_put: Callable[..., int] = _function("lightning_db_fast_tx_put", _int, _pylib)
+tx_delete: Callable[..., int] = _function("lightning_db_fast_tx_delete", _int, _pylib)
+tx_contains: Callable[..., int] = _function("lightning_db_fast_tx_contains", _int, _pylib)
+tx_scan: Callable[..., Optional[int]] = _function("lightning_db_fast_tx_scan", _ptr, _pylib)
+tx_scan_prefix: Callable[..., Optional[int]] = _function("lightning_db_fast_tx_scan_prefix", _ptr, _pylib)
 tx_commit: Callable[..., int] = _function("lightning_db_fast_tx_commit", _int)
-tx_rollback: Callable[..., int] = _function("lightning_db_fast_tx_rollback", _int)
-cursor_release: Callable[..., None] = _function("lightning_db_fast_cursor_release", None)
+tx_rollback: Callable[..., int] = _function("lightning_db_fast_tx_rollback", _int, _pylib)
+cursor_release: Callable[..., None] = _function("lightning_db_fast_cursor_release", None, _pylib)
 cursor_next_page: Callable[..., int] = _function("lightning_db_fast_cursor_next_page", _int64)
 
 
-# Reads that return Python objects: through PyDLL, which keeps the GIL during
-# the call, because the library then builds the result with the Python C API
+# Reads that return Python objects go through PyDLL too, as the library then
+# builds the result with the Python C API
 # (handed over below): a value, or a page of (key, value) tuples, in one ctypes
 # call without a buffer and a copy of our own. CPython only; elsewhere, or with
 # LIGHTNING_DB_PORTABLE=1 (the tests run both ways), the portable path is used.
-_pylib = ctypes.PyDLL(_library_path())
 
 
 def _py_function(name: str) -> Callable[..., Any]:
