@@ -318,6 +318,7 @@ impl Database {
     /// not an error (and writes nothing).
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         self.shared.check_open()?;
+        self.shared.check_writable()?;
         validate_key(key)?;
         if !self.shared.contains_latest(key) {
             return Ok(false);

@@ -146,6 +146,11 @@ fn read_only_handles_see_a_snapshot_and_catch_up_with_refresh() {
         ro.put(b"b", b"2").unwrap_err().kind(),
         ErrorKind::InvalidArgument
     );
+    // Even a delete that would change nothing is refused on a read-only handle.
+    assert_eq!(
+        ro.delete(b"missing").unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
     db.put(b"b", b"2").unwrap();
     assert_eq!(
         ro.get(b"b").unwrap(),
