@@ -1,0 +1,133 @@
+//! Runs each engine's phases in child processes and gathers their results.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::report;
+
+/// Results of one engine: row id -> number (milliseconds, bytes, ...).
+#[derive(Default)]
+pub struct EngineRun {
+    pub engine: String,
+    pub values: HashMap<String, f64>,
+    /// Phases whose child failed; their rows are missing.
+    pub failed: Vec<String>,
+    pub wall: Duration,
+}
+
+impl EngineRun {
+    pub fn get(&self, row: &str) -> Option<f64> {
+        self.values.get(row).copied()
+    }
+}
+
+/// Flushes dirty pages and drops the clean ones, so that no engine starts with
+/// another's files in the page cache. Needs root and a writable /proc/sys.
+fn drop_page_cache() -> bool {
+    let synced = Command::new("sync").status().is_ok_and(|s| s.success());
+    synced && std::fs::write("/proc/sys/vm/drop_caches", "3\n").is_ok()
+}
+
+fn run_phase(run: &mut EngineRun, n: usize, dir: &Path, phase: &str, extra: &[&str]) -> bool {
+    let exe = std::env::current_exe().expect("path of this executable");
+    let n = n.to_string();
+    let mut args = vec![
+        "--child",
+        "--engine",
+        &run.engine,
+        "--phase",
+        phase,
+        "--n",
+        &n,
+        "--dir",
+        dir.to_str().expect("UTF-8 directory"),
+    ];
+    args.extend_from_slice(extra);
+    eprintln!("{} {phase} {}", run.engine, extra.join(" "));
+    let out = Command::new(exe)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("spawn the benchmark child");
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut f = line.split_whitespace();
+        if let (Some("RESULT"), Some(row), Some(v)) = (f.next(), f.next(), f.next()) {
+            if let Ok(v) = v.parse() {
+                run.values.insert(row.to_string(), v);
+            }
+        }
+    }
+    if !out.status.success() {
+        eprintln!("{} {phase} failed: {}", run.engine, out.status);
+        run.failed.push(phase.to_string());
+    }
+    out.status.success()
+}
+
+pub fn run(n: usize, dir: &Path, engines: &[String], out: Option<&Path>) {
+    let started = Instant::now();
+    std::fs::create_dir_all(dir).expect("create the benchmark directory");
+    let page_cache_dropped = drop_page_cache();
+    eprintln!(
+        "{n} keys in {}; page cache {}",
+        dir.display(),
+        if page_cache_dropped {
+            "dropped between engines"
+        } else {
+            "NOT dropped (no permission)"
+        }
+    );
+    let mut runs = Vec::new();
+    for engine in engines {
+        let engine_dir = dir.join(engine);
+        let _ = std::fs::remove_dir_all(&engine_dir);
+        if page_cache_dropped {
+            drop_page_cache();
+        }
+        let t = Instant::now();
+        let mut run = EngineRun {
+            engine: engine.clone(),
+            ..Default::default()
+        };
+        if run_phase(&mut run, n, &engine_dir, "write", &[]) {
+            if engine == "lightning" {
+                // The first open replays the log, as every open after a plain
+                // close() does; it then checkpoints, and the second open loads
+                // the checkpoint.
+                run_phase(
+                    &mut run,
+                    n,
+                    &engine_dir,
+                    "open",
+                    &["--row", "open", "--checkpoint"],
+                );
+                run_phase(
+                    &mut run,
+                    n,
+                    &engine_dir,
+                    "open",
+                    &["--row", "open_checkpoint"],
+                );
+            } else {
+                run_phase(&mut run, n, &engine_dir, "open", &["--row", "open"]);
+            }
+            run_phase(&mut run, n, &engine_dir, "read", &[]);
+        }
+        run.wall = t.elapsed();
+        eprintln!("{engine}: {:.0} s", run.wall.as_secs_f64());
+        let _ = std::fs::remove_dir_all(&engine_dir);
+        runs.push(run);
+    }
+    let text = report::markdown(n, dir, &runs, page_cache_dropped, started.elapsed());
+    println!("{text}");
+    if let Some(out) = out {
+        if let Some(parent) = out.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        std::fs::write(out, &text).expect("write the report");
+        eprintln!("wrote {}", out.display());
+    }
+}
