@@ -169,9 +169,11 @@ pub unsafe extern "C" fn lightning_db_iter_prefix_tx(
 /// closed) `*has_entry` is false and nothing is returned; a later call moves on to
 /// the following entry. The usual loop:
 ///
-///     bool has_entry;
-///     while ((err = lightning_db_iter_next(it, &key, &value, &has_entry)) == Success
-///            && has_entry) { ...; lightning_db_free_result(key.data, key.len); ... }
+/// ```c
+/// bool has_entry;
+/// while ((err = lightning_db_iter_next(it, &key, &value, &has_entry)) == Success
+///        && has_entry) { ...; lightning_db_free_result(key.data, key.len); ... }
+/// ```
 ///
 /// Memory: `*key`, `*value` and `*has_entry` are always written; release each
 /// non-NULL `data` with `lightning_db_free_result`. An iterator may be used from
