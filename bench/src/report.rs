@@ -216,6 +216,7 @@ pub fn markdown(
     n: usize,
     dir: &Path,
     runs: &[EngineRun],
+    rounds: usize,
     page_cache_dropped: bool,
     total: Duration,
 ) -> String {
@@ -307,9 +308,10 @@ pub fn markdown(
 
     let _ = writeln!(
         w,
-        "\nTimes are wall-clock; lower is better everywhere; bold marks the best in a row. \
-         The last column is Lightning DB's number divided by the best peer's (below 1.00 \
-         Lightning DB leads).\n"
+        "\nTimes are wall-clock, each the best of {rounds} round(s); lower is better \
+         everywhere; bold marks the best in a row. The last column is Lightning DB's number \
+         divided by the best peer's (below 1.00 Lightning DB leads). Rows of a few \
+         microseconds (len() of engines that keep a count) are at the clock's noise.\n"
     );
 
     let timing: Vec<&Standing> = standings.iter().filter(|s| s.timing).collect();
@@ -377,7 +379,10 @@ pub fn markdown(
          process: write (bulk, individual, batch), open, then read (len, reads, ranges, \
          threads, removals, sizes, compaction). The reads therefore start from a freshly \
          opened database with the OS page cache as the writes left it. Engines ran one \
-         after another on a 2-core machine; 4 and 8 threads oversubscribe it."
+         after another on a 2-core machine; 4 and 8 threads oversubscribe it. The machine \
+         is shared with other work (builds, tests), so each round runs every engine in turn \
+         and each number is the best of the rounds; rows bound by fsync latency still vary \
+         most between runs."
     );
     let _ = writeln!(
         w,
