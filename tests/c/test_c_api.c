@@ -551,18 +551,27 @@ static int corrupt_file(const char *path, const char *marker) {
 
 static void test_corrupted_data(void) {
     const char *path = db_path("corrupt");
-    /* Segment 1: the marker value, then later commits so it is not the torn tail. */
-    LightningDB *db = create_db("corrupt", SyncOff);
+    /* Small segments: the marker value lands in segment 1, and the commits after
+     * it fill segment 1 and roll over into segment 2. */
+    LightningDBConfig *config = lightning_db_config_new();
+    OK(lightning_db_config_set_sync_mode(config, SyncOff));
+    OK(lightning_db_config_set_segment_size(config, 4096));
+    LightningDB *db = lightning_db_create(path, config);
+    lightning_db_config_free(config);
+    CHECK(db != NULL);
+    if (!db)
+        return;
     OK(put_s(db, "victim", "MARKER-VALUE-THAT-WILL-BE-DAMAGED"));
+    char filler[200];
+    memset(filler, 'f', sizeof filler - 1);
+    filler[sizeof filler - 1] = 0;
     for (int i = 0; i < 20; i++) {
         char k[32];
         snprintf(k, sizeof k, "after-%02d", i);
-        OK(put_s(db, k, "fine"));
+        OK(put_s(db, k, i == 7 ? "fine" : filler));
     }
-    OK(lightning_db_close(db));
-    /* Reopen (segment 2 is active) and checkpoint: segment 1 is now covered by
-     * the checkpoint, so the next open does not replay (and check) it. */
-    db = lightning_db_open(path, NULL);
+    /* Checkpoint: sealed segment 1 is now covered by the checkpoint, so the next
+     * open does not replay (and check) it. */
     OK(lightning_db_checkpoint(db));
     OK(lightning_db_close(db));
 
