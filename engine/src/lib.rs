@@ -44,6 +44,17 @@ mod recovery;
 mod segment;
 mod transaction;
 
+/// The record decoder and segment scanner, for the fuzz targets in `fuzz/`.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::format::{
+        begin_frame, check_frame, decode_entry, encode_entry, entries, finish_frame,
+        valid_frame_after, EntryKind, EntryRef, FrameError,
+    };
+    pub use crate::segment::{scan, ScanEnd};
+}
+
 pub use config::{Config, SyncMode, DEFAULT_CACHE_SIZE, DEFAULT_PAGE_SIZE, DEFAULT_SEGMENT_SIZE};
 pub use db::{Database, WriteBatch};
 pub use error::{Error, ErrorKind, Result};
