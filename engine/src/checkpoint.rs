@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::index::{Index, Key, Loc};
-use crate::segment::sync_dir;
+use crate::sync;
 
 pub const CHECKPOINT_FILE: &str = "index.ckpt";
 const MAGIC: &[u8; 8] = b"LDBCKPT1";
@@ -83,10 +83,10 @@ pub fn write(dir: &Path, seq: u64, covered: &BTreeSet<u32>, index: &Index) -> Re
     let mut inner = w.inner;
     inner.write_all(&crc.to_le_bytes()).map_err(io)?;
     let file = inner.into_inner().map_err(|e| io(e.into_error()))?;
-    file.sync_all().map_err(io)?;
+    sync::all(&file).map_err(io)?;
     drop(file);
     std::fs::rename(&tmp_path, &final_path).map_err(io)?;
-    sync_dir(dir)
+    sync::dir(dir)
 }
 
 /// Reads the checkpoint of `dir`, if there is one.

@@ -29,7 +29,8 @@ use crate::db::{file_len, Shared};
 use crate::error::{Error, Result};
 use crate::format::{self, EntryKind};
 use crate::index::{Key, Loc};
-use crate::segment::{segment_path, sync_dir, Segment, TEMP_SUFFIX};
+use crate::segment::{segment_path, Segment, TEMP_SUFFIX};
+use crate::sync;
 use crate::CompactionReport;
 
 /// Frames written by compaction hold up to this many bytes of entries.
@@ -154,7 +155,7 @@ pub(crate) fn compact(shared: &Shared) -> Result<CompactionReport> {
         let path = segment_path(&shared.dir, o.id);
         std::fs::rename(&o.tmp, &path).map_err(|e| Error::io(o.tmp.display(), e))?;
     }
-    sync_dir(&shared.dir)?;
+    sync::dir(&shared.dir)?;
     for o in &outputs {
         segments.push(Arc::new(Segment::open_sealed(
             o.id,
@@ -169,7 +170,7 @@ pub(crate) fn compact(shared: &Shared) -> Result<CompactionReport> {
         let p = segment_path(&shared.dir, *id);
         std::fs::remove_file(&p).map_err(|e| Error::io(p.display(), e))?;
     }
-    sync_dir(&shared.dir)?;
+    sync::dir(&shared.dir)?;
     shared.counters.compactions.fetch_add(1, Ordering::Relaxed);
     let report = CompactionReport {
         segments_before: inputs.len() as u64,
@@ -195,5 +196,5 @@ fn finish_output(o: &mut Output, last_seq: u64) -> Result<()> {
     o.file.write_all(&seal).map_err(io)?;
     o.len += seal.len() as u64;
     o.file.flush().map_err(io)?;
-    o.file.get_ref().sync_all().map_err(io)
+    sync::all(o.file.get_ref()).map_err(io)
 }

@@ -34,7 +34,8 @@ use crate::hash_index::{HashIndex, Slot};
 use crate::index::{Index, Key, Loc, Probe, Version};
 use crate::iter::{Iter, KeyRange};
 use crate::recovery;
-use crate::segment::{self, segment_path, sync_dir, Segment};
+use crate::segment::{self, segment_path, Segment};
+use crate::sync;
 use crate::transaction::{Tracker, Transaction};
 use crate::{CompactionReport, Stats, VerifyReport};
 
@@ -208,7 +209,7 @@ impl Database {
         if !path.exists() {
             std::fs::create_dir_all(path).map_err(|e| Error::io(path.display(), e))?;
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                sync_dir(parent)?;
+                sync::dir(parent)?;
             }
             log::info!("created database directory {}", path.display());
         }
@@ -611,7 +612,7 @@ fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, 
         std::fs::remove_file(&p).map_err(|e| Error::io(p.display(), e))?;
     }
     remove_temp_files(dir)?;
-    sync_dir(dir)?;
+    sync::dir(dir)?;
     let mut ids: Vec<u32> = segment::list_segments(dir)?;
     let next_id = ids.last().map_or(1, |id| id + 1);
     let active = match reuse {
@@ -626,7 +627,7 @@ fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, 
                 .open(&path)
                 .map_err(io)?;
             recovery::zero_from(&file, data_len as u64).map_err(io)?;
-            file.sync_all().map_err(io)?;
+            sync::all(&file).map_err(io)?;
             let allocated = file.metadata().map_err(io)?.len();
             ids.retain(|&i| i != id);
             log::debug!(
@@ -710,7 +711,7 @@ fn create_segment(dir: &Path, id: u32) -> Result<(PathBuf, Arc<File>)> {
         .write(true)
         .open(&path)
         .map_err(|e| Error::io(format!("create {}", path.display()), e))?;
-    sync_dir(dir)?;
+    sync::dir(dir)?;
     Ok((path, Arc::new(file)))
 }
 
@@ -988,7 +989,7 @@ impl Shared {
         let io = |e| Error::io(format!("seal {}", path.display()), e);
         let mut file = clone_file(&w.active.file)?;
         let end = recovery::write_seal(&mut file, w.active.len, w.next_seq - 1).map_err(io)?;
-        file.sync_data().map_err(io)?;
+        sync::data(&file).map_err(io)?;
         self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
         // Give back the space allocated past the seal without shortening the file
         // (readers in other processes may map it; see `recovery::seal_in_place`).
@@ -1016,7 +1017,7 @@ impl Shared {
         let target = self.written_seq.load(Ordering::Acquire);
         let file = self.active_file.load_full();
         if let Some(file) = file.as_ref() {
-            if let Err(e) = file.sync_data() {
+            if let Err(e) = sync::data(file) {
                 // After a failed fsync the kernel may have dropped the dirty pages:
                 // nothing written since the last good sync can be trusted.
                 self.poisoned.store(true, Ordering::Release);
@@ -1195,7 +1196,7 @@ impl Shared {
                 let p = segment_path(&self.dir, w.active.id);
                 result = std::fs::remove_file(&p)
                     .map_err(|e| Error::io(p.display(), e))
-                    .and_then(|_| sync_dir(&self.dir));
+                    .and_then(|_| sync::dir(&self.dir));
             }
             log::info!("closed {} at seq {}", self.dir.display(), w.next_seq - 1);
         }

@@ -42,6 +42,7 @@ mod iter;
 mod maintenance;
 mod recovery;
 mod segment;
+mod sync;
 mod transaction;
 
 /// The record decoder and segment scanner, for the fuzz targets in `fuzz/`.
@@ -54,6 +55,10 @@ pub mod fuzzing {
     };
     pub use crate::segment::{scan, ScanEnd};
 }
+
+#[cfg(feature = "fault-injection")]
+#[doc(hidden)]
+pub use sync::fault_injection;
 
 pub use config::{Config, SyncMode, DEFAULT_CACHE_SIZE, DEFAULT_PAGE_SIZE, DEFAULT_SEGMENT_SIZE};
 pub use db::{Database, WriteBatch};

@@ -9,7 +9,8 @@ use std::path::Path;
 use crate::checkpoint;
 use crate::db::Shared;
 use crate::error::{Error, Result};
-use crate::segment::{self, map_file, segment_path, sync_dir};
+use crate::segment::{self, map_file, segment_path};
+use crate::sync;
 use crate::{Corruption, VerifyReport};
 
 pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<()> {
@@ -45,7 +46,7 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<()> {
         let mut out = File::create(&to).map_err(io)?;
         std::io::copy(&mut src, &mut out).map_err(io)?;
         out.flush().map_err(io)?;
-        out.sync_all().map_err(io)?;
+        sync::all(&out).map_err(io)?;
     }
     let covered: BTreeSet<u32> = version
         .segments
@@ -54,7 +55,7 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<()> {
         .filter(|id| active.map(|(a, _)| a) != Some(*id))
         .collect();
     checkpoint::write(dest, version.seq, &covered, &version.index)?;
-    sync_dir(dest)?;
+    sync::dir(dest)?;
     log::info!(
         "backup of {} to {} at seq {}",
         shared.dir.display(),

@@ -182,7 +182,7 @@ pub fn seal_in_place(dir: &Path, id: u32, valid_len: usize, last_seq: u64) -> Re
         .map_err(io)?;
     zero_from(&file, valid_len as u64).map_err(io)?;
     write_seal(&mut file, valid_len as u64, last_seq).map_err(io)?;
-    file.sync_all().map_err(io)
+    crate::sync::all(&file).map_err(io)
 }
 
 /// Overwrites everything from `offset` to the end of the file with zeros.

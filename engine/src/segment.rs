@@ -47,13 +47,6 @@ pub fn list_segments(dir: &Path) -> Result<Vec<u32>> {
     Ok(ids)
 }
 
-/// Makes the creation, rename or removal of entries in `dir` durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    let d = File::open(dir).map_err(|e| Error::io(dir.display(), e))?;
-    d.sync_all()
-        .map_err(|e| Error::io(format!("sync directory {}", dir.display()), e))
-}
-
 pub struct Segment {
     pub id: u32,
     pub path: PathBuf,
