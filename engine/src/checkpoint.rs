@@ -54,10 +54,25 @@ impl<W: Write> Write for CrcWriter<W> {
 
 /// Writes a checkpoint durably into `dir`.
 pub fn write(dir: &Path, seq: u64, covered: &BTreeSet<u32>, index: &Index) -> Result<()> {
-    let final_path = path(dir);
     let tmp_path = dir.join(format!("{CHECKPOINT_FILE}.tmp"));
+    let result = write_via(&tmp_path, dir, seq, covered, index);
+    if result.is_err() {
+        // Most often the disk is full: give the space back now, not at the next open.
+        let _ = std::fs::remove_file(&tmp_path);
+    }
+    result
+}
+
+fn write_via(
+    tmp_path: &Path,
+    dir: &Path,
+    seq: u64,
+    covered: &BTreeSet<u32>,
+    index: &Index,
+) -> Result<()> {
+    let final_path = path(dir);
     let io = |e| Error::io(format!("write checkpoint {}", tmp_path.display()), e);
-    let file = File::create(&tmp_path).map_err(io)?;
+    let file = File::create(tmp_path).map_err(io)?;
     let mut w = CrcWriter {
         inner: BufWriter::with_capacity(1 << 20, file),
         crc: crc32fast::Hasher::new(),
@@ -85,7 +100,7 @@ pub fn write(dir: &Path, seq: u64, covered: &BTreeSet<u32>, index: &Index) -> Re
     let file = inner.into_inner().map_err(|e| io(e.into_error()))?;
     sync::all(&file).map_err(io)?;
     drop(file);
-    std::fs::rename(&tmp_path, &final_path).map_err(io)?;
+    std::fs::rename(tmp_path, &final_path).map_err(io)?;
     sync::dir(dir)
 }
 

@@ -44,6 +44,20 @@ struct Output {
 }
 
 pub(crate) fn compact(shared: &Shared) -> Result<CompactionReport> {
+    let mut outputs = Vec::new();
+    let result = compact_into(shared, &mut outputs);
+    if result.is_err() {
+        // Most often the disk is full: give the space of the copies back now
+        // rather than at the next open. Copies already renamed are left to
+        // recovery, which tells whether the index still needs them.
+        for o in &outputs {
+            let _ = std::fs::remove_file(&o.tmp);
+        }
+    }
+    result
+}
+
+fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<CompactionReport> {
     let started = Instant::now();
     let version = shared.roll_for_compaction()?;
     let active = version.active.map(|(id, _)| id);
@@ -61,7 +75,6 @@ pub(crate) fn compact(shared: &Shared) -> Result<CompactionReport> {
         .map(|id| file_len(&version.segments[id].path))
         .sum::<Result<u64>>()?;
 
-    let mut outputs: Vec<Output> = Vec::new();
     let mut relocations: Vec<(Key, Loc, Loc)> = Vec::new();
     let mut frame = Vec::with_capacity(FRAME_TARGET + 4096);
     let mut pending: Vec<(Key, Loc, usize)> = Vec::new();
@@ -135,7 +148,7 @@ pub(crate) fn compact(shared: &Shared) -> Result<CompactionReport> {
                 &mut frame,
                 &mut frame_start,
                 &mut pending,
-                &mut outputs,
+                outputs,
                 &mut relocations,
             )?;
         }
@@ -144,19 +157,19 @@ pub(crate) fn compact(shared: &Shared) -> Result<CompactionReport> {
         &mut frame,
         &mut frame_start,
         &mut pending,
-        &mut outputs,
+        outputs,
         &mut relocations,
     )?;
     if let Some(o) = outputs.last_mut() {
         finish_output(o, version.seq)?;
     }
     let mut segments = Vec::new();
-    for o in &outputs {
+    for o in outputs.iter() {
         let path = segment_path(&shared.dir, o.id);
         std::fs::rename(&o.tmp, &path).map_err(|e| Error::io(o.tmp.display(), e))?;
     }
     sync::dir(&shared.dir)?;
-    for o in &outputs {
+    for o in outputs.iter() {
         segments.push(Arc::new(Segment::open_sealed(
             o.id,
             segment_path(&shared.dir, o.id),

@@ -628,7 +628,9 @@ fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, 
                 .map_err(io)?;
             recovery::zero_from(&file, data_len as u64).map_err(io)?;
             sync::all(&file).map_err(io)?;
-            let allocated = file.metadata().map_err(io)?.len();
+            // Space up to the first hole is allocated; a hole (given back after
+            // a seal) is allocated again before it is written.
+            let allocated = segment::hole_at_or_after(&file, data_len as u64).map_err(io)?;
             ids.retain(|&i| i != id);
             log::debug!(
                 "appending to segment {} after {} bytes",

@@ -75,6 +75,9 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
         let file = File::open(&seg.path).map_err(|e| Error::io(seg.path.display(), e))?;
         let map = map_file(&file, &seg.path)?;
         let mut bytes: &[u8] = map.as_deref().unwrap_or(&[]);
+        let data_end =
+            segment::hole_at_or_after(&file, 0).map_err(|e| Error::io(seg.path.display(), e))?;
+        bytes = &bytes[..(data_end as usize).min(bytes.len())];
         if let Some((a, len)) = version.active {
             if a == *id {
                 bytes = &bytes[..(len as usize).min(bytes.len())];

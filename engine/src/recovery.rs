@@ -39,6 +39,16 @@ pub struct Recovered {
 
 pub fn recover(dir: &Path) -> Result<Recovered> {
     let ids = segment::list_segments(dir)?;
+    // Ids are handed out upwards and never reused: a handle takes the next one
+    // for its active segment and the one after for its first roll-over, so a
+    // file named with one of the last two ids leaves no room (opening would
+    // overflow the id).
+    if let Some(&last) = ids.last().filter(|&&id| id >= u32::MAX - 1) {
+        return Err(Error::corrupted(format!(
+            "{}: segment id at the end of the id space",
+            segment_path(dir, last).display()
+        )));
+    }
     let ckpt = checkpoint::read(dir)?;
     let (ckpt_seq, covered, mut index) = match ckpt {
         Some(c) => (c.seq, c.covered, c.index),
@@ -74,7 +84,9 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
     for &id in &replayed {
         let path = segment_path(dir, id);
         let file = File::open(&path).map_err(|e| Error::io(path.display(), e))?;
-        maps.push((id, map_file(&file, &path)?, path));
+        let data_end =
+            segment::hole_at_or_after(&file, 0).map_err(|e| Error::io(path.display(), e))?;
+        maps.push((id, map_file(&file, &path)?, path, data_end as usize));
     }
     // Every record newer than the checkpoint beats what the checkpoint holds, so
     // replay only has to settle records among themselves: newest per key, in a
@@ -82,8 +94,9 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
     // the ordered index in key order, which is far cheaper than random inserts.
     let mut changes: HashMap<&[u8], (u64, Option<Loc>), foldhash::fast::RandomState> =
         HashMap::default();
-    for (id, map, path) in &maps {
+    for (id, map, path, data_end) in &maps {
         let bytes: &[u8] = map.as_deref().unwrap_or(&[]);
+        let bytes = &bytes[..(*data_end).min(bytes.len())];
         let mut seg_max = 0u64;
         let end = segment::scan(bytes, |offset, e| {
             seg_max = seg_max.max(e.seq);
@@ -146,6 +159,14 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         }
     }
     drop(maps);
+    // The next commit takes `last_seq + 1`. No sequence of commits gets this far
+    // (2^64 of them): a record or checkpoint claiming it was not written by us.
+    if last_seq == u64::MAX {
+        return Err(Error::corrupted(format!(
+            "{}: sequence number at the end of its range",
+            dir.display()
+        )));
+    }
 
     referenced.extend(index.values().map(|l| l.segment));
     let garbage = replayed
@@ -192,9 +213,20 @@ pub fn zero_from(file: &File, offset: u64) -> std::io::Result<()> {
     let zeros = vec![0u8; 64 * 1024];
     let mut at = offset;
     while at < len {
-        let n = (len - at).min(zeros.len() as u64) as usize;
-        file.write_all_at(&zeros[..n], at)?;
-        at += n as u64;
+        // Holes already read as zeros: writing into them would only take space,
+        // which a full disk does not have.
+        let data = match rustix::fs::seek(file, rustix::fs::SeekFrom::Data(at)) {
+            Ok(data) => data,
+            Err(rustix::io::Errno::NXIO) => break, // only a hole from here on
+            Err(e) => return Err(e.into()),
+        };
+        let end = segment::hole_at_or_after(file, data)?.min(len);
+        at = data;
+        while at < end {
+            let n = (end - at).min(zeros.len() as u64) as usize;
+            file.write_all_at(&zeros[..n], at)?;
+            at += n as u64;
+        }
     }
     Ok(())
 }

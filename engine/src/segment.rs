@@ -59,6 +59,22 @@ impl std::fmt::Debug for Segment {
     }
 }
 
+/// Where the first hole at or after `from` begins (the file's length if none).
+///
+/// Lightning DB leaves holes only past the last frame of a file (space given back
+/// after a seal), and they read as zeros, so scans stop at the first one. They must
+/// not be read through a map: on a full tmpfs, touching a hole of a shared mapping
+/// needs a page the file system cannot give, and the kernel kills the process with
+/// SIGBUS.
+pub fn hole_at_or_after(file: &File, from: u64) -> std::io::Result<u64> {
+    match rustix::fs::seek(file, rustix::fs::SeekFrom::Hole(from)) {
+        Ok(at) => Ok(at),
+        // `from` is at or past the end of the file.
+        Err(rustix::io::Errno::NXIO) => Ok(from),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Maps a whole file read-only. `None` for an empty file, which cannot be mapped.
 pub fn map_file(file: &File, path: &Path) -> Result<Option<Mmap>> {
     let len = file
