@@ -4,9 +4,16 @@
 //! transaction is half-applied, that the state is a prefix of the commit order,
 //! and that verify() is clean. Repeated over many cycles, rotating sync modes and
 //! workloads (single puts, batches, transactions, concurrent writers, with
-//! checkpoints and compactions in between).
+//! checkpoints and compactions in between, and in half the modes a thread that
+//! compacts, checkpoints and backs up without pause). The last backup the child
+//! reported complete before the kill must open as a consistent prefix too.
 //!
-//! `LDB_CRASH_CYCLES=1000 cargo test --release --test crash` for a long soak.
+//! What each sync mode promises against a killed process (power loss is
+//! tests/power_loss.rs): all three hand every commit to the kernel before
+//! acknowledging it, so every acknowledged commit survives and the state is a
+//! prefix of each writer's commit order.
+//!
+//! `LDB_CRASH_CYCLES=2000 cargo test --release --test crash` for a long soak.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -144,9 +151,18 @@ fn crash_child() {
     // In half the modes a maintenance thread compacts and checkpoints without
     // pause, so that many kills land in the middle of one.
     if mode >= 3 {
-        loop {
+        let backups = std::env::var("LDB_CRASH_BACKUPS").unwrap();
+        for n in 0.. {
             db.compact().unwrap();
             db.checkpoint().unwrap();
+            if n % 4 == 0 {
+                let to = Path::new(&backups).join(n.to_string());
+                db.backup(&to).unwrap();
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "BACKUP {}", to.display()).unwrap();
+                out.flush().unwrap();
+            }
         }
     }
     for t in threads {
@@ -154,11 +170,20 @@ fn crash_child() {
     }
 }
 
-fn run_cycle(dir: &Path, mode: u32, starts: &[u64], rng: &mut impl Rng) -> Vec<u64> {
+/// What the parent learnt from a child before killing it.
+struct Cycle {
+    /// Per writer: commits acknowledged (counting from 0).
+    acked: Vec<u64>,
+    /// The last backup reported complete.
+    backup: Option<String>,
+}
+
+fn run_cycle(dir: &Path, backups: &Path, mode: u32, starts: &[u64], rng: &mut impl Rng) -> Cycle {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
         .env("LDB_CRASH_DIR", dir)
         .env("LDB_CRASH_MODE", mode.to_string())
+        .env("LDB_CRASH_BACKUPS", backups)
         .env(
             "LDB_CRASH_START",
             starts
@@ -176,30 +201,47 @@ fn run_cycle(dir: &Path, mode: u32, starts: &[u64], rng: &mut impl Rng) -> Vec<u
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if let Some(rest) = line.strip_prefix("ACK ") {
+            let event = if let Some(rest) = line.strip_prefix("ACK ") {
                 let mut parts = rest.split(' ');
                 let w: usize = parts.next().unwrap().parse().unwrap();
                 let i: u64 = parts.next().unwrap().parse().unwrap();
-                if tx.send((w, i)).is_err() {
-                    break;
-                }
+                Event::Ack(w, i)
+            } else if let Some(path) = line.strip_prefix("BACKUP ") {
+                Event::Backup(path.to_string())
+            } else {
+                continue;
+            };
+            if tx.send(event).is_err() {
+                break;
             }
         }
     });
     // Wait until the child has started committing, then let it run a random while.
-    let first = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("child never acknowledged a commit");
-    let mut acked = starts.to_vec();
-    acked[first.0] = acked[first.0].max(first.1 + 1);
+    let mut cycle = Cycle {
+        acked: starts.to_vec(),
+        backup: None,
+    };
+    let mut note = |event| match event {
+        Event::Ack(w, i) => cycle.acked[w] = cycle.acked[w].max(i + 1),
+        Event::Backup(path) => cycle.backup = Some(path),
+    };
+    note(
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("child never acknowledged a commit"),
+    );
     std::thread::sleep(Duration::from_millis(rng.random_range(0..120)));
     child.kill().unwrap();
     child.wait().unwrap();
     reader.join().unwrap();
-    while let Ok((w, i)) = rx.try_recv() {
-        acked[w] = acked[w].max(i + 1);
+    while let Ok(event) = rx.try_recv() {
+        note(event);
     }
-    acked
+    cycle
+}
+
+enum Event {
+    Ack(usize, u64),
+    Backup(String),
 }
 
 #[test]
@@ -207,28 +249,40 @@ fn acknowledged_commits_survive_kill_9() {
     let cycles: usize = std::env::var("LDB_CRASH_CYCLES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(48);
+        .unwrap_or(204);
     let root = tempfile::tempdir().unwrap();
     let mut rng = rand::rng();
     let started = Instant::now();
     let mut checked = 0u64;
+    let mut backups_checked = 0;
     for mode in 0..6u32 {
         let dir = root.path().join(format!("db-{mode}"));
         let writers = if mode % 2 == 0 { 1 } else { WRITERS };
         let mut starts = vec![0u64; WRITERS];
-        for _ in 0..cycles / 6 {
-            let acked = run_cycle(&dir, mode, &starts, &mut rng);
+        for c in 0..cycles / 6 {
+            let backups = root.path().join(format!("backups-{mode}-{c}"));
+            let cycle = run_cycle(&dir, &backups, mode, &starts, &mut rng);
             let db = Database::open(&dir, config(mode)).unwrap();
             for w in 0..writers {
-                checked += acked[w] - starts[w];
-                starts[w] = check_writer(&db, w, acked[w]);
+                checked += cycle.acked[w] - starts[w];
+                starts[w] = check_writer(&db, w, cycle.acked[w]);
             }
             let report = db.verify().unwrap();
             assert!(report.is_clean(), "{report:?}");
+            if let Some(backup) = cycle.backup {
+                let b = Database::open(&backup, config(mode)).unwrap();
+                for w in 0..writers {
+                    check_writer(&b, w, 0);
+                }
+                assert!(b.verify().unwrap().is_clean());
+                backups_checked += 1;
+            }
+            let _ = std::fs::remove_dir_all(&backups);
         }
     }
     eprintln!(
-        "{cycles} kill -9 cycles, {checked} acknowledged commits checked in {:?}",
+        "{cycles} kill -9 cycles, {checked} acknowledged commits checked, \
+         {backups_checked} backups checked, in {:?}",
         started.elapsed()
     );
 }
