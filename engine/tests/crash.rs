@@ -263,9 +263,9 @@ fn acknowledged_commits_survive_kill_9() {
             let backups = root.path().join(format!("backups-{mode}-{c}"));
             let cycle = run_cycle(&dir, &backups, mode, &starts, &mut rng);
             let db = Database::open(&dir, config(mode)).unwrap();
-            for w in 0..writers {
-                checked += cycle.acked[w] - starts[w];
-                starts[w] = check_writer(&db, w, cycle.acked[w]);
+            for (w, start) in starts.iter_mut().enumerate().take(writers) {
+                checked += cycle.acked[w] - *start;
+                *start = check_writer(&db, w, cycle.acked[w]);
             }
             let report = db.verify().unwrap();
             assert!(report.is_clean(), "{report:?}");
