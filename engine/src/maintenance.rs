@@ -91,7 +91,21 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
                 report.bytes += e.len as u64;
             });
             match end.corruption {
-                None => break,
+                None => {
+                    // A writer's segments other than the one it appends to all end
+                    // with a seal; without one, the end of the file is damaged. (A
+                    // read-only handle cannot tell which segment another process
+                    // is appending to.)
+                    let appending = version.active.is_none_or(|(a, _)| a == *id);
+                    if !end.sealed && !appending {
+                        report.corruptions.push(Corruption {
+                            file: seg.path.display().to_string(),
+                            offset: (base + end.valid_len) as u64,
+                            reason: "sealed segment does not end with its seal frame".into(),
+                        });
+                    }
+                    break;
+                }
                 Some((offset, why)) => {
                     let at = base + offset;
                     report.corruptions.push(Corruption {
