@@ -1,8 +1,8 @@
 //! Ordered iteration over a snapshot.
 //!
-//! An iterator holds its `Version`, so later writes never disturb it, and fetches
-//! keys from the index a page at a time from either end: memory stays bounded
-//! however large the scan, and `.rev()` walks backwards. A transaction's iterator
+//! An iterator holds its `Version`, so later writes never disturb it, and walks
+//! the index with one cursor from either end: memory stays bounded however large
+//! the scan, and `.rev()` walks backwards. A transaction's iterator
 //! also carries the transaction's own writes (the overlay), merged in key order.
 
 use std::collections::VecDeque;
@@ -12,11 +12,6 @@ use std::sync::Arc;
 use crate::db::Shared;
 use crate::error::Result;
 use crate::index::{probe_bounds, Key, Loc, Version};
-
-/// Keys fetched per page: the first page is small, so a short range scan does not
-/// pay for a long one; later pages double up to the maximum.
-const FIRST_PAGE: usize = 8;
-const MAX_PAGE: usize = 512;
 
 /// A range of keys: `[start, end)` by default, any `Bound` on either side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,16 +74,6 @@ impl KeyRange {
     pub(crate) fn bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
         (as_ref(&self.start), as_ref(&self.end))
     }
-
-    fn is_empty(&self) -> bool {
-        match (&self.start, &self.end) {
-            (Bound::Included(s), Bound::Included(e)) => s > e,
-            (Bound::Included(s) | Bound::Excluded(s), Bound::Excluded(e) | Bound::Included(e)) => {
-                s >= e
-            }
-            _ => false,
-        }
-    }
 }
 
 fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
@@ -103,23 +88,53 @@ fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 pub(crate) type Writes = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 type Overlay = VecDeque<(Vec<u8>, Option<Vec<u8>>)>;
 
+type Cursor<'a> = imbl::ordmap::RangedIter<'a, Key, Loc, imbl::shared_ptr::DefaultSharedPtr>;
+
+self_cell::self_cell!(
+    /// A snapshot and one cursor over a range of its index, walked from both
+    /// ends. The cursor borrows the index the snapshot owns; keeping the two
+    /// together lets an iterator seek once, rather than once per page of keys.
+    struct Walk {
+        owner: Arc<Version>,
+        #[covariant]
+        dependent: Cursor,
+    }
+);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    Front,
+    Back,
+}
+
+impl End {
+    fn index(self) -> usize {
+        self as usize
+    }
+    fn other(self) -> End {
+        match self {
+            End::Front => End::Back,
+            End::Back => End::Front,
+        }
+    }
+    /// Whether `a` comes before `b` walking from this end.
+    fn before(self, a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+        match self {
+            End::Front => a.cmp(b),
+            End::Back => b.cmp(a),
+        }
+    }
+}
+
 /// Iterator over `(key, value)` pairs in key order; reverse with `.rev()`.
 /// Items are `Result`s: a value that fails its checksum yields CorruptedData.
 pub struct Iter {
     shared: Arc<Shared>,
-    version: Arc<Version>,
-    /// Keys not yet fetched into either buffer.
-    remaining: KeyRange,
-    front: VecDeque<(Key, Loc)>,
-    back: VecDeque<(Key, Loc)>,
-    front_page: usize,
-    back_page: usize,
+    walk: Walk,
+    /// An entry taken from the cursor at each end but not yet yielded: merging a
+    /// transaction's writes needs to look at the next key before taking it.
+    peeked: [Option<(Key, Loc)>; 2],
     overlay: Overlay,
-}
-
-enum Next {
-    Base(Key, Loc),
-    Overlay(Vec<u8>, Option<Vec<u8>>),
 }
 
 impl Iter {
@@ -129,149 +144,102 @@ impl Iter {
         range: KeyRange,
         overlay: Option<Writes>,
     ) -> Iter {
+        let walk = Walk::new(version, |version| {
+            version.index.range(probe_bounds(range.bounds()))
+        });
         Iter {
             shared,
-            version,
-            remaining: range,
-            front: VecDeque::new(),
-            back: VecDeque::new(),
-            front_page: FIRST_PAGE,
-            back_page: FIRST_PAGE,
+            walk,
+            peeked: [None, None],
             overlay: overlay.unwrap_or_default().into(),
         }
     }
 
-    fn fill_front(&mut self) {
-        if !self.front.is_empty() || self.remaining.is_empty() {
-            return;
+    /// The next index entry from `end`, from the cursor or, once the cursor's
+    /// two ends have met, the entry peeked at the other end.
+    fn take_base(&mut self, end: End) -> Option<(Key, Loc)> {
+        if let Some(entry) = self.peeked[end.index()].take() {
+            return Some(entry);
         }
-        let page: Vec<(Key, Loc)> = self
-            .version
-            .index
-            .range(probe_bounds(self.remaining.bounds()))
-            .take(self.front_page)
-            .map(|(k, l)| (k.clone(), *l))
-            .collect();
-        let full = page.len() == self.front_page;
-        self.front_page = (self.front_page * 2).min(MAX_PAGE);
-        match page.last() {
-            Some((k, _)) if full => self.remaining.start = Bound::Excluded(k.to_vec()),
-            _ => {
-                self.remaining = KeyRange {
-                    start: Bound::Excluded(vec![1]),
-                    end: Bound::Excluded(vec![0]),
-                }
-            }
+        let next = self.walk.with_dependent_mut(|_, cursor| {
+            let next = match end {
+                End::Front => cursor.next(),
+                End::Back => cursor.next_back(),
+            };
+            next.map(|(k, l)| (k.clone(), *l))
+        });
+        next.or_else(|| self.peeked[end.other().index()].take())
+    }
+
+    fn overlay_at(&self, end: End) -> Option<&(Vec<u8>, Option<Vec<u8>>)> {
+        match end {
+            End::Front => self.overlay.front(),
+            End::Back => self.overlay.back(),
         }
-        self.front.extend(page);
     }
 
-    fn fill_back(&mut self) {
-        if !self.back.is_empty() || self.remaining.is_empty() {
-            return;
+    fn take_overlay(&mut self, end: End) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+        match end {
+            End::Front => self.overlay.pop_front(),
+            End::Back => self.overlay.pop_back(),
         }
-        let page: Vec<(Key, Loc)> = self
-            .version
-            .index
-            .range(probe_bounds(self.remaining.bounds()))
-            .rev()
-            .take(self.back_page)
-            .map(|(k, l)| (k.clone(), *l))
-            .collect();
-        let full = page.len() == self.back_page;
-        self.back_page = (self.back_page * 2).min(MAX_PAGE);
-        match page.last() {
-            Some((k, _)) if full => self.remaining.end = Bound::Excluded(k.to_vec()),
-            _ => {
-                self.remaining = KeyRange {
-                    start: Bound::Excluded(vec![1]),
-                    end: Bound::Excluded(vec![0]),
-                }
-            }
-        }
-        self.back.extend(page);
     }
 
-    fn peek_front(&mut self) -> Option<&(Key, Loc)> {
-        self.fill_front();
-        self.front.front().or_else(|| self.back.back())
+    fn resolve(&self, key: &[u8], loc: Loc) -> Result<(Vec<u8>, Vec<u8>)> {
+        self.shared.check_open()?;
+        let value = self
+            .shared
+            .read_scanned(self.walk.borrow_owner(), key, loc)?;
+        Ok((key.to_vec(), value))
     }
 
-    fn pop_front_base(&mut self) -> Option<(Key, Loc)> {
-        self.front.pop_front().or_else(|| self.back.pop_back())
-    }
-
-    fn peek_back(&mut self) -> Option<&(Key, Loc)> {
-        self.fill_back();
-        self.back.front().or_else(|| self.front.back())
-    }
-
-    fn pop_back_base(&mut self) -> Option<(Key, Loc)> {
-        self.back.pop_front().or_else(|| self.front.pop_back())
-    }
-
-    fn next_front(&mut self) -> Option<Next> {
-        let base_key = self.peek_front().map(|(k, _)| k.clone());
-        let over_key = self.overlay.front().map(|(k, _)| k.clone());
-        match (base_key, over_key) {
-            (None, None) => None,
-            (Some(_), None) => self.pop_front_base().map(|(k, l)| Next::Base(k, l)),
-            (b, Some(o)) => {
-                if let Some(b) = &b {
-                    match b[..].cmp(&o[..]) {
-                        std::cmp::Ordering::Less => {
-                            return self.pop_front_base().map(|(k, l)| Next::Base(k, l))
-                        }
-                        std::cmp::Ordering::Equal => {
-                            self.pop_front_base();
-                        }
-                        std::cmp::Ordering::Greater => {}
+    fn next_from(&mut self, end: End) -> Option<Result<(Vec<u8>, Vec<u8>)>> {
+        loop {
+            if self.overlay.is_empty() && self.peeked[end.index()].is_none() {
+                // Nothing to merge: read straight through the cursor, without
+                // copying the key out of the index first.
+                let shared = &self.shared;
+                let item = self.walk.with_dependent_mut(|version, cursor| {
+                    let (key, loc) = match end {
+                        End::Front => cursor.next(),
+                        End::Back => cursor.next_back(),
+                    }?;
+                    let value = shared
+                        .check_open()
+                        .and_then(|_| shared.read_scanned(version, key, *loc));
+                    Some(value.map(|v| (key.to_vec(), v)))
+                });
+                return match item {
+                    Some(item) => Some(item),
+                    None => {
+                        let (key, loc) = self.peeked[end.other().index()].take()?;
+                        Some(self.resolve(&key, loc))
                     }
-                }
-                self.overlay.pop_front().map(|(k, v)| Next::Overlay(k, v))
+                };
             }
-        }
-    }
-
-    fn next_back_item(&mut self) -> Option<Next> {
-        let base_key = self.peek_back().map(|(k, _)| k.clone());
-        let over_key = self.overlay.back().map(|(k, _)| k.clone());
-        match (base_key, over_key) {
-            (None, None) => None,
-            (Some(_), None) => self.pop_back_base().map(|(k, l)| Next::Base(k, l)),
-            (b, Some(o)) => {
-                if let Some(b) = &b {
-                    match b[..].cmp(&o[..]) {
-                        std::cmp::Ordering::Greater => {
-                            return self.pop_back_base().map(|(k, l)| Next::Base(k, l))
-                        }
-                        std::cmp::Ordering::Equal => {
-                            self.pop_back_base();
-                        }
-                        std::cmp::Ordering::Less => {}
-                    }
+            let base = self.take_base(end);
+            let Some(over_key) = self.overlay_at(end).map(|(k, _)| k) else {
+                let (key, loc) = base?;
+                return Some(self.resolve(&key, loc));
+            };
+            if let Some((key, loc)) = &base {
+                match end.before(key, over_key) {
+                    std::cmp::Ordering::Less => return Some(self.resolve(key, *loc)),
+                    // The transaction's own write of this key replaces it.
+                    std::cmp::Ordering::Equal => {}
+                    std::cmp::Ordering::Greater => self.peeked[end.index()] = base,
                 }
-                self.overlay.pop_back().map(|(k, v)| Next::Overlay(k, v))
             }
-        }
-    }
-
-    fn resolve(&self, next: Next) -> Option<Result<(Vec<u8>, Vec<u8>)>> {
-        match next {
-            Next::Base(k, loc) => Some(
-                self.shared
-                    .check_open()
-                    .and_then(|_| self.shared.read_value(&self.version, &k, loc))
-                    .map(|v| (k.to_vec(), v)),
-            ),
-            Next::Overlay(k, Some(v)) => Some(Ok((k, v))),
-            Next::Overlay(_, None) => None,
+            match self.take_overlay(end) {
+                Some((k, Some(v))) => return Some(Ok((k, v))),
+                _ => continue, // the transaction deleted this key
+            }
         }
     }
 
     /// Sequence number of the snapshot this iterator reads.
     pub fn snapshot_seq(&self) -> u64 {
-        self.version.seq
+        self.walk.borrow_owner().seq
     }
 }
 
@@ -279,23 +247,13 @@ impl Iterator for Iter {
     type Item = Result<(Vec<u8>, Vec<u8>)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let n = self.next_front()?;
-            if let Some(item) = self.resolve(n) {
-                return Some(item);
-            }
-        }
+        self.next_from(End::Front)
     }
 }
 
 impl DoubleEndedIterator for Iter {
     fn next_back(&mut self) -> Option<Self::Item> {
-        loop {
-            let n = self.next_back_item()?;
-            if let Some(item) = self.resolve(n) {
-                return Some(item);
-            }
-        }
+        self.next_from(End::Back)
     }
 }
 
