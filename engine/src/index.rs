@@ -10,20 +10,29 @@ use std::sync::Arc;
 
 use crate::segment::Segment;
 
-/// A key in the index: its bytes, shared (copying index nodes copies a pointer),
-/// and its first eight bytes inline as a big-endian integer. Two keys that differ
-/// in their first eight bytes — almost all of them — compare without following the
-/// pointer, so a lookup does not take a cache miss per comparison.
+/// A key in the index. Keys of up to [`INLINE_KEY`] bytes — most keys — are held
+/// in the index node itself: cloning one (which copy-on-write of a node does for
+/// every key in it) is a copy, not a reference count update, and it costs no
+/// allocation of its own. Longer keys are shared behind an `Arc`, with their first
+/// eight bytes inline.
+///
+/// Comparisons start with the first eight bytes, zero-padded, as a big-endian
+/// integer; for a long key that avoids following the pointer, as keys that differ
+/// there — almost all of them — are told apart without it.
 ///
 /// Invariant: the order is the lexicographic order of the bytes. Comparing the
 /// zero-padded prefixes first agrees with it: keys whose prefixes differ differ
 /// first at that byte (a shorter key's padding only ties with a real zero), and
-/// ties fall back to comparing the bytes.
+/// ties fall back to comparing the bytes. Unused inline bytes are zero.
 #[derive(Clone)]
-pub struct Key {
-    prefix: u64,
-    bytes: Arc<[u8]>,
+pub enum Key {
+    Inline { len: u8, bytes: [u8; INLINE_KEY] },
+    Shared { prefix: [u8; 8], bytes: Arc<[u8]> },
 }
+
+/// The longest key held inline: what fits beside the length in 32 bytes, the
+/// size of the shared form.
+pub const INLINE_KEY: usize = 30;
 
 /// The first eight bytes of `bytes`, zero-padded, as a big-endian integer.
 pub fn prefix_of(bytes: &[u8]) -> u64 {
@@ -39,9 +48,25 @@ pub fn prefix_of(bytes: &[u8]) -> u64 {
 
 impl Key {
     pub fn new(bytes: &[u8]) -> Key {
-        Key {
-            prefix: prefix_of(bytes),
-            bytes: Arc::from(bytes),
+        if bytes.len() <= INLINE_KEY {
+            let mut inline = [0u8; INLINE_KEY];
+            inline[..bytes.len()].copy_from_slice(bytes);
+            Key::Inline {
+                len: bytes.len() as u8,
+                bytes: inline,
+            }
+        } else {
+            Key::Shared {
+                prefix: bytes[..8].try_into().unwrap(),
+                bytes: Arc::from(bytes),
+            }
+        }
+    }
+
+    fn prefix(&self) -> u64 {
+        match self {
+            Key::Inline { bytes, .. } => u64::from_be_bytes(*bytes.first_chunk::<8>().unwrap()),
+            Key::Shared { prefix, .. } => u64::from_be_bytes(*prefix),
         }
     }
 }
@@ -49,28 +74,31 @@ impl Key {
 impl std::ops::Deref for Key {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        &self.bytes
+        match self {
+            Key::Inline { len, bytes } => &bytes[..*len as usize],
+            Key::Shared { bytes, .. } => bytes,
+        }
     }
 }
 
 impl std::borrow::Borrow<[u8]> for Key {
     fn borrow(&self) -> &[u8] {
-        &self.bytes
+        self
     }
 }
 
 impl PartialEq for Key {
     fn eq(&self, other: &Key) -> bool {
-        self.prefix == other.prefix && self.bytes == other.bytes
+        self[..] == other[..]
     }
 }
 impl Eq for Key {}
 
 impl Ord for Key {
     fn cmp(&self, other: &Key) -> std::cmp::Ordering {
-        self.prefix
-            .cmp(&other.prefix)
-            .then_with(|| self.bytes[..].cmp(&other.bytes[..]))
+        self.prefix()
+            .cmp(&other.prefix())
+            .then_with(|| self[..].cmp(&other[..]))
     }
 }
 impl PartialOrd for Key {
@@ -81,13 +109,13 @@ impl PartialOrd for Key {
 
 impl std::hash::Hash for Key {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.bytes[..].hash(state)
+        self[..].hash(state)
     }
 }
 
 impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", &self.bytes[..])
+        write!(f, "{:?}", &self[..])
     }
 }
 
@@ -109,15 +137,15 @@ impl<'a> Probe<'a> {
 
 impl equivalent::Equivalent<Key> for Probe<'_> {
     fn equivalent(&self, key: &Key) -> bool {
-        self.prefix == key.prefix && self.bytes == &key.bytes[..]
+        self.prefix == key.prefix() && self.bytes == &key[..]
     }
 }
 
 impl equivalent::Comparable<Key> for Probe<'_> {
     fn compare(&self, key: &Key) -> std::cmp::Ordering {
         self.prefix
-            .cmp(&key.prefix)
-            .then_with(|| self.bytes.cmp(&key.bytes[..]))
+            .cmp(&key.prefix())
+            .then_with(|| self.bytes.cmp(&key[..]))
     }
 }
 
@@ -159,11 +187,22 @@ mod tests {
 
     proptest! {
         #[test]
-        fn key_order_is_byte_order(a in prop::collection::vec(prop::sample::select(vec![0u8, 1, 0xff]), 0..12),
-                                   b in prop::collection::vec(prop::sample::select(vec![0u8, 1, 0xff]), 0..12)) {
+        // Lengths on both sides of the inline limit, so inline and shared keys meet.
+        fn key_order_is_byte_order(a in prop::collection::vec(prop::sample::select(vec![0u8, 1, 0xff]), 0..40),
+                                   b in prop::collection::vec(prop::sample::select(vec![0u8, 1, 0xff]), 0..40)) {
             let (ka, kb) = (Key::new(&a), Key::new(&b));
+            prop_assert_eq!(&ka[..], &a[..]);
             prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
+            prop_assert_eq!(ka == kb, a == b);
             prop_assert_eq!(equivalent::Comparable::compare(&Probe::new(&a), &kb), a.cmp(&b));
+            prop_assert_eq!(equivalent::Equivalent::equivalent(&Probe::new(&a), &kb), a == b);
         }
+    }
+
+    #[test]
+    fn keys_up_to_the_limit_are_inline_and_a_key_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<Key>(), 32);
+        assert!(matches!(Key::new(&[7; INLINE_KEY]), Key::Inline { .. }));
+        assert!(matches!(Key::new(&[7; INLINE_KEY + 1]), Key::Shared { .. }));
     }
 }
