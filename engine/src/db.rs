@@ -133,7 +133,10 @@ fn admit_to_cache() -> bool {
 pub(crate) struct Shared {
     pub dir: PathBuf,
     pub config: Config,
+    /// The latest version; replaced only through `publish`.
     pub current: ArcSwap<Version>,
+    /// Keys in `current`, kept beside it so that `len()` is one atomic load.
+    live_keys: AtomicU64,
     hash: ArcSwap<HashIndex>,
     writer: Mutex<Option<Writer>>,
     /// Highest sequence number known to be synced; held while syncing.
@@ -267,6 +270,7 @@ impl Database {
         let shared = Arc::new(Shared {
             dir,
             hash: ArcSwap::from_pointee(HashIndex::build(&version.index)),
+            live_keys: AtomicU64::new(version.index.len() as u64),
             current: ArcSwap::from_pointee(version),
             writer: Mutex::new(writer),
             synced: Mutex::new(seq),
@@ -346,7 +350,7 @@ impl Database {
     /// Number of live keys.
     pub fn len(&self) -> Result<usize> {
         self.shared.check_open()?;
-        Ok(self.shared.current.load().index.len())
+        Ok(self.shared.live_keys.load(Ordering::Acquire) as usize)
     }
 
     pub fn is_empty(&self) -> Result<bool> {
@@ -431,7 +435,7 @@ impl Database {
         );
         let hash = HashIndex::build(&version.index);
         self.shared.hash.store(Arc::new(hash));
-        self.shared.current.store(Arc::new(version));
+        self.shared.publish(Arc::new(version));
         Ok(())
     }
 
@@ -796,6 +800,15 @@ impl Shared {
             })
     }
 
+    /// Makes `version` the latest. The key count is stored first: a `len()` racing
+    /// with a commit may see either count, and sees the new one once the commit
+    /// has returned.
+    fn publish(&self, version: Arc<Version>) {
+        self.live_keys
+            .store(version.index.len() as u64, Ordering::Release);
+        self.current.store(version);
+    }
+
     /// The value at `loc` for a scan: read from the segment, past the cache. A
     /// scan reads each value once, so looking it up would cost more than checking
     /// its checksum, and admitting it would push out values that are read again.
@@ -932,7 +945,7 @@ impl Shared {
             }
             w.active.len += frame_len;
             w.next_seq += 1;
-            self.current.store(Arc::new(w.version()));
+            self.publish(Arc::new(w.version()));
             self.written_seq.store(seq, Ordering::Release);
             self.tracker
                 .lock()
@@ -1073,7 +1086,7 @@ impl Shared {
         let w = guard.as_mut().ok_or_else(Error::closed)?;
         if w.active.len > 0 {
             self.roll(w)?;
-            self.current.store(Arc::new(w.version()));
+            self.publish(Arc::new(w.version()));
         }
         Ok(self.current.load_full())
     }
@@ -1111,7 +1124,7 @@ impl Shared {
             w.segments.insert(seg.id, seg);
         }
         let v = Arc::new(w.version());
-        self.current.store(v.clone());
+        self.publish(v.clone());
         Ok(v)
     }
 
