@@ -381,7 +381,8 @@ enum LightningDBError lightning_db_config_set_read_only(struct LightningDBConfig
 
 /**
  * Sets the size at which a segment file is sealed and a new one started: 4096
- * bytes to 2 GiB (default 64 MiB). Other values: InvalidArgument.
+ * to 2147483647 bytes (just under 2 GiB; default 64 MiB). Other values:
+ * InvalidArgument.
  */
 enum LightningDBError lightning_db_config_set_segment_size(struct LightningDBConfig *config,
                                                            uint64_t segment_size);

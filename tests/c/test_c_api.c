@@ -489,6 +489,10 @@ static void test_invalid_arguments(void) {
     EXPECT(lightning_db_config_set_page_size(config, 256), InvalidArgument);
     EXPECT(lightning_db_config_set_page_size(config, 131072), InvalidArgument);
     EXPECT(lightning_db_config_set_segment_size(config, 100), InvalidArgument);
+    EXPECT(lightning_db_config_set_segment_size(config, 4095), InvalidArgument);
+    /* The upper bound is exact: 2^31 - 1 bytes, not 2 GiB (found by random_c_api). */
+    OK(lightning_db_config_set_segment_size(config, 2147483647u));
+    EXPECT(lightning_db_config_set_segment_size(config, 2147483648u), InvalidArgument);
     EXPECT(lightning_db_config_set_sync_mode(config, 3), InvalidArgument);
     EXPECT(lightning_db_config_set_sync_mode(config, -1), InvalidArgument);
     OK(lightning_db_config_set_read_only(config, true));

@@ -125,7 +125,8 @@ pub extern "C" fn lightning_db_config_set_read_only(
 }
 
 /// Sets the size at which a segment file is sealed and a new one started: 4096
-/// bytes to 2 GiB (default 64 MiB). Other values: InvalidArgument.
+/// to 2147483647 bytes (just under 2 GiB; default 64 MiB). Other values:
+/// InvalidArgument.
 #[no_mangle]
 pub extern "C" fn lightning_db_config_set_segment_size(
     config: *mut LightningDBConfig,
