@@ -938,6 +938,46 @@ static void test_iterators(void) {
     EXPECT(lightning_db_last_error_code(), InvalidArgument);
 }
 
+/* Found by random_c_api: once the database is closed, every iter_next fails with
+ * InvalidArgument, also for an iterator that has nothing left to read and for a
+ * transaction's iterator whose remaining entries are the transaction's own writes
+ * (held by the iterator, not read from the database). */
+static void test_iterators_after_close(void) {
+    LightningDB *db = create_db("iter-closed", SyncOff);
+    OK(put_s(db, "a", "1"));
+    LightningDBIterator *empty, *ended, *own_writes;
+    OK(lightning_db_iter_prefix(db, B("zz"), 2, false, &empty));
+    OK(lightning_db_iter_prefix(db, B("a"), 1, false, &ended));
+    LightningDBResult k, v;
+    bool has;
+    OK(lightning_db_iter_next(ended, &k, &v, &has));
+    CHECK(has && result_is(k, "a") && result_is(v, "1"));
+    lightning_db_free_result(k.data, k.len);
+    lightning_db_free_result(v.data, v.len);
+    uint64_t tx;
+    OK(lightning_db_begin_transaction(db, &tx));
+    OK(lightning_db_put_tx(db, tx, B("t1"), 2, B("own"), 3));
+    OK(lightning_db_put_tx(db, tx, B("t2"), 2, B("own"), 3));
+    OK(lightning_db_iter_prefix_tx(db, tx, B("t"), 1, false, &own_writes));
+    OK(lightning_db_close(db));
+
+    LightningDBIterator *its[] = {empty, ended, own_writes};
+    for (size_t i = 0; i < sizeof its / sizeof its[0]; i++) {
+        for (int round = 0; round < 3; round++) {
+            has = true;
+            LightningDBError err = lightning_db_iter_next(its[i], &k, &v, &has);
+            EXPECT(err, InvalidArgument);
+            CHECK(!has && k.data == NULL && k.len == 0 && v.data == NULL && v.len == 0);
+            lightning_db_free_result(k.data, k.len);
+            lightning_db_free_result(v.data, v.len);
+        }
+        CHECK(strstr(lightning_db_last_error_message(), "closed") != NULL);
+        lightning_db_iter_free(its[i]);
+        /* Freeing it is no misuse: the last error is left as it was. */
+        EXPECT(lightning_db_last_error_code(), InvalidArgument);
+    }
+}
+
 static void test_config(void) {
     LightningDBConfig *config = lightning_db_config_new();
     CHECK(config != NULL);
@@ -1403,6 +1443,7 @@ static const struct test tests[] = {
     {"transactions", test_transactions},
     {"write_batch", test_write_batch},
     {"iterators", test_iterators},
+    {"iterators_after_close", test_iterators_after_close},
     {"config", test_config},
     {"read_only_and_refresh", test_read_only_and_refresh},
     {"maintenance", test_maintenance},

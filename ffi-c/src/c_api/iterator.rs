@@ -2,18 +2,27 @@
 //! snapshot, of the database or of a transaction.
 
 use std::ops::Bound;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use lightning_db::{Iter, KeyRange};
+use lightning_db::{Database, Iter, KeyRange};
 
-use super::boundary::{self, out, run, run_void, Outcome};
+use super::boundary::{self, out, run, run_void, Failure, Outcome};
 use super::database::database;
 use super::handles::Registry;
 use super::{LightningDB, LightningDBError, LightningDBIterator, LightningDBResult};
 
 type Entries = Box<dyn Iterator<Item = lightning_db::Result<(Vec<u8>, Vec<u8>)>> + Send>;
 
-pub(crate) static ITERATORS: Registry<Mutex<Entries>> = Registry::new("LightningDBIterator*");
+/// A scan and the database it reads. The database is kept so that `iter_next`
+/// can refuse every call once it is closed: the engine's iterator notices a close
+/// only when it reads a stored value, so the end of a scan, or a transaction's own
+/// writes (held in the iterator), would otherwise still come back as Success.
+pub(crate) struct Scan {
+    db: Arc<Database>,
+    entries: Mutex<Entries>,
+}
+
+pub(crate) static ITERATORS: Registry<Scan> = Registry::new("LightningDBIterator*");
 
 /// Where a scan reads: the database's latest commit, or a transaction's view.
 #[derive(Clone, Copy)]
@@ -58,7 +67,10 @@ unsafe fn create(
     } else {
         Box::new(scan)
     };
-    let token = ITERATORS.insert(Mutex::new(entries));
+    let token = ITERATORS.insert(Scan {
+        db,
+        entries: Mutex::new(entries),
+    });
     iter.write(std::ptr::without_provenance_mut(token));
     Ok(())
 }
@@ -194,11 +206,17 @@ pub unsafe extern "C" fn lightning_db_iter_next(
         has_entry.write(false);
     }
     run("lightning_db_iter_next", || {
-        let entries = ITERATORS.get(iter.addr(), "iter")?;
+        let scan = ITERATORS.get(iter.addr(), "iter")?;
         let key = out(key, "key")?;
         let value = out(value, "value")?;
         let has_entry = out(has_entry, "has_entry")?;
-        let next = entries
+        if scan.db.is_closed() {
+            return Err(Failure::invalid(
+                "the database of this iterator was closed (free the iterator)",
+            ));
+        }
+        let next = scan
+            .entries
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .next();
