@@ -86,13 +86,18 @@ fn write_via(
     }
     w.write_all(&(index.len() as u64).to_le_bytes())
         .map_err(io)?;
+    // One write per entry: each write also updates the checksum, which costs
+    // far more per call than per byte.
+    let mut entry = Vec::with_capacity(64);
     for (key, loc) in index.iter() {
-        w.write_all(&(key.len() as u32).to_le_bytes()).map_err(io)?;
-        w.write_all(key).map_err(io)?;
-        w.write_all(&loc.seq.to_le_bytes()).map_err(io)?;
-        w.write_all(&loc.segment.to_le_bytes()).map_err(io)?;
-        w.write_all(&loc.offset.to_le_bytes()).map_err(io)?;
-        w.write_all(&loc.len.to_le_bytes()).map_err(io)?;
+        entry.clear();
+        entry.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        entry.extend_from_slice(key);
+        entry.extend_from_slice(&loc.seq.to_le_bytes());
+        entry.extend_from_slice(&loc.segment.to_le_bytes());
+        entry.extend_from_slice(&loc.offset.to_le_bytes());
+        entry.extend_from_slice(&loc.len.to_le_bytes());
+        w.write_all(&entry).map_err(io)?;
     }
     let crc = w.crc.clone().finalize();
     let mut inner = w.inner;

@@ -139,9 +139,8 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
         }
         let seg = &version.segments[&loc.segment];
         let rel = frame.len();
-        seg.read_value(loc.offset, loc.len, key, |value| {
-            format::encode_entry(&mut frame, EntryKind::Put, loc.seq, key, value)
-        })?;
+        // The copy is the record as it is, sequence number and checksum included.
+        frame.extend_from_slice(seg.raw_entry(loc.offset, loc.len, key)?);
         pending.push((key.clone(), *loc, rel));
         if frame.len() >= FRAME_TARGET {
             flush(

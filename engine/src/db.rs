@@ -1107,8 +1107,9 @@ impl Shared {
         let w = guard.as_mut().ok_or_else(Error::closed)?;
         let hash = self.hash.load();
         for (key, old, new) in relocations {
-            if w.index.get(&Probe::new(key)) == Some(old) {
-                w.index.insert(key.clone(), *new);
+            // Entries overwritten since the copy was made keep their newer value.
+            if let Some(loc) = w.index.get_mut(&Probe::new(key)).filter(|l| **l == *old) {
+                *loc = *new;
                 hash.relocate(hash.hash(key), *old, *new);
             }
         }

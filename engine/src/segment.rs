@@ -129,6 +129,20 @@ impl Segment {
         Ok(e)
     }
 
+    /// The encoded bytes of the put of `key` at `offset`, checksum verified: what
+    /// compaction copies as it is.
+    pub fn raw_entry(&self, offset: u32, len: u32, key: &[u8]) -> Result<&[u8]> {
+        let e = self.entry(offset, len)?;
+        if e.key != key {
+            return Err(self.corrupt(
+                offset as usize,
+                "index entry does not match the record on disk",
+            ));
+        }
+        let map = self.map.as_ref().expect("entry() checked the map");
+        Ok(&map[offset as usize..offset as usize + len as usize])
+    }
+
     /// The value of the put of `key` at `offset`, handed to `f`.
     pub fn read_value<T>(
         &self,
