@@ -120,6 +120,12 @@ pub fn decode_entry(bytes: &[u8]) -> Result<EntryRef<'_>, &'static str> {
     let value_len = u32_at(bytes, 5) as usize;
     let seq = u64_at(bytes, 9);
     let crc = u32_at(bytes, 17);
+    // A put or delete of a key no writer accepts (empty, or longer than the
+    // limit) cannot have been written by Lightning DB: reading it back would make
+    // a key that iteration shows but get and delete refuse.
+    if kind != EntryKind::Seal && (key_len == 0 || key_len > MAX_KEY_SIZE) {
+        return Err("entry key length out of range");
+    }
     let len = ENTRY_HEADER_LEN
         .checked_add(key_len)
         .and_then(|n| n.checked_add(value_len))

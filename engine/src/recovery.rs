@@ -21,6 +21,9 @@ use crate::format::{self, EntryKind};
 use crate::index::{Index, Key, Loc, Probe};
 use crate::segment::{self, map_file, segment_path};
 
+/// Sequence numbers at or above this are corruption (see `recover`).
+pub const MAX_SEQ: u64 = 1 << 63;
+
 pub struct Recovered {
     pub index: Index,
     pub last_seq: u64,
@@ -69,8 +72,14 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         )));
     }
 
-    // Segments the checkpoint itself points into must survive as long as it does.
-    let mut referenced: BTreeSet<u32> = index.values().map(|l| l.segment).collect();
+    // Segments the checkpoint itself points into must survive as long as it does,
+    // and hold every record it points at: the furthest byte it refers to in each.
+    let mut ckpt_ends: BTreeMap<u32, u64> = BTreeMap::new();
+    for l in index.values() {
+        let end = ckpt_ends.entry(l.segment).or_default();
+        *end = (*end).max(l.offset as u64 + l.len as u64);
+    }
+    let mut referenced: BTreeSet<u32> = ckpt_ends.keys().copied().collect();
     let mut last_seq = ckpt_seq;
     let mut unsealed = Vec::new();
     let mut tail = None;
@@ -127,6 +136,20 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
                 path.display()
             )));
         }
+        // The checkpoint was written after the records it points at were synced,
+        // so they lie in whole frames. A reference past them means the frames were
+        // damaged (taken for a torn tail), not torn: the writer would otherwise
+        // zero or remove the segment, and a later read could fault on the map.
+        if let Some(&ckpt_end) = ckpt_ends.get(id) {
+            if ckpt_end > end.data_len as u64 {
+                return Err(Error::corrupted(format!(
+                    "{} at offset {}: the checkpoint refers to records up to offset {ckpt_end}, \
+                     past the end of the valid data",
+                    path.display(),
+                    end.data_len
+                )));
+            }
+        }
         if !end.sealed {
             unsealed.push((*id, end.valid_len));
         }
@@ -159,11 +182,13 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         }
     }
     drop(maps);
-    // The next commit takes `last_seq + 1`. No sequence of commits gets this far
-    // (2^64 of them): a record or checkpoint claiming it was not written by us.
-    if last_seq == u64::MAX {
+    // Commits take `last_seq + 1`, `+ 2`, ... without a check for overflow, which
+    // is safe only because no database gets near the end of the range: 2^63
+    // commits take centuries. A record or checkpoint claiming a sequence number
+    // that high was not written by Lightning DB.
+    if last_seq >= MAX_SEQ {
         return Err(Error::corrupted(format!(
-            "{}: sequence number at the end of its range",
+            "{}: sequence number {last_seq} is beyond any a commit can have",
             dir.display()
         )));
     }

@@ -222,6 +222,14 @@ pub fn scan<'a>(bytes: &'a [u8], mut visit: impl FnMut(usize, &format::EntryRef<
         };
         let frame_end = payload.end;
         match format::entries(bytes, payload) {
+            // A writer writes a seal entry alone in its frame. Data entries beside
+            // one would be visited, yet lie past `data_len`, where a writer reusing
+            // the segment overwrites: not a frame of ours.
+            Ok(entries)
+                if entries.len() > 1 && entries.iter().any(|(_, e)| e.kind == EntryKind::Seal) =>
+            {
+                return end(pos, false, Some((pos, "seal entry beside other entries")));
+            }
             Ok(entries) => {
                 sealed = false;
                 for (off, e) in &entries {
