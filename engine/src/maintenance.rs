@@ -3,13 +3,13 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 
 use crate::checkpoint;
 use crate::db::Shared;
 use crate::error::{Error, Result};
-use crate::segment::{self, map_file, segment_path};
+use crate::segment::{self, segment_path};
 use crate::sync;
 use crate::{Corruption, VerifyReport};
 
@@ -42,10 +42,12 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<()> {
                 e,
             )
         };
-        let mut src = File::open(&seg.path).map_err(io)?.take(limit);
+        // From the handle's own map: a compaction in a writer process may have
+        // removed the file since this snapshot was taken.
+        let data = seg.data();
         let mut out = File::create(&to).map_err(io)?;
-        std::io::copy(&mut src, &mut out).map_err(io)?;
-        out.flush().map_err(io)?;
+        out.write_all(&data[..(limit as usize).min(data.len())])
+            .map_err(io)?;
         sync::all(&out).map_err(io)?;
     }
     let covered: BTreeSet<u32> = version
@@ -72,12 +74,9 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
         ..Default::default()
     };
     for (id, seg) in version.segments.iter() {
-        let file = File::open(&seg.path).map_err(|e| Error::io(seg.path.display(), e))?;
-        let map = map_file(&file, &seg.path)?;
-        let mut bytes: &[u8] = map.as_deref().unwrap_or(&[]);
-        let data_end =
-            segment::hole_at_or_after(&file, 0).map_err(|e| Error::io(seg.path.display(), e))?;
-        bytes = &bytes[..(data_end as usize).min(bytes.len())];
+        // Through the handle's own map: a compaction in a writer process may have
+        // removed the file since this snapshot was taken.
+        let mut bytes = seg.data();
         if let Some((a, len)) = version.active {
             if a == *id {
                 bytes = &bytes[..(len as usize).min(bytes.len())];

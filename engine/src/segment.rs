@@ -51,6 +51,8 @@ pub struct Segment {
     pub id: u32,
     pub path: PathBuf,
     map: Option<Mmap>,
+    /// Bytes of the map before the file's first hole, when it was mapped.
+    data_end: usize,
 }
 
 impl std::fmt::Debug for Segment {
@@ -97,7 +99,13 @@ impl Segment {
     pub fn open_sealed(id: u32, path: PathBuf) -> Result<Segment> {
         let file = File::open(&path).map_err(|e| Error::io(path.display(), e))?;
         let map = map_file(&file, &path)?;
-        Ok(Segment { id, path, map })
+        let data_end = hole_at_or_after(&file, 0).map_err(|e| Error::io(path.display(), e))?;
+        Ok(Segment {
+            id,
+            path,
+            data_end: (data_end as usize).min(map.as_ref().map_or(0, |m| m.len())),
+            map,
+        })
     }
 
     /// Maps `len` bytes of the active segment: more than it holds yet.
@@ -110,8 +118,18 @@ impl Segment {
         Ok(Segment {
             id,
             path,
+            // Past what the writer has written the map must not be read at all;
+            // whoever reads an active segment whole clamps to its written length.
+            data_end: len as usize,
             map: Some(map),
         })
+    }
+
+    /// The mapped bytes up to the first hole. Read through the map the handle
+    /// already holds, so it works after a compaction in another process removed
+    /// the file.
+    pub fn data(&self) -> &[u8] {
+        self.map.as_deref().map_or(&[], |m| &m[..self.data_end])
     }
 
     /// The put record at `offset` (encoded length `len`), its checksum verified.
