@@ -153,6 +153,10 @@ fn truncation_at_and_inside_every_record_recovers_a_prefix() {
         );
     }
     assert_eq!(last_count, n);
+    eprintln!(
+        "truncation: {} cuts, each recovered a prefix",
+        original.len() + 1
+    );
 }
 
 #[test]
@@ -267,6 +271,7 @@ fn random_damage_never_yields_wrong_bytes_or_a_panic() {
             }
         }
     }
+    eprintln!("random damage: {detected} of 200 damaged logs noticed, no wrong bytes");
     assert!(detected > 150, "only {detected} of 200 damages noticed");
 }
 
