@@ -39,7 +39,7 @@ pub struct Config {
     /// Any number of read-only handles may coexist with one writer process.
     pub read_only: bool,
     /// A segment is sealed and a new one started once it reaches this many bytes
-    /// (default 64 MiB, minimum 4096).
+    /// (default 64 MiB, minimum 4096, maximum 2147483647).
     pub segment_size: u64,
     /// Let a background thread compact when dead bytes exceed
     /// `compaction_dead_ratio` of the segment bytes (default true).
@@ -83,7 +83,7 @@ impl Config {
         }
         if self.segment_size < 4096 || self.segment_size > u32::MAX as u64 / 2 {
             return Err(Error::invalid(format!(
-                "segment size {} is outside 4096..=2 GiB",
+                "segment size {} is outside 4096..=2147483647 bytes",
                 self.segment_size
             )));
         }
