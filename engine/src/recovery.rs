@@ -19,7 +19,7 @@ use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::format::{self, EntryKind};
 use crate::index::{Index, Key, Loc, Probe};
-use crate::segment::{self, map_file, segment_path};
+use crate::segment::{self, segment_path, Segment};
 
 /// Sequence numbers at or above this are corruption (see `recover`).
 pub const MAX_SEQ: u64 = 1 << 63;
@@ -89,23 +89,18 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         .copied()
         .filter(|id| !covered.contains(id))
         .collect();
-    let mut maps = Vec::with_capacity(replayed.len());
-    for &id in &replayed {
-        let path = segment_path(dir, id);
-        let file = File::open(&path).map_err(|e| Error::io(path.display(), e))?;
-        let data_end =
-            segment::hole_at_or_after(&file, 0).map_err(|e| Error::io(path.display(), e))?;
-        maps.push((id, map_file(&file, &path)?, path, data_end as usize));
-    }
+    let maps = replayed
+        .iter()
+        .map(|&id| Segment::open_sealed(id, segment_path(dir, id)))
+        .collect::<Result<Vec<Segment>>>()?;
     // Every record newer than the checkpoint beats what the checkpoint holds, so
     // replay only has to settle records among themselves: newest per key, in a
     // hash map borrowing the keys from the maps. The result is then applied to
     // the ordered index in key order, which is far cheaper than random inserts.
     let mut changes: HashMap<&[u8], (u64, Option<Loc>), foldhash::fast::RandomState> =
         HashMap::default();
-    for (id, map, path, data_end) in &maps {
-        let bytes: &[u8] = map.as_deref().unwrap_or(&[]);
-        let bytes = &bytes[..(*data_end).min(bytes.len())];
+    for seg in &maps {
+        let (id, path, bytes) = (&seg.id, &seg.path, seg.data());
         let mut seg_max = 0u64;
         let end = segment::scan(bytes, |offset, e| {
             seg_max = seg_max.max(e.seq);

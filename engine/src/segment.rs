@@ -78,7 +78,7 @@ pub fn hole_at_or_after(file: &File, from: u64) -> std::io::Result<u64> {
 }
 
 /// Maps a whole file read-only. `None` for an empty file, which cannot be mapped.
-pub fn map_file(file: &File, path: &Path) -> Result<Option<Mmap>> {
+fn map_file(file: &File, path: &Path) -> Result<Option<Mmap>> {
     let len = file
         .metadata()
         .map_err(|e| Error::io(path.display(), e))?
@@ -96,6 +96,8 @@ pub fn map_file(file: &File, path: &Path) -> Result<Option<Mmap>> {
 }
 
 impl Segment {
+    /// Maps a segment no writer of this handle appends to: a sealed one, or one
+    /// recovery reads whole.
     pub fn open_sealed(id: u32, path: PathBuf) -> Result<Segment> {
         let file = File::open(&path).map_err(|e| Error::io(path.display(), e))?;
         let map = map_file(&file, &path)?;
