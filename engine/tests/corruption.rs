@@ -1,6 +1,9 @@
 //! Corruption: damaged bytes are reported as CorruptedData (or found by verify),
 //! never returned as data; a torn tail is cut back to the last whole commit.
 
+mod common;
+use common::copy_dir;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -341,16 +344,6 @@ fn verify_finds_every_damage_in_a_checkpointed_segment() {
     }
     eprintln!("verify: {detected} of {injected} injected damages found");
     assert_eq!(detected, injected);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_name() != "LOCK" {
-            fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 /// Segment files renamed (to another id, or away from the segment pattern) and a

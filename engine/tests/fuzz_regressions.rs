@@ -2,6 +2,9 @@
 //! fuzz/regressions/, which ci/test-fuzz replays). Each test rebuilds the
 //! directory the fuzzer found, with the engine's own writes where it can.
 
+mod common;
+use common::copy_dir;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -52,16 +55,6 @@ fn segment(dir: &Path, id: u32) -> PathBuf {
 
 /// Copies the files of a database directory, as a crash would leave them while
 /// a writer has it open.
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_name() != "LOCK" {
-            fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 /// recover: a segment named with the largest id made `open` overflow the next
 /// segment id (a panic, or a wrap to id 0 without overflow checks).
 #[test]
