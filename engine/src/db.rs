@@ -2,9 +2,15 @@
 //!
 //! Invariants:
 //! - One writer at a time holds `Shared::writer`; it appends a commit's frame to the
-//!   active segment, updates the master index and publishes a new immutable
-//!   `Version`. Readers only load the published version: they never take the
-//!   writer lock and never wait for a sync.
+//!   active segment and updates the writer's index and the hash index. Point reads
+//!   go through the hash index and the segment table: they never take the writer
+//!   lock and never wait for a sync.
+//! - Immutable `Version`s (snapshots for iterators, transactions, checkpoints) are
+//!   made on demand: `Shared::snapshot` returns the materialized version if it is
+//!   of the latest commit, or clones the writer's index (O(1)) under the writer
+//!   lock. A commit first drops the materialized version, so that when no reader
+//!   holds it the writer's index is not shared and the commit updates its nodes in
+//!   place instead of copying every node it touches.
 //! - Sequence numbers are assigned under the writer lock, so versions are
 //!   published in commit order and each reflects a prefix of the commit order.
 //! - A commit's call returns only after its frame is written to the file (all
@@ -23,7 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use parking_lot::{Condvar, Mutex};
 
 use crate::checkpoint;
@@ -31,7 +37,7 @@ use crate::config::{Config, SyncMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{self, EntryKind, MAX_COMMIT_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE};
 use crate::hash_index::{HashIndex, Slot};
-use crate::index::{Index, Key, Loc, Probe, Version};
+use crate::index::{self, Index, Key, Loc, Probe, SegmentTable, Version};
 use crate::iter::{Iter, KeyRange};
 use crate::recovery;
 use crate::segment::{self, segment_path, Segment};
@@ -86,12 +92,25 @@ struct ActiveSegment {
 
 struct Writer {
     index: Index,
-    segments: BTreeMap<u32, Arc<Segment>>,
+    /// Changed through `Arc::make_mut`: versions and readers share it until then.
+    segments: SegmentTable,
     active: ActiveSegment,
     next_seq: u64,
     live_bytes: u64,
     sealed_bytes: u64,
+    /// Kept between commits to reuse their allocations.
     buf: Vec<u8>,
+    placed: Vec<Placed>,
+}
+
+/// Where one write of a commit went in its frame, and the hashes of its key.
+struct Placed {
+    prefix: u64,
+    hash: u64,
+    /// From the start of the frame.
+    offset: u32,
+    /// Its index in the commit's writes.
+    op: u32,
 }
 
 #[derive(Default)]
@@ -133,9 +152,14 @@ fn admit_to_cache() -> bool {
 pub(crate) struct Shared {
     pub dir: PathBuf,
     pub config: Config,
-    /// The latest version; replaced only through `publish`.
-    pub current: ArcSwap<Version>,
-    /// Keys in `current`, kept beside it so that `len()` is one atomic load.
+    /// The newest version made by `snapshot`; it may lag behind the writer (see
+    /// the invariants above), so only `snapshot` reads it. None after a commit
+    /// until someone asks for a snapshot.
+    materialized: ArcSwapOption<Version>,
+    /// The segments the hash index may point into, for point reads. Stored before
+    /// the hash index is given locations in a new segment or a larger map.
+    tables: ArcSwap<BTreeMap<u32, Arc<Segment>>>,
+    /// Keys after the latest commit, so that `len()` is one atomic load.
     live_keys: AtomicU64,
     hash: ArcSwap<HashIndex>,
     writer: Mutex<Option<Writer>>,
@@ -271,7 +295,8 @@ impl Database {
             dir,
             hash: ArcSwap::from_pointee(HashIndex::build(&version.index)),
             live_keys: AtomicU64::new(version.index.len() as u64),
-            current: ArcSwap::from_pointee(version),
+            tables: ArcSwap::new(version.segments.clone()),
+            materialized: ArcSwapOption::from_pointee(version),
             writer: Mutex::new(writer),
             synced: Mutex::new(seq),
             written_seq: AtomicU64::new(seq),
@@ -325,7 +350,7 @@ impl Database {
         self.shared.check_open()?;
         self.shared.check_writable()?;
         validate_key(key)?;
-        if !self.shared.contains_latest(key) {
+        if !self.shared.contains_latest(key)? {
             return Ok(false);
         }
         self.shared.commit(&[(key, None)], None).map(|_| true)
@@ -334,7 +359,7 @@ impl Database {
     pub fn contains(&self, key: &[u8]) -> Result<bool> {
         self.shared.check_open()?;
         validate_key(key)?;
-        Ok(self.shared.contains_latest(key))
+        self.shared.contains_latest(key)
     }
 
     /// Applies every operation of `batch` atomically, in order.
@@ -367,7 +392,7 @@ impl Database {
         self.shared.check_open()?;
         Ok(Iter::new(
             self.shared.clone(),
-            self.shared.current.load_full(),
+            self.shared.snapshot(),
             range,
             None,
         ))
@@ -435,7 +460,7 @@ impl Database {
         );
         let hash = HashIndex::build(&version.index);
         self.shared.hash.store(Arc::new(hash));
-        self.shared.publish(Arc::new(version));
+        self.shared.publish_read_only(version);
         Ok(())
     }
 
@@ -660,7 +685,7 @@ fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, 
     segments.insert(active_id, Arc::new(active_segment));
     let writer = Writer {
         index: r.index,
-        segments,
+        segments: Arc::new(segments),
         active: ActiveSegment {
             id: active_id,
             file: active_file,
@@ -672,6 +697,7 @@ fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, 
         live_bytes,
         sealed_bytes,
         buf: Vec::with_capacity(64 * 1024),
+        placed: Vec::new(),
     };
     log::info!(
         "recovery of {}: checkpoint seq {}, last seq {}, {} segments",
@@ -726,7 +752,7 @@ impl Writer {
         Version {
             seq: self.next_seq - 1,
             index: self.index.clone(),
-            segments: Arc::new(self.segments.clone()),
+            segments: self.segments.clone(),
             active: Some((self.active.id, self.active.len)),
         }
     }
@@ -754,7 +780,7 @@ impl Shared {
         let hash = self.hash.load();
         let h = hash.hash(key);
         for _ in 0..64 {
-            let version = self.current.load();
+            let segments = self.tables.load();
             let (segment, offset, len) = match hash.lookup(h) {
                 None => return Ok(None),
                 Some(Slot::Shared) => break,
@@ -764,34 +790,95 @@ impl Shared {
                     len,
                 }) => (segment, offset, len),
             };
-            if !version.segments.contains_key(&segment) {
-                // The hash index runs ahead of the published version by a moment.
+            if !segments.contains_key(&segment) {
+                // A compaction's new segment enters the table a moment after the
+                // hash index points into it.
                 std::thread::yield_now();
                 continue;
             }
             // Only one live key has this hash: a record of another key means ours
             // is absent.
-            return self.read_record(&version, key, segment, offset, len);
+            return self.read_record(&segments, key, segment, offset, len);
         }
-        let version = self.current.load();
+        let version = self.snapshot();
         match version.index.get(&Probe::new(key)) {
             None => Ok(None),
             Some(loc) => self.read_value(&version, key, *loc).map(Some),
         }
     }
 
-    fn contains_latest(&self, key: &[u8]) -> bool {
+    fn contains_latest(&self, key: &[u8]) -> Result<bool> {
         let hash = self.hash.load();
         match hash.lookup(hash.hash(key)) {
-            None => false,
-            // A present slot may belong to another key with the same hash.
-            Some(_) => self.current.load().index.contains_key(&Probe::new(key)),
+            None => Ok(false),
+            // Only this key has the hash if the record there holds it.
+            Some(Slot::At {
+                segment,
+                offset,
+                len,
+            }) => {
+                let segments = self.tables.load();
+                match segments.get(&segment) {
+                    Some(seg) => Ok(seg.entry(offset, len)?.key == key),
+                    None => Ok(self.snapshot().index.contains_key(&Probe::new(key))),
+                }
+            }
+            Some(Slot::Shared) => Ok(self.snapshot().index.contains_key(&Probe::new(key))),
         }
+    }
+
+    /// A consistent, immutable version as of the latest commit.
+    pub(crate) fn snapshot(&self) -> Arc<Version> {
+        if let Some(v) = self.fresh_snapshot() {
+            return v;
+        }
+        let guard = self.writer.lock();
+        self.materialize(guard.as_ref())
+    }
+
+    /// The materialized version if it is of the latest commit.
+    pub(crate) fn fresh_snapshot(&self) -> Option<Arc<Version>> {
+        let latest = self.written_seq.load(Ordering::Acquire);
+        self.materialized.load_full().filter(|v| v.seq == latest)
+    }
+
+    /// The version of the latest commit; the caller holds the writer lock.
+    fn materialize(&self, writer: Option<&Writer>) -> Arc<Version> {
+        let latest = self.written_seq.load(Ordering::Acquire);
+        match (self.materialized.load_full(), writer) {
+            (Some(v), _) if v.seq == latest => v,
+            (_, Some(w)) => {
+                let v = Arc::new(w.version());
+                self.materialized.store(Some(v.clone()));
+                v
+            }
+            // Closed (the writer is gone): close left the last version behind.
+            (v, None) => v.expect("a closed or read-only handle keeps its last version"),
+        }
+    }
+
+    /// A snapshot of the latest commit, registered with the tracker before any
+    /// later commit can record its keys.
+    pub(crate) fn snapshot_registered(&self) -> Arc<Version> {
+        let guard = self.writer.lock();
+        let v = self.materialize(guard.as_ref());
+        self.tracker.lock().register(v.seq);
+        v
+    }
+
+    /// Replaces the materialized version after a change that keeps the sequence
+    /// number (roll-over, compaction), so that new snapshots see it; the caller
+    /// holds the writer lock.
+    fn rematerialize(&self, w: &Writer) -> Arc<Version> {
+        let v = Arc::new(w.version());
+        self.materialized.store(Some(v.clone()));
+        self.tables.store(w.segments.clone());
+        v
     }
 
     /// The value at `loc`, which the ordered index says holds `key`.
     pub(crate) fn read_value(&self, version: &Version, key: &[u8], loc: Loc) -> Result<Vec<u8>> {
-        self.read_record(version, key, loc.segment, loc.offset, loc.len)?
+        self.read_record(&version.segments, key, loc.segment, loc.offset, loc.len)?
             .ok_or_else(|| {
                 Error::corrupted(format!(
                     "segment {} at offset {}: index entry does not match the record on disk",
@@ -800,13 +887,14 @@ impl Shared {
             })
     }
 
-    /// Makes `version` the latest. The key count is stored first: a `len()` racing
-    /// with a commit may see either count, and sees the new one once the commit
-    /// has returned.
-    fn publish(&self, version: Arc<Version>) {
+    /// Makes `version`, loaded again from the files, the latest of a read-only
+    /// handle.
+    fn publish_read_only(&self, version: Version) {
         self.live_keys
             .store(version.index.len() as u64, Ordering::Release);
-        self.current.store(version);
+        self.tables.store(version.segments.clone());
+        self.written_seq.store(version.seq, Ordering::Release);
+        self.materialized.store(Some(Arc::new(version)));
     }
 
     /// The value at `loc` for a scan: read from the segment, past the cache. A
@@ -826,7 +914,7 @@ impl Shared {
     /// the cache; `None` if the record holds another key.
     fn read_record(
         &self,
-        version: &Version,
+        segments: &BTreeMap<u32, Arc<Segment>>,
         key: &[u8],
         segment: u32,
         offset: u32,
@@ -840,7 +928,7 @@ impl Shared {
             }
         }
         self.counters.cache_misses.fetch_add(1, Ordering::Relaxed);
-        let seg = version.segments.get(&segment).ok_or_else(|| {
+        let seg = segments.get(&segment).ok_or_else(|| {
             Error::corrupted(format!(
                 "index points at segment {segment} which is not open"
             ))
@@ -874,7 +962,7 @@ impl Shared {
             )));
         }
         if ops.is_empty() {
-            return Ok(self.current.load().seq);
+            return Ok(self.written_seq.load(Ordering::Acquire));
         }
         let seq = {
             let mut guard = self.writer.lock();
@@ -891,49 +979,71 @@ impl Shared {
                     .check(ops.iter().map(|(k, _)| *k), snap)?;
             }
             let seq = w.next_seq;
-            w.buf.clear();
-            let start = format::begin_frame(&mut w.buf);
-            for (k, v) in ops {
+            let hash = self.hash.load();
+            let mut buf = std::mem::take(&mut w.buf);
+            let mut placed = std::mem::take(&mut w.placed);
+            buf.clear();
+            placed.clear();
+            let start = format::begin_frame(&mut buf);
+            for (i, (k, v)) in ops.iter().enumerate() {
                 let kind = if v.is_some() {
                     EntryKind::Put
                 } else {
                     EntryKind::Delete
                 };
-                format::encode_entry(&mut w.buf, kind, seq, k, v.unwrap_or(&[]));
+                placed.push(Placed {
+                    prefix: index::prefix_of(k),
+                    hash: hash.hash(k),
+                    offset: (buf.len() - start) as u32,
+                    op: i as u32,
+                });
+                format::encode_entry(&mut buf, kind, seq, k, v.unwrap_or(&[]));
             }
-            format::finish_frame(&mut w.buf, start);
-            let frame_len = w.buf.len() as u64;
-            if w.active.len > 0 && w.active.len + frame_len > self.config.segment_size {
-                self.roll(w)?;
+            format::finish_frame(&mut buf, start);
+            let frame_len = buf.len() as u64;
+            let written = self.append_frame(w, &buf);
+            w.buf = buf;
+            let at = match written {
+                Ok(at) => at,
+                Err(e) => {
+                    w.placed = placed;
+                    return Err(e);
+                }
+            };
+            // Unless a reader still holds it, this leaves the writer's index
+            // unshared, to be updated in place.
+            self.materialized.store(None);
+            // In key order, so that consecutive updates meet in the same index
+            // nodes; equal keys (a batch may write a key twice) keep their order.
+            if placed.len() > 1 {
+                placed.sort_unstable_by(|a, b| {
+                    a.prefix
+                        .cmp(&b.prefix)
+                        .then_with(|| ops[a.op as usize].0.cmp(ops[b.op as usize].0))
+                        .then(a.op.cmp(&b.op))
+                });
             }
-            self.ensure_allocated(w, frame_len)?;
-            let at = w.active.len;
-            w.active
-                .file
-                .write_all_at(&w.buf, at)
-                .map_err(|e| Error::io(format!("append to segment {}", w.active.id), e))?;
-            let mut pos = at as usize + format::FRAME_HEADER_LEN;
-            let hash = self.hash.load();
-            for (k, v) in ops {
+            hash.reserve(ops.iter().filter(|(_, v)| v.is_some()).count());
+            for p in &placed {
+                let (k, v) = ops[p.op as usize];
                 let len = format::entry_len(k.len(), v.map_or(0, |v| v.len()));
-                let h = hash.hash(k);
                 let old = match v {
                     Some(_) => {
                         let loc = Loc {
                             seq,
                             segment: w.active.id,
-                            offset: pos as u32,
+                            offset: (at + p.offset as u64) as u32,
                             len: len as u32,
                         };
                         w.live_bytes += len as u64;
                         let old = w.index.insert(Key::new(k), loc);
-                        hash.put(h, old, loc);
+                        hash.put(p.hash, old, loc);
                         old
                     }
                     None => {
                         let old = w.index.remove(&Probe::new(k));
                         if let Some(old) = old {
-                            hash.delete(h, old);
+                            hash.delete(p.hash, old);
                         }
                         old
                     }
@@ -941,11 +1051,14 @@ impl Shared {
                 if let Some(old) = old {
                     w.live_bytes -= old.len as u64;
                 }
-                pos += len;
             }
+            w.placed = placed;
             w.active.len += frame_len;
             w.next_seq += 1;
-            self.publish(Arc::new(w.version()));
+            // The key count first: a `len()` racing with a commit may see either
+            // count, and sees the new one once the commit has returned.
+            self.live_keys
+                .store(w.index.len() as u64, Ordering::Release);
             self.written_seq.store(seq, Ordering::Release);
             self.tracker
                 .lock()
@@ -957,6 +1070,25 @@ impl Shared {
             self.sync_to(seq)?;
         }
         Ok(seq)
+    }
+
+    /// Writes a commit's frame at the end of the active segment (rolling over to a
+    /// new one if it does not fit) and returns where it starts.
+    fn append_frame(&self, w: &mut Writer, frame: &[u8]) -> Result<u64> {
+        let frame_len = frame.len() as u64;
+        if w.active.len > 0 && w.active.len + frame_len > self.config.segment_size {
+            self.roll(w)?;
+        }
+        self.ensure_allocated(w, frame_len)?;
+        if !Arc::ptr_eq(&self.tables.load(), &w.segments) {
+            self.tables.store(w.segments.clone());
+        }
+        let at = w.active.len;
+        w.active
+            .file
+            .write_all_at(frame, at)
+            .map_err(|e| Error::io(format!("append to segment {}", w.active.id), e))?;
+        Ok(at)
     }
 
     fn ensure_allocated(&self, w: &mut Writer, extra: u64) -> Result<()> {
@@ -985,7 +1117,7 @@ impl Shared {
             let mapped = target.max(w.active.mapped * 2);
             let path = segment_path(&self.dir, w.active.id);
             let seg = Segment::active(w.active.id, path, &w.active.file, mapped)?;
-            w.segments.insert(w.active.id, Arc::new(seg));
+            Arc::make_mut(&mut w.segments).insert(w.active.id, Arc::new(seg));
             w.active.mapped = mapped;
         }
         Ok(())
@@ -997,7 +1129,7 @@ impl Shared {
         let id = self.next_segment_id.fetch_add(1, Ordering::Relaxed);
         let (path, file) = create_segment(&self.dir, id)?;
         let mapped = self.config.segment_size;
-        w.segments
+        Arc::make_mut(&mut w.segments)
             .insert(id, Arc::new(Segment::active(id, path, &file, mapped)?));
         w.active = ActiveSegment {
             id,
@@ -1031,8 +1163,7 @@ impl Shared {
         }
         w.active.len = end;
         w.sealed_bytes += size.max(end);
-        w.segments
-            .insert(id, Arc::new(Segment::open_sealed(id, path)?));
+        Arc::make_mut(&mut w.segments).insert(id, Arc::new(Segment::open_sealed(id, path)?));
         Ok(())
     }
 
@@ -1058,7 +1189,7 @@ impl Shared {
     }
 
     pub(crate) fn checkpoint_locked(&self) -> Result<()> {
-        let version = self.current.load_full();
+        let version = self.snapshot();
         self.sync_to(version.seq)?;
         let covered: BTreeSet<u32> = version
             .segments
@@ -1086,9 +1217,9 @@ impl Shared {
         let w = guard.as_mut().ok_or_else(Error::closed)?;
         if w.active.len > 0 {
             self.roll(w)?;
-            self.publish(Arc::new(w.version()));
+            return Ok(self.rematerialize(w));
         }
-        Ok(self.current.load_full())
+        Ok(self.materialize(Some(w)))
     }
 
     pub(crate) fn allocate_segment_id(&self) -> u32 {
@@ -1113,8 +1244,9 @@ impl Shared {
                 hash.relocate(hash.hash(key), *old, *new);
             }
         }
+        let segments = Arc::make_mut(&mut w.segments);
         for id in inputs {
-            if let Some(seg) = w.segments.remove(id) {
+            if let Some(seg) = segments.remove(id) {
                 w.sealed_bytes = w
                     .sealed_bytes
                     .saturating_sub(file_len(&seg.path).unwrap_or(0));
@@ -1122,33 +1254,35 @@ impl Shared {
         }
         for seg in outputs {
             w.sealed_bytes += file_len(&seg.path)?;
-            w.segments.insert(seg.id, seg);
+            segments.insert(seg.id, seg);
         }
-        let v = Arc::new(w.version());
-        self.publish(v.clone());
-        Ok(v)
+        Ok(self.rematerialize(w))
     }
 
     pub(crate) fn stats(&self) -> Stats {
-        let version = self.current.load();
         let c = &self.counters;
-        let (live_bytes, total_bytes) = match self.writer.lock().as_ref() {
-            Some(w) => (w.live_bytes, w.sealed_bytes + w.active.len),
-            None => (
+        let writer_bytes = self
+            .writer
+            .lock()
+            .as_ref()
+            .map(|w| (w.live_bytes, w.sealed_bytes + w.active.len));
+        let (live_bytes, total_bytes) = writer_bytes.unwrap_or_else(|| {
+            let version = self.snapshot();
+            (
                 version.index.values().map(|l| l.len as u64).sum(),
                 version
                     .segments
                     .values()
                     .map(|s| file_len(&s.path).unwrap_or(0))
                     .sum(),
-            ),
-        };
+            )
+        });
         Stats {
-            live_keys: version.index.len() as u64,
+            live_keys: self.live_keys.load(Ordering::Acquire),
             live_bytes,
             total_bytes,
-            segments: version.segments.len() as u64,
-            last_seq: version.seq,
+            segments: self.tables.load().len() as u64,
+            last_seq: self.written_seq.load(Ordering::Acquire),
             cache_hits: c.cache_hits.load(Ordering::Relaxed),
             cache_misses: c.cache_misses.load(Ordering::Relaxed),
             compactions: c.compactions.load(Ordering::Relaxed),
@@ -1218,7 +1352,12 @@ impl Shared {
         self.txns.lock().clear();
         let _m = self.maintenance.lock();
         let mut result = Ok(());
-        if let Some(mut w) = self.writer.lock().take() {
+        let mut guard = self.writer.lock();
+        if let Some(w) = guard.as_ref() {
+            // Iterators and snapshots taken after this point read the last version.
+            self.materialize(Some(w));
+        }
+        if let Some(mut w) = guard.take() {
             if w.active.len > 0 {
                 result = self.seal_active(&mut w);
             } else {

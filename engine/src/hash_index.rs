@@ -105,6 +105,18 @@ impl HashIndex {
         self.shards[shard_of(hash)].read().get(&hash).copied()
     }
 
+    /// Makes room for `additional` more keys, spread evenly over the shards.
+    pub fn reserve(&self, additional: usize) {
+        if additional < 4 * SHARDS {
+            return;
+        }
+        for shard in self.shards.iter() {
+            shard
+                .write()
+                .reserve(additional / SHARDS + additional / (4 * SHARDS));
+        }
+    }
+
     /// Records `new` as the location of a key with `hash` whose previous location
     /// (from the ordered index) was `old`.
     pub fn put(&self, hash: u64, old: Option<Loc>, new: Loc) {

@@ -44,6 +44,7 @@ mod recovery;
 mod segment;
 mod sync;
 mod transaction;
+mod write_set;
 
 /// The record decoder and segment scanner, for the fuzz targets in `fuzz/`.
 #[cfg(feature = "fuzzing")]

@@ -25,7 +25,7 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<()> {
     } else {
         std::fs::create_dir_all(dest).map_err(|e| Error::io(dest.display(), e))?;
     }
-    let version = shared.current.load_full();
+    let version = shared.snapshot();
     if !shared.config.read_only {
         shared.sync_to(version.seq)?;
     }
@@ -68,7 +68,7 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<()> {
 }
 
 pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
-    let version = shared.current.load_full();
+    let version = shared.snapshot();
     let mut report = VerifyReport {
         live_keys: version.index.len() as u64,
         ..Default::default()

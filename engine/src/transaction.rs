@@ -1,7 +1,7 @@
 //! Transactions: snapshot reads, read-your-own-writes, optimistic commit.
 //!
-//! A transaction reads the version published when it began and buffers its
-//! writes. At commit, under the writer lock, it fails with TransactionConflict if
+//! A transaction reads the version of the latest commit when it began and
+//! buffers its writes. At commit, under the writer lock, it fails with TransactionConflict if
 //! any key it writes was written by a commit after its snapshot (write-write
 //! conflicts: snapshot isolation). Read-only keys are not validated, so write skew
 //! is possible, as under any snapshot isolation.
@@ -9,9 +9,10 @@
 //! The `Tracker` remembers, while any transaction is open, the newest sequence
 //! number that wrote each key. Invariant: for every open transaction with snapshot
 //! `s`, every key written by a commit with sequence number > `s` is in `recent`
-//! with a sequence number > `s`. Commits publish their version before recording,
-//! and `begin` registers its snapshot under the tracker lock, so a commit is either
-//! visible to a new transaction or recorded for it.
+//! with a sequence number > `s`. A commit records its keys under the writer lock,
+//! after storing its sequence number; `begin` registers a snapshot that is of the
+//! latest sequence number either under the tracker lock or under the writer lock,
+//! so a commit is either visible to a new transaction or recorded for it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::db::{validate_key, validate_value, Op, Shared};
 use crate::error::{Error, ErrorKind, Result};
 use crate::index::{Probe, Version};
 use crate::iter::{Iter, KeyRange};
+use crate::write_set::WriteSet;
 
 #[derive(Default)]
 pub(crate) struct Tracker {
@@ -29,7 +31,7 @@ pub(crate) struct Tracker {
 }
 
 impl Tracker {
-    fn register(&mut self, seq: u64) {
+    pub(crate) fn register(&mut self, seq: u64) {
         *self.active.entry(seq).or_default() += 1;
     }
 
@@ -90,17 +92,21 @@ impl Tracker {
 /// A transaction. Dropping it without `commit` rolls it back.
 pub struct Transaction {
     shared: Arc<Shared>,
-    snapshot: Arc<Version>,
-    /// Buffered writes, `None` for a delete. Hashed, so a put costs the same at
-    /// the millionth write as at the first; scans sort the part they need.
-    writes: HashMap<Box<[u8]>, Option<Vec<u8>>, foldhash::fast::RandomState>,
+    /// The sequence number of the snapshot, registered with the tracker.
+    registered: u64,
+    /// Let go by `commit` before it asks the writer to apply the writes: held,
+    /// it would make the writer copy the index nodes it changes.
+    snapshot: Option<Arc<Version>>,
+    /// Buffered writes. Hashed, so a put costs the same at the millionth write as
+    /// at the first; scans sort the part they need.
+    writes: WriteSet,
     open: bool,
 }
 
 impl std::fmt::Debug for Transaction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transaction")
-            .field("snapshot_seq", &self.snapshot.seq)
+            .field("registered_seq", &self.registered)
             .field("writes", &self.writes.len())
             .finish()
     }
@@ -109,34 +115,48 @@ impl std::fmt::Debug for Transaction {
 impl Transaction {
     pub(crate) fn begin(shared: Arc<Shared>) -> Result<Transaction> {
         shared.check_open()?;
-        let snapshot = {
+        let fresh = {
             let mut tracker = shared.tracker.lock();
-            let snapshot = shared.current.load_full();
-            tracker.register(snapshot.seq);
-            snapshot
+            let fresh = shared.fresh_snapshot();
+            if let Some(v) = &fresh {
+                tracker.register(v.seq);
+            }
+            fresh
         };
+        // No version of the latest commit yet: make one under the writer lock, and
+        // register it before letting go, so that no commit comes between (the
+        // writer lock, then the tracker's, as a commit takes them).
+        let snapshot = fresh.unwrap_or_else(|| shared.snapshot_registered());
         Ok(Transaction {
             shared,
-            snapshot,
-            writes: HashMap::default(),
+            registered: snapshot.seq,
+            snapshot: Some(snapshot),
+            writes: WriteSet::default(),
             open: true,
         })
     }
 
     /// Sequence number of the commit this transaction reads.
     pub fn snapshot_seq(&self) -> u64 {
-        self.snapshot.seq
+        self.registered
+    }
+
+    fn snapshot(&self) -> &Arc<Version> {
+        self.snapshot
+            .as_ref()
+            .expect("only commit, which consumes the transaction, lets go of the snapshot")
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.shared.check_open()?;
         validate_key(key)?;
         if let Some(w) = self.writes.get(key) {
-            return Ok(w.clone());
+            return Ok(w.map(<[u8]>::to_vec));
         }
-        match self.snapshot.index.get(&Probe::new(key)) {
+        let snapshot = self.snapshot();
+        match snapshot.index.get(&Probe::new(key)) {
             None => Ok(None),
-            Some(loc) => self.shared.read_value(&self.snapshot, key, *loc).map(Some),
+            Some(loc) => self.shared.read_value(snapshot, key, *loc).map(Some),
         }
     }
 
@@ -145,7 +165,7 @@ impl Transaction {
         validate_key(key)?;
         Ok(match self.writes.get(key) {
             Some(w) => w.is_some(),
-            None => self.snapshot.index.contains_key(&Probe::new(key)),
+            None => self.snapshot().index.contains_key(&Probe::new(key)),
         })
     }
 
@@ -154,7 +174,7 @@ impl Transaction {
         self.shared.check_writable()?;
         validate_key(key)?;
         validate_value(value)?;
-        self.writes.insert(key.into(), Some(value.to_vec()));
+        self.writes.insert(key, Some(value));
         Ok(())
     }
 
@@ -162,7 +182,7 @@ impl Transaction {
         self.shared.check_open()?;
         self.shared.check_writable()?;
         validate_key(key)?;
-        self.writes.insert(key.into(), None);
+        self.writes.insert(key, None);
         Ok(())
     }
 
@@ -174,13 +194,13 @@ impl Transaction {
         let mut overlay: crate::iter::Writes = self
             .writes
             .iter()
-            .filter(|(k, _)| std::ops::RangeBounds::contains(&bounds, &k[..]))
-            .map(|(k, v)| (k.to_vec(), v.clone()))
+            .filter(|(k, _)| std::ops::RangeBounds::contains(&bounds, *k))
+            .map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
             .collect();
         overlay.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Ok(Iter::new(
             self.shared.clone(),
-            self.snapshot.clone(),
+            self.snapshot().clone(),
             range,
             Some(overlay),
         ))
@@ -198,15 +218,10 @@ impl Transaction {
     pub fn commit(mut self) -> Result<()> {
         // Validate while still registered: unregistering first could let the
         // tracker forget the very commits that conflict with this one.
-        let ops: Vec<Op<'_>> = self
-            .writes
-            .iter()
-            .map(|(k, v)| (&k[..], v.as_deref()))
-            .collect();
-        let result = self
-            .shared
-            .commit(&ops, Some(self.snapshot.seq))
-            .map(|_| ());
+        self.snapshot = None;
+        let snapshot_seq = self.registered;
+        let ops: Vec<Op<'_>> = self.writes.iter().collect();
+        let result = self.shared.commit(&ops, Some(snapshot_seq)).map(|_| ());
         self.finish();
         result
     }
@@ -217,7 +232,7 @@ impl Transaction {
 
     fn finish(&mut self) {
         if std::mem::replace(&mut self.open, false) {
-            self.shared.tracker.lock().unregister(self.snapshot.seq);
+            self.shared.tracker.lock().unregister(self.registered);
         }
     }
 }
