@@ -683,3 +683,40 @@ fn segment_files_never_get_shorter() {
     assert_eq!(db.get(b"k3").unwrap(), Some(vec![5u8; 100]));
     assert!(db.verify().unwrap().is_clean());
 }
+
+#[test]
+fn next_with_lends_the_items_next_would_give_from_either_end() {
+    let (_d, db) = fresh();
+    for k in [&b"a"[..], b"b", b"c", b"d", b"e", b"f"] {
+        db.put(k, &[k, &b"-value"[..]].concat()).unwrap();
+    }
+    let mut tx = db.begin().unwrap();
+    tx.put(b"c", b"mine").unwrap(); // replaces a stored key
+    tx.put(b"cc", b"new").unwrap(); // between stored keys
+    tx.delete(b"e").unwrap();
+    for source in ["database", "transaction"] {
+        let iter = || match source {
+            "database" => db.iter().unwrap(),
+            _ => tx.iter().unwrap(),
+        };
+        let expected: Vec<(Vec<u8>, Vec<u8>)> = iter().map(|r| r.unwrap()).collect();
+        // Alternate ends, so that the two ends meet in the middle.
+        let mut it = iter();
+        let (mut front, mut back) = (Vec::new(), Vec::new());
+        loop {
+            let copy = |k: &[u8], v: &[u8]| (k.to_vec(), v.to_vec());
+            let item = if (front.len() + back.len()) % 2 == 0 {
+                it.next_with(copy).map(|r| front.push(r.unwrap()))
+            } else {
+                it.next_back_with(copy).map(|r| back.push(r.unwrap()))
+            };
+            if item.is_none() {
+                break;
+            }
+        }
+        back.reverse();
+        front.extend(back);
+        assert_eq!(front, expected, "{source}");
+    }
+    assert_eq!(tx.iter().unwrap().count(), 6);
+}
