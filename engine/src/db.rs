@@ -437,8 +437,10 @@ impl Database {
         self.shared.checkpoint_locked()
     }
 
-    /// Rewrites the live records of all sealed segments into new segments and
-    /// removes the old ones. Readers and writers continue meanwhile.
+    /// Rewrites the live records of the sealed segments that hold dead ones into
+    /// new segments and removes the old ones; a segment whose dead bytes are under
+    /// 1/64 of it (plus a page) is left as it is. Readers and writers continue
+    /// meanwhile.
     pub fn compact(&self) -> Result<CompactionReport> {
         self.shared.check_open()?;
         self.shared.check_writable()?;

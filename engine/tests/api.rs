@@ -492,6 +492,49 @@ fn compaction_reclaims_space_and_keeps_data() {
 }
 
 #[test]
+fn compaction_leaves_segments_without_dead_records_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config {
+        segment_size: 64 * 1024,
+        auto_compact: false,
+        ..Config::default()
+    };
+    let db = Database::create(dir.path().join("db"), cfg.clone()).unwrap();
+    let value = [7u8; 200];
+    // Segment after segment of live records, one small key among them that a
+    // later commit deletes: its put stays in a segment compaction skips.
+    db.put(b"doomed", b"x").unwrap();
+    for batch in 0..12u32 {
+        let mut b = WriteBatch::new();
+        for i in 0..50 {
+            b.put(format!("keep{batch:02}-{i:03}"), &value[..]);
+        }
+        db.write(&b).unwrap();
+    }
+    // Then a segment that is mostly dead, holding the delete.
+    for _ in 0..300 {
+        db.put(b"churn", &value).unwrap();
+    }
+    db.delete(b"doomed").unwrap();
+    let first = db.compact().unwrap();
+    assert!(
+        first.records_copied < 600,
+        "live segments were copied: {first:?}"
+    );
+    assert!(first.segments_before >= 1, "{first:?}");
+    let second = db.compact().unwrap();
+    assert_eq!(second.records_copied, 0, "{second:?}");
+    assert_eq!(second.segments_before, 0, "{second:?}");
+    drop(db);
+    // The delete is gone from the log; the put it shadowed is still in a kept
+    // segment. Reopening must not bring it back.
+    let db = Database::open(dir.path().join("db"), cfg).unwrap();
+    assert_eq!(db.get(b"doomed").unwrap(), None);
+    assert_eq!(db.len().unwrap(), 601);
+    assert!(db.verify().unwrap().is_clean());
+}
+
+#[test]
 fn background_compaction_runs_by_itself() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = Config {

@@ -561,9 +561,10 @@ void lightning_db_batch_free(struct LightningDBWriteBatch *batch);
 enum LightningDBError lightning_db_checkpoint(struct LightningDB *db);
 
 /**
- * Rewrites the live data of all sealed segments into new segments and removes the
- * old ones, reclaiming the space of overwritten and deleted values; readers and
- * writers continue meanwhile. `report` may be NULL; otherwise it receives what was
+ * Rewrites the live data of the sealed segments that hold overwritten or deleted
+ * values into new segments and removes the old ones, reclaiming that space
+ * (segments with next to nothing dead are left as they are); readers and writers
+ * continue meanwhile. `report` may be NULL; otherwise it receives what was
  * done. Read-only handle: InvalidArgument.
  */
 enum LightningDBError lightning_db_compact(struct LightningDB *db,

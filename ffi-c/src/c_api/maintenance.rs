@@ -22,9 +22,10 @@ pub extern "C" fn lightning_db_checkpoint(db: *mut LightningDB) -> LightningDBEr
     })
 }
 
-/// Rewrites the live data of all sealed segments into new segments and removes the
-/// old ones, reclaiming the space of overwritten and deleted values; readers and
-/// writers continue meanwhile. `report` may be NULL; otherwise it receives what was
+/// Rewrites the live data of the sealed segments that hold overwritten or deleted
+/// values into new segments and removes the old ones, reclaiming that space
+/// (segments with next to nothing dead are left as they are); readers and writers
+/// continue meanwhile. `report` may be NULL; otherwise it receives what was
 /// done. Read-only handle: InvalidArgument.
 #[no_mangle]
 pub unsafe extern "C" fn lightning_db_compact(
