@@ -138,9 +138,12 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
             });
         }
         let out = outputs.last_mut().unwrap();
-        out.file
-            .write_all(frame)
-            .map_err(|e| Error::io(out.tmp.display(), e))?;
+        let io = |e| Error::io(out.tmp.display(), e);
+        out.file.write_all(frame).map_err(io)?;
+        // Let the device write this frame while the next one is copied, rather
+        // than all of them at the final sync.
+        out.file.flush().map_err(io)?;
+        sync::start_writeback(out.file.get_ref(), out.len, frame.len() as u64);
         for (key, old, rel) in pending.drain(..) {
             let new = Loc {
                 seq: old.seq,

@@ -103,6 +103,10 @@ struct Writer {
     placed: Vec<Placed>,
 }
 
+/// A frame at least this large starts going to the device as soon as it is
+/// written, rather than when the commit syncs.
+const START_WRITEBACK_AT: u64 = 1 << 20;
+
 /// How many writes ahead a commit's encoding asks for the bytes it will copy.
 const PREFETCH_DISTANCE: usize = 8;
 
@@ -1131,6 +1135,9 @@ impl Shared {
             .file
             .write_all_at(frame, at)
             .map_err(|e| Error::io(format!("append to segment {}", w.active.id), e))?;
+        if frame_len >= START_WRITEBACK_AT && self.config.sync_mode != SyncMode::Off {
+            sync::start_writeback(&w.active.file, at, frame_len);
+        }
         Ok(at)
     }
 
