@@ -36,7 +36,7 @@ use crate::checkpoint;
 use crate::config::{Config, SyncMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{self, EntryKind, MAX_COMMIT_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE};
-use crate::hash_index::{HashIndex, Slot};
+use crate::hash_index::{Change, HashIndex, Slot};
 use crate::index::{self, Index, Key, Loc, Probe, SegmentTable, Version};
 use crate::iter::{Iter, KeyRange};
 use crate::recovery;
@@ -101,6 +101,7 @@ struct Writer {
     /// Kept between commits to reuse their allocations.
     buf: Vec<u8>,
     placed: Vec<Placed>,
+    changes: Vec<(u64, Change)>,
 }
 
 /// A frame at least this large starts going to the device as soon as it is
@@ -113,19 +114,23 @@ const PREFETCH_DISTANCE: usize = 8;
 /// A hint that `bytes` will be read soon: the first two cache lines are fetched.
 #[inline]
 fn prefetch(bytes: &[u8]) {
+    let p = bytes.as_ptr();
+    prefetch_line(p);
+    prefetch_line(p.wrapping_add(64.min(bytes.len())));
+}
+
+/// A hint that the cache line holding `p` will be read soon.
+#[inline]
+fn prefetch_line<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let p = bytes.as_ptr() as *const i8;
         // SAFETY: SSE is part of x86_64, and a prefetch is only a hint: it reads
         // nothing the program can see and never faults, whatever the address.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(p);
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64.min(bytes.len())));
-        }
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = bytes;
+    let _ = p;
 }
 
 /// Where one write of a commit went in its frame, and the hashes of its key.
@@ -725,6 +730,7 @@ fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, 
         sealed_bytes,
         buf: Vec::with_capacity(64 * 1024),
         placed: Vec::new(),
+        changes: Vec::new(),
     };
     log::info!(
         "recovery of {}: checkpoint seq {}, last seq {}, {} segments",
@@ -1016,7 +1022,9 @@ impl Shared {
             let mut buf = std::mem::take(&mut w.buf);
             let mut placed = std::mem::take(&mut w.placed);
             buf.clear();
+            buf.reserve(size + format::FRAME_HEADER_LEN);
             placed.clear();
+            placed.reserve(ops.len());
             // In key order (equal keys, which a batch may hold, keep their order):
             // a range of keys written together is then read from consecutive
             // records, and consecutive index updates meet in the same nodes.
@@ -1034,19 +1042,28 @@ impl Shared {
                         .then(a.op.cmp(&b.op))
                 });
             }
+            // Sorted, the writes are read out of order. Gather them in key order
+            // once, asking for each a few steps ahead, so that the passes below
+            // read them front to back.
+            let mut sorted: Vec<Op<'_>> = Vec::with_capacity(placed.len());
+            for j in 0..placed.len() {
+                if let Some(ahead) = placed.get(j + 2 * PREFETCH_DISTANCE) {
+                    prefetch_line(&ops[ahead.op as usize]);
+                }
+                sorted.push(ops[placed[j].op as usize]);
+            }
             let start = format::begin_frame(&mut buf);
             for j in 0..placed.len() {
-                // Sorted, the writes are read out of order: ask for the ones a
-                // few steps ahead now, so that their bytes are in cache on time.
-                if let Some(ahead) = placed.get(j + PREFETCH_DISTANCE) {
-                    let (k, v) = ops[ahead.op as usize];
+                // The bytes of each write are where the caller left them: ask
+                // for them a few steps ahead too.
+                if let Some(&(k, v)) = sorted.get(j + PREFETCH_DISTANCE) {
                     prefetch(k);
                     if let Some(v) = v {
                         prefetch(v);
                     }
                 }
                 let p = &mut placed[j];
-                let (k, v) = ops[p.op as usize];
+                let (k, v) = sorted[j];
                 let kind = if v.is_some() {
                     EntryKind::Put
                 } else {
@@ -1071,34 +1088,36 @@ impl Shared {
             // unshared, to be updated in place.
             self.materialized.store(None);
             hash.reserve(ops.iter().filter(|(_, v)| v.is_some()).count());
-            for p in &placed {
-                let (k, v) = ops[p.op as usize];
+            let mut changes = std::mem::take(&mut w.changes);
+            changes.clear();
+            for (p, &(k, v)) in placed.iter().zip(&sorted) {
                 let len = format::entry_len(k.len(), v.map_or(0, |v| v.len()));
-                let old = match v {
+                let (old, change) = match v {
                     Some(_) => {
-                        let loc = Loc {
+                        let new = Loc {
                             seq,
                             segment: w.active.id,
                             offset: (at + p.offset as u64) as u32,
                             len: len as u32,
                         };
                         w.live_bytes += len as u64;
-                        let old = w.index.insert(Key::new(k), loc);
-                        hash.put(p.hash, old, loc);
-                        old
+                        let old = w.index.insert(Key::new(k), new);
+                        (old, Some(Change::Put { old, new }))
                     }
                     None => {
                         let old = w.index.remove(&Probe::new(k));
-                        if let Some(old) = old {
-                            hash.delete(p.hash, old);
-                        }
-                        old
+                        (old, old.map(|old| Change::Delete { old }))
                     }
                 };
                 if let Some(old) = old {
                     w.live_bytes -= old.len as u64;
                 }
+                if let Some(change) = change {
+                    changes.push((p.hash, change));
+                }
             }
+            hash.apply(&changes);
+            w.changes = changes;
             w.placed = placed;
             w.active.len += frame_len;
             w.next_seq += 1;
@@ -1287,13 +1306,16 @@ impl Shared {
         let mut guard = self.writer.lock();
         let w = guard.as_mut().ok_or_else(Error::closed)?;
         let hash = self.hash.load();
+        let mut changes = Vec::with_capacity(relocations.len());
         for (key, old, new) in relocations {
             // Entries overwritten since the copy was made keep their newer value.
             if let Some(loc) = w.index.get_mut(&Probe::new(key)).filter(|l| **l == *old) {
                 *loc = *new;
-                hash.relocate(hash.hash(key), *old, *new);
+                let (old, new) = (*old, *new);
+                changes.push((hash.hash(key), Change::Relocate { old, new }));
             }
         }
+        hash.apply(&changes);
         let segments = Arc::make_mut(&mut w.segments);
         for id in inputs {
             if let Some(seg) = segments.remove(id) {

@@ -117,25 +117,70 @@ impl HashIndex {
         }
     }
 
-    /// Records `new` as the location of a key with `hash` whose previous location
-    /// (from the ordered index) was `old`.
-    pub fn put(&self, hash: u64, old: Option<Loc>, new: Loc) {
-        put_in(&mut self.shards[shard_of(hash)].write(), hash, old, new);
-    }
-
-    /// Forgets the key with `hash` whose location was `old`.
-    pub fn delete(&self, hash: u64, old: Loc) {
-        let mut shard = self.shards[shard_of(hash)].write();
-        if shard.get(&hash) == Some(&Slot::at(old)) {
-            shard.remove(&hash);
+    /// Applies many changes, shard by shard: each shard is locked once, and its
+    /// table (a few hundred KiB at a million keys) stays in cache while its
+    /// changes land, where applying them in key order would miss the cache on
+    /// nearly every one. Changes to the same hash keep their order.
+    pub fn apply(&self, changes: &[(u64, Change)]) {
+        if changes.len() < 4 * SHARDS {
+            for &(hash, change) in changes {
+                apply_in(&mut self.shards[shard_of(hash)].write(), hash, change);
+            }
+            return;
+        }
+        // A counting sort by shard: stable, and linear in the number of changes.
+        let mut starts = [0usize; SHARDS + 1];
+        for &(hash, _) in changes {
+            starts[shard_of(hash) + 1] += 1;
+        }
+        for s in 0..SHARDS {
+            starts[s + 1] += starts[s];
+        }
+        let mut order = vec![0u32; changes.len()];
+        let mut next = starts;
+        for (i, &(hash, _)) in changes.iter().enumerate() {
+            let s = shard_of(hash);
+            order[next[s]] = i as u32;
+            next[s] += 1;
+        }
+        for s in 0..SHARDS {
+            let run = &order[starts[s]..starts[s + 1]];
+            if run.is_empty() {
+                continue;
+            }
+            let mut shard = self.shards[s].write();
+            for &i in run {
+                let (hash, change) = changes[i as usize];
+                apply_in(&mut shard, hash, change);
+            }
         }
     }
+}
 
-    /// Moves a key from `old` to `new` if the map still points at `old`.
-    pub fn relocate(&self, hash: u64, old: Loc, new: Loc) {
-        if let Some(slot) = self.shards[shard_of(hash)].write().get_mut(&hash) {
-            if *slot == Slot::at(old) {
-                *slot = Slot::at(new);
+/// A change to the location of the key with a given hash.
+#[derive(Debug, Clone, Copy)]
+pub enum Change {
+    /// The key, previously at `old` (from the ordered index), is now at `new`.
+    Put { old: Option<Loc>, new: Loc },
+    /// The key at `old` was deleted.
+    Delete { old: Loc },
+    /// The key moves from `old` to `new` if the map still points at `old`.
+    Relocate { old: Loc, new: Loc },
+}
+
+fn apply_in(shard: &mut Shard, hash: u64, change: Change) {
+    match change {
+        Change::Put { old, new } => put_in(shard, hash, old, new),
+        Change::Delete { old } => {
+            if shard.get(&hash) == Some(&Slot::at(old)) {
+                shard.remove(&hash);
+            }
+        }
+        Change::Relocate { old, new } => {
+            if let Some(slot) = shard.get_mut(&hash) {
+                if *slot == Slot::at(old) {
+                    *slot = Slot::at(new);
+                }
             }
         }
     }
@@ -167,16 +212,69 @@ mod tests {
     #[test]
     fn collisions_fall_back_to_shared_and_stay_there() {
         let h = HashIndex::build(&Index::new());
-        h.put(7, None, loc(0));
+        let put = |hash, old, new| h.apply(&[(hash, Change::Put { old, new })]);
+        let delete = |hash, old| h.apply(&[(hash, Change::Delete { old })]);
+        put(7, None, loc(0));
         assert_eq!(h.lookup(7), Some(Slot::at(loc(0))));
-        h.put(7, Some(loc(0)), loc(10)); // the same key overwritten
+        put(7, Some(loc(0)), loc(10)); // the same key overwritten
         assert_eq!(h.lookup(7), Some(Slot::at(loc(10))));
-        h.put(7, None, loc(20)); // another key with the same hash
+        put(7, None, loc(20)); // another key with the same hash
         assert_eq!(h.lookup(7), Some(Slot::Shared));
-        h.delete(7, loc(20));
+        delete(7, loc(20));
         assert_eq!(h.lookup(7), Some(Slot::Shared));
-        h.put(8, None, loc(30));
-        h.delete(8, loc(30));
+        put(8, None, loc(30));
+        delete(8, loc(30));
         assert_eq!(h.lookup(8), None);
+    }
+
+    #[test]
+    fn a_large_batch_lands_shard_by_shard_in_order() {
+        // Enough changes to take the shard-by-shard path, several to each hash:
+        // the last change to a hash must win, as applied one by one.
+        let h = HashIndex::build(&Index::new());
+        let hashes: Vec<u64> = (0..2000u64)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .collect();
+        let mut changes = Vec::new();
+        for (i, &hash) in hashes.iter().enumerate() {
+            let first = loc(i as u32);
+            changes.push((
+                hash,
+                Change::Put {
+                    old: None,
+                    new: first,
+                },
+            ));
+            let second = loc(100_000 + i as u32);
+            changes.push((
+                hash,
+                Change::Put {
+                    old: Some(first),
+                    new: second,
+                },
+            ));
+            if i % 3 == 0 {
+                changes.push((hash, Change::Delete { old: second }));
+            } else if i % 3 == 1 {
+                let moved = loc(200_000 + i as u32);
+                changes.push((
+                    hash,
+                    Change::Relocate {
+                        old: second,
+                        new: moved,
+                    },
+                ));
+            }
+        }
+        assert!(changes.len() > 4 * SHARDS);
+        h.apply(&changes);
+        for (i, &hash) in hashes.iter().enumerate() {
+            let expected = match i % 3 {
+                0 => None,
+                1 => Some(Slot::at(loc(200_000 + i as u32))),
+                _ => Some(Slot::at(loc(100_000 + i as u32))),
+            };
+            assert_eq!(h.lookup(hash), expected, "change {i}");
+        }
     }
 }

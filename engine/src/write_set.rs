@@ -8,10 +8,10 @@
 //! chunks to sort through on later allocations (milliseconds at a time).
 //!
 //! Invariants:
-//! - Each key has one slot, and the table holds the index of each slot once; the
-//!   slot holds the hash of the key, where its
-//!   bytes and its newest value's bytes lie in the arena, and `DELETED` as the
-//!   value length for a delete.
+//! - Each key has one slot, and the table holds the index of each slot once, with
+//!   the hash of its key; the slot holds where the key's bytes and its newest
+//!   value's bytes lie in the arena, and `DELETED` as the value length for a
+//!   delete.
 //! - Arena ranges named by slots are never changed, except a value overwritten by
 //!   one no longer than it, which is written over it in place.
 
@@ -24,7 +24,6 @@ const DELETED: u32 = u32::MAX;
 
 #[derive(Clone, Copy)]
 struct Slot {
-    hash: u64,
     key_at: u64,
     value_at: u64,
     key_len: u32,
@@ -33,8 +32,9 @@ struct Slot {
 
 #[derive(Default)]
 pub(crate) struct WriteSet {
-    /// Indices into `slots`.
-    table: HashTable<usize>,
+    /// Indices into `slots`, with the hash of their key: growing the table then
+    /// reads the table alone, not every slot in random order.
+    table: HashTable<(u64, usize)>,
     slots: Vec<Slot>,
     arena: Vec<u8>,
     hasher: foldhash::fast::RandomState,
@@ -49,8 +49,8 @@ impl WriteSet {
     pub fn get(&self, key: &[u8]) -> Option<Option<&[u8]>> {
         let hash = self.hasher.hash_one(key);
         self.table
-            .find(hash, |&i| self.key(&self.slots[i]) == key)
-            .map(|&i| self.value(&self.slots[i]))
+            .find(hash, |&(h, i)| h == hash && self.key(&self.slots[i]) == key)
+            .map(|&(_, i)| self.value(&self.slots[i]))
     }
 
     /// Records a put (`Some`) or a delete (`None`) of `key`, replacing an earlier
@@ -60,16 +60,17 @@ impl WriteSet {
         let (arena, slots) = (&mut self.arena, &mut self.slots);
         let entry = self.table.entry(
             hash,
-            |&i| {
+            |&(h, i)| {
                 let s = &slots[i];
-                &arena[s.key_at as usize..s.key_at as usize + s.key_len as usize] == key
+                h == hash
+                    && &arena[s.key_at as usize..s.key_at as usize + s.key_len as usize] == key
             },
-            |&i| slots[i].hash,
+            |&(h, _)| h,
         );
         let value_len = value.map_or(DELETED, |v| v.len() as u32);
         match entry {
             Entry::Occupied(e) => {
-                let slot = &mut slots[*e.get()];
+                let slot = &mut slots[e.get().1];
                 match value {
                     Some(v) if slot.value_len != DELETED && v.len() <= slot.value_len as usize => {
                         let at = slot.value_at as usize;
@@ -90,9 +91,8 @@ impl WriteSet {
                 if let Some(v) = value {
                     arena.extend_from_slice(v);
                 }
-                e.insert(slots.len());
+                e.insert((hash, slots.len()));
                 slots.push(Slot {
-                    hash,
                     key_at,
                     value_at,
                     key_len: key.len() as u32,
