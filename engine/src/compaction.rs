@@ -120,7 +120,7 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
             if let Some(o) = outputs.last_mut() {
                 finish_output(o, version.seq)?;
             }
-            let id = shared.allocate_segment_id();
+            let id = shared.allocate_segment_id()?;
             let tmp = PathBuf::from(format!(
                 "{}{TEMP_SUFFIX}",
                 segment_path(&shared.dir, id).display()

@@ -1017,6 +1017,14 @@ impl Shared {
                     .lock()
                     .check(ops.iter().map(|(k, _)| *k), snap)?;
             }
+            // Recovery refuses sequence numbers from MAX_SEQ on; 2^63 commits take
+            // centuries, but a commit must not be the one to write such a number.
+            if w.next_seq >= recovery::MAX_SEQ {
+                return Err(Error::new(
+                    ErrorKind::IoError,
+                    "sequence numbers are used up: no further commit can be made",
+                ));
+            }
             let seq = w.next_seq;
             let hash = self.hash.load();
             let mut buf = std::mem::take(&mut w.buf);
@@ -1194,8 +1202,8 @@ impl Shared {
 
     /// Seals the active segment (seal frame, trim, sync) and starts a new one.
     fn roll(&self, w: &mut Writer) -> Result<()> {
+        let id = self.allocate_segment_id()?;
         self.seal_active(w)?;
-        let id = self.next_segment_id.fetch_add(1, Ordering::Relaxed);
         let (path, file) = create_segment(&self.dir, id)?;
         let mapped = self.config.segment_size;
         Arc::make_mut(&mut w.segments)
@@ -1291,8 +1299,20 @@ impl Shared {
         Ok(self.materialize(Some(w)))
     }
 
-    pub(crate) fn allocate_segment_id(&self) -> u32 {
-        self.next_segment_id.fetch_add(1, Ordering::Relaxed)
+    /// The id for a new segment. Recovery refuses the last two ids of the range
+    /// (see `recovery::recover`), so they are never handed out: running out is an
+    /// error, where wrapping around to 0 would put new records before old ones.
+    pub(crate) fn allocate_segment_id(&self) -> Result<u32> {
+        self.next_segment_id
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |id| {
+                (id <= u32::MAX - 2).then_some(id + 1)
+            })
+            .map_err(|_| {
+                Error::new(
+                    ErrorKind::IoError,
+                    "segment ids are used up: no new segment can be started",
+                )
+            })
     }
 
     /// Swaps compacted segments in: entries still pointing at their old location
@@ -1486,6 +1506,30 @@ mod tests {
         let db = open(dir.path());
         assert_eq!(db.get(b"m").unwrap(), Some(b"second".to_vec()));
         assert_eq!(db.get(b"a").unwrap(), None);
+    }
+
+    #[test]
+    fn the_writer_stops_at_the_end_of_the_sequence_and_segment_id_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path());
+        db.put(b"k", b"1").unwrap();
+        db.shared.writer.lock().as_mut().unwrap().next_seq = recovery::MAX_SEQ - 1;
+        db.put(b"k", b"last").unwrap();
+        let err = db.put(b"k", b"past").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::IoError, "{err}");
+        assert_eq!(db.get(b"k").unwrap(), Some(b"last".to_vec()));
+
+        db.shared
+            .next_segment_id
+            .store(u32::MAX - 3, Ordering::Relaxed);
+        assert_eq!(db.shared.allocate_segment_id().unwrap(), u32::MAX - 3);
+        assert_eq!(db.shared.allocate_segment_id().unwrap(), u32::MAX - 2);
+        let err = db.shared.allocate_segment_id().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::IoError, "{err}");
+        drop(db);
+        // What was written opens: the last sequence number is still a valid one.
+        let db = open(dir.path());
+        assert_eq!(db.get(b"k").unwrap(), Some(b"last".to_vec()));
     }
 
     #[test]
