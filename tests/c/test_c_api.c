@@ -1104,10 +1104,16 @@ static void test_maintenance(void) {
     OK(lightning_db_compact(db, &report));
     CHECK(report.segments_before > report.segments_after);
     CHECK(report.bytes_after < report.bytes_before);
-    CHECK(report.records_copied == 40);
+    /* Segments holding only live records (the last round's) are left as they are. */
+    CHECK(report.records_copied > 0 && report.records_copied <= 40);
+    /* Nothing dead is left: a second compaction has nothing to do. */
+    LightningDBCompactionReport again;
+    memset(&again, 0xff, sizeof again);
+    OK(lightning_db_compact(db, &again));
+    CHECK(again.segments_before == 0 && again.records_copied == 0);
     OK(lightning_db_compact(db, NULL));
     OK(lightning_db_stats(db, &after));
-    CHECK(after.compactions == 2);
+    CHECK(after.compactions == 1);
     CHECK(after.total_bytes < before.total_bytes);
     CHECK(after.live_keys == 40);
     LightningDBResult r;
