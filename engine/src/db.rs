@@ -104,6 +104,18 @@ struct Writer {
     changes: Vec<(u64, Change)>,
 }
 
+/// The scratch vectors of a commit are kept for the next one up to this many
+/// bytes each: a bulk load's (hundreds of MiB) are given back to the allocator.
+const SCRATCH_KEPT: usize = 4 << 20;
+
+fn keep_for_reuse<T>(mut v: Vec<T>) -> Vec<T> {
+    if v.capacity() * std::mem::size_of::<T>() > SCRATCH_KEPT {
+        v = Vec::new();
+    }
+    v.clear();
+    v
+}
+
 /// A frame at least this large starts going to the device as soon as it is
 /// written, rather than when the commit syncs.
 const START_WRITEBACK_AT: u64 = 1 << 20;
@@ -1125,8 +1137,9 @@ impl Shared {
                 }
             }
             hash.apply(&changes);
-            w.changes = changes;
-            w.placed = placed;
+            w.changes = keep_for_reuse(changes);
+            w.placed = keep_for_reuse(placed);
+            w.buf = keep_for_reuse(std::mem::take(&mut w.buf));
             w.active.len += frame_len;
             w.next_seq += 1;
             // The key count first: a `len()` racing with a commit may see either
@@ -1530,6 +1543,23 @@ mod tests {
         // What was written opens: the last sequence number is still a valid one.
         let db = open(dir.path());
         assert_eq!(db.get(b"k").unwrap(), Some(b"last".to_vec()));
+    }
+
+    #[test]
+    fn a_large_commit_gives_its_scratch_space_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path());
+        let mut tx = db.begin().unwrap();
+        for i in 0..20_000u32 {
+            tx.put(&i.to_be_bytes(), &[7; 300]).unwrap();
+        }
+        tx.commit().unwrap();
+        db.put(b"small", b"commit").unwrap();
+        let guard = db.shared.writer.lock();
+        let w = guard.as_ref().unwrap();
+        assert!(w.buf.capacity() <= SCRATCH_KEPT, "{}", w.buf.capacity());
+        assert!(w.placed.capacity() * std::mem::size_of::<Placed>() <= SCRATCH_KEPT);
+        assert!(w.changes.capacity() * std::mem::size_of::<(u64, Change)>() <= SCRATCH_KEPT);
     }
 
     #[test]
