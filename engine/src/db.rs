@@ -822,54 +822,57 @@ impl Shared {
 
     /// The value of `key` in the newest commit, found through the hash index.
     fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.through_hash(
+            key,
+            None,
+            |segments, segment, offset, len| self.read_record(segments, key, segment, offset, len),
+            |version| match version.index.get(&Probe::new(key)) {
+                None => Ok(None),
+                Some(loc) => self.read_value(version, key, *loc).map(Some),
+            },
+        )
+    }
+
+    fn contains_latest(&self, key: &[u8]) -> Result<bool> {
+        self.through_hash(
+            key,
+            false,
+            |segments, segment, offset, len| Ok(segments[&segment].entry(offset, len)?.key == key),
+            |version| Ok(version.index.contains_key(&Probe::new(key))),
+        )
+    }
+
+    /// Looks `key` up in the hash index: `absent` if no live key has its hash;
+    /// `at(segments, segment, offset, len)` on the record of the one live key that
+    /// has it (a record of another key then means `key` is absent); `ordered` on a
+    /// snapshot if several keys share the hash.
+    fn through_hash<T>(
+        &self,
+        key: &[u8],
+        absent: T,
+        at: impl FnOnce(&BTreeMap<u32, Arc<Segment>>, u32, u32, u32) -> Result<T>,
+        ordered: impl FnOnce(&Version) -> Result<T>,
+    ) -> Result<T> {
         let hash = self.hash.load();
         let h = hash.hash(key);
         for _ in 0..64 {
             let segments = self.tables.load();
-            let (segment, offset, len) = match hash.lookup(h) {
-                None => return Ok(None),
+            match hash.lookup(h) {
+                None => return Ok(absent),
                 Some(Slot::Shared) => break,
                 Some(Slot::At {
                     segment,
                     offset,
                     len,
-                }) => (segment, offset, len),
-            };
-            if !segments.contains_key(&segment) {
-                // A compaction's new segment enters the table a moment after the
-                // hash index points into it.
-                std::thread::yield_now();
-                continue;
-            }
-            // Only one live key has this hash: a record of another key means ours
-            // is absent.
-            return self.read_record(&segments, key, segment, offset, len);
-        }
-        let version = self.snapshot();
-        match version.index.get(&Probe::new(key)) {
-            None => Ok(None),
-            Some(loc) => self.read_value(&version, key, *loc).map(Some),
-        }
-    }
-
-    fn contains_latest(&self, key: &[u8]) -> Result<bool> {
-        let hash = self.hash.load();
-        match hash.lookup(hash.hash(key)) {
-            None => Ok(false),
-            // Only this key has the hash if the record there holds it.
-            Some(Slot::At {
-                segment,
-                offset,
-                len,
-            }) => {
-                let segments = self.tables.load();
-                match segments.get(&segment) {
-                    Some(seg) => Ok(seg.entry(offset, len)?.key == key),
-                    None => Ok(self.snapshot().index.contains_key(&Probe::new(key))),
+                }) if segments.contains_key(&segment) => {
+                    return at(&segments, segment, offset, len)
                 }
+                // The table is stored before the hash index points into a new
+                // segment, but an older table may have been loaded just before.
+                Some(Slot::At { .. }) => std::thread::yield_now(),
             }
-            Some(Slot::Shared) => Ok(self.snapshot().index.contains_key(&Probe::new(key))),
         }
+        ordered(&self.snapshot())
     }
 
     /// A consistent, immutable version as of the latest commit.
@@ -1338,6 +1341,13 @@ impl Shared {
     ) -> Result<Arc<Version>> {
         let mut guard = self.writer.lock();
         let w = guard.as_mut().ok_or_else(Error::closed)?;
+        // The outputs join the point-read table before the hash index points into
+        // them; the inputs leave it after, when nothing points into them.
+        let mut with_outputs = (*w.segments).clone();
+        for seg in &outputs {
+            with_outputs.insert(seg.id, seg.clone());
+        }
+        self.tables.store(Arc::new(with_outputs));
         let hash = self.hash.load();
         let mut changes = Vec::with_capacity(relocations.len());
         for (key, old, new) in relocations {
