@@ -1,9 +1,9 @@
 //! The in-memory index and the snapshots built on it.
 //!
 //! The index maps every live key to the location of its newest value. It is a
-//! persistent B+ tree (`imbl::OrdMap`): cloning it is O(1) and later writes copy
-//! only the nodes they touch, so every commit publishes an immutable [`Version`]
-//! that readers, iterators and transactions use without holding any lock.
+//! persistent B+ tree ([`crate::btree`]): cloning it is O(1) and later writes copy
+//! only the nodes they touch, so a [`Version`] made from it stays immutable for the
+//! readers, iterators and transactions that use it without holding any lock.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -63,7 +63,7 @@ impl Key {
         }
     }
 
-    fn prefix(&self) -> u64 {
+    pub(crate) fn prefix(&self) -> u64 {
         match self {
             Key::Inline { bytes, .. } => u64::from_be_bytes(*bytes.first_chunk::<8>().unwrap()),
             Key::Shared { prefix, .. } => u64::from_be_bytes(*prefix),
@@ -135,25 +135,14 @@ impl<'a> Probe<'a> {
     }
 }
 
-impl equivalent::Equivalent<Key> for Probe<'_> {
-    fn equivalent(&self, key: &Key) -> bool {
-        self.prefix == key.prefix() && self.bytes == &key[..]
+impl Probe<'_> {
+    /// How `key`, whose prefix is `key_prefix`, compares with the probed key.
+    #[inline]
+    pub(crate) fn order_of(&self, key_prefix: u64, key: &Key) -> std::cmp::Ordering {
+        key_prefix
+            .cmp(&self.prefix)
+            .then_with(|| key[..].cmp(self.bytes))
     }
-}
-
-impl equivalent::Comparable<Key> for Probe<'_> {
-    fn compare(&self, key: &Key) -> std::cmp::Ordering {
-        self.prefix
-            .cmp(&key.prefix())
-            .then_with(|| self.bytes.cmp(&key[..]))
-    }
-}
-
-/// Converts byte bounds into probe bounds for `OrdMap::range`.
-pub fn probe_bounds<'a>(
-    (start, end): (std::ops::Bound<&'a [u8]>, std::ops::Bound<&'a [u8]>),
-) -> (std::ops::Bound<Probe<'a>>, std::ops::Bound<Probe<'a>>) {
-    (start.map(Probe::new), end.map(Probe::new))
 }
 
 /// Where the newest value of a key lives, and the commit that wrote it.
@@ -167,7 +156,7 @@ pub struct Loc {
     pub len: u32,
 }
 
-pub type Index = imbl::OrdMap<Key, Loc>;
+pub use crate::btree::Index;
 pub type SegmentTable = Arc<BTreeMap<u32, Arc<Segment>>>;
 
 /// An immutable, consistent state of the database as of commit `seq`.
@@ -194,8 +183,7 @@ mod tests {
             prop_assert_eq!(&ka[..], &a[..]);
             prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
             prop_assert_eq!(ka == kb, a == b);
-            prop_assert_eq!(equivalent::Comparable::compare(&Probe::new(&a), &kb), a.cmp(&b));
-            prop_assert_eq!(equivalent::Equivalent::equivalent(&Probe::new(&a), &kb), a == b);
+            prop_assert_eq!(Probe::new(&a).order_of(kb.prefix(), &kb), b.cmp(&a));
         }
     }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::db::Shared;
 use crate::error::Result;
-use crate::index::{probe_bounds, Key, Loc, Version};
+use crate::index::{Key, Loc, Version};
 
 /// A range of keys: `[start, end)` by default, any `Bound` on either side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,7 +88,7 @@ fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 pub(crate) type Writes = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 type Overlay = VecDeque<(Vec<u8>, Option<Vec<u8>>)>;
 
-type Cursor<'a> = imbl::ordmap::RangedIter<'a, Key, Loc, imbl::shared_ptr::DefaultSharedPtr>;
+type Cursor<'a> = crate::btree::Range<'a>;
 
 self_cell::self_cell!(
     /// A snapshot and one cursor over a range of its index, walked from both
@@ -144,9 +144,7 @@ impl Iter {
         range: KeyRange,
         overlay: Option<Writes>,
     ) -> Iter {
-        let walk = Walk::new(version, |version| {
-            version.index.range(probe_bounds(range.bounds()))
-        });
+        let walk = Walk::new(version, |version| version.index.range(range.bounds()));
         Iter {
             shared,
             walk,

@@ -30,6 +30,7 @@
 //! # Ok::<(), lightning_db::Error>(())
 //! ```
 
+mod btree;
 mod checkpoint;
 mod compaction;
 mod config;

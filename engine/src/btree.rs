@@ -1,0 +1,962 @@
+//! The ordered index: a persistent B+ tree from keys to their locations.
+//!
+//! Nodes are shared between versions behind `Arc`s. Cloning the tree is O(1); a
+//! write copies only the nodes on its path that another version still holds
+//! (`Arc::make_mut`), and changes the others in place — the writer's tree is
+//! usually held by nobody else, so most writes copy nothing.
+//!
+//! Nodes are wide (up to [`CAP`] entries or children), so a lookup in a tree of a
+//! million keys visits four of them, and each node keeps the first eight bytes of
+//! its keys ([`Key::prefix`]) in an array of their own: a search reads that dense
+//! array and looks at a key itself only when two prefixes tie.
+//!
+//! Invariants:
+//! - Keys are unique and ascending within a leaf and from one leaf to the next;
+//!   every leaf is at the same depth.
+//! - A branch with children `c0..=cn` has `n` separators: separator `i` is above
+//!   every key under `c0..=ci` and at most every key under `c(i+1)`.
+//! - `prefixes[i]` is `keys[i].prefix()` in every node.
+//! - A node that is neither the root nor on the rightmost path holds at least
+//!   [`MIN`] entries or children (appends split the rightmost node unevenly, so
+//!   keys loaded in order fill their leaves); a branch has at least 2 children.
+//! - `len` is the number of keys in the tree.
+
+use std::cmp::Ordering;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use arrayvec::ArrayVec;
+
+use crate::index::{Key, Loc, Probe};
+
+/// Most entries of a leaf and most children of a branch. Unit tests use narrow
+/// nodes so that a few thousand keys make a tree several levels deep.
+const CAP: usize = if cfg!(test) { 8 } else { 64 };
+/// Fewest entries or children of a node off the rightmost path (but the root).
+const MIN: usize = CAP / 4;
+/// Deepest tree a cursor can walk: below the root, every level off the rightmost
+/// path multiplies the keys by at least `MIN` (16), so 12 levels hold over 10^13
+/// keys — more than fit in memory. (Unit tests' narrow nodes stay far below it.)
+const MAX_DEPTH: usize = 12;
+
+// Both variants are a node's worth of bytes and always live behind an `Arc`:
+// boxing the larger would add a pointer to follow at every level.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone)]
+enum Node {
+    Leaf(Leaf),
+    Branch(Branch),
+}
+
+#[derive(Clone, Default)]
+struct Leaf {
+    prefixes: ArrayVec<u64, CAP>,
+    keys: ArrayVec<Key, CAP>,
+    locs: ArrayVec<Loc, CAP>,
+}
+
+#[derive(Clone, Default)]
+struct Branch {
+    /// Separators: one fewer than the children.
+    prefixes: ArrayVec<u64, CAP>,
+    keys: ArrayVec<Key, CAP>,
+    children: ArrayVec<Arc<Node>, CAP>,
+}
+
+/// Where `probe` is among `keys`: `Ok` at an equal key, `Err` at the first greater.
+fn search(prefixes: &[u64], keys: &[Key], probe: &Probe) -> Result<usize, usize> {
+    let (mut lo, mut hi) = (0, prefixes.len());
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        match probe.order_of(prefixes[mid], &keys[mid]) {
+            Ordering::Less => lo = mid + 1,
+            Ordering::Greater => hi = mid,
+            Ordering::Equal => return Ok(mid),
+        }
+    }
+    Err(lo)
+}
+
+impl Node {
+    fn size(&self) -> usize {
+        match self {
+            Node::Leaf(leaf) => leaf.keys.len(),
+            Node::Branch(branch) => branch.children.len(),
+        }
+    }
+}
+
+impl Leaf {
+    fn search(&self, probe: &Probe) -> Result<usize, usize> {
+        search(&self.prefixes, &self.keys, probe)
+    }
+
+    fn insert_at(&mut self, i: usize, key: Key, loc: Loc) {
+        self.prefixes.insert(i, key.prefix());
+        self.keys.insert(i, key);
+        self.locs.insert(i, loc);
+    }
+
+    fn remove_at(&mut self, i: usize) -> Loc {
+        self.prefixes.remove(i);
+        self.keys.remove(i);
+        self.locs.remove(i)
+    }
+
+    /// Moves the entries from `at` on into a new leaf.
+    fn split_off(&mut self, at: usize) -> Leaf {
+        Leaf {
+            prefixes: self.prefixes.drain(at..).collect(),
+            keys: self.keys.drain(at..).collect(),
+            locs: self.locs.drain(at..).collect(),
+        }
+    }
+
+    fn append(&mut self, other: &mut Leaf) {
+        self.prefixes.extend(other.prefixes.drain(..));
+        self.keys.extend(other.keys.drain(..));
+        self.locs.extend(other.locs.drain(..));
+    }
+}
+
+impl Branch {
+    /// The child whose keys `probe` would be among.
+    fn child_for(&self, probe: &Probe) -> usize {
+        match search(&self.prefixes, &self.keys, probe) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        }
+    }
+
+    /// Adds `child` right after child `i`, `separator` between them.
+    fn insert_after(&mut self, i: usize, separator: Key, child: Arc<Node>) {
+        self.prefixes.insert(i, separator.prefix());
+        self.keys.insert(i, separator);
+        self.children.insert(i + 1, child);
+    }
+
+    /// Removes child `i + 1` and the separator before it.
+    fn remove_after(&mut self, i: usize) -> (Key, Arc<Node>) {
+        self.prefixes.remove(i);
+        let separator = self.keys.remove(i);
+        (separator, self.children.remove(i + 1))
+    }
+
+    /// Moves the children from `at` on into a new branch; returns the separator
+    /// that stood between them and the new branch.
+    fn split_off(&mut self, at: usize) -> (Key, Branch) {
+        let right = Branch {
+            prefixes: self.prefixes.drain(at..).collect(),
+            keys: self.keys.drain(at..).collect(),
+            children: self.children.drain(at..).collect(),
+        };
+        self.prefixes.pop();
+        let separator = self.keys.pop().expect("a split branch has separators");
+        (separator, right)
+    }
+
+    /// Appends `separator` and then every separator and child of `other`.
+    fn append(&mut self, separator: Key, other: &mut Branch) {
+        self.prefixes.push(separator.prefix());
+        self.keys.push(separator);
+        self.prefixes.extend(other.prefixes.drain(..));
+        self.keys.extend(other.keys.drain(..));
+        self.children.extend(other.children.drain(..));
+    }
+
+    /// Brings child `i`, which has fallen below `MIN`, back up by merging it with a
+    /// neighbour or, when together they would not fit in one node, sharing their
+    /// entries evenly (never holding more than `CAP` in either meanwhile).
+    fn rebalance(&mut self, i: usize) {
+        if self.children.len() < 2 {
+            return;
+        }
+        let left = if i + 1 < self.children.len() {
+            i
+        } else {
+            i - 1
+        };
+        let (head, tail) = self.children.split_at_mut(left + 1);
+        let (l, r) = (Arc::make_mut(&mut head[left]), Arc::make_mut(&mut tail[0]));
+        let total = l.size() + r.size();
+        let merge = total <= CAP;
+        match (l, r) {
+            (Node::Leaf(l), Node::Leaf(r)) => {
+                if merge {
+                    l.append(r);
+                } else {
+                    let target = total / 2;
+                    if l.keys.len() > target {
+                        let mut moved = l.split_off(target);
+                        moved.append(r);
+                        *r = moved;
+                    } else {
+                        let rest = r.split_off(target - l.keys.len());
+                        l.append(r);
+                        *r = rest;
+                    }
+                    self.prefixes[left] = r.prefixes[0];
+                    self.keys[left] = r.keys[0].clone();
+                }
+            }
+            (Node::Branch(l), Node::Branch(r)) => {
+                let separator = self.keys[left].clone();
+                if merge {
+                    l.append(separator, r);
+                } else {
+                    let target = total / 2;
+                    let up = match l.children.len().cmp(&target) {
+                        Ordering::Greater => {
+                            let (up, mut moved) = l.split_off(target);
+                            moved.append(separator, r);
+                            *r = moved;
+                            up
+                        }
+                        Ordering::Less => {
+                            let (up, rest) = r.split_off(target - l.children.len());
+                            l.append(separator, r);
+                            *r = rest;
+                            up
+                        }
+                        Ordering::Equal => separator,
+                    };
+                    self.prefixes[left] = up.prefix();
+                    self.keys[left] = up;
+                }
+            }
+            _ => unreachable!("siblings are at the same depth"),
+        }
+        if merge {
+            self.remove_after(left);
+        }
+    }
+}
+
+enum Inserted {
+    Replaced(Loc),
+    Added,
+    /// The node split: the separator and the new node to its right.
+    Split(Key, Arc<Node>),
+}
+
+/// Inserts into the subtree at `node`; `rightmost` if it is on the tree's right edge.
+fn insert_into(node: &mut Node, key: Key, loc: Loc, rightmost: bool) -> Inserted {
+    match node {
+        Node::Leaf(leaf) => {
+            let i = match leaf.search(&Probe::new(&key)) {
+                Ok(i) => return Inserted::Replaced(std::mem::replace(&mut leaf.locs[i], loc)),
+                Err(i) => i,
+            };
+            if leaf.keys.len() < CAP {
+                leaf.insert_at(i, key, loc);
+                return Inserted::Added;
+            }
+            // An append to the last leaf leaves it full: keys loaded in order fill
+            // every leaf instead of half of each.
+            let at = if rightmost && i == CAP { CAP } else { CAP / 2 };
+            let mut right = leaf.split_off(at);
+            if i < at {
+                leaf.insert_at(i, key, loc);
+            } else {
+                right.insert_at(i - at, key, loc);
+            }
+            Inserted::Split(right.keys[0].clone(), Arc::new(Node::Leaf(right)))
+        }
+        Node::Branch(branch) => {
+            let c = branch.child_for(&Probe::new(&key));
+            let last = c + 1 == branch.children.len();
+            let child = Arc::make_mut(&mut branch.children[c]);
+            let (separator, new_child) = match insert_into(child, key, loc, rightmost && last) {
+                Inserted::Split(separator, new_child) => (separator, new_child),
+                done => return done,
+            };
+            if branch.children.len() < CAP {
+                branch.insert_after(c, separator, new_child);
+                return Inserted::Added;
+            }
+            let at = if rightmost && last { CAP - 1 } else { CAP / 2 };
+            let (up, mut right) = branch.split_off(at);
+            if c < at {
+                branch.insert_after(c, separator, new_child);
+            } else {
+                right.insert_after(c - at, separator, new_child);
+            }
+            Inserted::Split(up, Arc::new(Node::Branch(right)))
+        }
+    }
+}
+
+fn remove_from(node: &mut Node, probe: &Probe) -> Option<Loc> {
+    match node {
+        Node::Leaf(leaf) => {
+            let i = leaf.search(probe).ok()?;
+            Some(leaf.remove_at(i))
+        }
+        Node::Branch(branch) => {
+            let c = branch.child_for(probe);
+            let old = remove_from(Arc::make_mut(&mut branch.children[c]), probe)?;
+            if branch.children[c].size() < MIN {
+                branch.rebalance(c);
+            }
+            Some(old)
+        }
+    }
+}
+
+/// The persistent ordered map from keys to locations.
+#[derive(Clone)]
+pub struct Index {
+    root: Arc<Node>,
+    len: usize,
+}
+
+impl Default for Index {
+    fn default() -> Index {
+        Index::new()
+    }
+}
+
+impl Index {
+    pub fn new() -> Index {
+        Index {
+            root: Arc::new(Node::Leaf(Leaf::default())),
+            len: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn get(&self, probe: &Probe) -> Option<&Loc> {
+        let mut node = &*self.root;
+        loop {
+            match node {
+                Node::Branch(branch) => node = &branch.children[branch.child_for(probe)],
+                Node::Leaf(leaf) => return leaf.search(probe).ok().map(|i| &leaf.locs[i]),
+            }
+        }
+    }
+
+    pub fn contains_key(&self, probe: &Probe) -> bool {
+        self.get(probe).is_some()
+    }
+
+    /// The location of `probe`'s key to change in place (copying the path to it
+    /// from any other version that shares it).
+    pub fn get_mut(&mut self, probe: &Probe) -> Option<&mut Loc> {
+        self.get(probe)?;
+        let mut node = Arc::make_mut(&mut self.root);
+        loop {
+            node = match node {
+                Node::Branch(branch) => {
+                    let c = branch.child_for(probe);
+                    Arc::make_mut(&mut branch.children[c])
+                }
+                Node::Leaf(leaf) => return leaf.search(probe).ok().map(|i| &mut leaf.locs[i]),
+            }
+        }
+    }
+
+    /// Sets the location of `key`, returning the one it replaces.
+    pub fn insert(&mut self, key: Key, loc: Loc) -> Option<Loc> {
+        match insert_into(Arc::make_mut(&mut self.root), key, loc, true) {
+            Inserted::Replaced(old) => Some(old),
+            Inserted::Added => {
+                self.len += 1;
+                None
+            }
+            Inserted::Split(separator, right) => {
+                self.len += 1;
+                let mut root = Branch::default();
+                root.children.push(self.root.clone());
+                root.insert_after(0, separator, right);
+                self.root = Arc::new(Node::Branch(root));
+                None
+            }
+        }
+    }
+
+    /// Removes `probe`'s key, returning its location.
+    pub fn remove(&mut self, probe: &Probe) -> Option<Loc> {
+        // Looking first keeps a shared path uncopied when there is nothing to remove.
+        self.get(probe)?;
+        let old = remove_from(Arc::make_mut(&mut self.root), probe);
+        debug_assert!(old.is_some());
+        self.len -= 1;
+        if let Node::Branch(root) = &*self.root {
+            if root.children.len() == 1 {
+                self.root = root.children[0].clone();
+            }
+        }
+        old
+    }
+
+    /// The entries with keys within `bounds`, in order from either end.
+    pub fn range(&self, (start, end): (Bound<&[u8]>, Bound<&[u8]>)) -> Range<'_> {
+        Range {
+            root: &self.root,
+            start: start.map(Key::new),
+            end: end.map(Key::new),
+            front: End::Unstarted,
+            back: End::Unstarted,
+            front_last: None,
+            back_last: None,
+        }
+    }
+
+    pub fn iter(&self) -> Range<'_> {
+        self.range((Bound::Unbounded, Bound::Unbounded))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Loc> {
+        self.iter().map(|(_, loc)| loc)
+    }
+}
+
+impl PartialEq for Index {
+    fn eq(&self, other: &Index) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// A position at an entry: the branches above its leaf, each with the index of
+/// the child taken, then the leaf and the entry's index in it.
+struct Cursor<'a> {
+    path: ArrayVec<(&'a Branch, usize), MAX_DEPTH>,
+    leaf: &'a Leaf,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// Descends from `node` to a leaf, taking at each branch the child `choose`
+    /// picks; `pos` is then `locate(leaf)`, which may be one past either end.
+    fn descend(
+        mut node: &'a Node,
+        choose: impl Fn(&Branch) -> usize,
+        locate: impl FnOnce(&Leaf) -> isize,
+    ) -> (Cursor<'a>, isize) {
+        let mut path = ArrayVec::new();
+        loop {
+            match node {
+                Node::Branch(branch) => {
+                    let c = choose(branch);
+                    path.push((branch, c));
+                    node = &branch.children[c];
+                }
+                Node::Leaf(leaf) => {
+                    let pos = locate(leaf);
+                    return (Cursor { path, leaf, pos: 0 }, pos);
+                }
+            }
+        }
+    }
+
+    fn entry(&self) -> (&'a Key, &'a Loc) {
+        (&self.leaf.keys[self.pos], &self.leaf.locs[self.pos])
+    }
+
+    /// Moves to the first entry of the next non-empty leaf; false if there is none.
+    fn next_leaf(&mut self) -> bool {
+        loop {
+            let (branch, c) = loop {
+                let Some((branch, c)) = self.path.pop() else {
+                    return false;
+                };
+                if c + 1 < branch.children.len() {
+                    break (branch, c + 1);
+                }
+            };
+            self.path.push((branch, c));
+            let mut node = &*branch.children[c];
+            while let Node::Branch(b) = node {
+                self.path.push((b, 0));
+                node = &b.children[0];
+            }
+            let Node::Leaf(leaf) = node else {
+                unreachable!()
+            };
+            if !leaf.keys.is_empty() {
+                self.leaf = leaf;
+                self.pos = 0;
+                return true;
+            }
+        }
+    }
+
+    /// Moves to the last entry of the previous non-empty leaf; false if there is none.
+    fn prev_leaf(&mut self) -> bool {
+        loop {
+            let (branch, c) = loop {
+                let Some((branch, c)) = self.path.pop() else {
+                    return false;
+                };
+                if c > 0 {
+                    break (branch, c - 1);
+                }
+            };
+            self.path.push((branch, c));
+            let mut node = &*branch.children[c];
+            while let Node::Branch(b) = node {
+                let last = b.children.len() - 1;
+                self.path.push((b, last));
+                node = &b.children[last];
+            }
+            let Node::Leaf(leaf) = node else {
+                unreachable!()
+            };
+            if let Some(last) = leaf.keys.len().checked_sub(1) {
+                self.leaf = leaf;
+                self.pos = last;
+                return true;
+            }
+        }
+    }
+
+    /// Moves to `pos` in the leaf or, past its end, to the nearest entry after.
+    fn at_or_after(&mut self, pos: isize) -> bool {
+        if (pos as usize) < self.leaf.keys.len() {
+            self.pos = pos as usize;
+            true
+        } else {
+            self.next_leaf()
+        }
+    }
+
+    /// Moves to `pos` in the leaf or, before its start, to the nearest entry before.
+    fn at_or_before(&mut self, pos: isize) -> bool {
+        if pos >= 0 {
+            self.pos = pos as usize;
+            true
+        } else {
+            self.prev_leaf()
+        }
+    }
+
+    fn forward(&mut self) -> bool {
+        self.pos += 1;
+        self.pos < self.leaf.keys.len() || self.next_leaf()
+    }
+
+    fn backward(&mut self) -> bool {
+        match self.pos.checked_sub(1) {
+            Some(pos) => {
+                self.pos = pos;
+                true
+            }
+            None => self.prev_leaf(),
+        }
+    }
+}
+
+/// The first entry within `start`.
+fn seek_first<'a>(root: &'a Node, start: &Bound<Key>) -> Option<Cursor<'a>> {
+    let (cursor, pos) = match start {
+        Bound::Unbounded => Cursor::descend(root, |_| 0, |_| 0),
+        Bound::Included(key) | Bound::Excluded(key) => {
+            let probe = Probe::new(key);
+            let excluded = matches!(start, Bound::Excluded(_));
+            Cursor::descend(
+                root,
+                |branch| branch.child_for(&probe),
+                |leaf| match leaf.search(&probe) {
+                    Ok(i) if excluded => i as isize + 1,
+                    Ok(i) | Err(i) => i as isize,
+                },
+            )
+        }
+    };
+    let mut cursor = cursor;
+    cursor.at_or_after(pos).then_some(cursor)
+}
+
+/// The last entry within `end`.
+fn seek_last<'a>(root: &'a Node, end: &Bound<Key>) -> Option<Cursor<'a>> {
+    let (cursor, pos) = match end {
+        Bound::Unbounded => Cursor::descend(
+            root,
+            |branch| branch.children.len() - 1,
+            |leaf| leaf.keys.len() as isize - 1,
+        ),
+        Bound::Included(key) | Bound::Excluded(key) => {
+            let probe = Probe::new(key);
+            let excluded = matches!(end, Bound::Excluded(_));
+            Cursor::descend(
+                root,
+                |branch| branch.child_for(&probe),
+                |leaf| match leaf.search(&probe) {
+                    Ok(i) if !excluded => i as isize,
+                    Ok(i) | Err(i) => i as isize - 1,
+                },
+            )
+        }
+    };
+    let mut cursor = cursor;
+    cursor.at_or_before(pos).then_some(cursor)
+}
+
+// The cursor is kept inline: a range is made per scan, and its cursor should not
+// cost an allocation of its own.
+#[allow(clippy::large_enum_variant)]
+enum End<'a> {
+    Unstarted,
+    At(Cursor<'a>),
+    Done,
+}
+
+/// The entries of a range of keys, walked from either end; each end seeks only
+/// when first asked for an entry, so a forward scan never looks for the last key.
+pub struct Range<'a> {
+    root: &'a Node,
+    start: Bound<Key>,
+    end: Bound<Key>,
+    front: End<'a>,
+    back: End<'a>,
+    /// The keys last taken from each end: the other end stops before them.
+    front_last: Option<&'a Key>,
+    back_last: Option<&'a Key>,
+}
+
+fn within_end(key: &Key, end: &Bound<Key>) -> bool {
+    match end {
+        Bound::Unbounded => true,
+        Bound::Included(end) => key <= end,
+        Bound::Excluded(end) => key < end,
+    }
+}
+
+fn within_start(key: &Key, start: &Bound<Key>) -> bool {
+    match start {
+        Bound::Unbounded => true,
+        Bound::Included(start) => key >= start,
+        Bound::Excluded(start) => key > start,
+    }
+}
+
+impl<'a> Iterator for Range<'a> {
+    type Item = (&'a Key, &'a Loc);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let End::Unstarted = self.front {
+            self.front = seek_first(self.root, &self.start).map_or(End::Done, End::At);
+        }
+        // The cursor is stepped where it lies: it is a few hundred bytes.
+        let End::At(cursor) = &mut self.front else {
+            return None;
+        };
+        let (key, loc) = cursor.entry();
+        if !within_end(key, &self.end) || self.back_last.is_some_and(|last| key >= last) {
+            self.front = End::Done;
+            return None;
+        }
+        if !cursor.forward() {
+            self.front = End::Done;
+        }
+        self.front_last = Some(key);
+        Some((key, loc))
+    }
+}
+
+impl<'a> DoubleEndedIterator for Range<'a> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if let End::Unstarted = self.back {
+            self.back = seek_last(self.root, &self.end).map_or(End::Done, End::At);
+        }
+        let End::At(cursor) = &mut self.back else {
+            return None;
+        };
+        let (key, loc) = cursor.entry();
+        if !within_start(key, &self.start) || self.front_last.is_some_and(|last| key <= last) {
+            self.back = End::Done;
+            return None;
+        }
+        if !cursor.backward() {
+            self.back = End::Done;
+        }
+        self.back_last = Some(key);
+        Some((key, loc))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn loc(n: u64) -> Loc {
+        Loc {
+            seq: n,
+            segment: n as u32,
+            offset: 0,
+            len: 0,
+        }
+    }
+
+    /// Checks the invariants in the module comment; returns the depth.
+    fn check_node(
+        node: &Node,
+        lower: Option<&Key>,
+        upper: Option<&Key>,
+        is_root: bool,
+        rightmost: bool,
+    ) -> usize {
+        let keys: &[Key] = match node {
+            Node::Leaf(leaf) => &leaf.keys,
+            Node::Branch(branch) => &branch.keys,
+        };
+        let prefixes: &[u64] = match node {
+            Node::Leaf(leaf) => &leaf.prefixes,
+            Node::Branch(branch) => &branch.prefixes,
+        };
+        assert_eq!(prefixes.len(), keys.len());
+        for (p, k) in prefixes.iter().zip(keys) {
+            assert_eq!(*p, k.prefix());
+            assert!(lower.is_none_or(|l| k >= l));
+            assert!(upper.is_none_or(|u| k < u));
+        }
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        if !is_root && !rightmost {
+            assert!(node.size() >= MIN, "a node below MIN: {}", node.size());
+        }
+        match node {
+            Node::Leaf(leaf) => {
+                assert_eq!(leaf.locs.len(), leaf.keys.len());
+                1
+            }
+            Node::Branch(branch) => {
+                assert_eq!(branch.keys.len() + 1, branch.children.len());
+                assert!(branch.children.len() >= 2);
+                let depths: Vec<usize> = (0..branch.children.len())
+                    .map(|i| {
+                        let lo = if i == 0 {
+                            lower
+                        } else {
+                            Some(&branch.keys[i - 1])
+                        };
+                        let hi = branch.keys.get(i).or(upper);
+                        let last = i + 1 == branch.children.len();
+                        check_node(&branch.children[i], lo, hi, false, rightmost && last)
+                    })
+                    .collect();
+                assert!(
+                    depths.iter().all(|d| *d == depths[0]),
+                    "leaves at different depths"
+                );
+                depths[0] + 1
+            }
+        }
+    }
+
+    fn check(index: &Index, model: &BTreeMap<Vec<u8>, Loc>) {
+        check_node(&index.root, None, None, true, true);
+        assert_eq!(index.len(), model.len());
+        let got: Vec<(Vec<u8>, Loc)> = index.iter().map(|(k, l)| (k.to_vec(), *l)).collect();
+        let want: Vec<(Vec<u8>, Loc)> = model.iter().map(|(k, l)| (k.clone(), *l)).collect();
+        assert_eq!(got, want);
+    }
+
+    fn key_of(n: u16) -> Vec<u8> {
+        // Shared prefixes, so searches fall through to comparing whole keys.
+        format!("key-{n:05}").into_bytes()
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u16),
+        Remove(u16),
+        Relocate(u16),
+        Snapshot,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u16..3000).prop_map(Op::Insert),
+            3 => (0u16..3000).prop_map(Op::Remove),
+            1 => (0u16..3000).prop_map(Op::Relocate),
+            1 => Just(Op::Snapshot),
+        ]
+    }
+
+    fn bound(kind: u8, n: u16) -> Bound<Vec<u8>> {
+        match kind % 3 {
+            0 => Bound::Unbounded,
+            1 => Bound::Included(key_of(n)),
+            _ => Bound::Excluded(key_of(n)),
+        }
+    }
+
+    fn as_slice(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+        b.as_ref().map(|v| &v[..])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        // Snapshots taken along the way keep their contents while the tree changes.
+        fn behaves_like_a_btreemap(ops in prop::collection::vec(op(), 1..4000)) {
+            let mut index = Index::new();
+            let mut model = BTreeMap::new();
+            let mut snapshots = Vec::new();
+            for (n, op) in ops.iter().enumerate() {
+                match *op {
+                    Op::Insert(k) => {
+                        let key = key_of(k);
+                        prop_assert_eq!(index.insert(Key::new(&key), loc(n as u64)), model.insert(key, loc(n as u64)));
+                    }
+                    Op::Remove(k) => {
+                        let key = key_of(k);
+                        prop_assert_eq!(index.remove(&Probe::new(&key)), model.remove(&key));
+                    }
+                    Op::Relocate(k) => {
+                        let key = key_of(k);
+                        let got = index.get_mut(&Probe::new(&key)).map(|l| { l.offset += 1; *l });
+                        let want = model.get_mut(&key).map(|l| { l.offset += 1; *l });
+                        prop_assert_eq!(got, want);
+                    }
+                    Op::Snapshot => snapshots.push((index.clone(), model.clone())),
+                }
+            }
+            check(&index, &model);
+            for (snapshot, model) in &snapshots {
+                check(snapshot, model);
+            }
+            for k in (0..3000).step_by(7) {
+                let key = key_of(k);
+                prop_assert_eq!(index.get(&Probe::new(&key)), model.get(&key));
+                prop_assert_eq!(index.contains_key(&Probe::new(&key)), model.contains_key(&key));
+            }
+        }
+
+        #[test]
+        fn ranges_from_both_ends_agree_with_a_btreemap(
+            keys in prop::collection::btree_set(0u16..2000, 0..1500),
+            (start_kind, start) in (0u8..3, 0u16..2000),
+            (end_kind, end) in (0u8..3, 0u16..2000),
+            turns in prop::collection::vec(any::<bool>(), 0..200),
+        ) {
+            let mut index = Index::new();
+            let mut model = BTreeMap::new();
+            for k in &keys {
+                index.insert(Key::new(&key_of(*k)), loc(*k as u64));
+                model.insert(key_of(*k), loc(*k as u64));
+            }
+            let (start, end) = (bound(start_kind, start), bound(end_kind, end));
+            let inverted = match (&start, &end) {
+                (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => {
+                    s > e || (s == e && !(matches!(start, Bound::Included(_)) && matches!(end, Bound::Included(_))))
+                }
+                _ => false,
+            };
+            let mut want: std::collections::VecDeque<(Vec<u8>, Loc)> = if inverted {
+                Default::default()
+            } else {
+                model.range((start.clone(), end.clone())).map(|(k, l)| (k.clone(), *l)).collect()
+            };
+            let mut range = index.range((as_slice(&start), as_slice(&end)));
+            // Alternate ends as `turns` says, then drain from the front.
+            for back in turns.iter().copied().chain(std::iter::repeat_n(false, want.len() + 2)) {
+                let (got, expected) = if back {
+                    (range.next_back(), want.pop_back())
+                } else {
+                    (range.next(), want.pop_front())
+                };
+                prop_assert_eq!(got.map(|(k, l)| (k.to_vec(), *l)), expected);
+            }
+        }
+    }
+
+    #[test]
+    fn keys_loaded_in_order_fill_their_leaves() {
+        let mut index = Index::new();
+        for k in 0..(CAP * CAP * CAP * 4) as u64 {
+            index.insert(Key::new(&k.to_be_bytes()), loc(k));
+        }
+        fn leaf_sizes(node: &Node, sizes: &mut Vec<usize>) {
+            match node {
+                Node::Leaf(leaf) => sizes.push(leaf.keys.len()),
+                Node::Branch(branch) => branch.children.iter().for_each(|c| leaf_sizes(c, sizes)),
+            }
+        }
+        let depth = check_node(&index.root, None, None, true, true);
+        assert!(depth >= 4, "a tree {depth} levels deep");
+        let mut sizes = Vec::new();
+        leaf_sizes(&index.root, &mut sizes);
+        let (last, full) = sizes.split_last().unwrap();
+        assert!(full.iter().all(|s| *s == CAP), "{sizes:?}");
+        assert!(*last >= 1);
+    }
+
+    #[test]
+    // Draining a run of keys out of a tree of full nodes empties whole subtrees
+    // beside full neighbours: nodes are merged and shared at every level.
+    fn removing_runs_of_keys_keeps_the_tree_balanced() {
+        let runs = [(0, 700), (300, 1100), (1500, 2048), (100, 2000)];
+        // Loaded in order (full leaves) or scattered (nodes split half way).
+        for (run, stride, reverse) in runs
+            .into_iter()
+            .flat_map(|r| [(r, 1, true), (r, 733, false), (r, 733, true)])
+        {
+            let mut index = Index::new();
+            let mut model = BTreeMap::new();
+            for i in 0..2048u16 {
+                let k = ((i as u32 * stride) % 2048) as u16;
+                index.insert(Key::new(&key_of(k)), loc(k as u64));
+                model.insert(key_of(k), loc(k as u64));
+            }
+            let mut order: Vec<u16> = (run.0..run.1).collect();
+            if reverse {
+                order.reverse();
+            }
+            for k in order {
+                assert_eq!(
+                    index.remove(&Probe::new(&key_of(k))),
+                    model.remove(&key_of(k))
+                );
+                if k % 64 == 0 {
+                    check(&index, &model);
+                }
+            }
+            check(&index, &model);
+            for k in (0..2048u16).step_by(3) {
+                assert_eq!(index.get(&Probe::new(&key_of(k))), model.get(&key_of(k)));
+            }
+        }
+    }
+
+    #[test]
+    fn writes_copy_only_the_shared_path() {
+        let mut index = Index::new();
+        for k in 0..10_000u32 {
+            index.insert(Key::new(&k.to_be_bytes()), loc(k as u64));
+        }
+        let snapshot = index.clone();
+        index.insert(Key::new(&5u32.to_be_bytes()), loc(99));
+        let (Node::Branch(a), Node::Branch(b)) = (&*index.root, &*snapshot.root) else {
+            panic!()
+        };
+        let shared = a
+            .children
+            .iter()
+            .zip(&b.children)
+            .filter(|(x, y)| Arc::ptr_eq(x, y))
+            .count();
+        assert_eq!(
+            shared,
+            a.children.len() - 1,
+            "only the written child is copied"
+        );
+        assert_eq!(
+            snapshot.get(&Probe::new(&5u32.to_be_bytes())),
+            Some(&loc(5))
+        );
+        assert_eq!(index.get(&Probe::new(&5u32.to_be_bytes())), Some(&loc(99)));
+    }
+}
