@@ -623,6 +623,17 @@ pub struct Range<'a> {
     back_last: Option<&'a Key>,
 }
 
+impl<'a> Range<'a> {
+    /// The location of the entry one end would consider next, if that end has
+    /// started: a hint for prefetching, not checked against the bounds.
+    pub fn upcoming(&self, back: bool) -> Option<&'a Loc> {
+        match if back { &self.back } else { &self.front } {
+            End::At(cursor) => Some(cursor.entry().1),
+            End::Unstarted | End::Done => None,
+        }
+    }
+}
+
 fn within_end(key: &Key, end: &Bound<Key>) -> bool {
     match end {
         Bound::Unbounded => true,
@@ -929,6 +940,22 @@ mod tests {
                 assert_eq!(index.get(&Probe::new(&key_of(k))), model.get(&key_of(k)));
             }
         }
+    }
+
+    #[test]
+    fn upcoming_names_the_entry_each_end_takes_next() {
+        let mut index = Index::new();
+        for k in 0..100u16 {
+            index.insert(Key::new(&key_of(k)), loc(k as u64));
+        }
+        let mut range = index.iter();
+        assert_eq!(range.upcoming(false), None, "not started");
+        for k in 0..40u64 {
+            assert_eq!(range.next().map(|(_, l)| *l), Some(loc(k)));
+            assert_eq!(range.upcoming(false), Some(&loc(k + 1)));
+        }
+        assert_eq!(range.next_back().map(|(_, l)| *l), Some(loc(99)));
+        assert_eq!(range.upcoming(true), Some(&loc(98)));
     }
 
     #[test]

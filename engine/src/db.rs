@@ -39,6 +39,7 @@ use crate::format::{self, EntryKind, MAX_COMMIT_SIZE, MAX_KEY_SIZE, MAX_VALUE_SI
 use crate::hash_index::{Change, HashIndex, Slot};
 use crate::index::{self, Index, Key, Loc, Probe, SegmentTable, Version};
 use crate::iter::{Iter, KeyRange};
+use crate::prefetch;
 use crate::recovery;
 use crate::segment::{self, segment_path, Segment};
 use crate::sync;
@@ -122,28 +123,6 @@ const START_WRITEBACK_AT: u64 = 1 << 20;
 
 /// How many writes ahead a commit's encoding asks for the bytes it will copy.
 const PREFETCH_DISTANCE: usize = 8;
-
-/// A hint that `bytes` will be read soon: the first two cache lines are fetched.
-#[inline]
-fn prefetch(bytes: &[u8]) {
-    let p = bytes.as_ptr();
-    prefetch_line(p);
-    prefetch_line(p.wrapping_add(64.min(bytes.len())));
-}
-
-/// A hint that the cache line holding `p` will be read soon.
-#[inline]
-fn prefetch_line<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: SSE is part of x86_64, and a prefetch is only a hint: it reads
-        // nothing the program can see and never faults, whatever the address.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
 
 /// Where one write of a commit went in its frame, and the hashes of its key.
 struct Placed {
@@ -1071,7 +1050,7 @@ impl Shared {
             let mut sorted: Vec<Op<'_>> = Vec::with_capacity(placed.len());
             for j in 0..placed.len() {
                 if let Some(ahead) = placed.get(j + 2 * PREFETCH_DISTANCE) {
-                    prefetch_line(&ops[ahead.op as usize]);
+                    prefetch::line(&ops[ahead.op as usize]);
                 }
                 sorted.push(ops[placed[j].op as usize]);
             }
@@ -1080,9 +1059,9 @@ impl Shared {
                 // The bytes of each write are where the caller left them: ask
                 // for them a few steps ahead too.
                 if let Some(&(k, v)) = sorted.get(j + PREFETCH_DISTANCE) {
-                    prefetch(k);
+                    prefetch::lines(k, 2);
                     if let Some(v) = v {
-                        prefetch(v);
+                        prefetch::lines(v, 2);
                     }
                 }
                 let p = &mut placed[j];

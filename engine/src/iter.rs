@@ -203,6 +203,12 @@ impl Iter {
                         End::Front => cursor.next(),
                         End::Back => cursor.next_back(),
                     }?;
+                    // Start fetching the next record while this one is checked.
+                    if let Some(next) = cursor.upcoming(end == End::Back) {
+                        if let Some(segment) = version.segments.get(&next.segment) {
+                            segment.prefetch(next.offset, next.len);
+                        }
+                    }
                     let f = f.take()?;
                     Some(shared.check_open().and_then(|_| {
                         shared.read_scanned(version, key, *loc, |value| f(key, value))

@@ -41,6 +41,7 @@ mod hash_index;
 mod index;
 mod iter;
 mod maintenance;
+mod prefetch;
 mod recovery;
 mod segment;
 mod sync;

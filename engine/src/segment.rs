@@ -16,6 +16,7 @@ use memmap2::Mmap;
 
 use crate::error::{Error, Result};
 use crate::format::{self, EntryKind};
+use crate::prefetch;
 
 pub const SEGMENT_SUFFIX: &str = ".seg";
 pub const TEMP_SUFFIX: &str = ".tmp";
@@ -161,6 +162,15 @@ impl Segment {
         }
         let map = self.map.as_ref().expect("entry() checked the map");
         Ok(&map[offset as usize..offset as usize + len as usize])
+    }
+
+    /// A hint that the record at `offset` will be read soon: its first lines are
+    /// fetched while the caller does other work.
+    pub fn prefetch(&self, offset: u32, len: u32) {
+        let (offset, len) = (offset as usize, len as usize);
+        if let Some(bytes) = self.map.as_ref().and_then(|m| m.get(offset..offset + len)) {
+            prefetch::lines(bytes, 4);
+        }
     }
 
     /// The value of the put of `key` at `offset`, handed to `f`.
