@@ -1094,6 +1094,11 @@ impl Shared {
             changes.clear();
             for (p, &(k, v)) in placed.iter().zip(&sorted) {
                 let len = format::entry_len(k.len(), v.map_or(0, |v| v.len()));
+                // The key as the frame holds it, not where the caller left it:
+                // the frame is read front to back, the caller's bytes out of order
+                // (a cache miss a key in a large commit).
+                let key_at = start + p.offset as usize + format::ENTRY_HEADER_LEN;
+                let k = &w.buf[key_at..key_at + k.len()];
                 let (old, change) = match v {
                     Some(_) => {
                         let new = Loc {
