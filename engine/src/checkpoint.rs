@@ -1,10 +1,21 @@
 //! The checkpoint file: a self-contained copy of the index as of one commit.
 //!
 //! ```text
-//! magic "LDBCKPT1" | seq:u64 | covered_count:u32 | covered segment ids:u32*
-//! | entry_count:u64 | (key_len:u32 key seq:u64 segment:u32 offset:u32 len:u32)*
-//! | crc32 of everything before it:u32
+//! magic "LDBCKPT2" | seq:u64 | covered_count:u32 | covered segment ids:u32*
+//! | entry_count:u64 | entry* | crc32 of everything before it:u32
+//! entry = shared:varint suffix_len:varint suffix flags:u8
+//!         [seq_back:varint] [segment:varint] [offset:varint] [len:varint]
 //! ```
+//!
+//! Entries are in key order, each key written as the length of the prefix it
+//! shares with the previous key and the rest. The location fields are left out
+//! where `flags` says they follow from the previous entry: `SAME_SEQ`,
+//! `SAME_SEGMENT`, `CONTIGUOUS` (the record starts where the previous one ended,
+//! as after compaction; only with `SAME_SEGMENT`) and `SAME_LEN`. `seq_back` is
+//! the checkpoint's `seq` minus the entry's. Varints are unsigned LEB128. A key
+//! costs about its unshared bytes and three more (was its length and 24 bytes in
+//! `LDBCKPT1`, whose files are still read: key_len:u32 key seq:u64 segment:u32
+//! offset:u32 len:u32, no flags).
 //!
 //! Invariants:
 //! - Every entry reflects all commits up to `seq` and none after.
@@ -20,11 +31,18 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::format::MAX_KEY_SIZE;
 use crate::index::{Index, Key, Loc};
 use crate::sync;
 
 pub const CHECKPOINT_FILE: &str = "index.ckpt";
-const MAGIC: &[u8; 8] = b"LDBCKPT1";
+const MAGIC: &[u8; 8] = b"LDBCKPT2";
+const MAGIC_V1: &[u8; 8] = b"LDBCKPT1";
+
+const SAME_SEQ: u8 = 1;
+const SAME_SEGMENT: u8 = 2;
+const CONTIGUOUS: u8 = 4;
+const SAME_LEN: u8 = 8;
 
 pub struct Checkpoint {
     pub seq: u64,
@@ -89,15 +107,12 @@ fn write_via(
     // One write per entry: each write also updates the checksum, which costs
     // far more per call than per byte.
     let mut entry = Vec::with_capacity(64);
+    let mut prev: Option<(&Key, Loc)> = None;
     for (key, loc) in index.iter() {
         entry.clear();
-        entry.extend_from_slice(&(key.len() as u32).to_le_bytes());
-        entry.extend_from_slice(key);
-        entry.extend_from_slice(&loc.seq.to_le_bytes());
-        entry.extend_from_slice(&loc.segment.to_le_bytes());
-        entry.extend_from_slice(&loc.offset.to_le_bytes());
-        entry.extend_from_slice(&loc.len.to_le_bytes());
+        encode_entry(&mut entry, seq, prev, key, *loc)?;
         w.write_all(&entry).map_err(io)?;
+        prev = Some((key, *loc));
     }
     let crc = w.crc.clone().finalize();
     let mut inner = w.inner;
@@ -109,6 +124,108 @@ fn write_via(
     sync::dir(dir)
 }
 
+fn put_varint(out: &mut Vec<u8>, value: u64) {
+    leb128::write::unsigned(out, value).expect("writing to a Vec cannot fail");
+}
+
+/// Appends the entry of `key` at `loc`, following `prev`, the entry before it.
+fn encode_entry(
+    out: &mut Vec<u8>,
+    checkpoint_seq: u64,
+    prev: Option<(&Key, Loc)>,
+    key: &Key,
+    loc: Loc,
+) -> Result<()> {
+    let shared = prev.map_or(0, |(p, _)| {
+        p.iter().zip(key.iter()).take_while(|(a, b)| a == b).count()
+    });
+    put_varint(out, shared as u64);
+    put_varint(out, (key.len() - shared) as u64);
+    out.extend_from_slice(&key[shared..]);
+    let mut flags = 0;
+    if let Some((_, p)) = prev {
+        if p.seq == loc.seq {
+            flags |= SAME_SEQ;
+        }
+        if p.segment == loc.segment {
+            flags |= SAME_SEGMENT;
+            if p.offset.checked_add(p.len) == Some(loc.offset) {
+                flags |= CONTIGUOUS;
+            }
+        }
+        if p.len == loc.len {
+            flags |= SAME_LEN;
+        }
+    }
+    out.push(flags);
+    if flags & SAME_SEQ == 0 {
+        let back = checkpoint_seq.checked_sub(loc.seq).ok_or_else(|| {
+            Error::corrupted(format!(
+                "index entry of seq {} is newer than its checkpoint {checkpoint_seq}",
+                loc.seq
+            ))
+        })?;
+        put_varint(out, back);
+    }
+    if flags & SAME_SEGMENT == 0 {
+        put_varint(out, loc.segment.into());
+    }
+    if flags & CONTIGUOUS == 0 {
+        put_varint(out, loc.offset.into());
+    }
+    if flags & SAME_LEN == 0 {
+        put_varint(out, loc.len.into());
+    }
+    Ok(())
+}
+
+/// Reads the entry after `prev` (the previous key is in `key`, which becomes this
+/// entry's key); `None` if it is malformed.
+fn decode_entry(
+    r: &mut Reader,
+    checkpoint_seq: u64,
+    key: &mut Vec<u8>,
+    prev: Option<Loc>,
+) -> Option<Loc> {
+    let shared = usize::try_from(r.varint()?).ok()?;
+    let suffix_len = usize::try_from(r.varint()?).ok()?;
+    if shared > key.len() || shared.checked_add(suffix_len)? > MAX_KEY_SIZE {
+        return None;
+    }
+    key.truncate(shared);
+    key.extend_from_slice(r.take(suffix_len)?);
+    let flags = r.take(1)?[0];
+    if flags & !(SAME_SEQ | SAME_SEGMENT | CONTIGUOUS | SAME_LEN) != 0
+        || (flags & CONTIGUOUS != 0 && flags & SAME_SEGMENT == 0)
+        || (flags != 0 && prev.is_none())
+    {
+        return None;
+    }
+    let u32_field = |r: &mut Reader| r.varint().and_then(|v| u32::try_from(v).ok());
+    let seq = match prev {
+        Some(p) if flags & SAME_SEQ != 0 => p.seq,
+        _ => checkpoint_seq.checked_sub(r.varint()?)?,
+    };
+    let segment = match prev {
+        Some(p) if flags & SAME_SEGMENT != 0 => p.segment,
+        _ => u32_field(r)?,
+    };
+    let offset = match prev {
+        Some(p) if flags & CONTIGUOUS != 0 => p.offset.checked_add(p.len)?,
+        _ => u32_field(r)?,
+    };
+    let len = match prev {
+        Some(p) if flags & SAME_LEN != 0 => p.len,
+        _ => u32_field(r)?,
+    };
+    Some(Loc {
+        seq,
+        segment,
+        offset,
+        len,
+    })
+}
+
 /// Reads the checkpoint of `dir`, if there is one.
 pub fn read(dir: &Path) -> Result<Option<Checkpoint>> {
     let p = path(dir);
@@ -118,9 +235,10 @@ pub fn read(dir: &Path) -> Result<Option<Checkpoint>> {
         Err(e) => return Err(Error::io(p.display(), e)),
     };
     let corrupt = |why: &str| Error::corrupted(format!("checkpoint {}: {why}", p.display()));
-    if bytes.len() < MAGIC.len() + 4 || &bytes[..8] != MAGIC {
+    if bytes.len() < MAGIC.len() + 4 || (&bytes[..8] != MAGIC && &bytes[..8] != MAGIC_V1) {
         return Err(corrupt("not a checkpoint file"));
     }
+    let v1 = &bytes[..8] == MAGIC_V1;
     let (body, crc) = bytes.split_at(bytes.len() - 4);
     if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().unwrap()) {
         return Err(corrupt("checksum mismatch"));
@@ -138,16 +256,23 @@ pub fn read(dir: &Path) -> Result<Option<Checkpoint>> {
         }
         let count = r.u64()?;
         let mut index = Index::new();
+        let mut key = Vec::new();
+        let mut prev = None;
         for _ in 0..count {
-            let klen = r.u32()? as usize;
-            let key = Key::new(r.take(klen)?);
-            let loc = Loc {
-                seq: r.u64()?,
-                segment: r.u32()?,
-                offset: r.u32()?,
-                len: r.u32()?,
+            let loc = if v1 {
+                let klen = r.u32()? as usize;
+                key = r.take(klen)?.to_vec();
+                Loc {
+                    seq: r.u64()?,
+                    segment: r.u32()?,
+                    offset: r.u32()?,
+                    len: r.u32()?,
+                }
+            } else {
+                decode_entry(r, seq, &mut key, prev)?
             };
-            index.insert(key, loc);
+            index.insert(Key::new(&key), loc);
+            prev = Some(loc);
         }
         (r.pos == r.bytes.len()).then_some(Checkpoint {
             seq,
@@ -179,11 +304,198 @@ impl<'a> Reader<'a> {
         self.take(8)
             .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
     }
+    fn varint(&mut self) -> Option<u64> {
+        let mut rest = self.bytes.get(self.pos..)?;
+        let before = rest.len();
+        let value = leb128::read::unsigned(&mut rest).ok()?;
+        self.pos += before - rest.len();
+        Some(value)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn with_crc(mut bytes: Vec<u8>) -> Vec<u8> {
+        let crc = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        bytes
+    }
+
+    fn header(magic: &[u8; 8], seq: u64, count: u64) -> Vec<u8> {
+        let mut out = magic.to_vec();
+        out.extend_from_slice(&seq.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&3u32.to_le_bytes());
+        out.extend_from_slice(&count.to_le_bytes());
+        out
+    }
+
+    fn loc_strategy() -> impl Strategy<Value = Loc> {
+        // Few distinct values, so runs of equal and contiguous fields occur.
+        (
+            0u64..4,
+            0u32..3,
+            prop::sample::select(vec![0u32, 16, 40, 64, u32::MAX - 8]),
+            1u32..3,
+        )
+            .prop_map(|(seq, segment, offset, len)| Loc {
+                seq: 100 - seq,
+                segment,
+                offset,
+                len: len * 24,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn every_index_reads_back_as_written(
+            entries in prop::collection::btree_map(
+                prop::collection::vec(prop::sample::select(vec![0u8, 1, 0xff]), 0..40),
+                loc_strategy(),
+                0..60,
+            )
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut index = Index::new();
+            for (k, l) in &entries {
+                index.insert(Key::new(k), *l);
+            }
+            write(dir.path(), 100, &[3].into(), &index).unwrap();
+            let c = read(dir.path()).unwrap().unwrap();
+            prop_assert_eq!(c.seq, 100);
+            prop_assert_eq!(c.index, index);
+        }
+    }
+
+    #[test]
+    fn compacted_records_cost_their_keys_unshared_bytes_and_three_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = Index::new();
+        let n = 10_000u32;
+        for i in 0..n {
+            // 24-byte keys that share a 2-byte prefix with their neighbours, as a
+            // sorted set of 10,000 random keys does; records back to back.
+            let mut key = [0u8; 24];
+            key[..4].copy_from_slice(&(i * 6).to_be_bytes());
+            key[4..].fill(i as u8);
+            let loc = Loc {
+                seq: 7,
+                segment: 2,
+                offset: 16 + i * 195,
+                len: 195,
+            };
+            index.insert(Key::new(&key), loc);
+        }
+        write(dir.path(), 9, &[2].into(), &index).unwrap();
+        let size = std::fs::metadata(path(dir.path())).unwrap().len();
+        // 22 unshared key bytes + shared + suffix length + flags.
+        assert!(size <= 64 + u64::from(n) * 25, "{size} bytes for {n} keys");
+        assert_eq!(read(dir.path()).unwrap().unwrap().index, index);
+    }
+
+    #[test]
+    fn checkpoints_of_the_first_format_still_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = header(MAGIC_V1, 9, 2);
+        for (key, seq, offset) in [(&b"a"[..], 4u64, 16u32), (b"b", 5, 40)] {
+            bytes.extend_from_slice(&(key.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(key);
+            bytes.extend_from_slice(&seq.to_le_bytes());
+            bytes.extend_from_slice(&3u32.to_le_bytes());
+            bytes.extend_from_slice(&offset.to_le_bytes());
+            bytes.extend_from_slice(&24u32.to_le_bytes());
+        }
+        std::fs::write(path(dir.path()), with_crc(bytes)).unwrap();
+        let c = read(dir.path()).unwrap().unwrap();
+        let locs: Vec<(Vec<u8>, Loc)> = c.index.iter().map(|(k, l)| (k.to_vec(), *l)).collect();
+        assert_eq!(
+            locs,
+            vec![
+                (
+                    b"a".to_vec(),
+                    Loc {
+                        seq: 4,
+                        segment: 3,
+                        offset: 16,
+                        len: 24
+                    }
+                ),
+                (
+                    b"b".to_vec(),
+                    Loc {
+                        seq: 5,
+                        segment: 3,
+                        offset: 40,
+                        len: 24
+                    }
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    // Whole files with a good checksum whose contents make no sense.
+    fn malformed_entries_are_corrupted_data() {
+        let entry = |shared: u8, flags: u8, tail: &[u8]| {
+            let mut e = vec![shared, 1, b'k', flags];
+            e.extend_from_slice(tail);
+            e
+        };
+        let first = entry(0, 0, &[1, 3, 16, 24]);
+        let cases: Vec<(&str, Vec<Vec<u8>>)> = vec![
+            (
+                "flags on the first entry",
+                vec![entry(0, SAME_SEQ, &[3, 16, 24])],
+            ),
+            (
+                "shares more than the previous key",
+                vec![first.clone(), entry(2, 15, &[])],
+            ),
+            (
+                "unknown flag",
+                vec![first.clone(), entry(1, 16, &[1, 3, 16, 24])],
+            ),
+            (
+                "contiguous in another segment",
+                vec![first.clone(), entry(1, CONTIGUOUS, &[1, 4, 24])],
+            ),
+            (
+                "newer than the checkpoint",
+                vec![entry(0, 0, &[10, 3, 16, 24])],
+            ),
+            (
+                "offset past u32",
+                vec![entry(0, 0, &[1, 3, 0x80, 0x80, 0x80, 0x80, 0x10, 24])],
+            ),
+            ("truncated", vec![entry(0, 0, &[1, 3])]),
+        ];
+        for (why, entries) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let mut bytes = header(MAGIC, 9, entries.len() as u64);
+            entries.iter().for_each(|e| bytes.extend_from_slice(e));
+            std::fs::write(path(dir.path()), with_crc(bytes)).unwrap();
+            let err = read(dir.path())
+                .err()
+                .unwrap_or_else(|| panic!("{why}: accepted"));
+            assert_eq!(err.kind(), crate::ErrorKind::CorruptedData, "{why}");
+        }
+        // The same frame with sane fields reads.
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = header(MAGIC, 9, 2);
+        bytes.extend_from_slice(&first);
+        bytes.extend_from_slice(&entry(
+            0,
+            SAME_SEQ | SAME_SEGMENT | CONTIGUOUS | SAME_LEN,
+            &[],
+        ));
+        std::fs::write(path(dir.path()), with_crc(bytes)).unwrap();
+        let c = read(dir.path()).unwrap().unwrap();
+        assert_eq!(c.index.len(), 1, "two entries of one key");
+        assert_eq!(c.index.iter().next().unwrap().1.offset, 40);
+    }
 
     #[test]
     fn round_trip_and_corruption_is_detected() {
