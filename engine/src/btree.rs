@@ -650,48 +650,59 @@ fn within_start(key: &Key, start: &Bound<Key>) -> bool {
     }
 }
 
+impl<'a> End<'a> {
+    /// Takes the entry at this end's cursor — seeking first if the end has not
+    /// started — if `wanted` accepts its key, and steps past it with `step`.
+    fn take(
+        &mut self,
+        seek: impl FnOnce() -> Option<Cursor<'a>>,
+        wanted: impl FnOnce(&Key) -> bool,
+        step: impl FnOnce(&mut Cursor<'a>) -> bool,
+    ) -> Option<(&'a Key, &'a Loc)> {
+        if let End::Unstarted = self {
+            *self = seek().map_or(End::Done, End::At);
+        }
+        // The cursor is stepped where it lies: it is a few hundred bytes.
+        let End::At(cursor) = self else {
+            return None;
+        };
+        let (key, loc) = cursor.entry();
+        if !wanted(key) {
+            *self = End::Done;
+            return None;
+        }
+        if !step(cursor) {
+            *self = End::Done;
+        }
+        Some((key, loc))
+    }
+}
+
 impl<'a> Iterator for Range<'a> {
     type Item = (&'a Key, &'a Loc);
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let End::Unstarted = self.front {
-            self.front = seek_first(self.root, &self.start).map_or(End::Done, End::At);
-        }
-        // The cursor is stepped where it lies: it is a few hundred bytes.
-        let End::At(cursor) = &mut self.front else {
-            return None;
-        };
-        let (key, loc) = cursor.entry();
-        if !within_end(key, &self.end) || self.back_last.is_some_and(|last| key >= last) {
-            self.front = End::Done;
-            return None;
-        }
-        if !cursor.forward() {
-            self.front = End::Done;
-        }
-        self.front_last = Some(key);
-        Some((key, loc))
+        let (root, start, end, back_last) = (self.root, &self.start, &self.end, self.back_last);
+        let item = self.front.take(
+            || seek_first(root, start),
+            |key| within_end(key, end) && back_last.is_none_or(|last| key < last),
+            Cursor::forward,
+        )?;
+        self.front_last = Some(item.0);
+        Some(item)
     }
 }
 
 impl<'a> DoubleEndedIterator for Range<'a> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        if let End::Unstarted = self.back {
-            self.back = seek_last(self.root, &self.end).map_or(End::Done, End::At);
-        }
-        let End::At(cursor) = &mut self.back else {
-            return None;
-        };
-        let (key, loc) = cursor.entry();
-        if !within_start(key, &self.start) || self.front_last.is_some_and(|last| key <= last) {
-            self.back = End::Done;
-            return None;
-        }
-        if !cursor.backward() {
-            self.back = End::Done;
-        }
-        self.back_last = Some(key);
-        Some((key, loc))
+        let (root, start, end, front_last) = (self.root, &self.start, &self.end, self.front_last);
+        let item = self.back.take(
+            || seek_last(root, end),
+            |key| within_start(key, start) && front_last.is_none_or(|last| key > last),
+            Cursor::backward,
+        )?;
+        self.back_last = Some(item.0);
+        Some(item)
     }
 }
 
