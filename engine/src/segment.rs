@@ -135,13 +135,16 @@ impl Segment {
         self.map.as_deref().map_or(&[], |m| &m[..self.data_end])
     }
 
+    /// The `len` bytes at `offset`, if the file holds them.
+    fn record_bytes(&self, offset: usize, len: usize) -> Option<&[u8]> {
+        self.map.as_ref()?.get(offset..offset.checked_add(len)?)
+    }
+
     /// The put record at `offset` (encoded length `len`), its checksum verified.
     pub fn entry(&self, offset: u32, len: u32) -> Result<format::EntryRef<'_>> {
         let (offset, len) = (offset as usize, len as usize);
         let bytes = self
-            .map
-            .as_ref()
-            .and_then(|m| m.get(offset..offset + len))
+            .record_bytes(offset, len)
             .ok_or_else(|| self.corrupt(offset, "record lies past the end of the file"))?;
         let e = format::decode_entry(bytes).map_err(|why| self.corrupt(offset, why))?;
         if e.kind != EntryKind::Put || e.len != len {
@@ -150,9 +153,8 @@ impl Segment {
         Ok(e)
     }
 
-    /// The encoded bytes of the put of `key` at `offset`, checksum verified: what
-    /// compaction copies as it is.
-    pub fn raw_entry(&self, offset: u32, len: u32, key: &[u8]) -> Result<&[u8]> {
+    /// The put of `key` at `offset`: [`Segment::entry`], and it must hold `key`.
+    fn put_of(&self, offset: u32, len: u32, key: &[u8]) -> Result<format::EntryRef<'_>> {
         let e = self.entry(offset, len)?;
         if e.key != key {
             return Err(self.corrupt(
@@ -160,15 +162,22 @@ impl Segment {
                 "index entry does not match the record on disk",
             ));
         }
-        let map = self.map.as_ref().expect("entry() checked the map");
-        Ok(&map[offset as usize..offset as usize + len as usize])
+        Ok(e)
+    }
+
+    /// The encoded bytes of the put of `key` at `offset`, checksum verified: what
+    /// compaction copies as it is.
+    pub fn raw_entry(&self, offset: u32, len: u32, key: &[u8]) -> Result<&[u8]> {
+        self.put_of(offset, len, key)?;
+        Ok(self
+            .record_bytes(offset as usize, len as usize)
+            .expect("put_of() read these bytes"))
     }
 
     /// A hint that the record at `offset` will be read soon: its first lines are
     /// fetched while the caller does other work.
     pub fn prefetch(&self, offset: u32, len: u32) {
-        let (offset, len) = (offset as usize, len as usize);
-        if let Some(bytes) = self.map.as_ref().and_then(|m| m.get(offset..offset + len)) {
+        if let Some(bytes) = self.record_bytes(offset as usize, len as usize) {
             prefetch::lines(bytes, 4);
         }
     }
@@ -181,14 +190,7 @@ impl Segment {
         key: &[u8],
         f: impl FnOnce(&[u8]) -> T,
     ) -> Result<T> {
-        let e = self.entry(offset, len)?;
-        if e.key != key {
-            return Err(self.corrupt(
-                offset as usize,
-                "index entry does not match the record on disk",
-            ));
-        }
-        Ok(f(e.value))
+        Ok(f(self.put_of(offset, len, key)?.value))
     }
 
     pub fn corrupt(&self, offset: usize, why: &str) -> Error {
