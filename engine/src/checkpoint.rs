@@ -1,21 +1,23 @@
 //! The checkpoint file: a self-contained copy of the index as of one commit.
 //!
 //! ```text
-//! magic "LDBCKPT2" | seq:u64 | covered_count:u32 | covered segment ids:u32*
+//! magic "LDBCKPT3" | seq:u64 | covered_count:u32 | covered segment ids:u32*
 //! | entry_count:u64 | entry* | crc32 of everything before it:u32
-//! entry = shared:varint suffix_len:varint suffix flags:u8
+//! entry = head:u8 [shared:varint] [suffix_len:varint] suffix
 //!         [seq_back:varint] [segment:varint] [offset:varint] [len:varint]
+//! head  = short_shared << 5 | flags
 //! ```
 //!
 //! Entries are in key order, each key written as the length of the prefix it
-//! shares with the previous key and the rest. The location fields are left out
-//! where `flags` says they follow from the previous entry: `SAME_SEQ`,
-//! `SAME_SEGMENT`, `CONTIGUOUS` (the record starts where the previous one ended,
-//! as after compaction; only with `SAME_SEGMENT`) and `SAME_LEN`. `seq_back` is
-//! the checkpoint's `seq` minus the entry's. Varints are unsigned LEB128. A key
-//! costs about its unshared bytes and three more (was its length and 24 bytes in
-//! `LDBCKPT1`, whose files are still read: key_len:u32 key seq:u64 segment:u32
-//! offset:u32 len:u32, no flags).
+//! shares with the previous key and the rest. `short_shared` is that length when
+//! under 7; 7 says it follows as a varint. The other fields are left out where
+//! `flags` says they follow from the previous entry: `SAME_KEY_LEN` (the suffix
+//! length), `SAME_SEQ`, `SAME_SEGMENT`, `CONTIGUOUS` (the record starts where the
+//! previous one ended, as after compaction; only with `SAME_SEGMENT`) and
+//! `SAME_LEN`. `seq_back` is the checkpoint's `seq` minus the entry's. Varints are
+//! unsigned LEB128. A key of a fixed length costs about its unshared bytes and one
+//! more. Files of the earlier formats, `LDBCKPT1` and `LDBCKPT2`, belong to
+//! databases in record format 1 and are refused.
 //!
 //! Invariants:
 //! - Every entry reflects all commits up to `seq` and none after.
@@ -36,13 +38,19 @@ use crate::index::{Index, Key, Loc};
 use crate::sync;
 
 pub const CHECKPOINT_FILE: &str = "index.ckpt";
-const MAGIC: &[u8; 8] = b"LDBCKPT2";
-const MAGIC_V1: &[u8; 8] = b"LDBCKPT1";
+const MAGIC: &[u8; 8] = b"LDBCKPT3";
+/// Checkpoints of databases in record format 1.
+const MAGICS_OF_FORMAT_1: [&[u8; 8]; 2] = [b"LDBCKPT1", b"LDBCKPT2"];
 
 const SAME_SEQ: u8 = 1;
 const SAME_SEGMENT: u8 = 2;
 const CONTIGUOUS: u8 = 4;
 const SAME_LEN: u8 = 8;
+const SAME_KEY_LEN: u8 = 16;
+const FLAGS: u8 = SAME_SEQ | SAME_SEGMENT | CONTIGUOUS | SAME_LEN | SAME_KEY_LEN;
+/// The head byte's shared-prefix field: this value says a varint follows.
+const LONG_SHARED: usize = 7;
+const SHARED_SHIFT: u32 = 5;
 
 pub struct Checkpoint {
     pub seq: u64,
@@ -139,11 +147,11 @@ fn encode_entry(
     let shared = prev.map_or(0, |(p, _)| {
         p.iter().zip(key.iter()).take_while(|(a, b)| a == b).count()
     });
-    put_varint(out, shared as u64);
-    put_varint(out, (key.len() - shared) as u64);
-    out.extend_from_slice(&key[shared..]);
     let mut flags = 0;
-    if let Some((_, p)) = prev {
+    if let Some((prev_key, p)) = prev {
+        if prev_key.len() == key.len() {
+            flags |= SAME_KEY_LEN;
+        }
         if p.seq == loc.seq {
             flags |= SAME_SEQ;
         }
@@ -157,7 +165,14 @@ fn encode_entry(
             flags |= SAME_LEN;
         }
     }
-    out.push(flags);
+    out.push((shared.min(LONG_SHARED) as u8) << SHARED_SHIFT | flags);
+    if shared >= LONG_SHARED {
+        put_varint(out, shared as u64);
+    }
+    if flags & SAME_KEY_LEN == 0 {
+        put_varint(out, (key.len() - shared) as u64);
+    }
+    out.extend_from_slice(&key[shared..]);
     if flags & SAME_SEQ == 0 {
         let back = checkpoint_seq.checked_sub(loc.seq).ok_or_else(|| {
             Error::corrupted(format!(
@@ -187,20 +202,25 @@ fn decode_entry(
     key: &mut Vec<u8>,
     prev: Option<Loc>,
 ) -> Option<Loc> {
-    let shared = usize::try_from(r.varint()?).ok()?;
-    let suffix_len = usize::try_from(r.varint()?).ok()?;
+    let head = r.take(1)?[0];
+    let flags = head & FLAGS;
+    if (flags & CONTIGUOUS != 0 && flags & SAME_SEGMENT == 0) || (flags != 0 && prev.is_none()) {
+        return None;
+    }
+    let shared = match usize::from(head >> SHARED_SHIFT) {
+        LONG_SHARED => usize::try_from(r.varint()?).ok()?,
+        short => short,
+    };
+    let suffix_len = if flags & SAME_KEY_LEN != 0 {
+        key.len().checked_sub(shared)?
+    } else {
+        usize::try_from(r.varint()?).ok()?
+    };
     if shared > key.len() || shared.checked_add(suffix_len)? > MAX_KEY_SIZE {
         return None;
     }
     key.truncate(shared);
     key.extend_from_slice(r.take(suffix_len)?);
-    let flags = r.take(1)?[0];
-    if flags & !(SAME_SEQ | SAME_SEGMENT | CONTIGUOUS | SAME_LEN) != 0
-        || (flags & CONTIGUOUS != 0 && flags & SAME_SEGMENT == 0)
-        || (flags != 0 && prev.is_none())
-    {
-        return None;
-    }
     let u32_field = |r: &mut Reader| r.varint().and_then(|v| u32::try_from(v).ok());
     let seq = match prev {
         Some(p) if flags & SAME_SEQ != 0 => p.seq,
@@ -235,10 +255,15 @@ pub fn read(dir: &Path) -> Result<Option<Checkpoint>> {
         Err(e) => return Err(Error::io(p.display(), e)),
     };
     let corrupt = |why: &str| Error::corrupted(format!("checkpoint {}: {why}", p.display()));
-    if bytes.len() < MAGIC.len() + 4 || (&bytes[..8] != MAGIC && &bytes[..8] != MAGIC_V1) {
+    if MAGICS_OF_FORMAT_1.iter().any(|m| bytes.starts_with(*m)) {
+        return Err(corrupt(
+            "checkpoint of a database in record format 1, which this version of \
+             Lightning DB does not read; export its data with the version that wrote it",
+        ));
+    }
+    if bytes.len() < MAGIC.len() + 4 || &bytes[..8] != MAGIC {
         return Err(corrupt("not a checkpoint file"));
     }
-    let v1 = &bytes[..8] == MAGIC_V1;
     let (body, crc) = bytes.split_at(bytes.len() - 4);
     if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().unwrap()) {
         return Err(corrupt("checksum mismatch"));
@@ -259,18 +284,7 @@ pub fn read(dir: &Path) -> Result<Option<Checkpoint>> {
         let mut key = Vec::new();
         let mut prev = None;
         for _ in 0..count {
-            let loc = if v1 {
-                let klen = r.u32()? as usize;
-                key = r.take(klen)?.to_vec();
-                Loc {
-                    seq: r.u64()?,
-                    segment: r.u32()?,
-                    offset: r.u32()?,
-                    len: r.u32()?,
-                }
-            } else {
-                decode_entry(r, seq, &mut key, prev)?
-            };
+            let loc = decode_entry(r, seq, &mut key, prev)?;
             index.insert(Key::new(&key), loc);
             prev = Some(loc);
         }
@@ -371,7 +385,7 @@ mod tests {
     }
 
     #[test]
-    fn compacted_records_cost_their_keys_unshared_bytes_and_three_more() {
+    fn compacted_records_cost_their_keys_unshared_bytes_and_one_more() {
         let dir = tempfile::tempdir().unwrap();
         let mut index = Index::new();
         let n = 10_000u32;
@@ -391,56 +405,31 @@ mod tests {
         }
         write(dir.path(), 9, &[2].into(), &index).unwrap();
         let size = std::fs::metadata(path(dir.path())).unwrap().len();
-        // 22 unshared key bytes + shared + suffix length + flags.
-        assert!(size <= 64 + u64::from(n) * 25, "{size} bytes for {n} keys");
+        // About 22 unshared key bytes and the head byte: a key as long as the one
+        // before it, the record after that one's, all else the same.
+        assert!(size <= 64 + u64::from(n) * 23, "{size} bytes for {n} keys");
         assert_eq!(read(dir.path()).unwrap().unwrap().index, index);
     }
 
     #[test]
-    fn checkpoints_of_the_first_format_still_open() {
+    fn checkpoints_of_the_first_format_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let mut bytes = header(MAGIC_V1, 9, 2);
-        for (key, seq, offset) in [(&b"a"[..], 4u64, 16u32), (b"b", 5, 40)] {
-            bytes.extend_from_slice(&(key.len() as u32).to_le_bytes());
-            bytes.extend_from_slice(key);
-            bytes.extend_from_slice(&seq.to_le_bytes());
-            bytes.extend_from_slice(&3u32.to_le_bytes());
-            bytes.extend_from_slice(&offset.to_le_bytes());
-            bytes.extend_from_slice(&24u32.to_le_bytes());
+        for magic in MAGICS_OF_FORMAT_1 {
+            std::fs::write(path(dir.path()), with_crc(header(magic, 9, 0))).unwrap();
+            let err = read(dir.path())
+                .err()
+                .expect("a format 1 checkpoint is refused");
+            assert_eq!(err.kind(), crate::ErrorKind::CorruptedData);
+            assert!(err.message().contains("record format 1"), "{err}");
         }
-        std::fs::write(path(dir.path()), with_crc(bytes)).unwrap();
-        let c = read(dir.path()).unwrap().unwrap();
-        let locs: Vec<(Vec<u8>, Loc)> = c.index.iter().map(|(k, l)| (k.to_vec(), *l)).collect();
-        assert_eq!(
-            locs,
-            vec![
-                (
-                    b"a".to_vec(),
-                    Loc {
-                        seq: 4,
-                        segment: 3,
-                        offset: 16,
-                        len: 24
-                    }
-                ),
-                (
-                    b"b".to_vec(),
-                    Loc {
-                        seq: 5,
-                        segment: 3,
-                        offset: 40,
-                        len: 24
-                    }
-                ),
-            ]
-        );
     }
 
     #[test]
     // Whole files with a good checksum whose contents make no sense.
     fn malformed_entries_are_corrupted_data() {
+        // Each entry's key suffix is one byte, "k", its length given.
         let entry = |shared: u8, flags: u8, tail: &[u8]| {
-            let mut e = vec![shared, 1, b'k', flags];
+            let mut e = vec![shared << SHARED_SHIFT | flags, 1, b'k'];
             e.extend_from_slice(tail);
             e
         };
@@ -455,8 +444,19 @@ mod tests {
                 vec![first.clone(), entry(2, 15, &[])],
             ),
             (
-                "unknown flag",
-                vec![first.clone(), entry(1, 16, &[1, 3, 16, 24])],
+                "a long shared prefix longer than the previous key",
+                vec![first.clone(), {
+                    let mut e = vec![7 << SHARED_SHIFT, 9, 1, b'k'];
+                    e.extend_from_slice(&[1, 3, 16, 24]);
+                    e
+                }],
+            ),
+            (
+                "the previous key's length, shorter than the shared prefix",
+                vec![
+                    entry(0, 0, &[1, 3, 16, 24]),
+                    vec![2 << SHARED_SHIFT | SAME_KEY_LEN, 1, 3, 16, 24],
+                ],
             ),
             (
                 "contiguous in another segment",

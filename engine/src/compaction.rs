@@ -100,19 +100,20 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
 
     let mut relocations: Vec<(Key, Loc, Loc)> = Vec::new();
     let mut frame = Vec::with_capacity(FRAME_TARGET + 4096);
-    let mut pending: Vec<(Key, Loc, usize)> = Vec::new();
-    let mut frame_start = format::begin_frame(&mut frame);
+    // Each copy: its key, where it was, and where and how long it is in `frame`.
+    let mut pending: Vec<(Key, Loc, usize, usize)> = Vec::new();
+    let mut frame_start: Option<format::FrameStart> = None;
 
     let flush = |frame: &mut Vec<u8>,
-                 frame_start: &mut usize,
-                 pending: &mut Vec<(Key, Loc, usize)>,
+                 frame_start: &mut Option<format::FrameStart>,
+                 pending: &mut Vec<(Key, Loc, usize, usize)>,
                  outputs: &mut Vec<Output>,
                  relocations: &mut Vec<(Key, Loc, Loc)>|
      -> Result<()> {
-        if pending.is_empty() {
+        let Some(started) = frame_start.take() else {
             return Ok(());
-        }
-        format::finish_frame(frame, *frame_start);
+        };
+        format::finish_frame(frame, started);
         let needs_new = outputs
             .last()
             .is_none_or(|o| o.len > 0 && o.len + frame.len() as u64 > shared.config.segment_size);
@@ -144,18 +145,17 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
         // than all of them at the final sync.
         out.file.flush().map_err(io)?;
         sync::start_writeback(out.file.get_ref(), out.len, frame.len() as u64);
-        for (key, old, rel) in pending.drain(..) {
+        for (key, old, rel, len) in pending.drain(..) {
             let new = Loc {
                 seq: old.seq,
                 segment: out.id,
                 offset: (out.len as usize + rel) as u32,
-                len: old.len,
+                len: len as u32,
             };
             relocations.push((key, old, new));
         }
         out.len += frame.len() as u64;
         frame.clear();
-        *frame_start = format::begin_frame(frame);
         Ok(())
     };
 
@@ -164,10 +164,15 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
             continue;
         }
         let seg = &version.segments[&loc.segment];
+        // The copy keeps the record's key, value and sequence number; its header
+        // is written anew, as the sequence number is relative to the frame's (the
+        // first copy's), and the value's checksum is verified on the way.
+        let started = *frame_start.get_or_insert_with(|| format::begin_frame(&mut frame, loc.seq));
         let rel = frame.len();
-        // The copy is the record as it is, sequence number and checksum included.
-        frame.extend_from_slice(seg.raw_entry(loc.offset, loc.len, key)?);
-        pending.push((key.clone(), *loc, rel));
+        seg.read_value(loc.offset, loc.len, key, |value| {
+            format::encode_entry(&mut frame, &started, EntryKind::Put, loc.seq, key, value)
+        })?;
+        pending.push((key.clone(), *loc, rel, frame.len() - rel));
         if frame.len() >= FRAME_TARGET {
             flush(
                 &mut frame,
@@ -227,9 +232,7 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
 
 fn finish_output(o: &mut Output, last_seq: u64) -> Result<()> {
     let mut seal = Vec::new();
-    let start = format::begin_frame(&mut seal);
-    format::encode_entry(&mut seal, EntryKind::Seal, last_seq, b"", b"");
-    format::finish_frame(&mut seal, start);
+    format::encode_seal_frame(&mut seal, last_seq);
     let io = |e| Error::io(o.tmp.display(), e);
     o.file.write_all(&seal).map_err(io)?;
     o.len += seal.len() as u64;

@@ -987,7 +987,7 @@ impl Shared {
             if let Some(v) = v {
                 validate_value(v)?;
             }
-            size += format::entry_len(k.len(), v.map_or(0, |v| v.len()));
+            size += format::entry_len(k.len(), v.map_or(0, |v| v.len()), 0);
         }
         if size > MAX_COMMIT_SIZE {
             return Err(Error::invalid(format!(
@@ -1054,7 +1054,8 @@ impl Shared {
                 }
                 sorted.push(ops[placed[j].op as usize]);
             }
-            let start = format::begin_frame(&mut buf);
+            let frame = format::begin_frame(&mut buf, seq);
+            let start = frame.start;
             for j in 0..placed.len() {
                 // The bytes of each write are where the caller left them: ask
                 // for them a few steps ahead too.
@@ -1073,9 +1074,9 @@ impl Shared {
                 };
                 p.hash = hash.hash(k);
                 p.offset = (buf.len() - start) as u32;
-                format::encode_entry(&mut buf, kind, seq, k, v.unwrap_or(&[]));
+                format::encode_entry(&mut buf, &frame, kind, seq, k, v.unwrap_or(&[]));
             }
-            format::finish_frame(&mut buf, start);
+            format::finish_frame(&mut buf, frame);
             let frame_len = buf.len() as u64;
             let written = self.append_frame(w, &buf);
             w.buf = buf;
@@ -1093,11 +1094,12 @@ impl Shared {
             let mut changes = std::mem::take(&mut w.changes);
             changes.clear();
             for (p, &(k, v)) in placed.iter().zip(&sorted) {
-                let len = format::entry_len(k.len(), v.map_or(0, |v| v.len()));
+                let value_len = v.map_or(0, |v| v.len());
+                let len = format::entry_len(k.len(), value_len, 0);
                 // The key as the frame holds it, not where the caller left it:
                 // the frame is read front to back, the caller's bytes out of order
                 // (a cache miss a key in a large commit).
-                let key_at = start + p.offset as usize + format::ENTRY_HEADER_LEN;
+                let key_at = start + p.offset as usize + format::header_len(k.len(), value_len, 0);
                 let k = &w.buf[key_at..key_at + k.len()];
                 let (old, change) = match v {
                     Some(_) => {

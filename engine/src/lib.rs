@@ -53,8 +53,9 @@ mod write_set;
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::format::{
-        begin_frame, check_frame, decode_entry, encode_entry, entries, finish_frame,
-        valid_frame_after, EntryKind, EntryRef, FrameError,
+        begin_frame, check_frame, decode_entry, encode_entry, encode_seal_frame, entries,
+        entry_len, finish_frame, header_len, valid_frame_after, EntryKind, EntryRef, Frame,
+        FrameError, FrameStart, Record, FRAME_HEADER_LEN,
     };
     pub use crate::segment::{scan, ScanEnd};
 }

@@ -255,9 +255,7 @@ pub fn zero_from(file: &File, offset: u64) -> std::io::Result<()> {
 pub fn write_seal(file: &mut File, offset: u64, last_seq: u64) -> std::io::Result<u64> {
     use std::os::unix::fs::FileExt;
     let mut buf = Vec::with_capacity(64);
-    let start = format::begin_frame(&mut buf);
-    format::encode_entry(&mut buf, EntryKind::Seal, last_seq, b"", b"");
-    format::finish_frame(&mut buf, start);
+    format::encode_seal_frame(&mut buf, last_seq);
     file.write_all_at(&buf, offset)?;
     Ok(offset + buf.len() as u64)
 }

@@ -103,12 +103,14 @@ impl Segment {
         let file = File::open(&path).map_err(|e| Error::io(path.display(), e))?;
         let map = map_file(&file, &path)?;
         let data_end = hole_at_or_after(&file, 0).map_err(|e| Error::io(path.display(), e))?;
-        Ok(Segment {
+        let segment = Segment {
             id,
             path,
             data_end: (data_end as usize).min(map.as_ref().map_or(0, |m| m.len())),
             map,
-        })
+        };
+        format::check_format(segment.data()).map_err(|why| segment.corrupt(0, why))?;
+        Ok(segment)
     }
 
     /// Maps `len` bytes of the active segment: more than it holds yet.
@@ -141,7 +143,7 @@ impl Segment {
     }
 
     /// The put record at `offset` (encoded length `len`), its checksum verified.
-    pub fn entry(&self, offset: u32, len: u32) -> Result<format::EntryRef<'_>> {
+    pub fn entry(&self, offset: u32, len: u32) -> Result<format::Record<'_>> {
         let (offset, len) = (offset as usize, len as usize);
         let bytes = self
             .record_bytes(offset, len)
@@ -154,7 +156,7 @@ impl Segment {
     }
 
     /// The put of `key` at `offset`: [`Segment::entry`], and it must hold `key`.
-    fn put_of(&self, offset: u32, len: u32, key: &[u8]) -> Result<format::EntryRef<'_>> {
+    fn put_of(&self, offset: u32, len: u32, key: &[u8]) -> Result<format::Record<'_>> {
         let e = self.entry(offset, len)?;
         if e.key != key {
             return Err(self.corrupt(
@@ -163,15 +165,6 @@ impl Segment {
             ));
         }
         Ok(e)
-    }
-
-    /// The encoded bytes of the put of `key` at `offset`, checksum verified: what
-    /// compaction copies as it is.
-    pub fn raw_entry(&self, offset: u32, len: u32, key: &[u8]) -> Result<&[u8]> {
-        self.put_of(offset, len, key)?;
-        Ok(self
-            .record_bytes(offset as usize, len as usize)
-            .expect("put_of() read these bytes"))
     }
 
     /// A hint that the record at `offset` will be read soon: its first lines are
@@ -234,8 +227,8 @@ pub fn scan<'a>(bytes: &'a [u8], mut visit: impl FnMut(usize, &format::EntryRef<
                 ..end(pos, sealed, None)
             };
         }
-        let payload = match format::check_frame(bytes, pos) {
-            Ok(p) => p,
+        let frame = match format::check_frame(bytes, pos) {
+            Ok(f) => f,
             Err(err) => {
                 let why = match err {
                     format::FrameError::Zeroed => "unexpected zero bytes",
@@ -252,8 +245,8 @@ pub fn scan<'a>(bytes: &'a [u8], mut visit: impl FnMut(usize, &format::EntryRef<
                 };
             }
         };
-        let frame_end = payload.end;
-        match format::entries(bytes, payload) {
+        let frame_end = frame.payload.end;
+        match format::entries(bytes, &frame) {
             // A writer writes a seal entry alone in its frame. Data entries beside
             // one would be visited, yet lie past `data_len`, where a writer reusing
             // the segment overwrites: not a frame of ours.

@@ -175,7 +175,7 @@ fn garbage_after_the_last_commit_is_a_torn_tail() {
     let mut bytes = fs::read(&seg).unwrap();
     let end = bytes.iter().rposition(|&b| b != 0).unwrap() + 1;
     bytes.truncate(end);
-    bytes.extend_from_slice(b"LDBF\x10\x00\x00\x00half a frame");
+    bytes.extend_from_slice(b"LDF2\x10\x00\x00\x00half a frame");
     fs::write(&seg, bytes).unwrap();
     fs::remove_file(dir.join("LOCK")).ok();
     let db = Database::open(
@@ -417,4 +417,59 @@ fn renamed_files_never_yield_wrong_data() {
         }
     }
     eprintln!("renames: {refused} refused as CorruptedData, {opened} opened consistently");
+}
+
+/// A segment of record format 1 (16-byte frame headers, 21-byte entry headers),
+/// as the versions before format 2 wrote it: one frame holding `key` = `value`.
+fn format_1_segment(seq: u64, key: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut payload = vec![1u8];
+    payload.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    payload.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    payload.extend_from_slice(&seq.to_le_bytes());
+    let mut h = crc32fast::Hasher::new();
+    h.update(&payload);
+    h.update(key);
+    h.update(value);
+    payload.extend_from_slice(&h.finalize().to_le_bytes());
+    payload.extend_from_slice(key);
+    payload.extend_from_slice(value);
+    let mut out = b"LDBF".to_vec();
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    let header_crc = crc32fast::hash(&out);
+    out.extend_from_slice(&header_crc.to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// Without the check, a format 1 segment reads as a torn tail at offset 0: the
+/// database would open empty and its writer append over the old records.
+#[test]
+fn a_segment_of_record_format_1_is_refused_and_left_as_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    fs::create_dir(&dir).unwrap();
+    let seg = dir.join(format!("{:010}.seg", 1));
+    let old = format_1_segment(1, b"key", b"value");
+    fs::write(&seg, &old).unwrap();
+    for read_only in [false, true] {
+        let config = Config {
+            read_only,
+            ..Config::default()
+        };
+        let err = Database::open(&dir, config).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::CorruptedData, "{err}");
+        assert!(err.to_string().contains("record format 1"), "{err}");
+        assert_eq!(fs::read(&seg).unwrap(), old, "the old segment was changed");
+    }
+
+    // Also when it is one of several, behind a segment of the current format.
+    let db = Database::create(tmp.path().join("new"), Config::default()).unwrap();
+    db.put(b"a", b"1").unwrap();
+    drop(db);
+    let newer = segments(&tmp.path().join("new")).pop().unwrap();
+    fs::copy(&newer, dir.join(format!("{:010}.seg", 2))).unwrap();
+    let err = Database::open(&dir, Config::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CorruptedData, "{err}");
+    assert_eq!(fs::read(&seg).unwrap(), old, "the old segment was changed");
 }

@@ -10,33 +10,39 @@ use std::path::{Path, PathBuf};
 
 use lightning_db::{Config, Database, ErrorKind, SyncMode};
 
-const FRAME_MAGIC: &[u8; 4] = b"LDBF";
+const FRAME_MAGIC: &[u8; 4] = b"LDF2";
 
-/// One frame holding the given (kind, seq, key, value) entries, encoded as in
-/// format.rs: a writer of the engine would have produced exactly these bytes.
-fn frame(entries: &[(u8, u64, &[u8], &[u8])]) -> Vec<u8> {
+/// One frame of commit `seq` holding the given (kind, seq, key, value) entries,
+/// encoded as in format.rs (record format 2): a writer of the engine would have
+/// produced exactly these bytes.
+fn frame_of(frame_seq: u64, entries: &[(u8, u64, &[u8], &[u8])]) -> Vec<u8> {
     let mut payload = Vec::new();
     for (kind, seq, key, value) in entries {
-        let start = payload.len();
-        payload.push(*kind);
-        payload.extend_from_slice(&(key.len() as u32).to_le_bytes());
-        payload.extend_from_slice(&(value.len() as u32).to_le_bytes());
-        payload.extend_from_slice(&seq.to_le_bytes());
-        let mut h = crc32fast::Hasher::new();
-        h.update(&payload[start..start + 17]);
-        h.update(key);
-        h.update(value);
-        payload.extend_from_slice(&h.finalize().to_le_bytes());
-        payload.extend_from_slice(key);
-        payload.extend_from_slice(value);
+        let mut entry = vec![kind << 6 | key.len().min(63) as u8];
+        if key.len() >= 63 {
+            leb128::write::unsigned(&mut entry, key.len() as u64).unwrap();
+        }
+        leb128::write::unsigned(&mut entry, value.len() as u64).unwrap();
+        let delta = seq.wrapping_sub(frame_seq) as i64;
+        leb128::write::unsigned(&mut entry, ((delta << 1) ^ (delta >> 63)) as u64).unwrap();
+        entry.extend_from_slice(key);
+        entry.extend_from_slice(value);
+        payload.extend_from_slice(&crc32fast::hash(&entry).to_le_bytes());
+        payload.extend_from_slice(&entry);
     }
     let mut out = FRAME_MAGIC.to_vec();
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&frame_seq.to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
     let header_crc = crc32fast::hash(&out);
     out.extend_from_slice(&header_crc.to_le_bytes());
     out.extend_from_slice(&payload);
     out
+}
+
+/// A commit's frame: every entry carries the first one's sequence number.
+fn frame(entries: &[(u8, u64, &[u8], &[u8])]) -> Vec<u8> {
+    frame_of(entries.first().map_or(0, |e| e.1), entries)
 }
 
 const PUT: u8 = 1;

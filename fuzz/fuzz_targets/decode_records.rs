@@ -15,12 +15,10 @@
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use lightning_db::fuzzing::{
-    begin_frame, check_frame, decode_entry, encode_entry, entries, finish_frame, scan,
-    valid_frame_after, EntryKind, FrameError, ScanEnd,
+    begin_frame, check_frame, decode_entry, encode_entry, entries, entry_len, finish_frame, scan,
+    valid_frame_after, EntryKind, FrameError, FrameStart, ScanEnd, FRAME_HEADER_LEN,
 };
 
-const FRAME_HEADER_LEN: usize = 16;
-const ENTRY_HEADER_LEN: usize = 21;
 const MAX_KEY_SIZE: usize = lightning_db::MAX_KEY_SIZE;
 
 /// One visited entry, owned: (offset, kind, seq, key, value, encoded length).
@@ -34,9 +32,11 @@ fn scan_all(bytes: &[u8]) -> (ScanEnd, Vec<Seen>) {
     (end, seen)
 }
 
-fn encoded(kind: EntryKind, seq: u64, key: &[u8], value: &[u8]) -> Vec<u8> {
+/// An entry on its own: its sequence number relative to a frame's of 0.
+fn encoded(kind: EntryKind, seq_delta: u64, key: &[u8], value: &[u8]) -> Vec<u8> {
     let mut buf = Vec::new();
-    encode_entry(&mut buf, kind, seq, key, value);
+    let frame = FrameStart { start: 0, seq: 0 };
+    encode_entry(&mut buf, &frame, kind, seq_delta, key, value);
     buf
 }
 
@@ -46,9 +46,9 @@ fn check_entry_at(bytes: &[u8], off: usize) {
         return;
     };
     assert!(e.len <= bytes.len() - off);
-    assert_eq!(e.len, ENTRY_HEADER_LEN + e.key.len() + e.value.len());
+    assert_eq!(e.len, entry_len(e.key.len(), e.value.len(), e.seq_delta));
     assert_eq!(
-        encoded(e.kind, e.seq, e.key, e.value),
+        encoded(e.kind, e.seq_delta, e.key, e.value),
         &bytes[off..off + e.len],
         "decoded entry does not re-encode to its bytes"
     );
@@ -70,41 +70,48 @@ fn raw(b: &[u8]) {
     // Every visited entry lies inside the valid prefix, in order, decodes again
     // from its offset to the same thing and re-encodes to its bytes.
     let mut last_end = 0;
-    for (off, kind, seq, key, value, len) in &seen {
+    // (Sequence numbers need the frame: the frame walk below checks them.)
+    for (off, kind, _, key, value, len) in &seen {
         assert!(*off >= last_end + FRAME_HEADER_LEN || *off == last_end);
         assert!(off + len <= end.valid_len);
         assert_ne!(*kind, EntryKind::Seal, "seal entries are not data");
         let e = decode_entry(&b[*off..]).expect("a visited entry decodes again");
         assert_eq!(
-            (e.kind, e.seq, e.key, e.value, e.len),
-            (*kind, *seq, &key[..], &value[..], *len)
+            (e.kind, e.key, e.value, e.len),
+            (*kind, &key[..], &value[..], *len)
         );
         check_entry_at(b, *off);
         last_end = off + len;
     }
 
-    // A walk frame by frame stops where the scan does; every whole frame found on
-    // the way re-encodes to exactly its bytes.
+    // A walk frame by frame stops where the scan does and finds the entries it
+    // visited, sequence numbers included; every whole frame found on the way
+    // re-encodes to exactly its bytes.
     let mut pos = 0;
+    let mut walked: Vec<Seen> = Vec::new();
     while pos < b.len() {
-        let Ok(payload) = check_frame(b, pos) else {
+        let Ok(frame) = check_frame(b, pos) else {
             break;
         };
+        let payload = frame.payload.clone();
         assert_eq!(payload.start, pos + FRAME_HEADER_LEN);
         assert!(payload.end <= b.len());
-        let Ok(es) = entries(b, payload.clone()) else {
+        let Ok(es) = entries(b, &frame) else {
             break;
         };
         if es.len() > 1 && es.iter().any(|(_, e)| e.kind == EntryKind::Seal) {
             break;
         }
         let mut rebuilt = Vec::new();
-        let start = begin_frame(&mut rebuilt);
+        let start = begin_frame(&mut rebuilt, frame.seq);
         let mut at = payload.start;
         for (off, e) in &es {
             assert_eq!(*off, at, "entries are contiguous");
             at += e.len;
-            encode_entry(&mut rebuilt, e.kind, e.seq, e.key, e.value);
+            encode_entry(&mut rebuilt, &start, e.kind, e.seq, e.key, e.value);
+            if e.kind != EntryKind::Seal {
+                walked.push((*off, e.kind, e.seq, e.key.to_vec(), e.value.to_vec(), e.len));
+            }
         }
         assert_eq!(at, payload.end, "entries fill the payload");
         finish_frame(&mut rebuilt, start);
@@ -115,6 +122,7 @@ fn raw(b: &[u8]) {
         pos, end.valid_len,
         "scan and a frame walk stop at the same place"
     );
+    assert_eq!(walked, seen, "scan and a frame walk find the same entries");
 
     // Corruption rule: the scan stops at a bad frame; it is corruption when the
     // frame's checksums were good (its entries were not) or a good frame
@@ -138,9 +146,9 @@ fn raw(b: &[u8]) {
     // check_frame and decode_entry at the first offsets.
     for p in 0..b.len().min(48) {
         match check_frame(b, p) {
-            Ok(r) => {
-                assert_eq!(r.start, p + FRAME_HEADER_LEN);
-                assert!(r.end <= b.len());
+            Ok(f) => {
+                assert_eq!(f.payload.start, p + FRAME_HEADER_LEN);
+                assert!(f.payload.end <= b.len());
             }
             Err(FrameError::Zeroed) => {
                 let n = (b.len() - p).min(FRAME_HEADER_LEN);
@@ -197,8 +205,22 @@ enum Tail {
 }
 
 #[derive(Arbitrary, Debug)]
+struct FrameSpec {
+    /// The frame's sequence number; `None`: its first entry's, as a commit's.
+    seq: Option<u64>,
+    entries: Vec<EntrySpec>,
+}
+
+impl FrameSpec {
+    fn seq(&self) -> u64 {
+        self.seq
+            .unwrap_or_else(|| self.entries.first().map_or(0, |e| e.seq))
+    }
+}
+
+#[derive(Arbitrary, Debug)]
 struct Spec {
-    frames: Vec<Vec<EntrySpec>>,
+    frames: Vec<FrameSpec>,
     tail: Tail,
     /// Byte (modulo the frames' length) to change, and the xor to change it with.
     flip: Option<(u32, u8)>,
@@ -230,7 +252,7 @@ fn rejected(f: &[EntrySpec]) -> bool {
     !splits(f) || (f.len() > 1 && f.iter().any(|e| matches!(e.kind, Kind::Seal)))
 }
 
-fn expect(frames: &[Vec<EntrySpec>], starts: &[usize], upto: usize) -> Expect {
+fn expect(frames: &[FrameSpec], starts: &[usize], upto: usize) -> Expect {
     let mut x = Expect {
         valid_len: 0,
         data_len: 0,
@@ -238,8 +260,8 @@ fn expect(frames: &[Vec<EntrySpec>], starts: &[usize], upto: usize) -> Expect {
         corruption: None,
         seen: Vec::new(),
     };
-    for (i, f) in frames.iter().enumerate().take(upto) {
-        let start = starts[i];
+    for (i, frame) in frames.iter().enumerate().take(upto) {
+        let (start, f) = (starts[i], &frame.entries);
         if rejected(f) {
             // A frame without entries, with a key no writer accepts or with a seal
             // entry beside others passes its checksums but is not one a writer makes.
@@ -252,7 +274,7 @@ fn expect(frames: &[Vec<EntrySpec>], starts: &[usize], upto: usize) -> Expect {
         let mut off = start + FRAME_HEADER_LEN;
         x.sealed = false;
         for e in f {
-            let len = ENTRY_HEADER_LEN + e.key.len() + e.value.len();
+            let len = entry_len(e.key.len(), e.value.len(), e.seq.wrapping_sub(frame.seq()));
             if let Kind::Seal = e.kind {
                 x.sealed = true;
             } else {
@@ -284,19 +306,21 @@ fn structured(data: &[u8]) {
     let mut starts = Vec::new();
     for f in &spec.frames {
         starts.push(buf.len());
-        let start = begin_frame(&mut buf);
-        for e in f {
-            encode_entry(&mut buf, e.kind.kind(), e.seq, &e.key, &e.value);
+        let start = begin_frame(&mut buf, f.seq());
+        for e in &f.entries {
+            encode_entry(&mut buf, &start, e.kind.kind(), e.seq, &e.key, &e.value);
         }
         finish_frame(&mut buf, start);
     }
     let frames_len = buf.len();
 
     // Each frame checks and splits back into its entries.
-    for (i, f) in spec.frames.iter().enumerate() {
-        let payload = check_frame(&buf, starts[i]).expect("a built frame checks");
-        assert_eq!(payload.start, starts[i] + FRAME_HEADER_LEN);
-        match entries(&buf, payload) {
+    for (i, frame) in spec.frames.iter().enumerate() {
+        let f = &frame.entries;
+        let checked = check_frame(&buf, starts[i]).expect("a built frame checks");
+        assert_eq!(checked.payload.start, starts[i] + FRAME_HEADER_LEN);
+        assert_eq!(checked.seq, frame.seq());
+        match entries(&buf, &checked) {
             Ok(es) => {
                 assert!(splits(f), "a frame with an invalid entry was split");
                 assert_eq!(es.len(), f.len());
@@ -345,7 +369,7 @@ fn structured(data: &[u8]) {
     // Change one byte of one frame: the scan must stop at that frame, having
     // returned exactly the frames before it.
     let Some((at, xor)) = spec.flip else { return };
-    if frames_len == 0 || spec.frames.iter().any(|f| rejected(f)) {
+    if frames_len == 0 || spec.frames.iter().any(|f| rejected(&f.entries)) {
         return;
     }
     let xor = if xor == 0 { 0x80 } else { xor };

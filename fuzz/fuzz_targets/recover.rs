@@ -16,7 +16,9 @@ use std::path::Path;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use lightning_db::fuzzing::{begin_frame, encode_entry, finish_frame, EntryKind};
+use lightning_db::fuzzing::{
+    begin_frame, encode_entry, encode_seal_frame, finish_frame, EntryKind, FrameStart,
+};
 use lightning_db::{Config, Database, ErrorKind, SyncMode};
 use lightning_db_fuzz::{scratch_dir, Key, Pairs};
 
@@ -147,7 +149,7 @@ struct Input {
 /// A record written to a segment: (offset, encoded length, key, seq).
 type Written = (u32, u32, Vec<u8>, u64);
 
-fn entry_bytes(buf: &mut Vec<u8>, e: &Ent) {
+fn entry_bytes(buf: &mut Vec<u8>, frame: &FrameStart, e: &Ent) {
     let (kind, other) = match e.kind {
         EntKind::Put => (EntryKind::Put, None),
         EntKind::Delete => (EntryKind::Delete, None),
@@ -157,15 +159,13 @@ fn entry_bytes(buf: &mut Vec<u8>, e: &Ent) {
     let mut value = e.value.clone();
     value.truncate(300);
     let start = buf.len();
-    encode_entry(buf, kind, e.seq.get(), &e.key.0, &value);
+    encode_entry(buf, frame, kind, e.seq.get(), &e.key.0, &value);
     if let Some(b) = other {
-        // Another kind byte, and the entry checksum made to match it.
-        buf[start] = b;
-        let mut h = crc32fast::Hasher::new();
-        h.update(&buf[start..start + 17]);
-        h.update(&buf[start + 21..]);
-        let crc = h.finalize().to_le_bytes();
-        buf[start + 17..start + 21].copy_from_slice(&crc);
+        // Another tag byte (kind and short key length), after the entry's crc,
+        // and the crc made to match it.
+        buf[start + 4] = b;
+        let crc = crc32fast::hash(&buf[start + 4..]).to_le_bytes();
+        buf[start..start + 4].copy_from_slice(&crc);
     }
 }
 
@@ -175,10 +175,13 @@ fn build_segment(spec: &SegSpec) -> (Vec<u8>, Vec<Written>) {
     for part in spec.parts.iter().take(16) {
         match part {
             Part::Frame(entries) => {
-                let start = begin_frame(&mut buf);
+                // A commit's frame carries its entries' sequence number; frames
+                // that mix numbers (compaction's) start from the first one.
+                let frame_seq = entries.first().map_or(0, |e| e.seq.get());
+                let frame = begin_frame(&mut buf, frame_seq);
                 for e in entries.iter().take(16) {
                     let at = buf.len();
-                    entry_bytes(&mut buf, e);
+                    entry_bytes(&mut buf, &frame, e);
                     written.push((
                         at as u32,
                         (buf.len() - at) as u32,
@@ -186,13 +189,9 @@ fn build_segment(spec: &SegSpec) -> (Vec<u8>, Vec<Written>) {
                         e.seq.get(),
                     ));
                 }
-                finish_frame(&mut buf, start);
+                finish_frame(&mut buf, frame);
             }
-            Part::Seal(seq) => {
-                let start = begin_frame(&mut buf);
-                encode_entry(&mut buf, EntryKind::Seal, seq.get(), b"", b"");
-                finish_frame(&mut buf, start);
-            }
+            Part::Seal(seq) => encode_seal_frame(&mut buf, seq.get()),
             Part::Raw(bytes) => buf.extend_from_slice(&bytes[..bytes.len().min(4096)]),
             Part::Zeros(n) => buf.resize(buf.len() + *n as usize % 16384, 0),
             Part::Flip(at, xor) => {
@@ -210,7 +209,7 @@ fn build_segment(spec: &SegSpec) -> (Vec<u8>, Vec<Written>) {
     (buf, written)
 }
 
-const CKPT_MAGIC: &[u8; 8] = b"LDBCKPT2";
+const CKPT_MAGIC: &[u8; 8] = b"LDBCKPT3";
 
 fn build_checkpoint(spec: &CkptSpec, ids: &[u32], written: &[Vec<Written>]) -> Vec<u8> {
     let seg_id = |r: SegRef| match r {
@@ -280,11 +279,9 @@ fn build_checkpoint(spec: &CkptSpec, ids: &[u32], written: &[Vec<Written>]) -> V
                 let shared = prev.map_or(0, |p| {
                     p.0.iter().zip(key).take_while(|(a, b)| a == b).count()
                 });
-                varint(&mut out, shared as u64);
-                varint(&mut out, (key.len() - shared) as u64);
-                out.extend_from_slice(&key[shared..]);
                 let mut flags = 0u8;
-                if let Some((_, pseq, pseg, poff, plen)) = prev {
+                if let Some((pkey, pseq, pseg, poff, plen)) = prev {
+                    flags |= u8::from(pkey.len() == key.len()) << 4;
                     flags |= u8::from(pseq == rseq);
                     if pseg == segment {
                         flags |= 2;
@@ -294,7 +291,14 @@ fn build_checkpoint(spec: &CkptSpec, ids: &[u32], written: &[Vec<Written>]) -> V
                     }
                     flags |= u8::from(plen == len) << 3;
                 }
-                out.push(flags);
+                out.push((shared.min(7) as u8) << 5 | flags);
+                if shared >= 7 {
+                    varint(&mut out, shared as u64);
+                }
+                if flags & 16 == 0 {
+                    varint(&mut out, (key.len() - shared) as u64);
+                }
+                out.extend_from_slice(&key[shared..]);
                 if flags & 1 == 0 {
                     // A row newer than the checkpoint cannot be written: it reads
                     // back as malformed.
