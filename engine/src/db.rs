@@ -1178,7 +1178,11 @@ impl Shared {
         let step = self.config.growth_step();
         let target = need.div_ceil(step) * step;
         let file = &w.active.file;
-        match rustix::fs::fallocate(&**file, rustix::fs::FallocateFlags::empty(), 0, target) {
+        // Only the new part: below `allocated` there is no hole, and asking for
+        // the whole file again makes the file system walk all of it (on tmpfs, page
+        // by page: 9% of a run of 1,000-put commits).
+        let (from, len) = (w.active.allocated, target - w.active.allocated);
+        match rustix::fs::fallocate(&**file, rustix::fs::FallocateFlags::empty(), from, len) {
             Ok(()) => {}
             // Filesystems without fallocate: writes extend the file instead.
             Err(rustix::io::Errno::OPNOTSUPP) => {}
