@@ -143,6 +143,7 @@ impl Segment {
     }
 
     /// The put record at `offset` (encoded length `len`), its checksum verified.
+    #[inline]
     pub fn entry(&self, offset: u32, len: u32) -> Result<format::Record<'_>> {
         let (offset, len) = (offset as usize, len as usize);
         let bytes = self
