@@ -256,10 +256,7 @@ pub fn read(dir: &Path) -> Result<Option<Checkpoint>> {
     };
     let corrupt = |why: &str| Error::corrupted(format!("checkpoint {}: {why}", p.display()));
     if MAGICS_OF_FORMAT_1.iter().any(|m| bytes.starts_with(*m)) {
-        return Err(corrupt(
-            "checkpoint of a database in record format 1, which this version of \
-             Lightning DB does not read; export its data with the version that wrote it",
-        ));
+        return Err(corrupt(crate::format::FORMAT_1_REFUSED));
     }
     if bytes.len() < MAGIC.len() + 4 || &bytes[..8] != MAGIC {
         return Err(corrupt("not a checkpoint file"));

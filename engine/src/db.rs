@@ -1095,11 +1095,12 @@ impl Shared {
             changes.clear();
             for (p, &(k, v)) in placed.iter().zip(&sorted) {
                 let value_len = v.map_or(0, |v| v.len());
-                let len = format::entry_len(k.len(), value_len, 0);
+                let header_len = format::header_len(k.len(), value_len, 0);
+                let len = header_len + k.len() + value_len;
                 // The key as the frame holds it, not where the caller left it:
                 // the frame is read front to back, the caller's bytes out of order
                 // (a cache miss a key in a large commit).
-                let key_at = start + p.offset as usize + format::header_len(k.len(), value_len, 0);
+                let key_at = start + p.offset as usize + header_len;
                 let k = &w.buf[key_at..key_at + k.len()];
                 let (old, change) = match v {
                     Some(_) => {

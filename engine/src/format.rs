@@ -292,13 +292,14 @@ pub fn decode_entry(bytes: &[u8]) -> Result<Record<'_>, &'static str> {
     })
 }
 
+/// Why a file of a database in record format 1 is refused.
+pub const FORMAT_1_REFUSED: &str = "written in record format 1, which this version of \
+    Lightning DB does not read; export its data with the version that wrote it";
+
 /// Refuses a segment written in another record format than this one reads.
 pub fn check_format(bytes: &[u8]) -> Result<(), &'static str> {
     if bytes.starts_with(&FORMAT_1_FRAME_MAGIC) {
-        return Err(
-            "segment is in record format 1, which this version of Lightning DB \
-                    does not read; export its data with the version that wrote it",
-        );
+        return Err(FORMAT_1_REFUSED);
     }
     Ok(())
 }
