@@ -247,8 +247,10 @@ fn take_varint(bytes: &[u8], pos: &mut usize) -> Result<u64, &'static str> {
 /// Decodes and checks the entry at the start of `bytes`.
 #[inline]
 pub fn decode_entry(bytes: &[u8]) -> Result<Record<'_>, &'static str> {
-    let crc = bytes.get(..CRC_LEN).ok_or("entry header cut short")?;
-    let crc = u32::from_le_bytes(crc.try_into().unwrap());
+    if bytes.len() < CRC_LEN {
+        return Err("entry header cut short");
+    }
+    let crc = u32_at(bytes, 0);
     let mut pos = CRC_LEN;
     let &tag = bytes.get(pos).ok_or("entry header cut short")?;
     pos += 1;

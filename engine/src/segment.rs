@@ -156,18 +156,6 @@ impl Segment {
         Ok(e)
     }
 
-    /// The put of `key` at `offset`: [`Segment::entry`], and it must hold `key`.
-    fn put_of(&self, offset: u32, len: u32, key: &[u8]) -> Result<format::Record<'_>> {
-        let e = self.entry(offset, len)?;
-        if e.key != key {
-            return Err(self.corrupt(
-                offset as usize,
-                "index entry does not match the record on disk",
-            ));
-        }
-        Ok(e)
-    }
-
     /// A hint that the record at `offset` will be read soon: its first lines are
     /// fetched while the caller does other work.
     pub fn prefetch(&self, offset: u32, len: u32) {
@@ -176,7 +164,8 @@ impl Segment {
         }
     }
 
-    /// The value of the put of `key` at `offset`, handed to `f`.
+    /// The value of the put of `key` at `offset` ([`Segment::entry`], and it must
+    /// hold `key`), handed to `f`.
     pub fn read_value<T>(
         &self,
         offset: u32,
@@ -184,7 +173,14 @@ impl Segment {
         key: &[u8],
         f: impl FnOnce(&[u8]) -> T,
     ) -> Result<T> {
-        Ok(f(self.put_of(offset, len, key)?.value))
+        let e = self.entry(offset, len)?;
+        if e.key != key {
+            return Err(self.corrupt(
+                offset as usize,
+                "index entry does not match the record on disk",
+            ));
+        }
+        Ok(f(e.value))
     }
 
     pub fn corrupt(&self, offset: usize, why: &str) -> Error {
