@@ -637,6 +637,7 @@ pub struct Range<'a> {
 impl<'a> Range<'a> {
     /// The location of the entry one end would consider next, if that end has
     /// started: a hint for prefetching, not checked against the bounds.
+    #[inline]
     pub fn upcoming(&self, back: bool) -> Option<&'a Loc> {
         match if back { &self.back } else { &self.front } {
             End::At(cursor) => Some(cursor.entry().1),

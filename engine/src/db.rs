@@ -783,6 +783,7 @@ impl Writer {
 }
 
 impl Shared {
+    #[inline]
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             Err(Error::closed())

@@ -206,6 +206,7 @@ pub fn encode_seal_frame(buf: &mut Vec<u8>, last_seq: u64) {
     finish_frame(buf, frame);
 }
 
+#[inline]
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
 }

@@ -63,6 +63,7 @@ impl Key {
         }
     }
 
+    #[inline]
     pub(crate) fn prefix(&self) -> u64 {
         match self {
             Key::Inline { bytes, .. } => u64::from_be_bytes(*bytes.first_chunk::<8>().unwrap()),
@@ -73,6 +74,7 @@ impl Key {
 
 impl std::ops::Deref for Key {
     type Target = [u8];
+    #[inline]
     fn deref(&self) -> &[u8] {
         match self {
             Key::Inline { len, bytes } => &bytes[..*len as usize],

@@ -138,12 +138,13 @@ impl Segment {
     }
 
     /// The `len` bytes at `offset`, if the file holds them.
+    #[inline]
     fn record_bytes(&self, offset: usize, len: usize) -> Option<&[u8]> {
         self.map.as_ref()?.get(offset..offset.checked_add(len)?)
     }
 
     /// The put record at `offset` (encoded length `len`), its checksum verified.
-    #[inline]
+    #[inline(always)]
     pub fn entry(&self, offset: u32, len: u32) -> Result<format::Record<'_>> {
         let (offset, len) = (offset as usize, len as usize);
         let bytes = self
@@ -158,6 +159,7 @@ impl Segment {
 
     /// A hint that the record at `offset` will be read soon: its first lines are
     /// fetched while the caller does other work.
+    #[inline]
     pub fn prefetch(&self, offset: u32, len: u32) {
         if let Some(bytes) = self.record_bytes(offset as usize, len as usize) {
             prefetch::lines(bytes, 4);
