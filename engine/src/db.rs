@@ -925,25 +925,6 @@ impl Shared {
         self.materialized.store(Some(Arc::new(version)));
     }
 
-    /// The value at `loc` for a scan: read from the segment, past the cache. A
-    /// scan reads each value once, so looking it up would cost more than checking
-    /// its checksum, and admitting it would push out values that are read again.
-    pub(crate) fn read_scanned<T>(
-        &self,
-        version: &Version,
-        key: &[u8],
-        loc: Loc,
-        f: impl FnOnce(&[u8]) -> T,
-    ) -> Result<T> {
-        let seg = version.segments.get(&loc.segment).ok_or_else(|| {
-            Error::corrupted(format!(
-                "index points at segment {} which is not open",
-                loc.segment
-            ))
-        })?;
-        seg.read_value(loc.offset, loc.len, key, f)
-    }
-
     /// The value of the record at the given place if it is a put of `key`, through
     /// the cache; `None` if the record holds another key.
     fn read_record(

@@ -246,7 +246,7 @@ fn take_varint(bytes: &[u8], pos: &mut usize) -> Result<u64, &'static str> {
 }
 
 /// Decodes and checks the entry at the start of `bytes`.
-#[inline]
+#[inline(always)]
 pub fn decode_entry(bytes: &[u8]) -> Result<Record<'_>, &'static str> {
     if bytes.len() < CRC_LEN {
         return Err("entry header cut short");

@@ -171,6 +171,18 @@ pub struct Version {
     pub active: Option<(u32, u64)>,
 }
 
+impl Version {
+    /// The open segment `id`, which the index refers to.
+    #[inline]
+    pub fn segment(&self, id: u32) -> crate::error::Result<&Arc<Segment>> {
+        self.segments.get(&id).ok_or_else(|| {
+            crate::error::Error::corrupted(format!(
+                "index points at segment {id} which is not open"
+            ))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

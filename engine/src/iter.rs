@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::db::Shared;
 use crate::error::Result;
 use crate::index::{Key, Loc, Version};
+use crate::segment::Segment;
 
 /// A range of keys: `[start, end)` by default, any `Bound` on either side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +136,25 @@ pub struct Iter {
     /// transaction's writes needs to look at the next key before taking it.
     peeked: [Option<(Key, Loc)>; 2],
     overlay: Overlay,
+    segment: LastSegment,
+}
+
+/// The segment of the record read last. A scan's consecutive records nearly
+/// always lie in one segment, so the version's table of them is searched only
+/// when that changes. Values are read from the segment, past the value cache: a
+/// scan reads each value once, so looking it up would cost more than checking
+/// its checksum, and admitting it would push out values that are read again.
+#[derive(Default)]
+struct LastSegment(Option<Arc<Segment>>);
+
+impl LastSegment {
+    #[inline]
+    fn get(&mut self, version: &Version, id: u32) -> Result<&Segment> {
+        if self.0.as_ref().is_none_or(|last| last.id != id) {
+            self.0 = Some(Arc::clone(version.segment(id)?));
+        }
+        Ok(self.0.as_deref().expect("set just above"))
+    }
 }
 
 impl Iter {
@@ -150,6 +170,7 @@ impl Iter {
             walk,
             peeked: [None, None],
             overlay: overlay.unwrap_or_default().into(),
+            segment: LastSegment::default(),
         }
     }
 
@@ -183,36 +204,42 @@ impl Iter {
         }
     }
 
-    fn resolve<T>(&self, key: &[u8], loc: Loc, f: impl FnOnce(&[u8], &[u8]) -> T) -> Result<T> {
+    fn resolve<T>(&mut self, key: &[u8], loc: Loc, f: impl FnOnce(&[u8], &[u8]) -> T) -> Result<T> {
         self.shared.check_open()?;
-        self.shared
-            .read_scanned(self.walk.borrow_owner(), key, loc, |value| f(key, value))
+        let segment = self.segment.get(self.walk.borrow_owner(), loc.segment)?;
+        segment.read_value(loc.offset, loc.len, key, |value| f(key, value))
     }
 
     /// Steps from `end` and hands the key and value to `f`, borrowed from the
     /// index and the segment map: nothing is copied unless `f` copies it.
+    #[inline]
     fn next_from<T>(&mut self, end: End, f: impl FnOnce(&[u8], &[u8]) -> T) -> Option<Result<T>> {
         loop {
             if self.overlay.is_empty() && self.peeked[end.index()].is_none() {
                 // Nothing to merge: read straight through the cursor, without
                 // copying the key out of the index first.
-                let shared = &self.shared;
+                let (shared, last) = (&self.shared, &mut self.segment);
                 let mut f = Some(f);
                 let item = self.walk.with_dependent_mut(|version, cursor| {
                     let (key, loc) = match end {
                         End::Front => cursor.next(),
                         End::Back => cursor.next_back(),
                     }?;
-                    // Start fetching the next record while this one is checked.
-                    if let Some(next) = cursor.upcoming(end == End::Back) {
-                        if let Some(segment) = version.segments.get(&next.segment) {
-                            segment.prefetch(next.offset, next.len);
-                        }
-                    }
                     let f = f.take()?;
-                    Some(shared.check_open().and_then(|_| {
-                        shared.read_scanned(version, key, *loc, |value| f(key, value))
-                    }))
+                    let read = || {
+                        shared.check_open()?;
+                        let segment = last.get(version, loc.segment)?;
+                        // Start fetching the next record while this one is checked.
+                        if let Some(next) = cursor.upcoming(end == End::Back) {
+                            if next.segment == segment.id {
+                                segment.prefetch(next.offset, next.len);
+                            } else if let Some(other) = version.segments.get(&next.segment) {
+                                other.prefetch(next.offset, next.len);
+                            }
+                        }
+                        segment.read_value(loc.offset, loc.len, key, |value| f(key, value))
+                    };
+                    Some(read())
                 });
                 return match (item, f) {
                     (Some(item), _) => Some(item),
