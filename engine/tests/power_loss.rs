@@ -183,9 +183,22 @@ fn value(i: u64) -> Vec<u8> {
 }
 
 /// Commit `i` of the workload, applied to the database and to the model. Kinds
-/// rotate: a single put, a delete, a batch, a transaction, a put of a large value.
+/// rotate: a single put, a delete, a batch, a transaction, a put of a large value;
+/// one commit in 25 rewrites every key, a frame large enough (80 KiB) that Full
+/// mode syncs it beside its index updates.
 fn commit(db: &Database, model: &mut Model, i: u64) {
     let a = i.wrapping_mul(7919) % 97;
+    if i % 25 == 24 {
+        let mut b = WriteBatch::new();
+        for j in 0..40 {
+            let mut v = value(i + j);
+            v.resize(2048, b'0' + (j % 10) as u8);
+            b.put(key(j), v.clone());
+            model.insert(key(j), v);
+        }
+        db.write(&b).unwrap();
+        return;
+    }
     match i % 5 {
         0 | 4 => {
             db.put(&key(a), &value(i)).unwrap();
