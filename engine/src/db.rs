@@ -122,8 +122,9 @@ fn keep_for_reuse<T>(mut v: Vec<T>) -> Vec<T> {
     v
 }
 
-/// A frame at least this large starts going to the device as soon as it is
-/// written, rather than when the commit syncs.
+/// In `SyncMode::Normal`, a frame at least this large starts going to the device
+/// as soon as it is written, rather than at the next background sync. (In `Full`
+/// mode large frames are synced at once: [`SYNC_BESIDE_AT`].)
 const START_WRITEBACK_AT: u64 = 1 << 20;
 
 /// A commit frame at least this large is synced beside its index updates
@@ -953,11 +954,7 @@ impl Shared {
             }
         }
         self.counters.cache_misses.fetch_add(1, Ordering::Relaxed);
-        let seg = segments.get(&segment).ok_or_else(|| {
-            Error::corrupted(format!(
-                "index points at segment {segment} which is not open"
-            ))
-        })?;
+        let seg = index::segment_in(segments, segment)?;
         let e = seg.entry(offset, len)?;
         if let Some(cache) = &self.cache {
             if e.key.len() + e.value.len() <= self.config.cache_size / 16 && admit_to_cache() {

@@ -175,12 +175,19 @@ impl Version {
     /// The open segment `id`, which the index refers to.
     #[inline]
     pub fn segment(&self, id: u32) -> crate::error::Result<&Arc<Segment>> {
-        self.segments.get(&id).ok_or_else(|| {
-            crate::error::Error::corrupted(format!(
-                "index points at segment {id} which is not open"
-            ))
-        })
+        segment_in(&self.segments, id)
     }
+}
+
+/// Segment `id` of `segments`, which an index entry refers to.
+#[inline]
+pub fn segment_in(
+    segments: &BTreeMap<u32, Arc<Segment>>,
+    id: u32,
+) -> crate::error::Result<&Arc<Segment>> {
+    segments.get(&id).ok_or_else(|| {
+        crate::error::Error::corrupted(format!("index points at segment {id} which is not open"))
+    })
 }
 
 #[cfg(test)]
