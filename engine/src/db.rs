@@ -967,7 +967,11 @@ impl Shared {
 
     /// Appends one commit. With `snapshot_seq`, fails with TransactionConflict if
     /// any key was written by a commit after that sequence number.
-    pub(crate) fn commit(&self, ops: &[Op<'_>], snapshot_seq: Option<u64>) -> Result<u64> {
+    pub(crate) fn commit(
+        self: &Arc<Self>,
+        ops: &[Op<'_>],
+        snapshot_seq: Option<u64>,
+    ) -> Result<u64> {
         self.check_open()?;
         self.check_writable()?;
         let mut size = 0usize;
@@ -986,18 +990,6 @@ impl Shared {
         if ops.is_empty() {
             return Ok(self.written_seq.load(Ordering::Acquire));
         }
-        std::thread::scope(|scope| self.commit_in(scope, ops, size, snapshot_seq))
-    }
-
-    /// [`Shared::commit`] after its checks; a large commit's sync runs on a thread
-    /// of `scope` beside its index updates (see [`Shared::sync_beside`]).
-    fn commit_in<'scope>(
-        &'scope self,
-        scope: &'scope std::thread::Scope<'scope, '_>,
-        ops: &[Op<'_>],
-        size: usize,
-        snapshot_seq: Option<u64>,
-    ) -> Result<u64> {
         let (seq, beside) = {
             let mut guard = self.writer.lock();
             let w = guard.as_mut().ok_or_else(Error::closed)?;
@@ -1083,7 +1075,8 @@ impl Shared {
                     return Err(e);
                 }
             };
-            let beside = self.sync_beside(scope, &w.active.file, seq, frame_len);
+            // Nothing below returns early: the commit always waits for this sync.
+            let beside = self.sync_beside(&w.active.file, seq, frame_len);
             // Unless a reader still holds it, this leaves the writer's index
             // unshared, to be updated in place.
             self.materialized.store(None);
@@ -1152,26 +1145,29 @@ impl Shared {
     }
 
     /// In `SyncMode::Full`, starts the sync of a commit's frame of `frame_len`
-    /// bytes, just written to `file`, on a thread of `scope`, if the frame is large
+    /// bytes, just written to `file`, on a thread of its own, if the frame is large
     /// enough ([`SYNC_BESIDE_AT`]) that its index updates take far longer than
     /// starting a thread: the device then writes while the CPU updates the indexes,
     /// where syncing after them left each idle in turn (100 commits of 1,000 puts:
     /// the sync was a third of each). `None` otherwise, or if no thread could be
     /// started: the commit then syncs after its updates, as a small one does.
-    fn sync_beside<'scope>(
-        &'scope self,
-        scope: &'scope std::thread::Scope<'scope, '_>,
+    ///
+    /// Not a scoped thread: `std::thread::scope` gives the calling thread a
+    /// `Thread` handle that a C program's thread never frees (valgrind: possibly
+    /// lost), where a spawned thread's handle is freed when it is joined.
+    fn sync_beside(
+        self: &Arc<Self>,
         file: &Arc<File>,
         seq: u64,
         frame_len: u64,
-    ) -> Option<std::thread::ScopedJoinHandle<'scope, Result<()>>> {
+    ) -> Option<std::thread::JoinHandle<Result<()>>> {
         if self.config.sync_mode != SyncMode::Full || frame_len < SYNC_BESIDE_AT {
             return None;
         }
-        let file = Arc::clone(file);
+        let (shared, file) = (Arc::clone(self), Arc::clone(file));
         std::thread::Builder::new()
             .name("lightning-db-sync".into())
-            .spawn_scoped(scope, move || self.sync_file_to(&file, seq))
+            .spawn(move || shared.sync_file_to(&file, seq))
             .ok()
     }
 
