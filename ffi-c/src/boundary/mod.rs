@@ -312,8 +312,10 @@ mod tests {
             DatabaseLocked,
             TransactionConflict,
         ];
-        let codes: std::collections::HashSet<_> =
-            kinds.iter().map(|k| LightningDBError::from_kind(*k)).collect();
+        let codes: std::collections::HashSet<_> = kinds
+            .iter()
+            .map(|k| LightningDBError::from_kind(*k))
+            .collect();
         assert_eq!(codes.len(), kinds.len());
         for kind in kinds {
             let code = LightningDBError::from_kind(kind);

@@ -17,10 +17,7 @@ use std::process::ExitCode;
 
 type Generator = fn(&Path) -> Result<(), String>;
 
-const TARGETS: &[(&str, Generator)] = &[
-    ("c-header", c_header),
-    ("python-symbols", python_symbols),
-];
+const TARGETS: &[(&str, Generator)] = &[("c-header", c_header), ("python-symbols", python_symbols)];
 
 fn workspace_root() -> PathBuf {
     // tools/generate/ -> the workspace root, wherever the command is run from.
