@@ -1,0 +1,51 @@
+//! The one error type of the command: a one-line message and an exit code.
+
+use std::fmt::Display;
+
+/// Exit code of a command that ran and failed (missing or locked database, I/O
+/// error, corrupt data, key not found, malformed input file).
+pub const FAILED: u8 = 1;
+/// Exit code of a command that could not start: bad arguments or bad hex/base64,
+/// as clap itself uses for usage errors. `verify` also exits 2 when it could not
+/// read the database at all.
+pub const USAGE: u8 = 2;
+
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            code: FAILED,
+            message: message.into(),
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            code: USAGE,
+            message: message.into(),
+        }
+    }
+
+    /// An engine error with what the command was doing.
+    pub fn engine(context: impl Display, err: lightning_db::Error) -> Failure {
+        Failure::new(format!("{context}: {err}"))
+    }
+
+    /// An I/O error with what the command was doing.
+    pub fn io(context: impl Display, err: std::io::Error) -> Failure {
+        Failure::new(format!("{context}: {err}"))
+    }
+}
+
+impl From<lightning_db::Error> for Failure {
+    fn from(err: lightning_db::Error) -> Failure {
+        Failure::new(err.to_string())
+    }
+}
+
+pub type Outcome<T = ()> = Result<T, Failure>;
