@@ -411,3 +411,45 @@ fn demo_writes_a_database_the_other_commands_read() {
     assert_fails(&run(&["get", p(&path), "config:theme"]), 1, "key not found");
     cmd().args(["verify", p(&path)]).assert().code(0);
 }
+
+#[test]
+fn progress_bars_draw_on_a_terminal_and_not_when_piped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut dump = String::from("VERSION=3\nformat=bytevalue\nHEADER=END\n");
+    for i in 0..20_000u32 {
+        dump += &format!(
+            " {}\n {}\n",
+            hex_of(format!("key{i:06}").as_bytes()),
+            "ab".repeat(200)
+        );
+    }
+    dump += "DATA=END\n";
+    let file = dir.path().join("in.dump");
+    std::fs::write(&file, dump).unwrap();
+    let db = dir.path().join("db");
+    // util-linux's `script` gives the command a pseudo-terminal.
+    let on_tty = |args: &str| {
+        let o = std::process::Command::new("script")
+            .args(["-qec", &format!("{BIN} {args}"), "/dev/null"])
+            .output()
+            .expect("script (util-linux) gives the command a terminal");
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let shown = on_tty(&format!("load {} {}", p(&db), p(&file)));
+    assert!(shown.contains("load ["), "no bar on a terminal: {shown:?}");
+    assert!(shown.contains("loaded 20000 keys"), "{shown:?}");
+    let quiet = on_tty(&format!("load --quiet {} {}", p(&db), p(&file)));
+    assert_eq!(quiet, "", "--quiet draws nothing");
+    let piped = run(&["load", p(&db), p(&file)]);
+    assert!(piped.status.success());
+    assert_eq!(
+        stderr(&piped),
+        "",
+        "nothing drawn when stderr is not a terminal"
+    );
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
