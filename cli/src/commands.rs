@@ -132,6 +132,22 @@ fn utc(t: SystemTime) -> String {
     )
 }
 
+/// Bytes the files of `dir` take on disk (allocated blocks, as `du` counts):
+/// segment files are allocated ahead of the writes, and a seal gives the unused
+/// tail back, so file lengths alone say little about space.
+fn disk_usage(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.blocks() * 512)
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 pub fn stats(path: &Path, json: bool) -> Outcome<()> {
     let db = open_read(path)?;
     let s = db.stats()?;
@@ -146,15 +162,17 @@ pub fn stats(path: &Path, json: bool) -> Outcome<()> {
         }
     }
     let checkpoint = std::fs::metadata(path.join("index.ckpt")).ok();
-    let dead = s.total_bytes.saturating_sub(s.live_bytes);
+    let disk = disk_usage(path);
+    // A read-only handle's total_bytes is the segment files' length, including
+    // the room allocated ahead of the writes.
     let out = if json {
         let value = serde_json::json!({
             "path": path.display().to_string(),
             "keys": s.live_keys,
             "live_bytes": s.live_bytes,
-            "total_bytes": s.total_bytes,
-            "dead_bytes": dead,
             "segments": s.segments,
+            "segment_file_bytes": s.total_bytes,
+            "disk_bytes": disk,
             "last_commit_seq": s.last_seq,
             "last_write": last_write.map(utc),
             "checkpoint_bytes": checkpoint.as_ref().map(|m| m.len()),
@@ -162,31 +180,21 @@ pub fn stats(path: &Path, json: bool) -> Outcome<()> {
         });
         format!("{value:#}\n")
     } else {
-        let pct = if s.total_bytes == 0 {
-            0.0
-        } else {
-            dead as f64 * 100.0 / s.total_bytes as f64
-        };
         let mut t = String::new();
-        t += &format!("path         {}\n", path.display());
-        t += &format!("keys         {}\n", s.live_keys);
+        t += &format!("path          {}\n", path.display());
+        t += &format!("keys          {}\n", s.live_keys);
         t += &format!(
-            "live bytes   {} ({} bytes)\n",
-            human_bytes(s.live_bytes),
-            s.live_bytes
+            "live bytes    {} (the newest record of every key)\n",
+            human_bytes(s.live_bytes)
         );
         t += &format!(
-            "total bytes  {} ({} bytes)\n",
-            human_bytes(s.total_bytes),
-            s.total_bytes
+            "segments      {} ({} of files, with room allocated ahead of writes)\n",
+            s.segments,
+            human_bytes(s.total_bytes)
         );
+        t += &format!("disk usage    {} (all files)\n", human_bytes(disk));
         t += &format!(
-            "dead bytes   {} ({pct:.1}%, compact reclaims them)\n",
-            human_bytes(dead)
-        );
-        t += &format!("segments     {}\n", s.segments);
-        t += &format!(
-            "last commit  seq {}{}\n",
+            "last commit   seq {}{}\n",
             s.last_seq,
             last_write
                 .map(|w| format!(", written {}", utc(w)))
@@ -194,19 +202,17 @@ pub fn stats(path: &Path, json: bool) -> Outcome<()> {
         );
         t += &match &checkpoint {
             Some(m) => format!(
-                "checkpoint   {}{}\n",
+                "checkpoint    {}{}\n",
                 human_bytes(m.len()),
                 m.modified()
                     .map(|w| format!(", written {}", utc(w)))
                     .unwrap_or_default()
             ),
-            None => "checkpoint   none (the next open replays the whole log)\n".to_string(),
+            None => "checkpoint    none (the next open replays the whole log)\n".to_string(),
         };
         t
     };
-    std::io::stdout()
-        .write_all(out.as_bytes())
-        .map_err(|e| output_failure("stats", e))
+    write_stdout(out.as_bytes(), "stats")
 }
 
 /// Returns the exit code: 0 clean, 1 damaged, 2 could not run.
@@ -402,26 +408,43 @@ pub fn checkpoint(path: &Path, ui: Ui) -> Outcome<()> {
 
 pub fn compact(path: &Path, ui: Ui) -> Outcome<()> {
     let db = open_write(path, false)?;
-    let before = db.stats()?;
-    let bar = ui.spinner(&format!(
-        "compacting {} of segments",
-        human_bytes(before.total_bytes)
-    ));
+    let before = (db.stats()?.segments, disk_usage(path));
+    let bar = ui.spinner(&format!("compacting {}", human_bytes(before.1)));
     let result = db.compact();
     bar.finish_and_clear();
     let report = result.map_err(|e| Failure::engine("compact", e))?;
-    let after = db.stats()?;
+    let live = db.stats()?.live_bytes;
     close(db)?;
-    ui.say(format!(
-        "compacted: {} in {} segments -> {} in {} segments ({} live); {} records copied",
-        human_bytes(before.total_bytes),
-        before.segments,
-        human_bytes(after.total_bytes),
-        after.segments,
-        human_bytes(after.live_bytes),
-        report.records_copied
-    ));
+    let after = (db_segments(path), disk_usage(path));
+    if report.records_copied == 0 && report.segments_before == 0 {
+        ui.say(format!(
+            "nothing to compact: no sealed segment holds enough dead records; {} on disk, {} live",
+            human_bytes(after.1),
+            human_bytes(live)
+        ));
+    } else {
+        ui.say(format!(
+            "compacted: {} in {} segments -> {} in {} segments ({} live); {} records copied",
+            human_bytes(before.1),
+            before.0,
+            human_bytes(after.1),
+            after.0,
+            human_bytes(live),
+            report.records_copied
+        ));
+    }
     Ok(())
+}
+
+fn db_segments(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".seg"))
+                .count() as u64
+        })
+        .unwrap_or(0)
 }
 
 fn dir_bytes(dir: &Path) -> u64 {

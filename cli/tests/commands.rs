@@ -198,9 +198,9 @@ fn stats_as_a_table_and_as_json() {
     let o = run(&["stats", p(&path)]);
     assert!(o.status.success());
     let text = stdout(&o);
-    assert!(text.contains("keys         100\n"), "{text}");
-    assert!(text.contains("segments     1\n"), "{text}");
-    assert!(text.contains("checkpoint   none"), "{text}");
+    assert!(text.contains("keys          100\n"), "{text}");
+    assert!(text.contains("segments      1 ("), "{text}");
+    assert!(text.contains("checkpoint    none"), "{text}");
 
     cmd().args(["checkpoint", p(&path)]).assert().success();
     let o = run(&["stats", p(&path), "--json"]);
@@ -208,7 +208,8 @@ fn stats_as_a_table_and_as_json() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["keys"], 100);
     assert!(v["live_bytes"].as_u64().unwrap() >= 100 * 106);
-    assert!(v["total_bytes"].as_u64().unwrap() >= v["live_bytes"].as_u64().unwrap());
+    assert!(v["segment_file_bytes"].as_u64().unwrap() >= v["live_bytes"].as_u64().unwrap());
+    assert!(v["disk_bytes"].as_u64().unwrap() >= v["checkpoint_bytes"].as_u64().unwrap());
     // One batch, one commit.
     assert_eq!(v["last_commit_seq"], 1);
     assert!(v["checkpoint_bytes"].as_u64().unwrap() > 0);

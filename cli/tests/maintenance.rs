@@ -136,8 +136,8 @@ fn checkpoint_and_compact_report_what_they_did() {
     let after: serde_json::Value =
         serde_json::from_slice(&run(&["stats", db, "--json"]).stdout).unwrap();
     let (b, a) = (
-        before["total_bytes"].as_u64().unwrap(),
-        after["total_bytes"].as_u64().unwrap(),
+        before["disk_bytes"].as_u64().unwrap(),
+        after["disk_bytes"].as_u64().unwrap(),
     );
     assert!(a * 2 < b, "compaction freed too little: {b} -> {a}");
     assert_eq!(after["keys"], 500);
