@@ -84,7 +84,7 @@ fn output_failure(what: &str, e: std::io::Error) -> Failure {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         Failure {
             code: 0,
-            message: String::new(),
+            ..Failure::new("")
         }
     } else {
         Failure::io(format!("write {what}"), e)
@@ -136,13 +136,21 @@ fn utc(t: SystemTime) -> String {
 /// segment files are allocated ahead of the writes, and a seal gives the unused
 /// tail back, so file lengths alone say little about space.
 fn disk_usage(dir: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
+    #[cfg(unix)]
+    fn allocated(m: &std::fs::Metadata) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        m.blocks() * 512
+    }
+    #[cfg(not(unix))]
+    fn allocated(m: &std::fs::Metadata) -> u64 {
+        m.len()
+    }
     std::fs::read_dir(dir)
         .map(|entries| {
             entries
                 .flatten()
                 .filter_map(|e| e.metadata().ok())
-                .map(|m| m.blocks() * 512)
+                .map(|m| allocated(&m))
                 .sum()
         })
         .unwrap_or(0)
@@ -221,7 +229,7 @@ pub fn verify(path: &Path, ui: Ui) -> u8 {
         Ok(db) => db,
         Err(f) => {
             // Damage that stops the database from opening is still damage.
-            let damaged = f.message.contains("corrupted data");
+            let damaged = f.kind == Some(ErrorKind::CorruptedData);
             eprintln!("lightning-db: {}", f.message);
             return if damaged { FAILED } else { USAGE };
         }

@@ -14,6 +14,8 @@ pub const USAGE: u8 = 2;
 pub struct Failure {
     pub code: u8,
     pub message: String,
+    /// The engine's error kind, when the engine failed.
+    pub kind: Option<lightning_db::ErrorKind>,
 }
 
 impl Failure {
@@ -21,6 +23,7 @@ impl Failure {
         Failure {
             code: FAILED,
             message: message.into(),
+            kind: None,
         }
     }
 
@@ -28,12 +31,16 @@ impl Failure {
         Failure {
             code: USAGE,
             message: message.into(),
+            kind: None,
         }
     }
 
     /// An engine error with what the command was doing.
     pub fn engine(context: impl Display, err: lightning_db::Error) -> Failure {
-        Failure::new(format!("{context}: {err}"))
+        Failure {
+            kind: Some(err.kind()),
+            ..Failure::new(format!("{context}: {err}"))
+        }
     }
 
     /// An I/O error with what the command was doing.
@@ -44,7 +51,10 @@ impl Failure {
 
 impl From<lightning_db::Error> for Failure {
     fn from(err: lightning_db::Error) -> Failure {
-        Failure::new(err.to_string())
+        Failure {
+            kind: Some(err.kind()),
+            ..Failure::new(err.to_string())
+        }
     }
 }
 
