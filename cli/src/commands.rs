@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::ops::Bound;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -556,26 +556,70 @@ pub fn dump(
     Ok(())
 }
 
-/// Commits entries either all at once (the default) or every `batch_size`.
+/// How a load or import commits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Into a database that did not exist: batches into a new directory beside
+    /// it, renamed into place at the end, so memory stays bounded and the result
+    /// is still all or nothing.
+    Staged,
+    /// Into an existing database: one commit holding everything.
+    AllAtOnce,
+    /// Into an existing database with --batch-size: a commit every N entries.
+    Every,
+}
+
+/// A staged load's batches: whichever limit comes first.
+const STAGE_BATCH_BYTES: usize = 64 << 20;
+const STAGE_BATCH_ENTRIES: u64 = 100_000;
+
+/// Commits the entries of a load or an import (see [`Mode`]).
 pub struct Loader {
-    db: Database,
+    db: Option<Database>,
+    mode: Mode,
+    /// The staging directory and the database path it becomes.
+    staged: Option<(PathBuf, PathBuf)>,
     batch: WriteBatch,
     batch_bytes: usize,
     batch_size: Option<u64>,
-    pub entries: u64,
-    pub commits: u64,
+    entries: u64,
+    commits: u64,
 }
 
 impl Loader {
-    pub fn new(db: Database, batch_size: Option<u64>) -> Loader {
-        Loader {
-            db,
+    pub fn open(path: &Path, batch_size: Option<u64>) -> Outcome<Loader> {
+        let fresh = match std::fs::read_dir(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Ok(mut entries) => entries.next().is_none(),
+            Err(_) => false, // open_write reports it
+        };
+        let (db, mode, staged) = if fresh {
+            let name = path
+                .file_name()
+                .ok_or_else(|| Failure::usage(format!("{} names no directory", path.display())))?;
+            let mut stage_name = name.to_os_string();
+            stage_name.push(format!(".loading.{}", std::process::id()));
+            let stage = path.with_file_name(stage_name);
+            let db = open_write(&stage, true)?;
+            (db, Mode::Staged, Some((stage, path.to_path_buf())))
+        } else {
+            let mode = if batch_size.is_some() {
+                Mode::Every
+            } else {
+                Mode::AllAtOnce
+            };
+            (open_write(path, true)?, mode, None)
+        };
+        Ok(Loader {
+            db: Some(db),
+            mode,
+            staged,
             batch: WriteBatch::new(),
             batch_bytes: 0,
             batch_size,
             entries: 0,
             commits: 0,
-        }
+        })
     }
 
     /// Checks `key` and `value` (so a bad entry is refused with its place before
@@ -605,19 +649,24 @@ impl Loader {
         }
         // Record headers take a few bytes beyond key and value; leave room for them.
         self.batch_bytes += key.len() + value.len() + 32;
-        if self.batch_size.is_none() && self.batch_bytes > MAX_COMMIT_SIZE {
+        if self.mode == Mode::AllAtOnce && self.batch_bytes > MAX_COMMIT_SIZE {
             return Err(Failure::new(format!(
-                "{}: more than {} in one commit; use --batch-size N to commit every N entries (not all-or-nothing)",
+                "{}: more than {} in one commit; use --batch-size N to commit every N entries (not all-or-nothing), or load into a new database",
                 place(),
                 human_bytes(MAX_COMMIT_SIZE as u64)
             )));
         }
         self.batch.put(key, value);
         self.entries += 1;
-        if self
-            .batch_size
-            .is_some_and(|n| self.batch.len() as u64 >= n)
-        {
+        let full = match self.mode {
+            Mode::AllAtOnce => false,
+            Mode::Every => self.batch.len() as u64 >= self.batch_size.unwrap_or(u64::MAX),
+            Mode::Staged => {
+                self.batch.len() as u64 >= self.batch_size.unwrap_or(STAGE_BATCH_ENTRIES)
+                    || self.batch_bytes >= STAGE_BATCH_BYTES
+            }
+        };
+        if full {
             self.commit()?;
         }
         Ok(())
@@ -627,8 +676,8 @@ impl Loader {
         if self.batch.is_empty() {
             return Ok(());
         }
-        self.db
-            .write(&self.batch)
+        let db = self.db.as_ref().expect("open until finished");
+        db.write(&self.batch)
             .map_err(|e| self.explain(Failure::engine("commit", e)))?;
         self.commits += 1;
         self.batch.clear();
@@ -638,7 +687,7 @@ impl Loader {
 
     /// Adds to a failure what the database holds now.
     pub fn explain(&self, f: Failure) -> Failure {
-        let note = if self.commits == 0 {
+        let note = if self.mode != Mode::Every || self.commits == 0 {
             "nothing was written".to_string()
         } else {
             let kept = self.commits * self.batch_size.unwrap_or(0);
@@ -650,15 +699,41 @@ impl Loader {
         Failure::new(format!("{}; {note}", f.message))
     }
 
+    /// Commits what is left and, for a staged load, moves the database into place.
+    /// Returns the entries and commits.
     pub fn finish(mut self) -> Outcome<(u64, u64)> {
         self.commit()?;
-        close(self.db)?;
+        close(self.db.take().expect("open until finished")).map_err(|f| self.explain(f))?;
+        if let Some((stage, dest)) = self.staged.take() {
+            let moved = std::fs::rename(&stage, &dest).and_then(|()| {
+                let parent = dest.parent().filter(|p| !p.as_os_str().is_empty());
+                File::open(parent.unwrap_or(Path::new(".")))?.sync_all()
+            });
+            if let Err(e) = moved {
+                let _ = std::fs::remove_dir_all(&stage);
+                return Err(Failure::io(
+                    format!(
+                        "move the loaded database into {} (nothing was written)",
+                        dest.display()
+                    ),
+                    e,
+                ));
+            }
+        }
         Ok((self.entries, self.commits))
     }
 }
 
-pub fn open_for_load(path: &Path) -> Outcome<Database> {
-    open_write(path, true)
+impl Drop for Loader {
+    /// A load that failed or was abandoned leaves no staging directory behind.
+    fn drop(&mut self) {
+        if let Some(db) = self.db.take() {
+            let _ = db.close();
+        }
+        if let Some((stage, _)) = self.staged.take() {
+            let _ = std::fs::remove_dir_all(stage);
+        }
+    }
 }
 
 /// Counts the bytes the dump reader has taken, for the progress bar.
@@ -691,8 +766,7 @@ pub fn load(path: &Path, file: Option<&Path>, batch_size: Option<u64>, ui: Ui) -
         read: read.clone(),
     };
     let mut reader = DumpReader::new(BufReader::with_capacity(1 << 20, counting), name.clone())?;
-    let db = open_for_load(path)?;
-    let mut loader = Loader::new(db, batch_size);
+    let mut loader = Loader::open(path, batch_size)?;
     let bar = match size {
         Some(total) => ui.bytes(total, "load"),
         None => ui.spinner("loading from stdin"),

@@ -164,20 +164,20 @@ enum Command {
     },
     /// Load a db_dump/mdb_dump text file (ours, mdb_dump's, db_dump's) into DB
     #[command(
-        after_help = "Examples:\n  lightning-db load ./copy mydb.dump\n  mdb_dump ./lmdb-env | lightning-db load ./mydb\n\nBy default every entry is committed at once or none is (the whole dump is held in\nmemory, at most 1 GiB); --batch-size N commits every N entries instead, in bounded\nmemory, and a failure then leaves the batches before it."
+        after_help = "Examples:\n  lightning-db load ./copy mydb.dump\n  mdb_dump ./lmdb-env | lightning-db load ./mydb\n\nAll or nothing: into a new database (a path that does not exist, or an empty\ndirectory) the load commits in batches into a directory beside it, moved into place at\nthe end. Into an existing database every entry is one commit (held in memory, at most\n1 GiB) unless --batch-size N commits every N entries; a failure then keeps the\nbatches before it."
     )]
     Load {
         db: PathBuf,
         /// The dump; stdin when absent or `-`
         file: Option<PathBuf>,
-        /// Commit every N entries instead of all at once
+        /// Commit every N entries (see below)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         batch_size: Option<u64>,
     },
     /// Copy a table (or a query's rows) of a SQLite file into DB, one key and value per row
     #[command(
         name = "import-sqlite",
-        after_help = "Examples:\n  lightning-db import-sqlite old.db ./mydb --table mytable\n  lightning-db import-sqlite old.db ./mydb --table users --key-column email --value-column profile\n  lightning-db import-sqlite old.db ./mydb --query \"SELECT 'user:' || id, json_object('name', name) FROM users\"\n\nText and blobs are copied as their bytes, numbers as their decimal text; a NULL key or\nvalue stops the import with its row number. All rows are committed at once unless\n--batch-size is given."
+        after_help = "Examples:\n  lightning-db import-sqlite old.db ./mydb --table mytable\n  lightning-db import-sqlite old.db ./mydb --table users --key-column email --value-column profile\n  lightning-db import-sqlite old.db ./mydb --query \"SELECT 'user:' || id, json_object('name', name) FROM users\"\n\nText and blobs are copied as their bytes, numbers as their decimal text; a NULL key or\nvalue stops the import with its row number. All or nothing, in batches, into a new\ndatabase; into an existing one, one commit unless --batch-size N (as for load)."
     )]
     ImportSqlite {
         sqlite_file: PathBuf,
@@ -194,7 +194,7 @@ enum Command {
         /// A query of two columns, key and value, instead of --table
         #[arg(long)]
         query: Option<String>,
-        /// Commit every N rows instead of all at once
+        /// Commit every N rows (as for load)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         batch_size: Option<u64>,
     },

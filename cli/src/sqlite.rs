@@ -5,7 +5,7 @@ use std::path::Path;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::commands::{open_for_load, Loader};
+use crate::commands::Loader;
 use crate::failure::{Failure, Outcome};
 use crate::progress::Ui;
 
@@ -89,8 +89,7 @@ pub fn import(
         .query_row(&format!("SELECT count(*) FROM ({sql})"), [], |r| r.get(0))
         .map_err(sql_err)?;
     let total = total.max(0) as u64;
-    let db = open_for_load(db_path)?;
-    let mut loader = Loader::new(db, batch_size);
+    let mut loader = Loader::open(db_path, batch_size)?;
     let bar = ui.items(total, "import", "rows");
     let mut rows = stmt.query([]).map_err(sql_err)?;
     let mut row_no = 0u64;

@@ -89,6 +89,19 @@ fn load_put_and_backup_on_a_full_disk_fail_cleanly() {
         .success()
         .stdout("small\n");
 
+    // Into a new database: the staged batches fill the disk, and nothing is left.
+    let new = fs.dir.join("new");
+    assert_fails(
+        &run(&["load", p(&new), p(&file)]),
+        1,
+        "No space left on device",
+    );
+    let names: Vec<_> = std::fs::read_dir(&fs.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["db"], "a failed load left files behind");
+
     // A backup onto the full disk: the source is elsewhere, the copy cannot fit.
     let src = work.path().join("src");
     let entries: Vec<_> = (0..6u8)

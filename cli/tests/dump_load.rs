@@ -192,33 +192,76 @@ fn a_malformed_dump_is_refused_with_its_line_and_nothing_is_written() {
     );
 }
 
+/// The entries in the directory `dir` other than `keep`, to catch a staging
+/// directory left behind.
+fn leftovers(dir: &Path, keep: &[&str]) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !keep.contains(&n.as_str()))
+        .collect()
+}
+
 #[test]
-fn batch_size_commits_as_it_goes_and_keeps_the_batches_before_a_bad_line() {
+fn a_new_database_loads_in_batches_and_still_all_or_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("db");
     let mut text = String::from("VERSION=3\nformat=bytevalue\nHEADER=END\n");
     for i in 0..10u8 {
         text += &format!(" 6b{i:02x}\n 76\n");
     }
     let good = dir.path().join("good.dump");
     std::fs::write(&good, format!("{text}DATA=END\n")).unwrap();
+    let bad = dir.path().join("bad.dump");
+    std::fs::write(&bad, format!("{text} zz\n 76\nDATA=END\n")).unwrap();
+
+    // A new database: batches of 4 into a directory beside it, moved into place.
+    let db = dir.path().join("db");
     let o = run(&["load", p(&db), p(&good), "--batch-size", "4"]);
     assert!(o.status.success());
     assert!(stdout(&o).ends_with("in 3 commit(s)\n"), "{}", stdout(&o));
     assert_eq!(read_all(&db).len(), 10);
+    // A bad line after two committed batches: no database and no staging left.
+    let fresh = dir.path().join("fresh");
+    let o = run(&["load", p(&fresh), p(&bad), "--batch-size", "4"]);
+    assert_fails(&o, 1, "line 24: bad hex");
+    assert!(stderr(&o).contains("nothing was written"), "{}", stderr(&o));
+    assert!(!fresh.exists());
+    assert_eq!(
+        leftovers(dir.path(), &["good.dump", "bad.dump", "db"]),
+        Vec::<String>::new()
+    );
+    // An existing empty directory counts as new.
+    std::fs::create_dir(&fresh).unwrap();
+    cmd()
+        .args(["load", "-q", p(&fresh), p(&good)])
+        .assert()
+        .success();
+    assert_eq!(read_all(&fresh).len(), 10);
+}
 
-    let db2 = dir.path().join("db2");
+#[test]
+fn batch_size_into_an_existing_database_keeps_the_batches_before_a_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("VERSION=3\nformat=bytevalue\nHEADER=END\n");
+    for i in 0..10u8 {
+        text += &format!(" 6b{i:02x}\n 76\n");
+    }
     let bad = dir.path().join("bad.dump");
     std::fs::write(&bad, format!("{text} zz\n 76\nDATA=END\n")).unwrap();
-    let o = run(&["load", p(&db2), p(&bad), "--batch-size", "4"]);
+    let db = dir.path().join("db");
+    make_db(&db, &[(b"old".to_vec(), b"kept".to_vec())]);
+    // Without --batch-size: one commit, so nothing of it lands.
+    assert_fails(&run(&["load", p(&db), p(&bad)]), 1, "nothing was written");
+    assert_eq!(read_all(&db).len(), 1);
+    let o = run(&["load", p(&db), p(&bad), "--batch-size", "4"]);
     assert_fails(&o, 1, "line 24: bad hex");
     assert!(
         stderr(&o).contains("the 8 entries of the 2 batches before it stay committed"),
         "{}",
         stderr(&o)
     );
-    assert_eq!(read_all(&db2).len(), 8);
-    let o = run(&["load", p(&db2), p(&good), "--batch-size", "0"]);
+    assert_eq!(read_all(&db).len(), 1 + 8);
+    let o = run(&["load", p(&db), p(&bad), "--batch-size", "0"]);
     assert_eq!(o.status.code(), Some(2));
 }
 
