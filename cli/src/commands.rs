@@ -532,7 +532,12 @@ pub fn dump(
             f
         }
     };
-    let bar = ui.items(keys, "dump", "keys");
+    // A bar on the terminal the dump itself is printed to would be torn by it.
+    let to_terminal = output.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let bar = Ui {
+        quiet: ui.quiet || to_terminal,
+    }
+    .items(keys, "dump", "keys");
     dumpfile::write_header(&mut out, printable, mapsize).map_err(fail)?;
     let mut iter = db.iter()?;
     let mut buf = Vec::with_capacity(1 << 17);
