@@ -12,7 +12,7 @@ use lightning_db::{Config, Database, ErrorKind, KeyRange, WriteBatch, MAX_COMMIT
 
 use crate::dumpfile::{self, DumpReader};
 use crate::encoding::Encoding;
-use crate::failure::{Failure, Outcome, FAILED, USAGE};
+use crate::failure::{Failure, Outcome, COULD_NOT_VERIFY, DAMAGED};
 use crate::progress::{human_bytes, Ui};
 
 /// Values are read once by a command, so the engine's read cache would only cost
@@ -231,7 +231,7 @@ pub fn verify(path: &Path, ui: Ui) -> u8 {
             // Damage that stops the database from opening is still damage.
             let damaged = f.kind == Some(ErrorKind::CorruptedData);
             eprintln!("lightning-db: {}", f.message);
-            return if damaged { FAILED } else { USAGE };
+            return if damaged { DAMAGED } else { COULD_NOT_VERIFY };
         }
     };
     let total = db.stats().map(|s| s.total_bytes).unwrap_or(0);
@@ -245,9 +245,9 @@ pub fn verify(path: &Path, ui: Ui) -> u8 {
         Err(e) => {
             eprintln!("lightning-db: verify {}: {e}", path.display());
             return if e.kind() == ErrorKind::CorruptedData {
-                FAILED
+                DAMAGED
             } else {
-                USAGE
+                COULD_NOT_VERIFY
             };
         }
     };
@@ -274,7 +274,7 @@ pub fn verify(path: &Path, ui: Ui) -> u8 {
     if report.is_clean() {
         0
     } else {
-        FAILED
+        DAMAGED
     }
 }
 

@@ -6,9 +6,11 @@ use std::fmt::Display;
 /// error, corrupt data, key not found, malformed input file).
 pub const FAILED: u8 = 1;
 /// Exit code of a command that could not start: bad arguments or bad hex/base64,
-/// as clap itself uses for usage errors. `verify` also exits 2 when it could not
-/// read the database at all.
+/// as clap itself uses for usage errors.
 pub const USAGE: u8 = 2;
+/// verify's exit codes besides 0: the database is damaged, or it could not be read.
+pub const DAMAGED: u8 = 1;
+pub const COULD_NOT_VERIFY: u8 = 2;
 
 #[derive(Debug)]
 pub struct Failure {

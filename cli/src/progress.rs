@@ -1,6 +1,7 @@
 //! Progress bars on a terminal, nothing when stderr is piped or with --quiet, and
 //! summary lines that --quiet silences.
 
+use std::io::Write;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -60,7 +61,10 @@ impl Ui {
     /// A summary line on stdout, unless --quiet.
     pub fn say(&self, line: impl AsRef<str>) {
         if !self.quiet {
-            println!("{}", line.as_ref());
+            // A closed stdout must not turn a finished command into a failure
+            // (println! would panic).
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", line.as_ref()).and_then(|()| out.flush());
         }
     }
 }
