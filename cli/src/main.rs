@@ -71,9 +71,10 @@ impl Global {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Keys, live and total bytes, segments, last commit, checkpoint
+    /// Keys, live bytes, segments, disk usage, last commit, checkpoint
     #[command(after_help = "Example:\n  lightning-db stats ./mydb --json")]
     Stats {
+        /// The database directory
         db: PathBuf,
         /// One JSON object instead of a table
         #[arg(long)]
@@ -83,12 +84,16 @@ enum Command {
     #[command(
         after_help = "Example:\n  lightning-db verify ./mydb || echo \"damaged or unreadable: $?\""
     )]
-    Verify { db: PathBuf },
+    Verify {
+        /// The database directory
+        db: PathBuf,
+    },
     /// Print the value of a key (exit 1 if it is absent)
     #[command(
         after_help = "Examples:\n  lightning-db get ./mydb greeting\n  lightning-db get ./mydb --hex 00ff -o value.bin"
     )]
     Get {
+        /// The database directory
         db: PathBuf,
         key: String,
         /// Write the value's exact bytes to this file instead of printing it
@@ -100,8 +105,10 @@ enum Command {
         after_help = "Examples:\n  lightning-db put ./mydb greeting 'hello world'\n  lightning-db put ./mydb photo --value-file photo.jpg\n  echo -n 00ff | lightning-db put ./mydb --hex 01 --value-file -"
     )]
     Put {
+        /// The database directory
         db: PathBuf,
         key: String,
+        /// The value (or --value-file)
         #[arg(required_unless_present = "value_file", conflicts_with = "value_file")]
         value: Option<String>,
         /// Take the value's raw bytes from this file, or from stdin with `-`
@@ -110,12 +117,17 @@ enum Command {
     },
     /// Delete a key (exit 1 if it is absent)
     #[command(after_help = "Example:\n  lightning-db delete ./mydb greeting")]
-    Delete { db: PathBuf, key: String },
+    Delete {
+        /// The database directory
+        db: PathBuf,
+        key: String,
+    },
     /// List keys and values in key order, one `KEY<TAB>VALUE` line each
     #[command(
         after_help = "Examples:\n  lightning-db scan ./mydb --prefix user: --keys-only\n  lightning-db scan ./mydb --from a --to m --reverse --limit 5\n\nIn the default text form, tab, newline, backslash, control characters and bytes that\nare not UTF-8 are written as \\t, \\n, \\\\ and \\xHH, so every entry is one line."
     )]
     Scan {
+        /// The database directory
         db: PathBuf,
         /// Only keys starting with this
         #[arg(long, conflicts_with_all = ["from", "to"])]
@@ -138,18 +150,30 @@ enum Command {
     },
     /// Sync and write a checkpoint of the index, so the next open is fast
     #[command(after_help = "Example:\n  lightning-db checkpoint ./mydb")]
-    Checkpoint { db: PathBuf },
+    Checkpoint {
+        /// The database directory
+        db: PathBuf,
+    },
     /// Rewrite live data and drop dead records; prints space before and after
     #[command(after_help = "Example:\n  lightning-db compact ./mydb")]
-    Compact { db: PathBuf },
+    Compact {
+        /// The database directory
+        db: PathBuf,
+    },
     /// Copy a consistent snapshot to DEST (must not exist or be empty); works while another process writes
     #[command(after_help = "Example:\n  lightning-db backup ./mydb ./mydb-2026-12-04")]
-    Backup { db: PathBuf, dest: PathBuf },
+    Backup {
+        /// The database directory
+        db: PathBuf,
+        /// Where the copy goes: a new or empty directory
+        dest: PathBuf,
+    },
     /// Write every entry in the db_dump/mdb_dump text format (loads with mdb_load)
     #[command(
         after_help = "Examples:\n  lightning-db dump ./mydb -o mydb.dump\n  mkdir lmdb-env && lightning-db dump ./mydb --mapsize 1073741824 | mdb_load lmdb-env"
     )]
     Dump {
+        /// The database directory
         db: PathBuf,
         /// Write to this file instead of stdout
         #[arg(short, long)]
@@ -167,6 +191,7 @@ enum Command {
         after_help = "Examples:\n  lightning-db load ./copy mydb.dump\n  mdb_dump ./lmdb-env | lightning-db load ./mydb\n\nAll or nothing: into a new database (a path that does not exist, or an empty\ndirectory) the load commits in batches into a directory beside it, moved into place at\nthe end. Into an existing database every entry is one commit (held in memory, at most\n1 GiB) unless --batch-size N commits every N entries; a failure then keeps the\nbatches before it."
     )]
     Load {
+        /// The database directory
         db: PathBuf,
         /// The dump; stdin when absent or `-`
         file: Option<PathBuf>,
@@ -180,7 +205,9 @@ enum Command {
         after_help = "Examples:\n  lightning-db import-sqlite old.db ./mydb --table mytable\n  lightning-db import-sqlite old.db ./mydb --table users --key-column email --value-column profile\n  lightning-db import-sqlite old.db ./mydb --query \"SELECT 'user:' || id, json_object('name', name) FROM users\"\n\nText and blobs are copied as their bytes, numbers as their decimal text; a NULL key or\nvalue stops the import with its row number. All or nothing, in batches, into a new\ndatabase; into an existing one, one commit unless --batch-size N (as for load)."
     )]
     ImportSqlite {
+        /// The SQLite file to read (opened read-only)
         sqlite_file: PathBuf,
+        /// The database directory (created if there is none)
         db: PathBuf,
         /// The table to copy
         #[arg(long, required_unless_present = "query", conflicts_with = "query")]
@@ -207,7 +234,10 @@ enum Command {
     #[command(
         after_help = "Example:\n  cargo run --release -p lightning-db-cli -- demo ./demo-db"
     )]
-    Demo { db: PathBuf },
+    Demo {
+        /// The database directory
+        db: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
