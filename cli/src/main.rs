@@ -7,6 +7,7 @@ mod encoding;
 mod failure;
 mod progress;
 mod sqlite;
+mod transfer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -315,12 +316,12 @@ fn run(command: Command, enc: Encoding, ui: Ui) -> Result<u8, Failure> {
             output,
             printable,
             mapsize,
-        } => c::dump(&db, output.as_deref(), printable, mapsize, ui),
+        } => transfer::dump(&db, output.as_deref(), printable, mapsize, ui),
         Command::Load {
             db,
             file,
             batch_size,
-        } => c::load(&db, file.as_deref(), batch_size, ui),
+        } => transfer::load(&db, file.as_deref(), batch_size, ui),
         Command::ImportSqlite {
             sqlite_file,
             db,

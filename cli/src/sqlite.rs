@@ -5,9 +5,9 @@ use std::path::Path;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::commands::Loader;
 use crate::failure::{Failure, Outcome};
 use crate::progress::Ui;
+use crate::transfer::Loader;
 
 pub struct Source {
     pub table: Option<String>,
