@@ -3,6 +3,8 @@
 //! `lightning-db-generate [TARGET...]` with targets:
 //! - `c-header`: `ffi-c/include/lightning_db_ffi.h`, by cbindgen from
 //!   `ffi-c/src/c_api/mod.rs` and its submodules with `ffi-c/cbindgen.toml`.
+//! - `csharp`: `bindings/csharp/src/NativeMethods.g.cs`, by csbindgen from the
+//!   C ABI sources (`csharp.rs`).
 //!
 //! No target means all of them. `ci/generate` runs this; `ci/check-generated`
 //! fails when the output differs from what is checked in. cbindgen is used as a
@@ -11,9 +13,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod csharp;
+
 type Generator = fn(&Path) -> Result<(), String>;
 
-const TARGETS: &[(&str, Generator)] = &[("c-header", c_header)];
+const TARGETS: &[(&str, Generator)] = &[("c-header", c_header), ("csharp", csharp::generate)];
 
 fn workspace_root() -> PathBuf {
     // tools/generate/ -> the workspace root, wherever the command is run from.
