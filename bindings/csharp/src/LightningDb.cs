@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
-using LightningDB.Native;
-using NativeDb = LightningDB.Native.LightningDB;
+using LightningDB.Interop;
+using NativeDb = LightningDB.Interop.LightningDB;
 
 namespace LightningDB
 {
@@ -96,6 +96,13 @@ namespace LightningDB
                 {
                     throw new ObjectDisposedException(nameof(LightningDb));
                 }
+                if (_handle.Closed)
+                {
+                    // lightning_db_close released the token, so the library would only say it
+                    // does not know it; this is the engine's own error for a closed handle,
+                    // the one every other binding reports.
+                    throw new InvalidArgumentException("the database is closed");
+                }
                 return (NativeDb*)_handle.DangerousGetHandle();
             }
         }
@@ -109,11 +116,9 @@ namespace LightningDB
         public void Close()
         {
             NativeDb* db = Db;
+            // The token is released whatever the outcome (a failed final sync included).
             LightningDBError rc = NativeMethods.lightning_db_close(db);
-            if (rc == LightningDBError.Success)
-            {
-                _handle.Closed = true;
-            }
+            _handle.Closed = true;
             Native.Check(rc);
         }
 

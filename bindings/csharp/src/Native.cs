@@ -1,7 +1,7 @@
 using System;
 using System.Runtime.InteropServices;
 using System.Text;
-using LightningDB.Native;
+using LightningDB.Interop;
 
 namespace LightningDB
 {
@@ -146,7 +146,7 @@ namespace LightningDB
         {
             if (!Closed)
             {
-                NativeMethods.lightning_db_free((LightningDB.Native.LightningDB*)handle);
+                NativeMethods.lightning_db_free((LightningDB.Interop.LightningDB*)handle);
             }
             return true;
         }

@@ -14,7 +14,7 @@ using System;
 using System.Runtime.InteropServices;
 
 
-namespace LightningDB.Native
+namespace LightningDB.Interop
 {
     internal static unsafe partial class NativeMethods
     {
@@ -267,6 +267,23 @@ namespace LightningDB.Native
         internal static extern void lightning_db_free_result(byte* data, System.UIntPtr len);
 
         /// <summary>
+        ///  Reads the value stored under `key` into the caller's buffer `buf` of `cap`
+        ///  bytes: the lending form of `lightning_db_get`, with no allocation handed to
+        ///  the caller and nothing to release.
+        ///
+        ///  `*value_len` receives the value's length, or LIGHTNING_DB_NO_VALUE if the key
+        ///  is absent. When the value is longer than `cap`, nothing is copied: call again
+        ///  with a buffer of at least `*value_len` bytes (the value may have changed in
+        ///  between; check `*value_len` again). `buf` may be NULL when `cap` is 0, which
+        ///  asks for the length only.
+        ///
+        ///  Memory: `*value_len` is always written (LIGHTNING_DB_NO_VALUE on failure);
+        ///  `buf` is written only in its first `*value_len` bytes, and only when they fit.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "lightning_db_get_into", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern LightningDBError lightning_db_get_into(LightningDB* db, byte* key, System.UIntPtr key_len, byte* buf, System.UIntPtr cap, System.UIntPtr* value_len);
+
+        /// <summary>
         ///  A new, empty write batch.
         ///
         ///  Memory: release it with `lightning_db_batch_free`. Returns NULL only if memory
@@ -316,6 +333,25 @@ namespace LightningDB.Native
         /// </summary>
         [DllImport(__DllName, EntryPoint = "lightning_db_batch_free", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
         internal static extern void lightning_db_batch_free(LightningDBWriteBatch* batch);
+
+        /// <summary>
+        ///  Applies a packed batch of `count` operations atomically, in order, as one
+        ///  commit: the form of `lightning_db_write_batch` that takes one buffer instead of
+        ///  one call per operation.
+        ///
+        ///  `ops` holds the operations back to back, each as: one byte,
+        ///  LIGHTNING_DB_PACKED_PUT or LIGHTNING_DB_PACKED_DELETE; the key length and the
+        ///  value length as little-endian 32-bit unsigned integers; the key's bytes; the
+        ///  value's bytes (a delete has value length 0 and no value bytes). Keys and
+        ///  values follow the rules of `lightning_db_put`. A malformed buffer (truncated,
+        ///  an unknown operation, bytes left over) is InvalidArgument, naming the
+        ///  operation, and nothing is written. `ops` may be NULL only with `len` 0
+        ///  (then `count` must be 0: an empty batch commits nothing).
+        ///
+        ///  Memory: `ops` is only read during the call.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "lightning_db_write_packed", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern LightningDBError lightning_db_write_packed(LightningDB* db, byte* ops, System.UIntPtr len, System.UIntPtr count);
 
         /// <summary>
         ///  Syncs everything written and saves a checkpoint of the index, so that the next
@@ -398,7 +434,13 @@ namespace LightningDB.Native
 
         /// <summary>
         ///  Buffers a delete of `key` in transaction `tx_id`.
+        ///  Reads `key` as transaction `tx_id` sees it into the caller's buffer: the
+        ///  lending form of `lightning_db_get_tx`. Results and memory as
+        ///  `lightning_db_get_into`.
         /// </summary>
+        [DllImport(__DllName, EntryPoint = "lightning_db_get_tx_into", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern LightningDBError lightning_db_get_tx_into(LightningDB* db, ulong tx_id, byte* key, System.UIntPtr key_len, byte* buf, System.UIntPtr cap, System.UIntPtr* value_len);
+
         [DllImport(__DllName, EntryPoint = "lightning_db_delete_tx", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
         internal static extern LightningDBError lightning_db_delete_tx(LightningDB* db, ulong tx_id, byte* key, System.UIntPtr key_len);
 
@@ -482,6 +524,53 @@ namespace LightningDB.Native
         /// </summary>
         [DllImport(__DllName, EntryPoint = "lightning_db_iter_next", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
         internal static extern LightningDBError lightning_db_iter_next(LightningDBIterator* iter, LightningDBResult* key, LightningDBResult* value, bool* has_entry);
+
+        /// <summary>
+        ///  Moves to the next entry and lends it: the form of `lightning_db_iter_next`
+        ///  that allocates nothing for the caller.
+        ///
+        ///  On Success, `*has_entry` says whether there was one: if true, `*key` (of
+        ///  `*key_len` bytes) and `*value` (of `*value_len` bytes) point to the entry's
+        ///  bytes, owned by the iterator; if false, the scan is over (NULL/0). Errors as
+        ///  `lightning_db_iter_next`.
+        ///
+        ///  Memory: the lent bytes stay valid and unchanged until the next call on this
+        ///  iterator (any step or page) or `lightning_db_iter_free`, whichever comes
+        ///  first; copy what you keep. Never release them. Every out-pointer is always
+        ///  written.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "lightning_db_iter_next_borrowed", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern LightningDBError lightning_db_iter_next_borrowed(LightningDBIterator* iter, byte** key, System.UIntPtr* key_len, byte** value, System.UIntPtr* value_len, bool* has_entry);
+
+        /// <summary>
+        ///  Fills the caller's buffer with the next entries of the scan: one call instead
+        ///  of one per entry, for languages where each call across the boundary costs.
+        ///
+        ///  Writes up to `max_entries` entries into `buf[0..cap)`, back to back, each as
+        ///  its key length and value length (little-endian 32-bit unsigned integers),
+        ///  then the key's bytes, then the value's bytes (LIGHTNING_DB_PAGE_ENTRY_HEADER +
+        ///  key length + value length bytes). `*count` receives the number of entries
+        ///  written and `*used` the number of bytes.
+        ///
+        ///  - `*count` &gt; 0: entries were delivered; the scan goes on from the next one.
+        ///  - `*count` == 0 and `*used` == 0: the scan is over (also on every later call).
+        ///  - `*count` == 0 and `*used` &gt; 0: the next entry alone needs `*used` bytes, more
+        ///    than `cap`; it is kept, not skipped: call again with a buffer at least that
+        ///    large.
+        ///
+        ///  An entry that does not fit after others is kept for the next call. Errors are
+        ///  those of `lightning_db_iter_next` (CorruptedData for a damaged value,
+        ///  InvalidArgument once the database is closed): an error met after some entries
+        ///  ends the page before it and is returned by the next call; an error returned
+        ///  by a call delivers nothing (`*count` and `*used` 0), and the call after it
+        ///  moves on past the damaged entry, as `lightning_db_iter_next` does.
+        ///  `max_entries` 0 is InvalidArgument.
+        ///
+        ///  Memory: `buf` is the caller's, written only in its first `*used` bytes;
+        ///  `*count` and `*used` are always written.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "lightning_db_iter_next_page", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern LightningDBError lightning_db_iter_next_page(LightningDBIterator* iter, byte* buf, System.UIntPtr cap, System.UIntPtr max_entries, System.UIntPtr* count, System.UIntPtr* used);
 
         /// <summary>
         ///  Releases an iterator. NULL: no-op. An iterator already freed (or never

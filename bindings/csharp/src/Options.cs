@@ -1,5 +1,5 @@
 using System;
-using LightningDB.Native;
+using LightningDB.Interop;
 
 namespace LightningDB
 {

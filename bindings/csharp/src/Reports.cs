@@ -1,4 +1,4 @@
-using LightningDB.Native;
+using LightningDB.Interop;
 
 namespace LightningDB
 {

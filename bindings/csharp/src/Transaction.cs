@@ -1,6 +1,6 @@
 using System;
-using LightningDB.Native;
-using NativeDb = LightningDB.Native.LightningDB;
+using LightningDB.Interop;
+using NativeDb = LightningDB.Interop.LightningDB;
 
 namespace LightningDB
 {
@@ -26,6 +26,12 @@ namespace LightningDB
             get
             {
                 if (_disposed) throw new ObjectDisposedException(nameof(Transaction));
+                if (_finished)
+                {
+                    // The library knows only that no transaction has this id any more; this
+                    // is the object API's message, the one every other binding reports.
+                    throw new InvalidArgumentException("the transaction is finished (committed or rolled back)");
+                }
                 return _id;
             }
         }
@@ -167,6 +173,10 @@ namespace LightningDB
                 }
                 catch (ObjectDisposedException)
                 {
+                }
+                catch (InvalidArgumentException)
+                {
+                    // The database was closed, which discarded the transaction already.
                 }
             }
         }

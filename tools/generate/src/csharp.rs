@@ -36,7 +36,7 @@ pub fn generate(root: &Path) -> Result<(), String> {
         // LightningDB.dll.config) and .NET (runtimes/<rid>/native) both resolve
         // it to liblightning_db_ffi.so.
         .csharp_dll_name("lightning_db_ffi")
-        .csharp_namespace("LightningDB.Native")
+        .csharp_namespace("LightningDB.Interop")
         .csharp_class_name("NativeMethods")
         .csharp_class_accessibility("internal")
         // Mono's mcs compiles C# 7: no nint/nuint (C# 9) and no function
