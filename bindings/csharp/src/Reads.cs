@@ -21,18 +21,25 @@ namespace LightningDB
         /// nothing allocated by the library, nothing to free.</summary>
         internal byte[] GetValue(byte[] key, ulong tx = 0, bool inTransaction = false)
         {
+            fixed (byte* k = key.Length == 0 ? Native.NonNullEmpty : key)
+            {
+                return GetValue(k, key.Length, tx, inTransaction);
+            }
+        }
+
+        internal byte[] GetValue(byte* k, int keyLength, ulong tx, bool inTransaction)
+        {
             byte[] buffer = t_buffer ?? (t_buffer = new byte[ThreadBufferSize]);
             NativeDb* db = Db;
             while (true)
             {
                 UIntPtr length;
                 LightningDBError rc;
-                fixed (byte* k = key.Length == 0 ? Native.NonNullEmpty : key)
                 fixed (byte* b = buffer)
                 {
                     rc = inTransaction
-                        ? NativeMethods.lightning_db_get_tx_into(db, tx, k, (UIntPtr)key.Length, b, (UIntPtr)buffer.Length, &length)
-                        : NativeMethods.lightning_db_get_into(db, k, (UIntPtr)key.Length, b, (UIntPtr)buffer.Length, &length);
+                        ? NativeMethods.lightning_db_get_tx_into(db, tx, k, (UIntPtr)keyLength, b, (UIntPtr)buffer.Length, &length)
+                        : NativeMethods.lightning_db_get_into(db, k, (UIntPtr)keyLength, b, (UIntPtr)buffer.Length, &length);
                 }
                 Native.Check(rc);
                 if (length == NoValue)
