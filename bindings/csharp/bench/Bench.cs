@@ -16,7 +16,7 @@ using Mono.Data.Sqlite;
 ///
 /// bindings/csharp/bench/run builds and runs it, and passes the Rust engine's own get rate
 /// measured in the same run by bindings/csharp/bench/engine-get.</summary>
-public static class Bench
+public static unsafe class Bench
 {
     [DllImport("lightning_db_ffi", EntryPoint = "lightning_db_last_error_code")]
     private static extern int LastErrorCode();
@@ -75,6 +75,8 @@ public static class Bench
             }
             Console.WriteLine();
             Console.WriteLine("bare P/Invoke (lightning_db_last_error_code): {0:F3} µs a call", 1e6 / floor);
+            Console.WriteLine("get through LightningDb.Get: {0:N0} /s; the bare P/Invoke of lightning_db_get_into it wraps: {1:N0} /s",
+                ours["get"], ours["get, bare lightning_db_get_into"]);
             if (engineGet > 0)
             {
                 Console.WriteLine("Rust engine's own get, same keys: {0:N0} /s; C# get: {1:N0} /s, {2:F2}× the engine's time",
@@ -111,6 +113,21 @@ public static class Bench
             r["get"] = Rate(n, () =>
             {
                 for (int i = 0; i < n; i++) if (db.Get(lookups[i]) == null) throw new Exception("missing key");
+            });
+            r["get, bare lightning_db_get_into"] = Rate(n, () =>
+            {
+                var buffer = new byte[4096];
+                LightningDB.Interop.LightningDB* handle = db.Db;
+                for (int i = 0; i < n; i++)
+                {
+                    UIntPtr length;
+                    fixed (byte* k = lookups[i])
+                    fixed (byte* b = buffer)
+                    {
+                        LightningDB.Interop.NativeMethods.lightning_db_get_into(handle, k, (UIntPtr)24, b, (UIntPtr)buffer.Length, &length);
+                    }
+                    if ((ulong)length != 150) throw new Exception("missing key");
+                }
             });
             r["range of 10"] = Rate(starts.Length, () =>
             {

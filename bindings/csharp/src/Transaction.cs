@@ -110,6 +110,19 @@ namespace LightningDB
             return found;
         }
 
+        /// <summary>Whether this transaction sees the UTF-8 encoding of <paramref name="key"/>.</summary>
+        public bool ContainsKey(string key)
+        {
+            return ContainsKey(Native.Utf8(key, nameof(key)));
+        }
+
+        /// <summary>Scans the keys this transaction sees that begin with the UTF-8 encoding of
+        /// <paramref name="prefix"/>.</summary>
+        public Scan ScanPrefix(string prefix, bool reverse = false)
+        {
+            return ScanPrefix(Native.Utf8(prefix, nameof(prefix)), reverse);
+        }
+
         /// <summary>Scans what this transaction sees (its snapshot with its writes so far)
         /// between two bounds.</summary>
         public Scan Scan(KeyBound start, KeyBound end, bool reverse = false)

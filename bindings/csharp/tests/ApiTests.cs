@@ -425,6 +425,9 @@ namespace LightningDB.Tests
                     Assert.IsFalse(tx.ContainsKey(B("b")));
                     Assert.AreEqual(new[] { "a" }, Keys(tx.Scan()));
                     Assert.AreEqual(new[] { "a" }, Keys(tx.ScanPrefix(B("a"))));
+                    Assert.AreEqual(new[] { "a" }, Keys(tx.ScanPrefix("a", reverse: true)));
+                    Assert.IsTrue(tx.ContainsKey("a"));
+                    Assert.AreEqual("1", S(tx.Get("a")));
                 }
                 Assert.IsNull(db.Get(B("a")));
                 var done = db.BeginTransaction();
