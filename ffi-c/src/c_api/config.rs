@@ -159,10 +159,14 @@ pub extern "C" fn lightning_db_config_set_compaction_dead_ratio(
     config: *mut LightningDBConfig,
     ratio: f64,
 ) -> LightningDBError {
-    update("lightning_db_config_set_compaction_dead_ratio", config, |c| {
-        c.compaction_dead_ratio = ratio;
-        Ok(())
-    })
+    update(
+        "lightning_db_config_set_compaction_dead_ratio",
+        config,
+        |c| {
+            c.compaction_dead_ratio = ratio;
+            Ok(())
+        },
+    )
 }
 
 /// Sets how many bytes must be dead before background compaction starts
@@ -172,10 +176,14 @@ pub extern "C" fn lightning_db_config_set_compaction_min_dead_bytes(
     config: *mut LightningDBConfig,
     bytes: u64,
 ) -> LightningDBError {
-    update("lightning_db_config_set_compaction_min_dead_bytes", config, |c| {
-        c.compaction_min_dead_bytes = bytes;
-        Ok(())
-    })
+    update(
+        "lightning_db_config_set_compaction_min_dead_bytes",
+        config,
+        |c| {
+            c.compaction_min_dead_bytes = bytes;
+            Ok(())
+        },
+    )
 }
 
 /// Sets how long after a commit the background thread of `SyncNormal` syncs it,
@@ -185,10 +193,14 @@ pub extern "C" fn lightning_db_config_set_normal_sync_interval_ms(
     config: *mut LightningDBConfig,
     interval_ms: u64,
 ) -> LightningDBError {
-    update("lightning_db_config_set_normal_sync_interval_ms", config, |c| {
-        c.normal_sync_interval_ms = interval_ms;
-        Ok(())
-    })
+    update(
+        "lightning_db_config_set_normal_sync_interval_ms",
+        config,
+        |c| {
+            c.normal_sync_interval_ms = interval_ms;
+            Ok(())
+        },
+    )
 }
 
 /// Releases a config. NULL: no-op. A handle already freed (or never returned by

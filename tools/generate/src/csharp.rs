@@ -63,11 +63,16 @@ pub fn generate(root: &Path) -> Result<(), String> {
     let emitted = std::fs::read_to_string(&output).map_err(|e| format!("{OUTPUT}: {e}"))?;
     // csbindgen gives every `#[repr(C)]` enum the underlying type uint, which does
     // not compile for LightningDBError's negative codes; a C enum is an int.
-    let fixed = emitted.replace("enum LightningDBError : uint", "enum LightningDBError : int");
+    let fixed = emitted.replace(
+        "enum LightningDBError : uint",
+        "enum LightningDBError : int",
+    );
     if fixed == emitted {
-        return Err("csbindgen's output no longer declares `enum LightningDBError : uint`; \
+        return Err(
+            "csbindgen's output no longer declares `enum LightningDBError : uint`; \
                     revisit the fix-up in tools/generate/src/csharp.rs"
-            .to_string());
+                .to_string(),
+        );
     }
     std::fs::write(&output, &fixed).map_err(|e| format!("{OUTPUT}: {e}"))?;
     let changed = before.as_deref() != Some(fixed.as_str());

@@ -8,7 +8,9 @@ use std::time::Instant;
 use lightning_db::{Config, Database, SyncMode, WriteBatch};
 
 fn main() {
-    let n: usize = std::env::args().nth(1).map_or(200_000, |s| s.parse().expect("a key count"));
+    let n: usize = std::env::args()
+        .nth(1)
+        .map_or(200_000, |s| s.parse().expect("a key count"));
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move || {
         state ^= state << 13;
