@@ -19,7 +19,9 @@ mkdir -p "$out/lib" "$out/tests" "$out/package"
 mcs -nologo -target:library -unsafe -langversion:7.2 -optimize+ -warnaserror+ \
   -doc:"$out/lib/LightningDB.xml" -out:"$out/lib/LightningDB.dll" "$here"/src/*.cs
 
-nunit=/usr/lib/cli/nunit.framework-2.6.3/nunit.framework.dll
+# Debian's nunit-console package puts the framework under a versioned directory.
+nunit="$(find /usr/lib/cli -name nunit.framework.dll -path '*nunit.framework-2.6*' | sort | tail -1)"
+[ -n "$nunit" ] || { echo "nunit.framework.dll (2.6) not found; run ci/install-deps-csharp" >&2; exit 1; }
 cp "$out/lib/LightningDB.dll" "$native/liblightning_db_ffi.so" "$out/tests/"
 mcs -nologo -target:library -langversion:7.2 -r:"$out/tests/LightningDB.dll" -r:"$nunit" \
   -out:"$out/tests/LightningDB.Tests.dll" "$here"/tests/ApiTests.cs "$here"/tests/Conformance.cs "$here"/tests/Json.cs
