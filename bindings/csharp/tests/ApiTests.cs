@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Threading;
 using LightningDB.Interop;
@@ -397,6 +398,29 @@ namespace LightningDB.Tests
             using (var again = LightningDb.Open(_dir))
             {
                 Assert.AreEqual("v", again.GetString("k"), "the lock was released and the data kept");
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private void OpenAndForget()
+        {
+            var db = LightningDb.Create(_dir);
+            db.Put("k", "v");
+            db.Scan().TryNext(out _, out _);
+        }
+
+        [Test]
+        public void AForgottenDatabaseIsClosedByTheGarbageCollector()
+        {
+            long before = LiveHandles();
+            OpenAndForget();
+            Assert.AreEqual(before + 2, LiveHandles(), "a database and a scan");
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            Assert.AreEqual(before, LiveHandles(), "both released by their SafeHandles");
+            using (var db = LightningDb.Create(_dir))
+            {
+                Assert.AreEqual("v", db.GetString("k"), "the writer lock was released");
             }
         }
 
