@@ -197,9 +197,9 @@ namespace LightningDB
         public bool Delete(byte[] key)
         {
             if (key == null) throw new ArgumentNullException(nameof(key));
-            // The C ABI's delete does not say whether the key was there; ask first, as the
-            // object API does inside the engine. Only one writer process exists, so only a
-            // concurrent thread of this process could change the answer in between.
+            // The C ABI's delete does not say whether the key was there, so ask first. Only
+            // one process writes, so only another thread of this one could change the
+            // answer in between (a delete reporting it would close that gap).
             bool present = ContainsKey(key);
             if (!present)
             {
