@@ -1,0 +1,145 @@
+# frozen_string_literal: true
+
+module LightningDB
+  # An ordered scan over a snapshot, read a page at a time. Yields or returns
+  # `[key, value]` pairs of binary Strings. Close it when done ({#close}); a scan
+  # read to its end, or a closed cursor, returns nothing more.
+  class Cursor
+    include Enumerable
+
+    # Pairs asked for by the first page; each later page asks for twice as many
+    # up to MAX_PAGE, so a short range reads little and a long scan few pages.
+    FIRST_PAGE = 16
+    # The largest page asked for.
+    MAX_PAGE = 1024
+
+    def initialize
+      @done = false
+      @page = FIRST_PAGE
+    end
+
+    # Up to `max` next pairs (at least 1); an empty Array at the end.
+    # @param max [Integer]
+    # @return [Array<Array(String, String)>]
+    def next_page(max = MAX_PAGE)
+      raise ArgumentError, "max must be at least 1, not #{max.inspect}" unless max.is_a?(Integer) && max >= 1
+      return [] if @done
+
+      out = []
+      fetch(max) { |pair| out << pair }
+      @done = true if out.empty?
+      out
+    end
+
+    # The next pair, or nil at the end.
+    # @return [Array(String, String), nil]
+    def next
+      next_page(1).first
+    end
+
+    # Yields every remaining pair.
+    # @yieldparam key [String]
+    # @yieldparam value [String]
+    # @return [self, Enumerator]
+    def each
+      return enum_for(:each) unless block_given?
+
+      until @done
+        got = fetch(@page) { |pair| yield pair }
+        @done = true if got.zero?
+        @page *= 2 if @page < MAX_PAGE
+      end
+      self
+    end
+
+    # Releases the snapshot; later reads return the end of the scan. Idempotent.
+    # @return [nil]
+    def close
+      @done = true
+      release
+      nil
+    end
+
+    # A scan with nothing in it (a range that cannot hold a key).
+    class Empty < Cursor
+      def fetch(_max)
+        0
+      end
+
+      def release; end
+    end
+  end
+
+  # A cursor on the C ABI's iterator (`lightning_db_iter_next_page`): one call per
+  # page of pairs. @api private
+  class NativeCursor < Cursor
+    # Releases an iterator the program forgot to close.
+    def self.finalizer(iter)
+      proc { Native.iter_free(iter) }
+    end
+
+    def initialize(iter, finalize)
+      super()
+      @iter = iter
+      @finalized = finalize
+      ObjectSpace.define_finalizer(self, self.class.finalizer(iter)) if finalize
+    end
+
+    # Reads up to `max` pairs, yielding each; returns how many.
+    def fetch(max)
+      raise InvalidArgument, 'the cursor is closed' if @iter.nil?
+
+      s = Native.scratch
+      loop do
+        rc = Native.iter_next_page(@iter, s.buf, s.cap, max, s.out, s.out2)
+        raise Native.error(rc) unless rc == Native::SUCCESS
+
+        count = s.out.read(:size_t)
+        used = s.out2.read(:size_t)
+        if count.zero?
+          return 0 if used.zero?
+
+          s.resize(used) # the next pair needs this much room; it was not consumed
+          next
+        end
+        data = s.buf.read_bytes(used)
+        pos = 0
+        count.times do
+          key_len, value_len = data.unpack('L<L<', offset: pos)
+          pos += 8
+          key = data.byteslice(pos, key_len)
+          pos += key_len
+          yield [key, data.byteslice(pos, value_len)]
+          pos += value_len
+        end
+        return count
+      end
+    end
+
+    def release
+      return if @iter.nil?
+
+      Native.iter_free(@iter)
+      ObjectSpace.undefine_finalizer(self) if @finalized
+      @iter = nil
+    end
+  end
+
+  # A cursor on the generated API's Cursor (transactions' scans). @api private
+  class GeneratedCursor < Cursor
+    def initialize(inner)
+      super()
+      @inner = inner
+    end
+
+    def fetch(max)
+      page = LightningDB.translate { @inner.next_page(max) }
+      page.each { |kv| yield [kv.key.b, kv.value.b] }
+      page.size
+    end
+
+    def release
+      @inner.close
+    end
+  end
+end
