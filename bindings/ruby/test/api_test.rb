@@ -185,6 +185,10 @@ class ApiTest < Minitest::Test
   def test_breaking_out_of_a_scan_releases_its_iterator
     db = open_db
     (1..5000).each_slice(1000) { |slice| db.write { |b| slice.each { |i| b[format('%05d', i)] = 'v' } } }
+    # Other tests' objects release their handles in finalizers, after a GC:
+    # none may run while this test counts.
+    GC.start
+    GC.disable
     before = Handles.live
     seen = 0
     db.each do |_key, _value|
@@ -204,6 +208,22 @@ class ApiTest < Minitest::Test
     c.close # idempotent
     assert_nil c.next
     assert_equal before, Handles.live
+  ensure
+    GC.enable
+  end
+
+  def test_the_block_of_a_scan_may_read_and_scan_the_database
+    db = open_db
+    big = 'B' * (200 * 1024) # larger than the read buffer: reading it reallocates it
+    db['big'] = big
+    (1..50).each { |i| db[format('k%02d', i)] = "v#{i}" }
+    seen = []
+    db.each(prefix: 'k') do |key, value|
+      assert_equal big, db['big']
+      assert_equal [%w[k01 v1]], db.each(prefix: 'k').first(1)
+      seen << [key, value]
+    end
+    assert_equal (1..50).map { |i| [format('k%02d', i), "v#{i}"] }, seen
   end
 
   def test_a_scan_reads_a_snapshot

@@ -25,8 +25,7 @@ module LightningDB
       raise ArgumentError, "max must be at least 1, not #{max.inspect}" unless max.is_a?(Integer) && max >= 1
       return [] if @done
 
-      out = []
-      fetch(max) { |pair| out << pair }
+      out = fetch(max)
       @done = true if out.empty?
       out
     end
@@ -45,8 +44,9 @@ module LightningDB
       return enum_for(:each) unless block_given?
 
       until @done
-        got = fetch(@page) { |pair| yield pair }
-        @done = true if got.zero?
+        page = fetch(@page)
+        @done = true if page.empty?
+        page.each { |pair| yield pair }
         @page *= 2 if @page < MAX_PAGE
       end
       self
@@ -63,7 +63,7 @@ module LightningDB
     # A scan with nothing in it (a range that cannot hold a key).
     class Empty < Cursor
       def fetch(_max)
-        0
+        []
       end
 
       def release; end
@@ -85,7 +85,7 @@ module LightningDB
       ObjectSpace.define_finalizer(self, self.class.finalizer(iter)) if finalize
     end
 
-    # Reads up to `max` pairs, yielding each; returns how many.
+    # Up to `max` next pairs; empty at the end.
     def fetch(max)
       raise InvalidArgument, 'the cursor is closed' if @iter.nil?
 
@@ -94,25 +94,30 @@ module LightningDB
         rc = Native.iter_next_page(@iter, s.buf, s.cap, max, s.out, s.out2)
         raise Native.error(rc) unless rc == Native::SUCCESS
 
-        count = s.out.read(:size_t)
-        used = s.out2.read(:size_t)
+        count = s.out.read_ulong
+        used = s.out2.read_ulong
         if count.zero?
-          return 0 if used.zero?
+          return [] if used.zero?
 
           s.resize(used) # the next pair needs this much room; it was not consumed
           next
         end
-        data = s.buf.read_bytes(used)
+        # The whole page is read before anything is yielded: the caller's block
+        # may use this thread's scratch buffer (a get, another scan) meanwhile.
+        # Straight from the buffer: one String made per key and per value, no
+        # intermediate copy of the page and no format string to parse.
+        buf = s.page
+        pairs = Array.new(count)
         pos = 0
-        count.times do
-          key_len, value_len = data.unpack('L<L<', offset: pos)
-          pos += 8
-          key = data.byteslice(pos, key_len)
-          pos += key_len
-          yield [key, data.byteslice(pos, value_len)]
+        count.times do |i|
+          key_len = buf.get_uint32(pos)
+          value_len = buf.get_uint32(pos + 4)
+          key = buf.get_bytes(pos + 8, key_len)
+          pos += 8 + key_len
+          pairs[i] = [key, buf.get_bytes(pos, value_len)]
           pos += value_len
         end
-        return count
+        return pairs
       end
     end
 
@@ -133,9 +138,7 @@ module LightningDB
     end
 
     def fetch(max)
-      page = LightningDB.translate { @inner.next_page(max) }
-      page.each { |kv| yield [kv.key.b, kv.value.b] }
-      page.size
+      LightningDB.translate { @inner.next_page(max) }.map { |kv| [kv.key.b, kv.value.b] }
     end
 
     def release

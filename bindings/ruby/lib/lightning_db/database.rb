@@ -46,7 +46,7 @@ module LightningDB
         rc = Native.get_into(@db, key, key.bytesize, s.buf, s.cap, s.out)
         raise Native.error(rc) unless rc == Native::SUCCESS
 
-        len = s.out.read(:size_t)
+        len = s.out.read_ulong
         return nil if len == Native::NO_VALUE
         return s.buf.read_bytes(len) if len <= s.cap
 
@@ -224,7 +224,7 @@ module LightningDB
       end
       raise Native.error(rc) unless rc == Native::SUCCESS
 
-      NativeCursor.new(s.out.read(:uintptr_t), finalize)
+      NativeCursor.new(s.out.read_ulong, finalize)
     end
 
     # Runs the block in a transaction: it reads a snapshot plus its own writes,

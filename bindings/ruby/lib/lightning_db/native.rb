@@ -52,6 +52,9 @@ module LightningDB
     attach_function :write_packed, :lightning_db_write_packed, %i[handle pointer size_t size_t], :int,
                     blocking: true
 
+    # size_t and uintptr_t out-parameters are read as C `unsigned long`, which
+    # has their size on every Unix (LP64 and ILP32).
+    #
     # Per-thread out-parameters and the buffer values are copied into: allocated
     # once per thread, not per call. Per thread, because the GVL may pass to
     # another thread between a call and the read of what it wrote.
@@ -59,7 +62,7 @@ module LightningDB
       # Bytes a value may have to arrive in one call; larger ones grow the buffer.
       INITIAL = 64 * 1024
 
-      attr_reader :buf, :cap, :out, :out2
+      attr_reader :buf, :page, :cap, :out, :out2
 
       def initialize
         @out = FFI::MemoryPointer.new(:size_t, 1, false)
@@ -71,6 +74,9 @@ module LightningDB
       def resize(bytes)
         @cap = bytes
         @buf = FFI::MemoryPointer.new(:uint8, bytes, false)
+        # The same memory, read as little-endian: the byte order of the lengths
+        # in a page (lightning_db_iter_next_page), whatever the host's.
+        @page = @buf.order(:little)
       end
     end
 
