@@ -421,7 +421,7 @@ class ApiTest < Minitest::Test
         end
       end
     RUBY
-    out = IO.popen([RbConfig.ruby, "-I#{lib}", '-e', reader, @path], err: %i[child out], &:read)
+    out = IO.popen([RbConfig.ruby, "-I#{lib}", '-e', reader, @path], err: [:child, :out], &:read)
     assert $?.success?, out
     lines = out.lines.map(&:chomp)
     assert_equal 'from the writer', lines[0]

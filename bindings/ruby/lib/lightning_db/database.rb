@@ -81,6 +81,11 @@ module LightningDB
       raise TypeError, "key must be a String, not #{key.class}" unless key.is_a?(String)
       raise TypeError, "value must be a String, not #{value.class}" unless value.is_a?(String)
 
+      # The call releases the GVL, so another thread could resize these Strings
+      # under it: it gets copies that nothing else can reach (a copy shares the
+      # bytes until one side is written; frozen Strings cannot be).
+      key = key.dup unless key.frozen?
+      value = value.dup unless value.frozen?
       rc = Native.put(@db, key, key.bytesize, value, value.bytesize)
       raise Native.error(rc) unless rc == Native::SUCCESS
 
@@ -136,7 +141,9 @@ module LightningDB
       elsif !batch.is_a?(Batch)
         raise TypeError, "expected a LightningDB::Batch, not #{batch.class}"
       end
-      rc = Native.write_packed(@db, batch.packed, batch.packed.bytesize, batch.size)
+      # A copy for the call, which releases the GVL (see #put).
+      packed = batch.packed.dup
+      rc = Native.write_packed(@db, packed, packed.bytesize, batch.size)
       raise Native.error(rc) unless rc == Native::SUCCESS
 
       self

@@ -35,21 +35,21 @@ module LightningDB
     # Point reads take microseconds at most: they keep the GVL (releasing and
     # retaking it would cost more than the call).
     attach_function :get_into, :lightning_db_get_into,
-                    %i[handle pointer size_t pointer size_t pointer], :int
-    attach_function :contains, :lightning_db_contains, %i[handle pointer size_t pointer], :int
+                    [:handle, :pointer, :size_t, :pointer, :size_t, :pointer], :int
+    attach_function :contains, :lightning_db_contains, [:handle, :pointer, :size_t, :pointer], :int
     attach_function :iter_range, :lightning_db_iter_range,
-                    %i[handle pointer size_t pointer size_t bool pointer], :int
-    attach_function :iter_prefix, :lightning_db_iter_prefix, %i[handle pointer size_t bool pointer], :int
+                    [:handle, :pointer, :size_t, :pointer, :size_t, :bool, :pointer], :int
+    attach_function :iter_prefix, :lightning_db_iter_prefix, [:handle, :pointer, :size_t, :bool, :pointer], :int
     attach_function :iter_next_page, :lightning_db_iter_next_page,
-                    %i[handle pointer size_t size_t pointer pointer], :int
-    attach_function :iter_free, :lightning_db_iter_free, %i[handle], :void
+                    [:handle, :pointer, :size_t, :size_t, :pointer, :pointer], :int
+    attach_function :iter_free, :lightning_db_iter_free, [:handle], :void
     # Lets go of a token from `native_handle()` without closing the database.
-    attach_function :release, :lightning_db_release, %i[handle], :void
+    attach_function :release, :lightning_db_release, [:handle], :void
 
     # Commits may wait for fdatasync: they release the GVL so that other Ruby
     # threads run meanwhile.
-    attach_function :put, :lightning_db_put, %i[handle pointer size_t pointer size_t], :int, blocking: true
-    attach_function :write_packed, :lightning_db_write_packed, %i[handle pointer size_t size_t], :int,
+    attach_function :put, :lightning_db_put, [:handle, :pointer, :size_t, :pointer, :size_t], :int, blocking: true
+    attach_function :write_packed, :lightning_db_write_packed, [:handle, :pointer, :size_t, :size_t], :int,
                     blocking: true
 
     # size_t and uintptr_t out-parameters are read as C `unsigned long`, which
