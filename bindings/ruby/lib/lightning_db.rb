@@ -125,7 +125,10 @@ module LightningDB
               elsif from then bytes(from, 'from').empty? ? nil : from
               end
       stop = if through then bytes(through, 'through') + "\0"
-             elsif to then bytes(to, 'to')
+             elsif to
+               # No key is below "" (nor below "\0": keys are not empty), and an
+               # empty end is "unbounded" to the C ABI.
+               bytes(to, 'to').empty? ? "\0" : to
              end
       [start, stop]
     end

@@ -391,6 +391,7 @@ class ApiTest < Minitest::Test
       get: -> { db['a'] }, put: -> { db['a'] = '2' }, key?: -> { db.key?('a') },
       delete: -> { db.delete('a') }, size: -> { db.size }, each: -> { db.each.to_a },
       write: -> { db.write { |b| b['x'] = 'y' } }, transaction: -> { db.transaction {} },
+      empty_range: -> { db.each(to: '').to_a },
       stats: -> { db.stats }, checkpoint: -> { db.checkpoint }, close: -> { db.close },
       cursor: -> { cursor.next }, tx_get: -> { tx['a'] }
     }

@@ -59,15 +59,6 @@ module LightningDB
       release
       nil
     end
-
-    # A scan with nothing in it (a range that cannot hold a key).
-    class Empty < Cursor
-      def fetch(_max)
-        []
-      end
-
-      def release; end
-    end
   end
 
   # A cursor on the C ABI's iterator (`lightning_db_iter_next_page`): one call per

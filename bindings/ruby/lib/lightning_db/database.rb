@@ -222,8 +222,6 @@ module LightningDB
       s = Native.scratch
       if prefix.nil?
         start, stop = LightningDB.half_open(from, after, to, through)
-        return Cursor::Empty.new if stop == ''
-
         rc = Native.iter_range(@db, start, start&.bytesize || 0, stop, stop&.bytesize || 0, reverse ? true : false,
                                s.out)
       else
