@@ -226,6 +226,27 @@ class ApiTest < Minitest::Test
     assert_equal (1..50).map { |i| [format('k%02d', i), "v#{i}"] }, seen
   end
 
+  def test_a_cursor_resumes_where_reading_stopped
+    db = open_db
+    (1..40).each { |i| db[format('k%02d', i)] = i.to_s }
+    c = db.cursor
+    c.each { break } # read one pair of a first page of several
+    assert_equal %w[k02 2], c.next
+    assert_equal [%w[k03 3], %w[k04 4]], c.next_page(2)
+    assert_equal %w[k05 k06 k07], c.each.first(3).map(&:first)
+    assert_equal (8..40).map { |i| format('k%02d', i) }, c.map(&:first)
+    assert_nil c.next
+    assert_equal [], c.next_page
+    c.close
+    tx = db.transaction
+    t = tx.cursor(prefix: 'k1')
+    t.each { break }
+    assert_equal %w[k11 11], t.next
+    assert_equal 8, t.to_a.size
+    t.close
+    tx.rollback
+  end
+
   def test_a_scan_reads_a_snapshot
     db = open_db
     db['a'] = '1'

@@ -3,18 +3,20 @@
 module LightningDB
   # An ordered scan over a snapshot, read a page at a time. Yields or returns
   # `[key, value]` pairs of binary Strings. Close it when done ({#close}); a scan
-  # read to its end, or a closed cursor, returns nothing more.
+  # read to its end, or a closed cursor, returns nothing more. Reading may stop
+  # and resume (break out of {#each}, then {#next}): no pair is skipped.
   class Cursor
     include Enumerable
 
-    # Pairs asked for by the first page; each later page asks for twice as many
-    # up to MAX_PAGE, so a short range reads little and a long scan few pages.
+    # Pairs asked for by {#each}'s first page; each later page asks for twice as
+    # many up to MAX_PAGE, so a short range reads little and a long scan few pages.
     FIRST_PAGE = 16
     # The largest page asked for.
     MAX_PAGE = 1024
 
     def initialize
       @done = false
+      @left = 0 # pairs fetched and not yet returned
       @page = FIRST_PAGE
     end
 
@@ -23,17 +25,21 @@ module LightningDB
     # @return [Array<Array(String, String)>]
     def next_page(max = MAX_PAGE)
       raise ArgumentError, "max must be at least 1, not #{max.inspect}" unless max.is_a?(Integer) && max >= 1
-      return [] if @done
 
-      out = fetch(max)
-      @done = true if out.empty?
+      out = []
+      while out.size < max
+        pair = shift(max - out.size)
+        break if pair.nil?
+
+        out << pair
+      end
       out
     end
 
     # The next pair, or nil at the end.
     # @return [Array(String, String), nil]
     def next
-      next_page(1).first
+      shift(1)
     end
 
     # Yields every remaining pair.
@@ -43,11 +49,8 @@ module LightningDB
     def each
       return enum_for(:each) unless block_given?
 
-      until @done
-        page = fetch(@page)
-        @done = true if page.empty?
-        page.each { |pair| yield pair }
-        @page *= 2 if @page < MAX_PAGE
+      while (pair = shift(@page))
+        yield pair
       end
       self
     end
@@ -56,13 +59,34 @@ module LightningDB
     # @return [nil]
     def close
       @done = true
+      @left = 0
       release
       nil
+    end
+
+    private
+
+    # The next pair, fetching a page of up to `want` pairs when none is left;
+    # nil at the end. Pairs are made one at a time as they are asked for.
+    def shift(want)
+      return nil if @done
+
+      if @left.zero?
+        @left = refill(want)
+        if @left.zero?
+          @done = true
+          return nil
+        end
+        @page *= 2 if @page < MAX_PAGE
+      end
+      @left -= 1
+      take
     end
   end
 
   # A cursor on the C ABI's iterator (`lightning_db_iter_next_page`): one call per
-  # page of pairs. @api private
+  # page of pairs, into a buffer of its own (from a per-thread pool), read pair by
+  # pair as they are asked for. @api private
   class NativeCursor < Cursor
     # Releases an iterator the program forgot to close.
     def self.finalizer(iter)
@@ -72,44 +96,47 @@ module LightningDB
     def initialize(iter, finalize)
       super()
       @iter = iter
+      @buf = Native.scratch.take_page
       @finalized = finalize
       ObjectSpace.define_finalizer(self, self.class.finalizer(iter)) if finalize
     end
 
-    # Up to `max` next pairs; empty at the end.
-    def fetch(max)
+    private
+
+    # Fetches the next page into the buffer; returns its number of pairs.
+    def refill(want)
       raise InvalidArgument, 'the cursor is closed' if @iter.nil?
 
       s = Native.scratch
       loop do
-        rc = Native.iter_next_page(@iter, s.buf, s.cap, max, s.out, s.out2)
+        rc = Native.iter_next_page(@iter, @buf, @buf.size, want, s.out, s.out2)
         raise Native.error(rc) unless rc == Native::SUCCESS
 
         count = s.out.read_ulong
         used = s.out2.read_ulong
-        if count.zero?
-          return [] if used.zero?
-
-          s.resize(used) # the next pair needs this much room; it was not consumed
+        if count.zero? && used.positive?
+          # The next pair needs this much room; it was not consumed.
+          @buf = FFI::MemoryPointer.new(:uint8, used, false)
           next
         end
-        # The whole page is read before anything is yielded: the caller's block
-        # may use this thread's scratch buffer (a get, another scan) meanwhile.
-        # Straight from the buffer: one String made per key and per value, no
-        # intermediate copy of the page and no format string to parse.
-        buf = s.page
-        pairs = Array.new(count)
-        pos = 0
-        count.times do |i|
-          key_len = buf.get_uint32(pos)
-          value_len = buf.get_uint32(pos + 4)
-          key = buf.get_bytes(pos + 8, key_len)
-          pos += 8 + key_len
-          pairs[i] = [key, buf.get_bytes(pos, value_len)]
-          pos += value_len
-        end
-        return pairs
+        # Lengths in a page are little-endian, whatever the host's order.
+        @view = @buf.order(:little)
+        @pos = 0
+        return count
       end
+    end
+
+    # The pair at the read position, made straight from the buffer: one String
+    # per key and per value, no copy of the page and no format to parse.
+    def take
+      view = @view
+      pos = @pos
+      key_len = view.get_uint32(pos)
+      value_len = view.get_uint32(pos + 4)
+      key = view.get_bytes(pos + 8, key_len)
+      pos += 8 + key_len
+      @pos = pos + value_len
+      [key, view.get_bytes(pos, value_len)]
     end
 
     def release
@@ -118,6 +145,8 @@ module LightningDB
       Native.iter_free(@iter)
       ObjectSpace.undefine_finalizer(self) if @finalized
       @iter = nil
+      Native.scratch.give_page(@buf)
+      @buf = @view = nil
     end
   end
 
@@ -128,11 +157,22 @@ module LightningDB
       @inner = inner
     end
 
-    def fetch(max)
-      LightningDB.translate { @inner.next_page(max) }.map { |kv| [kv.key.b, kv.value.b] }
+    private
+
+    def refill(want)
+      @items = LightningDB.translate { @inner.next_page(want) }
+      @index = 0
+      @items.size
+    end
+
+    def take
+      kv = @items[@index]
+      @index += 1
+      [kv.key.b, kv.value.b]
     end
 
     def release
+      @items = nil
       @inner.close
     end
   end

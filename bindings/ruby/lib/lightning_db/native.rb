@@ -62,11 +62,15 @@ module LightningDB
       # Bytes a value may have to arrive in one call; larger ones grow the buffer.
       INITIAL = 64 * 1024
 
-      attr_reader :buf, :page, :cap, :out, :out2
+      # Page buffers kept for the next cursors of this thread, at most.
+      POOL = 4
+
+      attr_reader :buf, :cap, :out, :out2
 
       def initialize
         @out = FFI::MemoryPointer.new(:size_t, 1, false)
         @out2 = FFI::MemoryPointer.new(:size_t, 1, false)
+        @pages = []
         resize(INITIAL)
       end
 
@@ -74,9 +78,18 @@ module LightningDB
       def resize(bytes)
         @cap = bytes
         @buf = FFI::MemoryPointer.new(:uint8, bytes, false)
-        # The same memory, read as little-endian: the byte order of the lengths
-        # in a page (lightning_db_iter_next_page), whatever the host's.
-        @page = @buf.order(:little)
+      end
+
+      # A buffer for a cursor's pages: each open cursor has its own, since a
+      # cursor's pairs are read from it between other calls (a get, another
+      # scan) of the same thread.
+      def take_page
+        @pages.pop || FFI::MemoryPointer.new(:uint8, INITIAL, false)
+      end
+
+      # Takes back a closed cursor's buffer for the next one.
+      def give_page(page)
+        @pages.push(page) if @pages.size < POOL && page.size == INITIAL
       end
     end
 
