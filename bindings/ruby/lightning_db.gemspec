@@ -27,5 +27,5 @@ Gem::Specification.new do |spec|
   spec.platform = Gem::Platform.local
   spec.files = Dir.chdir(__dir__) { Dir['lib/**/*.rb'] + [library, 'sig/lightning_db.rbs'] }.sort
   spec.require_paths = ['lib']
-  spec.add_runtime_dependency 'ffi', '>= 1.15'
+  spec.add_runtime_dependency 'ffi', '~> 1.15'
 end
