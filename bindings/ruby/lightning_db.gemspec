@@ -14,7 +14,8 @@ Gem::Specification.new do |spec|
   spec.description = 'Lightning DB for Ruby: blocks, Enumerable, typed errors, and a direct ' \
                      'ffi path to the native library for the hot calls.'
   spec.authors = ['Lightning DB developers']
-  spec.license = 'MIT OR Apache-2.0'
+  # The workspace's "MIT OR Apache-2.0": rubygems takes one identifier per licence.
+  spec.licenses = ['MIT', 'Apache-2.0']
   spec.required_ruby_version = '>= 3.1'
 
   library = "lib/lightning_db/liblightning_db_ffi" \
