@@ -13,8 +13,8 @@
 # Everything goes to the one native library the gem carries
 # (lib/lightning_db/liblightning_db_ffi.so): the UniFFI-generated module
 # (lib/lightning_db/generated, module LightningDb) for the complete API, and the
-# library's C ABI for the hot calls (get, put, contains, batches, scans), both on
-# the same open database.
+# library's C ABI for the hot calls (get, put, contains, batches, scans,
+# transactions), both on the same open database.
 module LightningDB; end
 
 require_relative 'lightning_db/version'
@@ -129,21 +129,6 @@ module LightningDB
                # No key is below "" (nor below "\0": keys are not empty), and an
                # empty end is "unbounded" to the C ABI.
                bytes(to, 'to').empty? ? "\0" : to
-             end
-      [start, stop]
-    end
-
-    # The same bounds as the generated API's KeyBounds. @api private
-    def key_bounds(from, after, to, through)
-      check_pair(from, after, 'from', 'after')
-      check_pair(to, through, 'to', 'through')
-      start = if after then LightningDb::KeyBound::EXCLUDED.new(key: bytes(after, 'after'))
-              elsif from then LightningDb::KeyBound::INCLUDED.new(key: bytes(from, 'from'))
-              else LightningDb::KeyBound::UNBOUNDED.new
-              end
-      stop = if through then LightningDb::KeyBound::INCLUDED.new(key: bytes(through, 'through'))
-             elsif to then LightningDb::KeyBound::EXCLUDED.new(key: bytes(to, 'to'))
-             else LightningDb::KeyBound::UNBOUNDED.new
              end
       [start, stop]
     end

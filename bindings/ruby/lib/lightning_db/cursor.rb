@@ -88,6 +88,35 @@ module LightningDB
   # page of pairs, into a buffer of its own (from a per-thread pool), read pair by
   # pair as they are asked for. @api private
   class NativeCursor < Cursor
+    # A cursor over a range or prefix (the options of {Database#each}) of the
+    # database behind token `db`, as transaction `tx` sees it when not nil.
+    def self.open(db, tx, from, after, to, through, prefix, reverse, finalize)
+      s = Native.scratch
+      reverse = reverse ? true : false
+      if prefix.nil?
+        start, stop = LightningDB.half_open(from, after, to, through)
+        start_len = start&.bytesize || 0
+        stop_len = stop&.bytesize || 0
+        rc = if tx
+               Native.iter_range_tx(db, tx, start, start_len, stop, stop_len, reverse, s.out)
+             else
+               Native.iter_range(db, start, start_len, stop, stop_len, reverse, s.out)
+             end
+      else
+        LightningDB.check_no_bounds(from, after, to, through)
+        raise TypeError, "prefix must be a String, not #{prefix.class}" unless prefix.is_a?(String)
+
+        rc = if tx
+               Native.iter_prefix_tx(db, tx, prefix, prefix.bytesize, reverse, s.out)
+             else
+               Native.iter_prefix(db, prefix, prefix.bytesize, reverse, s.out)
+             end
+      end
+      raise Native.error(rc) unless rc == Native::SUCCESS
+
+      new(s.out.read_ulong, finalize)
+    end
+
     # Releases an iterator the program forgot to close.
     def self.finalizer(iter)
       proc { Native.iter_free(iter) }
@@ -147,33 +176,6 @@ module LightningDB
       @iter = nil
       Native.scratch.give_page(@buf)
       @buf = @view = nil
-    end
-  end
-
-  # A cursor on the generated API's Cursor (transactions' scans). @api private
-  class GeneratedCursor < Cursor
-    def initialize(inner)
-      super()
-      @inner = inner
-    end
-
-    private
-
-    def refill(want)
-      @items = LightningDB.translate { @inner.next_page(want) }
-      @index = 0
-      @items.size
-    end
-
-    def take
-      kv = @items[@index]
-      @index += 1
-      [kv.key.b, kv.value.b]
-    end
-
-    def release
-      @items = nil
-      @inner.close
     end
   end
 end

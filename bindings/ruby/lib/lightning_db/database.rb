@@ -219,20 +219,7 @@ module LightningDB
     # the garbage collector releases a forgotten one.
     # @return [Cursor]
     def cursor(from: nil, after: nil, to: nil, through: nil, prefix: nil, reverse: false, finalize: true)
-      s = Native.scratch
-      if prefix.nil?
-        start, stop = LightningDB.half_open(from, after, to, through)
-        rc = Native.iter_range(@db, start, start&.bytesize || 0, stop, stop&.bytesize || 0, reverse ? true : false,
-                               s.out)
-      else
-        LightningDB.check_no_bounds(from, after, to, through)
-        raise TypeError, "prefix must be a String, not #{prefix.class}" unless prefix.is_a?(String)
-
-        rc = Native.iter_prefix(@db, prefix, prefix.bytesize, reverse ? true : false, s.out)
-      end
-      raise Native.error(rc) unless rc == Native::SUCCESS
-
-      NativeCursor.new(s.out.read_ulong, finalize)
+      NativeCursor.open(@db, nil, from, after, to, through, prefix, reverse, finalize)
     end
 
     # Runs the block in a transaction: it reads a snapshot plus its own writes,
@@ -245,7 +232,11 @@ module LightningDB
     # @raise [TransactionConflict] a key it wrote was written by a commit after
     #   it began; nothing of it was written
     def transaction
-      tx = Transaction.new(LightningDB.translate { @inner.begin_transaction })
+      s = Native.scratch
+      rc = Native.begin_transaction(@db, s.id)
+      raise Native.error(rc) unless rc == Native::SUCCESS
+
+      tx = Transaction.new(@db, s.id.read_uint64)
       return tx unless block_given?
 
       begin

@@ -43,6 +43,17 @@ module LightningDB
     attach_function :iter_next_page, :lightning_db_iter_next_page,
                     [:handle, :pointer, :size_t, :size_t, :pointer, :pointer], :int
     attach_function :iter_free, :lightning_db_iter_free, [:handle], :void
+    attach_function :begin_transaction, :lightning_db_begin_transaction, [:handle, :pointer], :int
+    attach_function :get_tx_into, :lightning_db_get_tx_into,
+                    [:handle, :uint64, :pointer, :size_t, :pointer, :size_t, :pointer], :int
+    attach_function :put_tx, :lightning_db_put_tx, [:handle, :uint64, :pointer, :size_t, :pointer, :size_t], :int
+    attach_function :delete_tx, :lightning_db_delete_tx, [:handle, :uint64, :pointer, :size_t], :int
+    attach_function :contains_tx, :lightning_db_contains_tx, [:handle, :uint64, :pointer, :size_t, :pointer], :int
+    attach_function :abort_transaction, :lightning_db_abort_transaction, [:handle, :uint64], :int
+    attach_function :iter_range_tx, :lightning_db_iter_range_tx,
+                    [:handle, :uint64, :pointer, :size_t, :pointer, :size_t, :bool, :pointer], :int
+    attach_function :iter_prefix_tx, :lightning_db_iter_prefix_tx,
+                    [:handle, :uint64, :pointer, :size_t, :bool, :pointer], :int
     # Lets go of a token from `native_handle()` without closing the database.
     attach_function :release, :lightning_db_release, [:handle], :void
 
@@ -51,6 +62,7 @@ module LightningDB
     attach_function :put, :lightning_db_put, [:handle, :pointer, :size_t, :pointer, :size_t], :int, blocking: true
     attach_function :write_packed, :lightning_db_write_packed, [:handle, :pointer, :size_t, :size_t], :int,
                     blocking: true
+    attach_function :commit_transaction, :lightning_db_commit_transaction, [:handle, :uint64], :int, blocking: true
 
     # size_t and uintptr_t out-parameters are read as C `unsigned long`, which
     # has their size on every Unix (LP64 and ILP32).
@@ -65,11 +77,12 @@ module LightningDB
       # Page buffers kept for the next cursors of this thread, at most.
       POOL = 4
 
-      attr_reader :buf, :cap, :out, :out2
+      attr_reader :buf, :cap, :out, :out2, :id
 
       def initialize
         @out = FFI::MemoryPointer.new(:size_t, 1, false)
         @out2 = FFI::MemoryPointer.new(:size_t, 1, false)
+        @id = FFI::MemoryPointer.new(:uint64, 1, false)
         @pages = []
         resize(INITIAL)
       end
@@ -98,6 +111,23 @@ module LightningDB
     # @return [Scratch] this thread's scratch buffers
     def scratch
       Thread.current[:__lightning_db_scratch] ||= Scratch.new
+    end
+
+    # The value of `key` as transaction `tx` sees it (`get_tx_into`), or nil.
+    def get_tx(db, tx, key)
+      raise TypeError, "key must be a String, not #{key.class}" unless key.is_a?(String)
+
+      s = scratch
+      loop do
+        rc = get_tx_into(db, tx, key, key.bytesize, s.buf, s.cap, s.out)
+        raise error(rc) unless rc == SUCCESS
+
+        len = s.out.read_ulong
+        return nil if len == NO_VALUE
+        return s.buf.read_bytes(len) if len <= s.cap
+
+        s.resize(len) # then read it again: it did not fit
+      end
     end
 
     # The exception for a failed call's code, with this thread's detail message.
