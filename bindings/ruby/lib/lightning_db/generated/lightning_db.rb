@@ -1542,7 +1542,7 @@ module UniFFILib
   extend FFI::Library
 
   
-  ffi_lib 'lightning_db_ffi'
+  ffi_lib File.expand_path(FFI.map_library_name('lightning_db_ffi'), File.join(__dir__, '..'))
   
 
   # Define FFI callback types and structs (vtables, etc.)
