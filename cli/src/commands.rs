@@ -234,10 +234,11 @@ pub fn verify(path: &Path, ui: Ui) -> u8 {
         }
     };
     let total = db.stats().map(|s| s.total_bytes).unwrap_or(0);
-    // The engine's verify reports only when done, so the bar shows the size and
-    // the time taken rather than a moving fraction.
-    let bar = ui.spinner(&format!("verifying {} of segments", human_bytes(total)));
-    let result = db.verify();
+    let bar = ui.bytes(total, "verifying");
+    let result = db.verify_with_progress(|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    });
     bar.finish_and_clear();
     let report = match result {
         Ok(r) => r,

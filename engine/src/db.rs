@@ -239,9 +239,16 @@ impl Database {
 
     /// Reads every record of every segment and checks every checksum.
     pub fn verify(&self) -> Result<VerifyReport> {
+        self.verify_with_progress(|_, _| ())
+    }
+
+    /// `verify`, calling `progress(bytes_scanned, bytes_total)` as it reads the
+    /// segments (at the start, about every MiB, and once all are read, before the
+    /// live keys are checked), for a progress bar over a long verify.
+    pub fn verify_with_progress(&self, mut progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
         self.shared.check_open()?;
         let _m = self.shared.maintenance.lock();
-        maintenance::verify(&self.shared)
+        maintenance::verify(&self.shared, &mut progress)
     }
 
     pub fn stats(&self) -> Result<Stats> {

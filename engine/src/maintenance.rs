@@ -97,27 +97,45 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
+/// Bytes scanned between two calls of a verify's progress callback.
+const PROGRESS_STEP: u64 = 1 << 20;
+
+pub(crate) fn verify(shared: &Shared, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport> {
     let version = shared.snapshot();
     let mut report = VerifyReport {
         live_keys: version.index.len() as u64,
         ..Default::default()
     };
-    for (id, seg) in version.segments.iter() {
-        // Through the handle's own map: a compaction in a writer process may have
-        // removed the file since this snapshot was taken.
-        let mut bytes = seg.data();
-        if let Some((a, len)) = version.active {
-            if a == *id {
-                bytes = &bytes[..(len as usize).min(bytes.len())];
-            }
+    // Through the handle's own maps: a compaction in a writer process may have
+    // removed the files since this snapshot was taken.
+    fn segment_bytes(seg: &segment::Segment, id: u32, active: Option<(u32, u64)>) -> &[u8] {
+        let bytes = seg.data();
+        match active {
+            Some((a, len)) if a == id => &bytes[..(len as usize).min(bytes.len())],
+            _ => bytes,
         }
+    }
+    let total: u64 = version
+        .segments
+        .iter()
+        .map(|(id, seg)| segment_bytes(seg, *id, version.active).len() as u64)
+        .sum();
+    let mut done = 0u64;
+    let mut reported = 0u64;
+    progress(0, total);
+    for (id, seg) in version.segments.iter() {
+        let bytes = segment_bytes(seg, *id, version.active);
         report.segments += 1;
         let mut base = 0usize;
         loop {
             let end = segment::scan(&bytes[base..], |_, e| {
                 report.records += 1;
                 report.bytes += e.len as u64;
+                done += e.len as u64;
+                if done - reported >= PROGRESS_STEP {
+                    reported = done;
+                    progress(done.min(total), total);
+                }
             });
             match end.corruption {
                 None => {
@@ -150,6 +168,7 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
             }
         }
     }
+    progress(total, total);
     for (key, loc) in version.index.iter() {
         let Some(seg) = version.segments.get(&loc.segment) else {
             report.corruptions.push(Corruption {

@@ -733,3 +733,27 @@ fn next_with_lends_the_items_next_would_give_from_either_end() {
     }
     assert_eq!(tx.iter().unwrap().count(), 6);
 }
+
+#[test]
+fn verify_reports_its_progress_over_the_segment_bytes() {
+    let (_d, db) = fresh();
+    let mut batch = WriteBatch::new();
+    for i in 0..3000u32 {
+        batch.put(i.to_be_bytes().to_vec(), vec![7u8; 1000]);
+    }
+    db.write(&batch).unwrap();
+    let mut calls: Vec<(u64, u64)> = Vec::new();
+    let report = db
+        .verify_with_progress(|done, total| calls.push((done, total)))
+        .unwrap();
+    assert!(report.is_clean());
+    let total = calls[0].1;
+    assert!(total >= 3_000_000, "{calls:?}");
+    assert_eq!(calls.first(), Some(&(0, total)));
+    assert_eq!(calls.last(), Some(&(total, total)));
+    // About every MiB in between, never going back.
+    assert!(calls.len() >= 4, "{calls:?}");
+    assert!(calls
+        .windows(2)
+        .all(|w| w[0].0 <= w[1].0 && w[1].1 == total));
+}
