@@ -466,6 +466,21 @@ enum LightningDBError lightning_db_close(struct LightningDB *db);
 void lightning_db_free(struct LightningDB *db);
 
 /**
+ * Releases a handle without closing its database: for a handle that shares a
+ * database opened elsewhere (such as one a language binding obtained from its
+ * object API's `native_handle()`), which stays open for its other owners and
+ * closes when the last of them closes it. NULL: no-op. A handle already
+ * released, or never returned by this library, is detected and ignored
+ * (reported by `lightning_db_last_error_code`, InvalidArgument).
+ *
+ * A handle from `lightning_db_create` / `lightning_db_open` is usually its
+ * database's only owner: releasing it closes the database (without reporting
+ * how the final sync went; use `lightning_db_close` for that) once no iterator
+ * still reads it.
+ */
+void lightning_db_release(struct LightningDB *db);
+
+/**
  * Stores `value` under `key`, replacing any previous value, as one durable
  * commit (see `LightningDBSyncMode`).
  *

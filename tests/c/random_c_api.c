@@ -64,7 +64,7 @@
     X(begin_transaction) X(put_tx) X(get_tx) X(delete_tx) X(contains_tx)                 \
     X(commit_transaction) X(abort_transaction) X(iter_range) X(iter_prefix)              \
     X(iter_range_tx) X(iter_prefix_tx) X(iter_next) X(iter_free)                         \
-    X(get_into) X(get_tx_into) X(iter_next_borrowed) X(iter_next_page) X(write_packed)
+    X(get_into) X(get_tx_into) X(iter_next_borrowed) X(iter_next_page) X(write_packed) X(release)
 
 #define F_ENUM(n) F_##n,
 #define F_NAME(n) "lightning_db_" #n,
@@ -1304,8 +1304,19 @@ static void op_close(void) {
         int before = CALL(last_error_code, ());
         bool null = bad && one_in(4);
         LightningDB *h = null ? NULL : bad ? bad_handle(&f, K_DB, "db", true) : dbs[di].h;
-        CALL(free, (h));
-        check_release(F_free, bad && !null, before, bad ? (null ? "NULL" : f.what) : ctx);
+        /* release drops the handle without closing: the database closes when
+         * its last owner goes, which is this handle unless an iterator still
+         * reads it (then it would stay open, which the model does not follow). */
+        bool iterated = false;
+        for (int i = 0; i < MAXITER; i++)
+            iterated |= iters[i].used && iters[i].db == di;
+        if (!iterated && one_in(3)) {
+            CALL(release, (h));
+            check_release(F_release, bad && !null, before, bad ? (null ? "NULL" : f.what) : ctx);
+        } else {
+            CALL(free, (h));
+            check_release(F_free, bad && !null, before, bad ? (null ? "NULL" : f.what) : ctx);
+        }
         if (!bad)
             release_db(di);
     }

@@ -1565,6 +1565,22 @@ static void test_lending_calls(void) {
     EXPECT(lightning_db_iter_next_borrowed(it, &k, &kl, &v, &vl, &has), InvalidArgument);
     lightning_db_iter_free(it);
     EXPECT(lightning_db_get_into(db, B("a"), 1, buf, sizeof buf, &vlen), InvalidArgument);
+
+    /* Releasing a database's only handle closes it: it opens again at once. */
+    const char *path = db_path("released");
+    db = lightning_db_create(path, NULL);
+    CHECK(db != NULL);
+    OK(put_s(db, "kept", "yes"));
+    lightning_db_release(db);
+    CHECK(lightning_db_last_error_code() == Success);
+    EXPECT(put_s(db, "x", "y"), InvalidArgument); /* the handle is gone */
+    lightning_db_release(db);                       /* twice: detected, ignored */
+    CHECK(lightning_db_last_error_code() == InvalidArgument);
+    lightning_db_release(NULL);
+    db = lightning_db_open(path, NULL);
+    CHECK(db != NULL);
+    CHECK_VALUE(db, "kept", "yes");
+    lightning_db_free(db);
 }
 
 static const struct test tests[] = {

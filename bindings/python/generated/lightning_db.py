@@ -558,7 +558,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_lightning_db_ffi_checksum_method_database_len() != 14031:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_lightning_db_ffi_checksum_method_database_native_handle() != 12736:
+    if lib.uniffi_lightning_db_ffi_checksum_method_database_native_handle() != 61215:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_lightning_db_ffi_checksum_method_database_path() != 28865:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -2701,10 +2701,10 @@ class DatabaseProtocol(typing.Protocol):
         raise NotImplementedError
     def native_handle(self, ) -> int:
         """
-        For a binding's direct path into this library: a new strong reference to
-        this same open database, as an opaque handle for the `lightning_db_fast_*`
-        C functions of liblightning_db_ffi (see ffi-c/src/object_api.rs). Release
-        it exactly once with `lightning_db_fast_db_release`.
+        For a binding's direct path into this library: a `LightningDB*` handle of
+        the C ABI (ffi-c/include/lightning_db_ffi.h) for this same open database,
+        so hot calls can take the C functions. Release it exactly once with
+        `lightning_db_release`; closing this object closes the database for both.
 """
         raise NotImplementedError
     def path(self, ) -> str:
@@ -2996,10 +2996,10 @@ class Database(DatabaseProtocol):
         return _uniffi_lift_return(_uniffi_ffi_result)
     def native_handle(self, ) -> int:
         """
-        For a binding's direct path into this library: a new strong reference to
-        this same open database, as an opaque handle for the `lightning_db_fast_*`
-        C functions of liblightning_db_ffi (see ffi-c/src/object_api.rs). Release
-        it exactly once with `lightning_db_fast_db_release`.
+        For a binding's direct path into this library: a `LightningDB*` handle of
+        the C ABI (ffi-c/include/lightning_db_ffi.h) for this same open database,
+        so hot calls can take the C functions. Release it exactly once with
+        `lightning_db_release`; closing this object closes the database for both.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),

@@ -825,10 +825,10 @@ public protocol DatabaseProtocol: AnyObject, Sendable {
     func len() throws  -> UInt64
     
     /**
-     * For a binding's direct path into this library: a new strong reference to
-     * this same open database, as an opaque handle for the `lightning_db_fast_*`
-     * C functions of liblightning_db_ffi (see ffi-c/src/object_api.rs). Release
-     * it exactly once with `lightning_db_fast_db_release`.
+     * For a binding's direct path into this library: a `LightningDB*` handle of
+     * the C ABI (ffi-c/include/lightning_db_ffi.h) for this same open database,
+     * so hot calls can take the C functions. Release it exactly once with
+     * `lightning_db_release`; closing this object closes the database for both.
      */
     func nativeHandle()  -> UInt64
     
@@ -1085,10 +1085,10 @@ open func len()throws  -> UInt64  {
 }
     
     /**
-     * For a binding's direct path into this library: a new strong reference to
-     * this same open database, as an opaque handle for the `lightning_db_fast_*`
-     * C functions of liblightning_db_ffi (see ffi-c/src/object_api.rs). Release
-     * it exactly once with `lightning_db_fast_db_release`.
+     * For a binding's direct path into this library: a `LightningDB*` handle of
+     * the C ABI (ffi-c/include/lightning_db_ffi.h) for this same open database,
+     * so hot calls can take the C functions. Release it exactly once with
+     * `lightning_db_release`; closing this object closes the database for both.
      */
 open func nativeHandle() -> UInt64  {
     return try!  FfiConverterUInt64.lift(try! rustCall() {
@@ -2751,7 +2751,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_lightning_db_ffi_checksum_method_database_len() != 14031) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_lightning_db_ffi_checksum_method_database_native_handle() != 12736) {
+    if (uniffi_lightning_db_ffi_checksum_method_database_native_handle() != 61215) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_lightning_db_ffi_checksum_method_database_path() != 28865) {

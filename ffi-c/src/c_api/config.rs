@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use lightning_db::{Config, SyncMode};
 
-use super::boundary::{run, run_handle, run_void, Failure, Outcome};
-use super::handles::Registry;
 use super::{LightningDBConfig, LightningDBError};
+use crate::boundary::handles::Registry;
+use crate::boundary::{run, run_handle, run_void, Failure, Outcome};
 
 pub(crate) static CONFIGS: Registry<Mutex<Config>> = Registry::new("LightningDBConfig*");
 

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use lightning_db::{Database, Iter, KeyRange};
 
-use super::boundary::{self, out, run, run_void, Failure, Outcome};
 use super::database::database;
-use super::handles::Registry;
 use super::{LightningDB, LightningDBError, LightningDBIterator, LightningDBResult};
+use crate::boundary::handles::Registry;
+use crate::boundary::{self, out, run, run_void, Failure, Outcome};
 
 /// A scan and the database it reads. The database is kept so that every step can
 /// refuse once it is closed: the engine's iterator notices a close only when it

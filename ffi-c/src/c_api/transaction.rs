@@ -4,9 +4,9 @@
 //! engine answers an id it does not hold (never begun, already committed or
 //! aborted) with InvalidArgument.
 
-use super::boundary::{self, out, run};
 use super::database::{database, deliver_into, out_buffer, LIGHTNING_DB_NO_VALUE};
 use super::{LightningDB, LightningDBError, LightningDBResult};
+use crate::boundary::{self, out, run};
 
 /// Begins a transaction and stores its id in `*tx_id`.
 ///

@@ -1033,7 +1033,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_lightning_db_ffi_checksum_method_database_len() and 0xFFFF) != 14031) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_lightning_db_ffi_checksum_method_database_native_handle() and 0xFFFF) != 12736) {
+    if ((lib.uniffi_lightning_db_ffi_checksum_method_database_native_handle() and 0xFFFF) != 61215) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_lightning_db_ffi_checksum_method_database_path() and 0xFFFF) != 28865) {
@@ -1892,10 +1892,10 @@ public interface DatabaseInterface {
     fun `len`(): kotlin.ULong
     
     /**
-     * For a binding's direct path into this library: a new strong reference to
-     * this same open database, as an opaque handle for the `lightning_db_fast_*`
-     * C functions of liblightning_db_ffi (see ffi-c/src/object_api.rs). Release
-     * it exactly once with `lightning_db_fast_db_release`.
+     * For a binding's direct path into this library: a `LightningDB*` handle of
+     * the C ABI (ffi-c/include/lightning_db_ffi.h) for this same open database,
+     * so hot calls can take the C functions. Release it exactly once with
+     * `lightning_db_release`; closing this object closes the database for both.
      */
     fun `nativeHandle`(): kotlin.ULong
     
@@ -2230,10 +2230,10 @@ open class Database: Disposable, AutoCloseable, DatabaseInterface
 
     
     /**
-     * For a binding's direct path into this library: a new strong reference to
-     * this same open database, as an opaque handle for the `lightning_db_fast_*`
-     * C functions of liblightning_db_ffi (see ffi-c/src/object_api.rs). Release
-     * it exactly once with `lightning_db_fast_db_release`.
+     * For a binding's direct path into this library: a `LightningDB*` handle of
+     * the C ABI (ffi-c/include/lightning_db_ffi.h) for this same open database,
+     * so hot calls can take the C functions. Release it exactly once with
+     * `lightning_db_release`; closing this object closes the database for both.
      */override fun `nativeHandle`(): kotlin.ULong {
             return FfiConverterULong.lift(
     callWithHandle {
