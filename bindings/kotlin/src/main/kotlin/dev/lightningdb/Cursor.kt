@@ -13,6 +13,12 @@ internal interface PageSource {
     fun release()
 }
 
+/** The pages of a scan whose range holds no key. */
+internal object EmptyPages : PageSource {
+    override fun nextPage(max: Int): List<Entry> = emptyList()
+    override fun release() = Unit
+}
+
 /**
  * An ordered scan over a snapshot taken when it was made. It fetches entries a page at a time
  * (small pages first, so an early exit reads little; larger ones as the scan goes on), so a

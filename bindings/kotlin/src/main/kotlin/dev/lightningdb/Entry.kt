@@ -1,7 +1,5 @@
 package dev.lightningdb
 
-import dev.lightningdb.generated.KeyBound
-
 /**
  * A key and its value, as a scan returns them. Destructures (`for ((key, value) in ...)`);
  * equal to another entry with the same bytes.
@@ -40,12 +38,6 @@ sealed class Bound {
 
     /** No limit on this side. */
     object Unbounded : Bound()
-
-    internal fun toGenerated(): KeyBound = when (this) {
-        is Included -> KeyBound.Included(key)
-        is Excluded -> KeyBound.Excluded(key)
-        Unbounded -> KeyBound.Unbounded
-    }
 
     companion object {
         @JvmStatic fun included(key: ByteArray): Bound = Included(key.copyOf())

@@ -19,8 +19,20 @@ import java.io.Closeable
  * Closing twice, or any call after close, throws [InvalidArgumentException].
  */
 class LightningDB private constructor(private val db: Database) : Closeable {
+    /**
+     * The C ABI's handle of this same open database: the hot calls take it through JNI
+     * ([Jni]), everything else goes through the generated API. Released at close.
+     */
+    private val handle: Long = generated { db.nativeHandle() }.toLong()
+
     @Volatile
     private var closed = false
+
+    /** The C handle, or [InvalidArgumentException] once closed. */
+    internal fun live(): Long {
+        if (closed) throw closedError()
+        return handle
+    }
 
     /** Runs a call of the generated API on the open database. */
     private inline fun <T> call(body: (Database) -> T): T {
@@ -34,14 +46,14 @@ class LightningDB private constructor(private val db: Database) : Closeable {
     }
 
     /** The value stored under [key], or null. */
-    operator fun get(key: ByteArray): ByteArray? = call { it.get(key) }
+    operator fun get(key: ByteArray): ByteArray? = Jni.get(live(), key)
     operator fun get(key: String): ByteArray? = get(key.toByteArray())
 
     /** The value under [key] decoded as UTF-8, or null. */
     fun getString(key: String): String? = get(key)?.toString(Charsets.UTF_8)
 
     /** Stores [value] under [key] as one commit. */
-    fun put(key: ByteArray, value: ByteArray) = call { it.put(key, value) }
+    fun put(key: ByteArray, value: ByteArray) = Jni.put(live(), key, value)
     fun put(key: String, value: String) = put(key.toByteArray(), value.toByteArray())
     fun put(key: String, value: ByteArray) = put(key.toByteArray(), value)
     operator fun set(key: ByteArray, value: ByteArray) = put(key, value)
@@ -49,17 +61,15 @@ class LightningDB private constructor(private val db: Database) : Closeable {
     operator fun set(key: String, value: String) = put(key.toByteArray(), value.toByteArray())
 
     /** Deletes [key]; whether it was there. */
-    fun delete(key: ByteArray): Boolean = call { it.delete(key) }
+    fun delete(key: ByteArray): Boolean = Jni.delete(live(), key)
     fun delete(key: String): Boolean = delete(key.toByteArray())
 
     /** Whether [key] is stored (`key in db`). */
-    operator fun contains(key: ByteArray): Boolean = call { it.contains(key) }
+    operator fun contains(key: ByteArray): Boolean = Jni.contains(live(), key)
     operator fun contains(key: String): Boolean = contains(key.toByteArray())
 
     /** Applies [batch] atomically, as one commit. */
-    fun write(batch: WriteBatch) {
-        call { it.write(batch.toOps()) }
-    }
+    fun write(batch: WriteBatch) = Jni.writePacked(live(), batch.bytes, batch.used, batch.size)
 
     /** Builds a batch with [build] and applies it atomically: `db.write { put("a", "1"); delete("b") }`. */
     fun write(build: WriteBatch.() -> Unit) = write(WriteBatch().apply(build))
@@ -73,12 +83,12 @@ class LightningDB private constructor(private val db: Database) : Closeable {
      */
     @JvmOverloads
     fun scan(start: Bound = Bound.Unbounded, end: Bound = Bound.Unbounded, reverse: Boolean = false): Cursor =
-        Cursor(GeneratedPages(call { it.scan(start.toGenerated(), end.toGenerated(), reverse) }))
+        scanOf(live(), null, start, end, reverse)
 
     /** Scans the keys that start with [prefix] (every key when it is empty). */
     @JvmOverloads
     fun scanPrefix(prefix: ByteArray, reverse: Boolean = false): Cursor =
-        Cursor(GeneratedPages(call { it.scanPrefix(prefix, reverse) }))
+        Cursor(JniPages(Jni.iterPrefix(live(), false, 0, prefix, reverse)))
 
     @JvmOverloads
     fun scanPrefix(prefix: String, reverse: Boolean = false): Cursor = scanPrefix(prefix.toByteArray(), reverse)
@@ -95,7 +105,7 @@ class LightningDB private constructor(private val db: Database) : Closeable {
      * Begins a transaction (snapshot reads, read-your-own-writes, optimistic commit). Commit it
      * or roll it back; closing it unfinished rolls it back.
      */
-    fun beginTransaction(): Transaction = Transaction(call { it.beginTransaction() })
+    fun beginTransaction(): Transaction = Transaction(this, Jni.txBegin(live()))
 
     /**
      * Runs [body] in a transaction that commits when it returns and rolls back when it throws.
@@ -162,6 +172,7 @@ class LightningDB private constructor(private val db: Database) : Closeable {
         try {
             generated { db.closeDatabase() }
         } finally {
+            Jni.release(handle)
             db.close()
         }
     }
@@ -203,13 +214,40 @@ fun interface TransactionBody<R> {
     fun run(tx: Transaction): R
 }
 
-/** Pages of a cursor of the generated API. */
-internal class GeneratedPages(private val cursor: dev.lightningdb.generated.Cursor) : PageSource {
-    override fun nextPage(max: Int): List<Entry> =
-        generated { cursor.nextPage(max.toUInt()) }.map { Entry(it.key, it.value) }
-
-    override fun release() {
-        cursor.closeCursor()
-        cursor.close()
+/**
+ * A scan through JNI, in the C ABI's terms (`start <= key < end`): an excluded start or an
+ * included end becomes the first key after it, so every bound of the generated API has its
+ * exact equivalent.
+ */
+internal fun scanOf(handle: Long, tx: Long?, start: Bound, end: Bound, reverse: Boolean): Cursor {
+    val from = when (start) {
+        is Bound.Included -> start.key
+        // No key after it: nothing can be in the range.
+        is Bound.Excluded -> successor(start.key) ?: return Cursor(EmptyPages)
+        Bound.Unbounded -> null
     }
+    val to = when (end) {
+        // No key after it: every key up to the last is in the range.
+        is Bound.Included -> successor(end.key)
+        is Bound.Excluded -> end.key
+        Bound.Unbounded -> null
+    }
+    return Cursor(JniPages(Jni.iterRange(handle, tx != null, tx ?: 0, from, to, reverse)))
+}
+
+/** The longest key, in bytes (LIGHTNING_DB_MAX_KEY_SIZE). */
+internal const val MAX_KEY_SIZE = 16384
+
+/**
+ * The smallest key greater than [key]: the key and a zero byte; for a key at the size limit,
+ * which nothing can extend, the key with its trailing 0xff bytes cut and its last byte
+ * raised; null when there is none (a key of 0xff bytes only, at the size limit). Longer
+ * keys are left to the library to refuse.
+ */
+internal fun successor(key: ByteArray): ByteArray? {
+    if (key.size != MAX_KEY_SIZE) return key.copyOf(key.size + 1)
+    var end = key.size
+    while (end > 0 && key[end - 1] == 0xff.toByte()) end--
+    if (end == 0) return null
+    return key.copyOf(end).also { it[end - 1]++ }
 }

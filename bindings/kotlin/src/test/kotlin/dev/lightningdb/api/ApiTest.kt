@@ -302,6 +302,43 @@ class ApiTest {
     }
 
     @Test
+    fun `bounds on keys at the size limit`() {
+        // The JNI path turns an excluded start or an included end into the next key after it;
+        // at the size limit that key cannot be the key and a zero byte.
+        val max = 16384
+        val a = ByteArray(max) { 'a'.code.toByte() }
+        val ab = a.copyOf().also { it[max - 1] = 'b'.code.toByte() }
+        val ff = ByteArray(max) { 0xff.toByte() }
+        LightningDB.open(path()) { db ->
+            db.write { put(a, "a".toByteArray()); put(ab, "ab".toByteArray()); put("b", "b"); put(ff, "ff".toByteArray()) }
+            fun values(start: Bound, end: Bound, reverse: Boolean = false) =
+                db.scan(start, end, reverse) { seq -> seq.map { it.valueString }.toList() }
+            assertEquals(listOf("ab", "b", "ff"), values(Bound.excluded(a), Bound.unbounded()))
+            assertEquals(listOf("a"), values(Bound.unbounded(), Bound.included(a)))
+            assertEquals(listOf("a", "ab"), values(Bound.included(a), Bound.included(ab)))
+            assertEquals(listOf("ab", "a"), values(Bound.included(a), Bound.included(ab), reverse = true))
+            assertEquals(emptyList<String>(), values(Bound.excluded(ff), Bound.unbounded()))
+            assertEquals(listOf("a", "ab", "b", "ff"), values(Bound.unbounded(), Bound.included(ff)))
+            db.transaction { tx -> assertEquals(listOf("ff"), tx.scan(Bound.excluded("b")).use { c -> c.asSequence().map { it.valueString }.toList() }) }
+        }
+    }
+
+    @Test
+    fun `values larger than the JNI buffers come back whole`() {
+        val big = ByteArray(3 shl 20) { (it * 31).toByte() }
+        LightningDB.open(path()) { db ->
+            db["big"] = big
+            db["small"] = "s"
+            assertArrayEquals(big, db["big"])
+            assertEquals("s", db.getString("small"))
+            val scanned = db.scan { seq -> seq.toList() }
+            assertEquals(listOf("big", "small"), scanned.map { it.keyString })
+            assertArrayEquals(big, scanned[0].value)
+            db.transaction { tx -> assertArrayEquals(big, tx["big"]) }
+        }
+    }
+
+    @Test
     fun `streams close their cursor`() {
         twenty().use { db ->
             val keys = db.scanPrefix("k0").stream().use { s -> s.map { it.keyString }.collect(Collectors.toList()) }
