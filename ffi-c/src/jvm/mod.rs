@@ -652,3 +652,10 @@ pub unsafe extern "system" fn Java_dev_lightningdb_Jni_release(
 ) {
     c_api::lightning_db_release(db(handle));
 }
+
+/// How many handles of every kind the C ABI holds: for the tests that check a
+/// forgotten cursor or transaction is released once collected.
+#[no_mangle]
+pub extern "system" fn Java_dev_lightningdb_Jni_liveHandles(_env: *mut JNIEnv, _: jclass) -> jlong {
+    c_api::lightning_db_live_handle_count() as jlong
+}

@@ -13,6 +13,9 @@ internal object Jni {
     /** Releases a handle from `Database.nativeHandle()` (the database stays as it is). */
     @JvmStatic external fun release(db: Long)
 
+    /** Objects of every kind the C ABI holds for callers (lightning_db_live_handle_count). */
+    @JvmStatic external fun liveHandles(): Long
+
     @JvmStatic external fun get(db: Long, key: ByteArray): ByteArray?
     @JvmStatic external fun put(db: Long, key: ByteArray, value: ByteArray)
     @JvmStatic external fun delete(db: Long, key: ByteArray): Boolean
@@ -38,12 +41,25 @@ internal object Jni {
     @JvmStatic external fun iterFree(iter: Long)
 }
 
+/**
+ * Releases what a Kotlin object holds in the library when the object is collected without
+ * having been closed (a cursor or transaction left to the garbage collector, say), so a
+ * forgotten one costs memory for a while, not for the life of the process.
+ */
+internal val CLEANER: java.lang.ref.Cleaner = java.lang.ref.Cleaner.create()
+
 /** Pages of a C iterator, read through JNI into one reused buffer and cut into entries. */
-internal class JniPages(private var iter: Long) : PageSource {
+internal class JniPages(private val iter: Long) : PageSource {
     private var buffer = ByteArray(16 * 1024)
 
+    @Volatile
+    private var released = false
+
+    // The action holds the handle, not this object, so that this object can be collected.
+    private val cleanable = iter.let { handle -> CLEANER.register(this, Runnable { Jni.iterFree(handle) }) }
+
     override fun nextPage(max: Int): List<Entry> {
-        if (iter == 0L) throw InvalidArgumentException("the cursor is closed")
+        if (released) throw InvalidArgumentException("the cursor is closed")
         while (true) {
             val result = Jni.iterNextPage(iter, buffer, max)
             val count = (result and 0xffffffffL).toInt()
@@ -57,10 +73,10 @@ internal class JniPages(private var iter: Long) : PageSource {
         }
     }
 
+    /** Frees the iterator; the cleaner runs its action once, whoever asks first. */
     override fun release() {
-        val it = iter
-        iter = 0
-        if (it != 0L) Jni.iterFree(it)
+        released = true
+        cleanable.clean()
     }
 
     private companion object {

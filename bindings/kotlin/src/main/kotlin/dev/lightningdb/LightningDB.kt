@@ -25,6 +25,11 @@ class LightningDB private constructor(private val db: Database) : Closeable {
      */
     private val handle: Long = generated { db.nativeHandle() }.toLong()
 
+    // Releases the handle at close or, for a database never closed, when this object is
+    // collected (the database closes when its last owner, this or the generated object,
+    // lets go).
+    private val release = handle.let { h -> CLEANER.register(this, Runnable { Jni.release(h) }) }
+
     @Volatile
     private var closed = false
 
@@ -172,7 +177,7 @@ class LightningDB private constructor(private val db: Database) : Closeable {
         try {
             generated { db.closeDatabase() }
         } finally {
-            Jni.release(handle)
+            release.clean()
             db.close()
         }
     }

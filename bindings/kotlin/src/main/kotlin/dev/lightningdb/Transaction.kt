@@ -12,14 +12,23 @@ import java.io.Closeable
  * Every call goes through JNI: [id] is a transaction of the C ABI on the database's C handle.
  */
 class Transaction internal constructor(private val owner: LightningDB, private val id: Long) : Closeable {
+    /** Set once, by whichever comes first: commit, rollback, close or the garbage collector. */
+    private val finished = java.util.concurrent.atomic.AtomicBoolean(false)
+
+    init {
+        // A transaction collected unfinished is rolled back, which releases its snapshot.
+        val finished = finished
+        val owner = owner
+        val id = id
+        CLEANER.register(this) { if (!finished.getAndSet(true)) abortQuietly(owner, id) }
+    }
+
     /** True after commit or rollback (whether the commit succeeded or not). */
-    @Volatile
-    var isFinished = false
-        private set
+    val isFinished: Boolean get() = finished.get()
 
     private fun live(): Long {
         // The generated API's words, so that both paths fail alike.
-        if (isFinished) throw InvalidArgumentException("the transaction is finished (committed or rolled back)")
+        if (finished.get()) throw finishedError()
         // Its database's handle, or the error of a closed database.
         return owner.live()
     }
@@ -56,25 +65,30 @@ class Transaction internal constructor(private val owner: LightningDB, private v
     /** Applies every write atomically, or none. The transaction is finished either way. */
     fun commit() {
         val db = live()
-        isFinished = true
+        if (finished.getAndSet(true)) throw finishedError()
         Jni.txCommit(db, id)
     }
 
     /** Discards every write. */
     fun rollback() {
         val db = live()
-        isFinished = true
+        if (finished.getAndSet(true)) throw finishedError()
         Jni.txAbort(db, id)
     }
 
     /** Rolls back if unfinished; calling it again does nothing. */
     override fun close() {
-        if (isFinished) return
-        isFinished = true
-        try {
-            Jni.txAbort(owner.live(), id)
-        } catch (e: InvalidArgumentException) {
-            // The database was closed first, which discarded the transaction already.
-        }
+        if (!finished.getAndSet(true)) abortQuietly(owner, id)
+    }
+}
+
+private fun finishedError() = InvalidArgumentException("the transaction is finished (committed or rolled back)")
+
+/** Rolls back [id]; a database closed first has discarded it already. */
+private fun abortQuietly(owner: LightningDB, id: Long) {
+    try {
+        Jni.txAbort(owner.live(), id)
+    } catch (e: InvalidArgumentException) {
+        // Closed database: nothing left to roll back.
     }
 }

@@ -339,6 +339,30 @@ class ApiTest {
     }
 
     @Test
+    fun `cursors, transactions and databases left unclosed are released when collected`() {
+        fun live() = dev.lightningdb.Jni.liveHandles()
+        val before = live()
+        fun leak() {
+            val db = twenty()
+            repeat(20) { db.scan().next() } // each cursor is a C iterator
+            db.close()
+            val other = LightningDB.open(path("other"))
+            repeat(20) { other.beginTransaction()["k"] = "v" }
+            // `other` itself is never closed either.
+        }
+        leak()
+        val deadline = System.nanoTime() + 20_000_000_000L
+        while (live() > before && System.nanoTime() < deadline) {
+            System.gc()
+            Thread.sleep(50)
+        }
+        // Not equal: objects other tests left behind may be collected meanwhile too.
+        assertTrue(live() <= before, "${live()} handles live, $before before")
+        // The forgotten database was closed when collected: its directory can be opened again.
+        LightningDB.open(path("other")).use { assertFalse("k" in it) }
+    }
+
+    @Test
     fun `streams close their cursor`() {
         twenty().use { db ->
             val keys = db.scanPrefix("k0").stream().use { s -> s.map { it.keyString }.collect(Collectors.toList()) }
