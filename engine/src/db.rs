@@ -28,7 +28,6 @@ use crate::reports::{CompactionReport, Stats, VerifyReport};
 use crate::shared::{validate_key, Op, Shared};
 use crate::sync;
 use crate::transaction::Transaction;
-use crate::tx_registry::TxRegistry;
 
 /// An atomic group of puts and deletes, applied all or nothing by [`Database::write`].
 #[derive(Debug, Default, Clone)]
@@ -63,7 +62,6 @@ impl WriteBatch {
 /// an `Arc`. Dropping it closes it.
 pub struct Database {
     pub(crate) shared: Arc<Shared>,
-    txns: TxRegistry,
     background: Mutex<Option<Background>>,
     lock_file: Mutex<Option<File>>,
 }
@@ -125,7 +123,6 @@ impl Database {
         };
         Ok(Database {
             shared,
-            txns: TxRegistry::default(),
             background: Mutex::new(background),
             lock_file: Mutex::new(lock_file),
         })
@@ -279,7 +276,6 @@ impl Database {
         if let Some(background) = self.background.lock().take() {
             background.stop();
         }
-        self.txns.clear();
         let _m = self.shared.maintenance.lock();
         let result = self.shared.close_writer();
         self.lock_file.lock().take();
@@ -288,35 +284,6 @@ impl Database {
 
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire)
-    }
-
-    // Transactions addressed by id, for the C API (see `tx_registry`).
-
-    pub fn begin_transaction(&self) -> Result<u64> {
-        self.txns.begin(&self.shared)
-    }
-    pub fn tx_get(&self, id: u64, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.txns.with(&self.shared, id, |tx| tx.get(key))
-    }
-    pub fn tx_put(&self, id: u64, key: &[u8], value: &[u8]) -> Result<()> {
-        self.txns.with(&self.shared, id, |tx| tx.put(key, value))
-    }
-    pub fn tx_delete(&self, id: u64, key: &[u8]) -> Result<()> {
-        self.txns.with(&self.shared, id, |tx| tx.delete(key))
-    }
-    pub fn tx_contains(&self, id: u64, key: &[u8]) -> Result<bool> {
-        self.txns.with(&self.shared, id, |tx| tx.contains(key))
-    }
-    pub fn tx_range(&self, id: u64, range: KeyRange) -> Result<Iter> {
-        self.txns.with(&self.shared, id, |tx| tx.range(range))
-    }
-    /// Commits transaction `id`; the id is finished whatever the outcome.
-    pub fn tx_commit(&self, id: u64) -> Result<()> {
-        self.txns.take(&self.shared, id)?.commit()
-    }
-    pub fn tx_abort(&self, id: u64) -> Result<()> {
-        self.txns.take(&self.shared, id)?.rollback();
-        Ok(())
     }
 }
 

@@ -39,7 +39,6 @@
 //! ```text
 //! 8 db           the handle: open, close, the public methods
 //! 7 background   the periodic sync of SyncMode::Normal, background compaction
-//! 7 tx_registry  transactions addressed by id: the C API's only (moves to ffi-c)
 //! 6 compaction   rewrites live records of sealed segments, drops the rest
 //! 6 transaction  snapshot reads, buffered writes, optimistic commit
 //! 5 iter         ordered scans over a version
@@ -89,7 +88,6 @@ mod shared;
 mod sync;
 mod tracker;
 mod transaction;
-mod tx_registry;
 mod value_cache;
 mod version;
 mod write_set;

@@ -18,15 +18,39 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use super::transactions::Transactions;
 use super::{Failure, Outcome};
+
+/// What a `LightningDB*` handle refers to: an open database, shared with its
+/// other owners, and the transactions begun through this handle.
+pub(crate) struct OpenDatabase {
+    pub db: Arc<lightning_db::Database>,
+    pub transactions: Transactions,
+}
+
+impl OpenDatabase {
+    pub fn new(db: Arc<lightning_db::Database>) -> OpenDatabase {
+        OpenDatabase {
+            db,
+            transactions: Transactions::default(),
+        }
+    }
+}
+
+impl std::ops::Deref for OpenDatabase {
+    type Target = lightning_db::Database;
+    fn deref(&self) -> &lightning_db::Database {
+        &self.db
+    }
+}
 
 /// The open databases behind `LightningDB*` handles: those the C API opened, and
 /// those the UniFFI objects lend to a language's fast path
 /// (`Database.native_handle()`), which share the object's database.
-pub(crate) static DATABASES: Registry<lightning_db::Database> = Registry::new("LightningDB*");
+pub(crate) static DATABASES: Registry<OpenDatabase> = Registry::new("LightningDB*");
 
 /// The open database behind a `LightningDB*` handle.
-pub(crate) fn database(token: usize) -> Outcome<Arc<lightning_db::Database>> {
+pub(crate) fn database(token: usize) -> Outcome<Arc<OpenDatabase>> {
     DATABASES.get(token, "db")
 }
 

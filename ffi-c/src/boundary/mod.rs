@@ -9,6 +9,7 @@ use std::ptr::NonNull;
 
 pub mod errors;
 pub(crate) mod handles;
+pub(crate) mod transactions;
 
 pub use errors::LightningDBError;
 

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use lightning_db::Database;
 
 use super::{config, LightningDB, LightningDBConfig, LightningDBError, LightningDBResult};
-use crate::boundary::handles::{self, DATABASES};
+use crate::boundary::handles::{self, OpenDatabase, DATABASES};
 use crate::boundary::{self, out, run, run_handle, run_void, Outcome};
 
 /// The open database behind a handle argument.
-pub(crate) fn database(db: *const LightningDB) -> Outcome<Arc<Database>> {
+pub(crate) fn database(db: *const LightningDB) -> Outcome<Arc<OpenDatabase>> {
     handles::database(db.addr())
 }
 
@@ -26,7 +26,7 @@ fn open_with(
         let path = unsafe { boundary::path(path, "path")? };
         let config = config::resolve(config)?;
         let db = open(path, config)?;
-        Ok(DATABASES.insert(db))
+        Ok(DATABASES.insert(OpenDatabase::new(Arc::new(db))))
     });
     std::ptr::without_provenance_mut(token)
 }
@@ -81,6 +81,7 @@ pub extern "C" fn lightning_db_close(db: *mut LightningDB) -> LightningDBError {
         // Closed explicitly rather than by dropping the Arc, so that the lock is
         // released now even if another thread is still inside a call on it (that
         // call then fails with InvalidArgument).
+        db.transactions.clear();
         db.close()?;
         Ok(())
     })
@@ -99,6 +100,7 @@ pub extern "C" fn lightning_db_free(db: *mut LightningDB) {
     }
     run_void("lightning_db_free", || {
         let db = DATABASES.remove(db.addr(), "db")?;
+        db.transactions.clear();
         db.close()?;
         Ok(())
     });

@@ -4,7 +4,9 @@
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use lightning_db::{Database, Iter, KeyRange};
+use lightning_db::{Iter, KeyRange};
+
+use crate::boundary::handles::OpenDatabase;
 
 use super::database::database;
 use super::{LightningDB, LightningDBError, LightningDBIterator, LightningDBResult};
@@ -16,7 +18,7 @@ use crate::boundary::{self, out, run, run_void, Failure, Outcome};
 /// reads a stored value, so the end of a scan, or a transaction's own writes (held
 /// in the iterator), would otherwise still come back as Success.
 pub(crate) struct Scan {
-    db: Arc<Database>,
+    db: Arc<OpenDatabase>,
     cursor: Mutex<Cursor>,
 }
 
@@ -115,7 +117,7 @@ unsafe fn create(
     let keys = keys()?;
     let scan: Iter = match source {
         Source::Database => db.range(keys)?,
-        Source::Transaction(id) => db.tx_range(id, keys)?,
+        Source::Transaction(id) => db.transactions.with(&db, id, |tx| tx.range(keys))?,
     };
     // `Iter` is double-ended: reverse order is the same snapshot walked from the
     // back, fetched page by page like the forward walk.

@@ -56,7 +56,9 @@ fn set_error(e: &LightningDbError) -> i32 {
 
 /// The database of a `LightningDB*` (from `Database.native_handle()`).
 fn database(db: *const LightningDB) -> Result<Database> {
-    Ok(Database::shared(handles::database(db.addr())?))
+    Ok(Database::shared(Arc::clone(
+        &handles::database(db.addr())?.db,
+    )))
 }
 
 /// Runs `f`, turning an error or a panic into its code (recorded for

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use lightning_db as engine;
 
-use crate::boundary::handles::DATABASES;
+use crate::boundary::handles::{OpenDatabase, DATABASES};
 use crate::boundary::{Failure, LightningDBError};
 
 uniffi::include_scaffolding!("lightning_db");
@@ -403,7 +403,7 @@ impl Database {
     /// `lightning_db_release` (closing this object closes the database for
     /// both).
     pub fn native_handle(&self) -> u64 {
-        DATABASES.insert_shared(Arc::clone(&self.db)) as u64
+        DATABASES.insert(OpenDatabase::new(Arc::clone(&self.db))) as u64
     }
 
     /// The object over a database a `LightningDB*` handle refers to.

@@ -7,6 +7,8 @@
 //!   `ffi-c/src/python/mod.rs`: the list of the Python fast path's exported
 //!   functions and their signatures, which `ci/check-symbols` holds the Python
 //!   layer to (they are not part of the public C API).
+//! - `csharp`: `bindings/csharp/src/NativeMethods.g.cs`, by csbindgen from the
+//!   C ABI sources (`csharp.rs`).
 //!
 //! No target means all of them. `ci/generate` runs this; `ci/check-generated`
 //! fails when the output differs from what is checked in. cbindgen is used as a
@@ -15,9 +17,15 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod csharp;
+
 type Generator = fn(&Path) -> Result<(), String>;
 
-const TARGETS: &[(&str, Generator)] = &[("c-header", c_header), ("python-symbols", python_symbols)];
+const TARGETS: &[(&str, Generator)] = &[
+    ("c-header", c_header),
+    ("python-symbols", python_symbols),
+    ("csharp", csharp::generate),
+];
 
 fn workspace_root() -> PathBuf {
     // tools/generate/ -> the workspace root, wherever the command is run from.
