@@ -61,7 +61,12 @@ internal class JniPages(private val iter: Long) : PageSource {
     override fun nextPage(max: Int): List<Entry> {
         if (released) throw InvalidArgumentException("the cursor is closed")
         while (true) {
-            val result = Jni.iterNextPage(iter, buffer, max)
+            // Reachable through the call, so the cleaner cannot free the iterator under it.
+            val result = try {
+                Jni.iterNextPage(iter, buffer, max)
+            } finally {
+                java.lang.ref.Reference.reachabilityFence(this)
+            }
             val count = (result and 0xffffffffL).toInt()
             val used = (result ushr 32).toInt()
             if (count == 0 && used > 0) {

@@ -39,6 +39,18 @@ class LightningDB private constructor(private val db: Database) : Closeable {
         return handle
     }
 
+    /**
+     * Runs a JNI call on [handle], keeping this object reachable until it returns: otherwise
+     * the JIT may let it be collected mid-call (nothing reads it after [live]), and the
+     * cleaner would release the handle under the call.
+     */
+    private inline fun <T> held(call: () -> T): T =
+        try {
+            call()
+        } finally {
+            java.lang.ref.Reference.reachabilityFence(this)
+        }
+
     /** Runs a call of the generated API on the open database. */
     private inline fun <T> call(body: (Database) -> T): T {
         if (closed) throw closedError()
@@ -51,14 +63,14 @@ class LightningDB private constructor(private val db: Database) : Closeable {
     }
 
     /** The value stored under [key], or null. */
-    operator fun get(key: ByteArray): ByteArray? = Jni.get(live(), key)
+    operator fun get(key: ByteArray): ByteArray? = held { Jni.get(live(), key) }
     operator fun get(key: String): ByteArray? = get(key.toByteArray())
 
     /** The value under [key] decoded as UTF-8, or null. */
     fun getString(key: String): String? = get(key)?.toString(Charsets.UTF_8)
 
     /** Stores [value] under [key] as one commit. */
-    fun put(key: ByteArray, value: ByteArray) = Jni.put(live(), key, value)
+    fun put(key: ByteArray, value: ByteArray) = held { Jni.put(live(), key, value) }
     fun put(key: String, value: String) = put(key.toByteArray(), value.toByteArray())
     fun put(key: String, value: ByteArray) = put(key.toByteArray(), value)
     operator fun set(key: ByteArray, value: ByteArray) = put(key, value)
@@ -66,15 +78,15 @@ class LightningDB private constructor(private val db: Database) : Closeable {
     operator fun set(key: String, value: String) = put(key.toByteArray(), value.toByteArray())
 
     /** Deletes [key]; whether it was there. */
-    fun delete(key: ByteArray): Boolean = Jni.delete(live(), key)
+    fun delete(key: ByteArray): Boolean = held { Jni.delete(live(), key) }
     fun delete(key: String): Boolean = delete(key.toByteArray())
 
     /** Whether [key] is stored (`key in db`). */
-    operator fun contains(key: ByteArray): Boolean = Jni.contains(live(), key)
+    operator fun contains(key: ByteArray): Boolean = held { Jni.contains(live(), key) }
     operator fun contains(key: String): Boolean = contains(key.toByteArray())
 
     /** Applies [batch] atomically, as one commit. */
-    fun write(batch: WriteBatch) = Jni.writePacked(live(), batch.bytes, batch.used, batch.size)
+    fun write(batch: WriteBatch) = held { Jni.writePacked(live(), batch.bytes, batch.used, batch.size) }
 
     /** Builds a batch with [build] and applies it atomically: `db.write { put("a", "1"); delete("b") }`. */
     fun write(build: WriteBatch.() -> Unit) = write(WriteBatch().apply(build))
@@ -88,12 +100,12 @@ class LightningDB private constructor(private val db: Database) : Closeable {
      */
     @JvmOverloads
     fun scan(start: Bound = Bound.Unbounded, end: Bound = Bound.Unbounded, reverse: Boolean = false): Cursor =
-        scanOf(live(), null, start, end, reverse)
+        held { scanOf(live(), null, start, end, reverse) }
 
     /** Scans the keys that start with [prefix] (every key when it is empty). */
     @JvmOverloads
     fun scanPrefix(prefix: ByteArray, reverse: Boolean = false): Cursor =
-        Cursor(JniPages(Jni.iterPrefix(live(), false, 0, prefix, reverse)))
+        held { Cursor(JniPages(Jni.iterPrefix(live(), false, 0, prefix, reverse))) }
 
     @JvmOverloads
     fun scanPrefix(prefix: String, reverse: Boolean = false): Cursor = scanPrefix(prefix.toByteArray(), reverse)
@@ -110,7 +122,7 @@ class LightningDB private constructor(private val db: Database) : Closeable {
      * Begins a transaction (snapshot reads, read-your-own-writes, optimistic commit). Commit it
      * or roll it back; closing it unfinished rolls it back.
      */
-    fun beginTransaction(): Transaction = Transaction(this, Jni.txBegin(live()))
+    fun beginTransaction(): Transaction = held { Transaction(this, Jni.txBegin(live())) }
 
     /**
      * Runs [body] in a transaction that commits when it returns and rolls back when it throws.

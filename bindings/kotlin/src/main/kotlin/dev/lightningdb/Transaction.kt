@@ -23,6 +23,14 @@ class Transaction internal constructor(private val owner: LightningDB, private v
         CLEANER.register(this) { if (!finished.getAndSet(true)) abortQuietly(owner, id) }
     }
 
+    /** Keeps this transaction reachable through a JNI call, so its cleaner cannot abort it under the call. */
+    private inline fun <T> held(call: () -> T): T =
+        try {
+            call()
+        } finally {
+            java.lang.ref.Reference.reachabilityFence(this)
+        }
+
     /** True after commit or rollback (whether the commit succeeded or not). */
     val isFinished: Boolean get() = finished.get()
 
@@ -33,31 +41,31 @@ class Transaction internal constructor(private val owner: LightningDB, private v
         return owner.live()
     }
 
-    operator fun get(key: ByteArray): ByteArray? = Jni.txGet(live(), id, key)
+    operator fun get(key: ByteArray): ByteArray? = held { Jni.txGet(live(), id, key) }
     operator fun get(key: String): ByteArray? = get(key.toByteArray())
     fun getString(key: String): String? = get(key)?.toString(Charsets.UTF_8)
 
-    fun put(key: ByteArray, value: ByteArray) = Jni.txPut(live(), id, key, value)
+    fun put(key: ByteArray, value: ByteArray) = held { Jni.txPut(live(), id, key, value) }
     fun put(key: String, value: String) = put(key.toByteArray(), value.toByteArray())
     fun put(key: String, value: ByteArray) = put(key.toByteArray(), value)
     operator fun set(key: ByteArray, value: ByteArray) = put(key, value)
     operator fun set(key: String, value: ByteArray) = put(key.toByteArray(), value)
     operator fun set(key: String, value: String) = put(key.toByteArray(), value.toByteArray())
 
-    fun delete(key: ByteArray) = Jni.txDelete(live(), id, key)
+    fun delete(key: ByteArray) = held { Jni.txDelete(live(), id, key) }
     fun delete(key: String) = delete(key.toByteArray())
 
-    operator fun contains(key: ByteArray): Boolean = Jni.txContains(live(), id, key)
+    operator fun contains(key: ByteArray): Boolean = held { Jni.txContains(live(), id, key) }
     operator fun contains(key: String): Boolean = contains(key.toByteArray())
 
     /** Scans as this transaction sees the database: its snapshot with its own writes so far. */
     @JvmOverloads
     fun scan(start: Bound = Bound.Unbounded, end: Bound = Bound.Unbounded, reverse: Boolean = false): Cursor =
-        scanOf(live(), id, start, end, reverse)
+        held { scanOf(live(), id, start, end, reverse) }
 
     @JvmOverloads
     fun scanPrefix(prefix: ByteArray, reverse: Boolean = false): Cursor =
-        Cursor(JniPages(Jni.iterPrefix(live(), true, id, prefix, reverse)))
+        held { Cursor(JniPages(Jni.iterPrefix(live(), true, id, prefix, reverse))) }
 
     @JvmOverloads
     fun scanPrefix(prefix: String, reverse: Boolean = false): Cursor = scanPrefix(prefix.toByteArray(), reverse)
@@ -66,14 +74,14 @@ class Transaction internal constructor(private val owner: LightningDB, private v
     fun commit() {
         val db = live()
         if (finished.getAndSet(true)) throw finishedError()
-        Jni.txCommit(db, id)
+        held { Jni.txCommit(db, id) }
     }
 
     /** Discards every write. */
     fun rollback() {
         val db = live()
         if (finished.getAndSet(true)) throw finishedError()
-        Jni.txAbort(db, id)
+        held { Jni.txAbort(db, id) }
     }
 
     /** Rolls back if unfinished; calling it again does nothing. */
