@@ -526,6 +526,10 @@ def _uniffi_check_contract_api_version(lib):
 def _uniffi_check_api_checksums(lib):
     if lib.uniffi_lightning_db_ffi_checksum_func_create() != 64635:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_lightning_db_ffi_checksum_func_max_key_size() != 20175:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_lightning_db_ffi_checksum_func_max_value_size() != 63832:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_lightning_db_ffi_checksum_func_open() != 11734:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_lightning_db_ffi_checksum_func_version() != 46300:
@@ -634,6 +638,12 @@ _UniffiLib.ffi_lightning_db_ffi_uniffi_contract_version.restype = ctypes.c_uint3
 _UniffiLib.uniffi_lightning_db_ffi_checksum_func_create.argtypes = (
 )
 _UniffiLib.uniffi_lightning_db_ffi_checksum_func_create.restype = ctypes.c_uint16
+_UniffiLib.uniffi_lightning_db_ffi_checksum_func_max_key_size.argtypes = (
+)
+_UniffiLib.uniffi_lightning_db_ffi_checksum_func_max_key_size.restype = ctypes.c_uint16
+_UniffiLib.uniffi_lightning_db_ffi_checksum_func_max_value_size.argtypes = (
+)
+_UniffiLib.uniffi_lightning_db_ffi_checksum_func_max_value_size.restype = ctypes.c_uint16
 _UniffiLib.uniffi_lightning_db_ffi_checksum_func_open.argtypes = (
 )
 _UniffiLib.uniffi_lightning_db_ffi_checksum_func_open.restype = ctypes.c_uint16
@@ -754,6 +764,14 @@ _UniffiLib.uniffi_lightning_db_ffi_fn_func_create.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_lightning_db_ffi_fn_func_create.restype = ctypes.c_uint64
+_UniffiLib.uniffi_lightning_db_ffi_fn_func_max_key_size.argtypes = (
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_lightning_db_ffi_fn_func_max_key_size.restype = ctypes.c_uint32
+_UniffiLib.uniffi_lightning_db_ffi_fn_func_max_value_size.argtypes = (
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_lightning_db_ffi_fn_func_max_value_size.restype = ctypes.c_uint32
 _UniffiLib.uniffi_lightning_db_ffi_fn_func_open.argtypes = (
     _UniffiRustBuffer,
     _UniffiRustBuffer,
@@ -3232,6 +3250,34 @@ def create(path: str,config: typing.Union[object, typing.Optional[Config]] = _DE
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def max_key_size() -> int:
+    """
+    The longest key accepted, in bytes (keys are 1 to this many bytes).
+"""
+    _uniffi_lowered_args = (
+    )
+    _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_lightning_db_ffi_fn_func_max_key_size,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
+def max_value_size() -> int:
+    """
+    The longest value accepted, in bytes (values may be empty).
+"""
+    _uniffi_lowered_args = (
+    )
+    _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_lightning_db_ffi_fn_func_max_value_size,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def open(path: str,config: typing.Union[object, typing.Optional[Config]] = _DEFAULT) -> Database:
     """
     Opens an existing database; IoError if `path` does not exist.
@@ -3282,6 +3328,8 @@ __all__ = [
     "Stats",
     "VerifyReport",
     "create",
+    "max_key_size",
+    "max_value_size",
     "open",
     "version",
     "Cursor",

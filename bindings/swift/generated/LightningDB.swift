@@ -2663,6 +2663,26 @@ public func create(path: String, config: Config? = nil)throws  -> Database  {
 })
 }
 /**
+ * The longest key accepted, in bytes (keys are 1 to this many bytes).
+ */
+public func maxKeySize() -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_lightning_db_ffi_fn_func_max_key_size(uniffiCallStatus
+    )
+})
+}
+/**
+ * The longest value accepted, in bytes (values may be empty).
+ */
+public func maxValueSize() -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_lightning_db_ffi_fn_func_max_value_size(uniffiCallStatus
+    )
+})
+}
+/**
  * Opens an existing database; IoError if `path` does not exist.
  */
 public func `open`(path: String, config: Config? = nil)throws  -> Database  {
@@ -2701,6 +2721,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.contractVersionMismatch
     }
     if (uniffi_lightning_db_ffi_checksum_func_create() != 64635) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_lightning_db_ffi_checksum_func_max_key_size() != 20175) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_lightning_db_ffi_checksum_func_max_value_size() != 63832) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_lightning_db_ffi_checksum_func_open() != 11734) {

@@ -259,6 +259,14 @@ pub fn open(path: String, config: Option<Config>) -> Result<Arc<Database>> {
     Database::open(path, config).map(Arc::new)
 }
 
+pub fn max_key_size() -> u32 {
+    engine::MAX_KEY_SIZE as u32
+}
+
+pub fn max_value_size() -> u32 {
+    engine::MAX_VALUE_SIZE as u32
+}
+
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }

@@ -677,6 +677,10 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_lightning_db_ffi_checksum_func_create(
     ): Int
+    external fun uniffi_lightning_db_ffi_checksum_func_max_key_size(
+    ): Int
+    external fun uniffi_lightning_db_ffi_checksum_func_max_value_size(
+    ): Int
     external fun uniffi_lightning_db_ffi_checksum_func_open(
     ): Int
     external fun uniffi_lightning_db_ffi_checksum_func_version(
@@ -859,6 +863,10 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_lightning_db_ffi_fn_func_create(`path`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_lightning_db_ffi_fn_func_max_key_size(uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_lightning_db_ffi_fn_func_max_value_size(uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
     external fun uniffi_lightning_db_ffi_fn_func_open(`path`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_lightning_db_ffi_fn_func_version(uniffi_out_err: UniffiRustCallStatus, 
@@ -983,6 +991,12 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_lightning_db_ffi_checksum_func_create() and 0xFFFF) != 64635) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_lightning_db_ffi_checksum_func_max_key_size() and 0xFFFF) != 20175) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_lightning_db_ffi_checksum_func_max_value_size() and 0xFFFF) != 63832) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_lightning_db_ffi_checksum_func_open() and 0xFFFF) != 11734) {
@@ -4040,6 +4054,32 @@ public object FfiConverterSequenceTypeBatchOp: FfiConverterRustBuffer<List<Batch
         
         FfiConverterString.lower(`path`),
         FfiConverterOptionalTypeConfig.lower(`config`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The longest key accepted, in bytes (keys are 1 to this many bytes).
+         */ fun `maxKeySize`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_lightning_db_ffi_fn_func_max_key_size(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * The longest value accepted, in bytes (values may be empty).
+         */ fun `maxValueSize`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_lightning_db_ffi_fn_func_max_value_size(
+    
+        _status)
 }
     )
     }
