@@ -252,8 +252,8 @@ internal fun scanOf(handle: Long, tx: Long?, start: Bound, end: Bound, reverse: 
     return Cursor(JniPages(Jni.iterRange(handle, tx != null, tx ?: 0, from, to, reverse)))
 }
 
-/** The longest key, in bytes (LIGHTNING_DB_MAX_KEY_SIZE). */
-internal const val MAX_KEY_SIZE = 16384
+/** The longest key, in bytes, as the library says (read once). */
+internal val MAX_KEY_SIZE: Int by lazy { dev.lightningdb.generated.maxKeySize().toInt() }
 
 /**
  * The smallest key greater than [key]: the key and a zero byte; for a key at the size limit,
