@@ -10,12 +10,14 @@
 //!   cbindgen writes its header to `include/lightning_db_ffi.h`;
 //! - `uniffi`: the object interface described in `idl/lightning_db.udl`, from
 //!   which UniFFI generates the Kotlin, Swift, Python and Ruby wrappers;
-//! - `python`: the Python layer's fast path (CPython objects built here).
+//! - `python`: the Python layer's fast path (CPython objects built here);
+//! - `jvm`: the JNI entry points of the Kotlin/Java layer's fast path.
 //!
 //! The engine (`lightning_db`) knows nothing of any of them.
 
 pub mod boundary;
 pub mod c_api;
+mod jvm;
 mod python;
 mod uniffi;
 // UniFFI's generated code names its tag type as `crate::UniFfiTag`; the

@@ -1,25 +1,19 @@
-// Runs tests/conformance/scenarios.json (format: tests/conformance/README.md)
-// through the UniFFI-generated Kotlin API alone, against the shared cdylib
-// target/release/liblightning_db_ffi.so (pom.xml points the generated loader at
-// it). It mirrors bindings/python/tests/conformance.py, step for step, so that a
+// Runs tests/conformance/scenarios.json (format: tests/conformance/README.md) through both
+// ways into the library, against the one copy of it that the tests load from the classpath:
+// - `generated`: the UniFFI-generated API alone (JNA for every call);
+// - `idiomatic`: the package's own API (dev.lightningdb.LightningDB), whose hot calls go
+//   through JNI.
+// Both must satisfy every scenario: that is what shows the fast path gives the same results
+// and the same errors. It mirrors bindings/python/tests/conformance.py step for step, so a
 // scenario means the same thing in every language.
 package dev.lightningdb.conformance
 
-import dev.lightningdb.BatchOp
-import dev.lightningdb.Config
-import dev.lightningdb.Cursor
-import dev.lightningdb.Database
-import dev.lightningdb.KeyBound
-import dev.lightningdb.LightningDbException
-import dev.lightningdb.Stats
-import dev.lightningdb.SyncMode
-import dev.lightningdb.Transaction
-import dev.lightningdb.VerifyReport
 import org.json.JSONArray
 import org.json.JSONObject
+import org.junit.jupiter.api.DynamicContainer
+import org.junit.jupiter.api.DynamicNode
 import org.junit.jupiter.api.DynamicTest
 import org.junit.jupiter.api.TestFactory
-import java.io.File
 import java.nio.file.Files
 import java.nio.file.Path
 import java.nio.file.Paths
@@ -31,26 +25,25 @@ private val SCENARIOS: Path = Paths.get(
 )
 
 class ConformanceTest {
-    /** One dynamic test per scenario, named after it, so reports list each. */
+    /** One dynamic test per scenario and path, named after them, so reports list each. */
     @TestFactory
-    fun scenarios(): List<DynamicTest> {
-        checkLibrary()
-        return load().map { scenario ->
-            DynamicTest.dynamicTest(scenario.getString("name")) {
-                val root = Files.createTempDirectory("lightning-db-conformance-")
-                try {
-                    Runner(root).run(scenario)
-                } finally {
-                    root.toFile().deleteRecursively()
-                }
-            }
+    fun scenarios(): List<DynamicNode> {
+        val scenarios = load()
+        return listOf(GeneratedApi, IdiomaticApi).map { api ->
+            DynamicContainer.dynamicContainer(
+                api.name,
+                scenarios.map { scenario ->
+                    DynamicTest.dynamicTest("${api.name}: ${scenario.getString("name")}") {
+                        val root = Files.createTempDirectory("lightning-db-conformance-")
+                        try {
+                            Runner(api, root).run(scenario)
+                        } finally {
+                            root.toFile().deleteRecursively()
+                        }
+                    }
+                },
+            )
         }
-    }
-
-    /** A missing library would otherwise surface as an UnsatisfiedLinkError in every scenario. */
-    private fun checkLibrary() {
-        val lib = System.getProperty("uniffi.component.lightning_db.libraryOverride") ?: return
-        check(File(lib).isFile) { "$lib is missing: build it with `cargo build --release -p lightning-db-ffi`" }
     }
 }
 
@@ -101,90 +94,95 @@ fun show(bytes: ByteArray): String {
     else "hex:" + head.joinToString("") { "%02x".format(it) } + more
 }
 
-fun toBound(spec: Any?): KeyBound {
-    if (spec == null || spec == JSONObject.NULL) return KeyBound.Unbounded
+/** A scenario's bound: null = unbounded, else whether it is included, and its key. */
+class BoundSpec(val included: Boolean, val key: ByteArray)
+
+fun toBound(spec: Any?): BoundSpec? {
+    if (spec == null || spec == JSONObject.NULL) return null
     val obj = spec as JSONObject
     require(obj.length() == 1) { "a bound has one field: $spec" }
     return when {
-        obj.has("included") -> KeyBound.Included(toBytes(obj.get("included")))
-        obj.has("excluded") -> KeyBound.Excluded(toBytes(obj.get("excluded")))
+        obj.has("included") -> BoundSpec(true, toBytes(obj.get("included")))
+        obj.has("excluded") -> BoundSpec(false, toBytes(obj.get("excluded")))
         else -> throw IllegalArgumentException("not a bound: $spec")
     }
 }
 
-/** A `config` object: the UDL's field names, every missing field at its default. */
-fun toConfig(spec: JSONObject?): Config? {
-    if (spec == null) return null
-    val config = Config()
-    for (field in spec.keySet()) {
-        when (field) {
-            "page_size" -> config.pageSize = spec.getLong(field).toUInt()
-            "cache_size" -> config.cacheSize = spec.getLong(field).toULong()
-            "sync_mode" -> config.syncMode = SyncMode.valueOf(spec.getString(field).uppercase())
-            "read_only" -> config.readOnly = spec.getBoolean(field)
-            "segment_size" -> config.segmentSize = spec.getLong(field).toULong()
-            "auto_compact" -> config.autoCompact = spec.getBoolean(field)
-            "compaction_dead_ratio" -> config.compactionDeadRatio = spec.getDouble(field)
-            "compaction_min_dead_bytes" -> config.compactionMinDeadBytes = spec.getLong(field).toULong()
-            "normal_sync_interval_ms" -> config.normalSyncIntervalMs = spec.getLong(field).toULong()
-            else -> throw IllegalArgumentException("unknown config field $field")
-        }
-    }
-    return config
-}
-
-/**
- * The UDL variant name and the engine's message of a generated error. Kotlin's
- * generated classes are not named exactly as the UDL's variants (UniFFI turns a
- * trailing "Error" into "Exception": IoError is IoException), so each is mapped
- * by hand; `detail` is the variant's one field (named `message` in the UDL, see
- * the workaround in pom.xml).
- */
-fun variant(e: LightningDbException): kotlin.Pair<String, String> = when (e) {
-    is LightningDbException.NullPointer -> "NullPointer" to e.detail
-    is LightningDbException.InvalidUtf8 -> "InvalidUtf8" to e.detail
-    is LightningDbException.IoException -> "IoError" to e.detail
-    is LightningDbException.CorruptedData -> "CorruptedData" to e.detail
-    is LightningDbException.InvalidArgument -> "InvalidArgument" to e.detail
-    is LightningDbException.OutOfMemory -> "OutOfMemory" to e.detail
-    is LightningDbException.DatabaseLocked -> "DatabaseLocked" to e.detail
-    is LightningDbException.TransactionConflict -> "TransactionConflict" to e.detail
-    is LightningDbException.Unknown -> "Unknown" to e.detail
-}
-
-/** The partial records `stats` and `verify` are compared by, under the UDL's field names. */
-fun fields(stats: Stats): Map<String, Any> = mapOf(
-    "live_keys" to stats.liveKeys, "live_bytes" to stats.liveBytes, "total_bytes" to stats.totalBytes,
-    "segments" to stats.segments, "last_seq" to stats.lastSeq, "cache_hits" to stats.cacheHits,
-    "cache_misses" to stats.cacheMisses, "compactions" to stats.compactions, "commits" to stats.commits,
-    "fsyncs" to stats.fsyncs, "checkpoints" to stats.checkpoints,
-)
-
-fun fields(report: VerifyReport): Map<String, Any> = mapOf(
-    "segments" to report.segments, "records" to report.records, "bytes" to report.bytes,
-    "live_keys" to report.liveKeys, "unreadable_keys" to report.unreadableKeys,
-    "corruptions" to report.corruptions.size.toULong(), "is_clean" to report.isClean,
-)
+/** One operation of a `write`: a put (value not null) or a delete. */
+class Op(val key: ByteArray, val value: ByteArray?)
 
 /** Whether a result equals a scalar expectation of the scenario (JSON bool, integer). */
 fun sameScalar(got: Any?, want: Any?): Boolean = when (want) {
     is Boolean -> got == want
-    is Int, is Long -> got is ULong && got == (want as Number).toLong().toULong()
+    is Int, is Long -> got is Long && got == (want as Number).toLong()
     else -> false
 }
 
 class StepFailed(message: String) : AssertionError(message)
 
-/** Runs one scenario in directory [root], holding the handles its steps name. */
-class Runner(private val root: Path) {
-    private val dbs = mutableMapOf<String, Database>()
-    private val openedWith = mutableMapOf<String, kotlin.Pair<String, JSONObject?>>()
-    private val txs = mutableMapOf<String, Transaction>()
-    private val cursors = mutableMapOf<String, Cursor>()
+// ---- the API a runner drives: one adapter per path ---------------------------------------
 
-    // Every object the scenario made, replaced ones too: their Rust side is freed
-    // at the end (destroy) rather than whenever the JVM's cleaner gets to it.
-    private val made = mutableListOf<AutoCloseable>()
+/** An error as the scenarios name it: the UDL variant and the library's message. */
+class ApiError(val variant: String, message: String, cause: Throwable) : Exception(message, cause)
+
+interface Api {
+    val name: String
+    fun create(path: String, config: JSONObject?): Db
+    fun open(path: String, config: JSONObject?): Db
+
+    /** Runs [body], turning this path's exceptions into [ApiError]. */
+    fun <T> call(body: () -> T): T
+}
+
+interface Db {
+    fun close()
+    fun put(key: ByteArray, value: ByteArray)
+    fun get(key: ByteArray): ByteArray?
+    fun delete(key: ByteArray): Boolean
+    fun contains(key: ByteArray): Boolean
+    fun len(): Long
+    fun write(ops: List<Op>)
+    fun scan(start: BoundSpec?, end: BoundSpec?, reverse: Boolean): Cur
+    fun scanPrefix(prefix: ByteArray, reverse: Boolean): Cur
+    fun begin(): Tx
+    fun backup(dest: String)
+    fun checkpoint()
+    fun compact()
+    fun verify(): Map<String, Any>
+    fun stats(): Map<String, Any>
+
+    /** Frees what close() leaves (the generated object); a no-op where close() frees all. */
+    fun release()
+}
+
+interface Tx {
+    fun get(key: ByteArray): ByteArray?
+    fun put(key: ByteArray, value: ByteArray)
+    fun delete(key: ByteArray)
+    fun contains(key: ByteArray): Boolean
+    fun scan(start: BoundSpec?, end: BoundSpec?, reverse: Boolean): Cur
+    fun scanPrefix(prefix: ByteArray, reverse: Boolean): Cur
+    fun commit()
+    fun rollback()
+    fun release()
+}
+
+interface Cur {
+    /** Up to [count] pairs, fewer only at the end. */
+    fun next(count: Int): List<Pair>
+    fun release()
+}
+
+/** Runs one scenario in directory [root] through [api], holding the handles its steps name. */
+class Runner(private val api: Api, private val root: Path) {
+    private val dbs = mutableMapOf<String, Db>()
+    private val openedWith = mutableMapOf<String, kotlin.Pair<String, JSONObject?>>()
+    private val txs = mutableMapOf<String, Tx>()
+    private val cursors = mutableMapOf<String, Cur>()
+
+    // Every object the scenario made, replaced ones too, released at the end (in reverse:
+    // cursors and transactions before the databases they came from).
+    private val made = mutableListOf<() -> Unit>()
 
     fun run(scenario: JSONObject) {
         try {
@@ -200,24 +198,24 @@ class Runner(private val root: Path) {
         } finally {
             for (db in dbs.values) {
                 try {
-                    db.closeDatabase()
-                } catch (e: LightningDbException) {
+                    api.call { db.close() }
+                } catch (e: ApiError) {
                     // Already closed by the scenario: expected here.
                 }
             }
-            // Cursors and transactions before the databases they came from.
-            for (obj in made.reversed()) obj.close()
+            for (release in made.reversed()) release()
         }
     }
 
     private fun step(scenario: JSONObject, step: JSONObject) {
         val wantError = step.optString("expect_error", null)
         val result = try {
-            execute(scenario, step)
+            api.call { execute(scenario, step) }
         } catch (e: StepFailed) {
             throw e
-        } catch (e: LightningDbException) {
-            val (kind, message) = variant(e)
+        } catch (e: ApiError) {
+            val kind = e.variant
+            val message = e.message ?: ""
             if (wantError == null) throw StepFailed("failed with $kind: $message")
             if (kind != wantError) throw StepFailed("failed with $kind ($message), expected $wantError")
             val contains = step.optString("error_contains", "")
@@ -233,7 +231,8 @@ class Runner(private val root: Path) {
     private fun check(step: JSONObject, result: Any?) {
         val op = step.getString("op")
         if (op == "stats" || op == "verify") {
-            val got = if (result is Stats) fields(result) else fields(result as VerifyReport)
+            @Suppress("UNCHECKED_CAST")
+            val got = result as Map<String, Any>
             val want = step.optJSONObject("expect") ?: JSONObject()
             for (field in want.keySet()) {
                 require(field in got) { "no field $field in the result of $op" }
@@ -280,27 +279,18 @@ class Runner(private val root: Path) {
         }
     }
 
-    /** Up to [count] pairs, fewer only at the end; read in pages of at most 100. */
-    private fun next(cursor: Cursor, count: Int): List<Pair> {
-        val out = mutableListOf<Pair>()
-        while (out.size < count) {
-            val page = cursor.nextPage(minOf(count - out.size, 100).toUInt())
-            if (page.isEmpty()) break
-            page.mapTo(out) { Pair(it.key, it.value) }
-        }
-        return out
-    }
-
-    private fun drain(cursor: Cursor): List<Pair> {
+    private fun drain(cursor: Cur): List<Pair> {
         val out = mutableListOf<Pair>()
         while (true) {
-            val page = next(cursor, 1000)
+            val page = cursor.next(1000)
             out.addAll(page)
             if (page.size < 1000) return out
         }
     }
 
-    private fun <T : AutoCloseable> keep(obj: T): T = obj.also { made.add(it) }
+    private fun keepDb(db: Db) = db.also { made.add(it::release) }
+    private fun keepTx(tx: Tx) = tx.also { made.add(it::release) }
+    private fun keepCur(cur: Cur) = cur.also { made.add(it::release) }
 
     private fun execute(scenario: JSONObject, step: JSONObject): Any? {
         val op = step.getString("op")
@@ -309,25 +299,25 @@ class Runner(private val root: Path) {
         val path = root.resolve(step.optString("path", "db")).toString()
         when (op) {
             "create", "open" -> {
-                val db = if (op == "create") Database.create(path, toConfig(config)) else Database.open(path, toConfig(config))
-                dbs[name] = keep(db)
+                val db = if (op == "create") api.create(path, config) else api.open(path, config)
+                dbs[name] = keepDb(db)
                 openedWith[name] = path to config
                 return Unit
             }
             "reopen" -> {
-                dbs.getValue(name).closeDatabase()
+                dbs.getValue(name).close()
                 val (lastPath, lastConfig) = openedWith.getValue(name)
-                dbs[name] = keep(Database.open(lastPath, toConfig(lastConfig)))
+                dbs[name] = keepDb(api.open(lastPath, lastConfig))
                 return Unit
             }
             "tx_get", "tx_put", "tx_delete", "tx_contains", "tx_scan", "tx_scan_prefix", "commit", "rollback" ->
                 return executeTx(op, txs.getValue(step.getString("tx")), step)
-            "next" -> return next(cursors.getValue(step.getString("cursor")), step.getInt("count"))
+            "next" -> return cursors.getValue(step.getString("cursor")).next(step.getInt("count"))
         }
         val db = dbs.getValue(name)
         val key = if (step.has("key")) toBytes(step.get("key")) else ByteArray(0)
         return when (op) {
-            "close" -> db.closeDatabase()
+            "close" -> db.close()
             "put" -> db.put(key, toBytes(step.get("value")))
             "get" -> db.get(key)
             "delete" -> db.delete(key)
@@ -342,12 +332,12 @@ class Runner(private val root: Path) {
                 val valuePrefix = step.getString("value_prefix")
                 db.write((0 until step.getInt("count")).map { i ->
                     val n = "%05d".format(i)
-                    BatchOp.Put("$keyPrefix$n".toByteArray(), "$valuePrefix$n".toByteArray())
+                    Op("$keyPrefix$n".toByteArray(), "$valuePrefix$n".toByteArray())
                 })
             }
             "scan", "scan_prefix" -> scan(op, step, db::scan, db::scanPrefix)
             "begin" -> {
-                txs[step.getString("tx")] = keep(db.beginTransaction())
+                txs[step.getString("tx")] = keepTx(db.begin())
                 Unit
             }
             "backup" -> db.backup(root.resolve(step.getString("dest")).toString())
@@ -359,7 +349,7 @@ class Runner(private val root: Path) {
         }
     }
 
-    private fun executeTx(op: String, tx: Transaction, step: JSONObject): Any? {
+    private fun executeTx(op: String, tx: Tx, step: JSONObject): Any? {
         val key = if (step.has("key")) toBytes(step.get("key")) else ByteArray(0)
         return when (op) {
             "tx_get" -> tx.get(key)
@@ -376,11 +366,11 @@ class Runner(private val root: Path) {
     private fun scan(
         op: String,
         step: JSONObject,
-        scan: (KeyBound, KeyBound, Boolean) -> Cursor,
-        scanPrefix: (ByteArray, Boolean) -> Cursor,
+        scan: (BoundSpec?, BoundSpec?, Boolean) -> Cur,
+        scanPrefix: (ByteArray, Boolean) -> Cur,
     ): Any? {
         val reverse = step.optBoolean("reverse", false)
-        val cursor = keep(
+        val cursor = keepCur(
             if (op == "scan") scan(toBound(step.opt("start")), toBound(step.opt("end")), reverse)
             else scanPrefix(toBytes(step.get("prefix")), reverse),
         )
@@ -391,7 +381,7 @@ class Runner(private val root: Path) {
         return drain(cursor)
     }
 
-    private fun batchOp(spec: JSONObject): BatchOp =
-        if (spec.has("put")) toPair(spec.get("put")).let { BatchOp.Put(it.key, it.value) }
-        else BatchOp.Delete(toBytes(spec.get("delete")))
+    private fun batchOp(spec: JSONObject): Op =
+        if (spec.has("put")) toPair(spec.get("put")).let { Op(it.key, it.value) }
+        else Op(toBytes(spec.get("delete")), null)
 }

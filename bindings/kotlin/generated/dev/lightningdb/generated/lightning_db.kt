@@ -3,7 +3,7 @@
 
 @file:Suppress("NAME_SHADOWING")
 
-package dev.lightningdb
+package dev.lightningdb.generated
 
 // Common helper code.
 //
