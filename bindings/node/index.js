@@ -525,18 +525,44 @@ function isThenable(v) {
 // ---------------------------------------------------------------------------
 // Database
 
+const defaults = {
+  pageSize: 4096,
+  cacheSize: 64 * 1024 * 1024,
+  syncMode: 'full',
+  readOnly: false,
+  segmentSize: 64 * 1024 * 1024,
+  autoCompact: true,
+  compactionDeadRatio: 0.5,
+  compactionMinDeadBytes: 16 * 1024 * 1024,
+  normalSyncIntervalMs: 100,
+}
+
 class Database {
   #native
   #path
+  #config
+  #closed = false
 
   /** @internal use open() or create() */
-  constructor(nativeDb, path) {
+  constructor(nativeDb, path, config) {
     this.#native = nativeDb
     this.#path = path
+    this.#config = Object.freeze(config)
   }
 
+  /** The directory it was opened from, as given. */
   get path() {
     return this.#path
+  }
+
+  /** The options it was opened with, defaults filled in. */
+  get config() {
+    return this.#config
+  }
+
+  /** True once close() was called (or the database was disposed). */
+  get isClosed() {
+    return this.#closed
   }
 
   get(key) {
@@ -733,6 +759,7 @@ class Database {
 
   close() {
     try {
+      this.#closed = true
       this.#native.close()
     } catch (e) {
       throw convert(e)
@@ -742,6 +769,7 @@ class Database {
   /** Closes unless already closed (for `using`). */
   [Symbol.dispose]() {
     try {
+      this.#closed = true
       this.#native.close()
     } catch {
       // Already closed.
@@ -765,7 +793,9 @@ function openWith(path, options, create) {
   if (typeof path !== 'string') throw new TypeError('path must be a string')
   const config = nativeConfig(options)
   try {
-    return new Database(native.NativeDb.open(path, create, config), path)
+    const given = { ...defaults, ...options }
+    given.syncMode = String(given.syncMode).toLowerCase()
+    return new Database(native.NativeDb.open(path, create, config), path, given)
   } catch (e) {
     throw convert(e)
   }
