@@ -64,6 +64,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+/** `*value_len` from lightning_db_get_into / lightning_db_get_tx_into when the key is absent. */
+#define LIGHTNING_DB_NO_VALUE SIZE_MAX
 
 /**
  * The longest key accepted, in bytes. Keys are 1 to this many bytes long.
@@ -74,6 +76,23 @@
  * The longest value accepted, in bytes (256 MiB). Values may be empty.
  */
 #define LIGHTNING_DB_MAX_VALUE_SIZE 268435456
+
+
+
+/**
+ * The operation byte of a put in a packed batch.
+ */
+#define LIGHTNING_DB_PACKED_PUT 1
+
+/**
+ * The operation byte of a delete in a packed batch.
+ */
+#define LIGHTNING_DB_PACKED_DELETE 2
+
+/**
+ * Bytes of an entry's header in a page: its key length and its value length.
+ */
+#define LIGHTNING_DB_PAGE_ENTRY_HEADER 8
 
 /**
  * The outcome of a call. Every function that can fail returns one of these;
@@ -502,6 +521,27 @@ enum LightningDBError lightning_db_contains(struct LightningDB *db,
 void lightning_db_free_result(uint8_t *data, size_t len);
 
 /**
+ * Reads the value stored under `key` into the caller's buffer `buf` of `cap`
+ * bytes: the lending form of `lightning_db_get`, with no allocation handed to
+ * the caller and nothing to release.
+ *
+ * `*value_len` receives the value's length, or LIGHTNING_DB_NO_VALUE if the key
+ * is absent. When the value is longer than `cap`, nothing is copied: call again
+ * with a buffer of at least `*value_len` bytes (the value may have changed in
+ * between; check `*value_len` again). `buf` may be NULL when `cap` is 0, which
+ * asks for the length only.
+ *
+ * Memory: `*value_len` is always written (LIGHTNING_DB_NO_VALUE on failure);
+ * `buf` is written only in its first `*value_len` bytes, and only when they fit.
+ */
+enum LightningDBError lightning_db_get_into(struct LightningDB *db,
+                                            const uint8_t *key,
+                                            size_t key_len,
+                                            uint8_t *buf,
+                                            size_t cap,
+                                            size_t *value_len);
+
+/**
  * A new, empty write batch.
  *
  * Memory: release it with `lightning_db_batch_free`. Returns NULL only if memory
@@ -551,6 +591,27 @@ enum LightningDBError lightning_db_write_batch(struct LightningDB *db,
  * `lightning_db_last_error_code`, InvalidArgument).
  */
 void lightning_db_batch_free(struct LightningDBWriteBatch *batch);
+
+/**
+ * Applies a packed batch of `count` operations atomically, in order, as one
+ * commit: the form of `lightning_db_write_batch` that takes one buffer instead of
+ * one call per operation.
+ *
+ * `ops` holds the operations back to back, each as: one byte,
+ * LIGHTNING_DB_PACKED_PUT or LIGHTNING_DB_PACKED_DELETE; the key length and the
+ * value length as little-endian 32-bit unsigned integers; the key's bytes; the
+ * value's bytes (a delete has value length 0 and no value bytes). Keys and
+ * values follow the rules of `lightning_db_put`. A malformed buffer (truncated,
+ * an unknown operation, bytes left over) is InvalidArgument, naming the
+ * operation, and nothing is written. `ops` may be NULL only with `len` 0
+ * (then `count` must be 0: an empty batch commits nothing).
+ *
+ * Memory: `ops` is only read during the call.
+ */
+enum LightningDBError lightning_db_write_packed(struct LightningDB *db,
+                                                const uint8_t *ops,
+                                                size_t len,
+                                                size_t count);
 
 /**
  * Syncs everything written and saves a checkpoint of the index, so that the next
@@ -635,7 +696,18 @@ enum LightningDBError lightning_db_get_tx(struct LightningDB *db,
 
 /**
  * Buffers a delete of `key` in transaction `tx_id`.
+ * Reads `key` as transaction `tx_id` sees it into the caller's buffer: the
+ * lending form of `lightning_db_get_tx`. Results and memory as
+ * `lightning_db_get_into`.
  */
+enum LightningDBError lightning_db_get_tx_into(struct LightningDB *db,
+                                               uint64_t tx_id,
+                                               const uint8_t *key,
+                                               size_t key_len,
+                                               uint8_t *buf,
+                                               size_t cap,
+                                               size_t *value_len);
+
 enum LightningDBError lightning_db_delete_tx(struct LightningDB *db,
                                              uint64_t tx_id,
                                              const uint8_t *key,
@@ -742,6 +814,61 @@ enum LightningDBError lightning_db_iter_next(struct LightningDBIterator *iter,
                                              struct LightningDBResult *key,
                                              struct LightningDBResult *value,
                                              bool *has_entry);
+
+/**
+ * Moves to the next entry and lends it: the form of `lightning_db_iter_next`
+ * that allocates nothing for the caller.
+ *
+ * On Success, `*has_entry` says whether there was one: if true, `*key` (of
+ * `*key_len` bytes) and `*value` (of `*value_len` bytes) point to the entry's
+ * bytes, owned by the iterator; if false, the scan is over (NULL/0). Errors as
+ * `lightning_db_iter_next`.
+ *
+ * Memory: the lent bytes stay valid and unchanged until the next call on this
+ * iterator (any step or page) or `lightning_db_iter_free`, whichever comes
+ * first; copy what you keep. Never release them. Every out-pointer is always
+ * written.
+ */
+enum LightningDBError lightning_db_iter_next_borrowed(struct LightningDBIterator *iter,
+                                                      const uint8_t **key,
+                                                      size_t *key_len,
+                                                      const uint8_t **value,
+                                                      size_t *value_len,
+                                                      bool *has_entry);
+
+/**
+ * Fills the caller's buffer with the next entries of the scan: one call instead
+ * of one per entry, for languages where each call across the boundary costs.
+ *
+ * Writes up to `max_entries` entries into `buf[0..cap)`, back to back, each as
+ * its key length and value length (little-endian 32-bit unsigned integers),
+ * then the key's bytes, then the value's bytes (LIGHTNING_DB_PAGE_ENTRY_HEADER +
+ * key length + value length bytes). `*count` receives the number of entries
+ * written and `*used` the number of bytes.
+ *
+ * - `*count` > 0: entries were delivered; the scan goes on from the next one.
+ * - `*count` == 0 and `*used` == 0: the scan is over (also on every later call).
+ * - `*count` == 0 and `*used` > 0: the next entry alone needs `*used` bytes, more
+ *   than `cap`; it is kept, not skipped: call again with a buffer at least that
+ *   large.
+ *
+ * An entry that does not fit after others is kept for the next call. Errors are
+ * those of `lightning_db_iter_next` (CorruptedData for a damaged value,
+ * InvalidArgument once the database is closed): an error met after some entries
+ * ends the page before it and is returned by the next call; an error returned
+ * by a call delivers nothing (`*count` and `*used` 0), and the call after it
+ * moves on past the damaged entry, as `lightning_db_iter_next` does.
+ * `max_entries` 0 is InvalidArgument.
+ *
+ * Memory: `buf` is the caller's, written only in its first `*used` bytes;
+ * `*count` and `*used` are always written.
+ */
+enum LightningDBError lightning_db_iter_next_page(struct LightningDBIterator *iter,
+                                                  uint8_t *buf,
+                                                  size_t cap,
+                                                  size_t max_entries,
+                                                  size_t *count,
+                                                  size_t *used);
 
 /**
  * Releases an iterator. NULL: no-op. An iterator already freed (or never

@@ -63,7 +63,8 @@
     X(checkpoint) X(compact) X(backup) X(verify) X(stats) X(refresh)                     \
     X(begin_transaction) X(put_tx) X(get_tx) X(delete_tx) X(contains_tx)                 \
     X(commit_transaction) X(abort_transaction) X(iter_range) X(iter_prefix)              \
-    X(iter_range_tx) X(iter_prefix_tx) X(iter_next) X(iter_free)
+    X(iter_range_tx) X(iter_prefix_tx) X(iter_next) X(iter_free)                         \
+    X(get_into) X(get_tx_into) X(iter_next_borrowed) X(iter_next_page) X(write_packed)
 
 #define F_ENUM(n) F_##n,
 #define F_NAME(n) "lightning_db_" #n,
@@ -2164,6 +2165,320 @@ static void op_misc(void) {
                  code_name(before), code_name(after));
 }
 
+
+/* ------------------------------------------------------------------------- */
+/* The lending calls: caller buffers, borrowed entries, pages, packed batches. */
+
+/* A buffer capacity for get_into: none (NULL/0), too small, or ample. */
+static size_t pick_cap(uint8_t **buf) {
+    static uint8_t *ample;
+    if (!ample)
+        ample = malloc(70000);
+    switch (below(4)) {
+    case 0:
+        *buf = one_in(2) ? NULL : ample;
+        return 0;
+    case 1:
+        *buf = ample;
+        return below(20);
+    default:
+        *buf = ample;
+        return 70000;
+    }
+}
+
+/* What get_into reported against the model's value `want`. */
+static void check_into(const char *what, size_t vlen, const uint8_t *buf, size_t cap,
+                       const Val *want, const char *ctx) {
+    if (!want) {
+        if (vlen != LIGHTNING_DB_NO_VALUE)
+            mismatch("%s (%s): absent key reported as %zu bytes", what, ctx, vlen);
+        return;
+    }
+    if (vlen != want->len)
+        mismatch("%s (%s): length %zu, expected %zu", what, ctx, vlen, want->len);
+    else if (vlen <= cap && vlen && memcmp(buf, want->data, vlen) != 0)
+        mismatch("%s (%s): %zu different bytes", what, ctx, vlen);
+}
+
+static void op_get_into(void) {
+    int di = pick_db();
+    if (di < 0) {
+        op_open();
+        return;
+    }
+    uint8_t kbuf[8];
+    const uint8_t *kp;
+    size_t kl;
+    int k = read_key(kbuf, &kp, &kl);
+    Faults f = {0};
+    unsigned m = fault_mask(3);
+    LightningDB *h = db_arg(&f, m & 1, di);
+    key_arg(&f, m & 2, true, &kp, &kl);
+    uint8_t *buf;
+    size_t cap = pick_cap(&buf), vlen = 12345, *vp = &vlen;
+    if (m & 4) {
+        if (one_in(2)) {
+            vp = NULL;
+            fault(&f, S(NullPointer), "value_len NULL");
+        } else {
+            buf = NULL;
+            cap = 1 + below(100);
+            fault(&f, S(NullPointer), "buf NULL with capacity %zu", cap);
+        }
+    }
+    char ctx[64];
+    snprintf(ctx, sizeof ctx, "db #%d, key #%d, capacity %zu", di, k, cap);
+    int got = check(F_get_into, CALL(get_into, (h, kp, kl, buf, cap, vp)), &f, S(Success), ctx);
+    if (!vp)
+        return;
+    if (got == Success)
+        check_into("get_into", vlen, buf, cap, k >= 0 ? view_of(di)[k] : NULL, ctx);
+    else if (vlen != LIGHTNING_DB_NO_VALUE)
+        mismatch("a failed get_into left value_len %zu, not LIGHTNING_DB_NO_VALUE", vlen);
+}
+
+static void op_get_tx_into(void) {
+    int ti = pick_tx_or_begin();
+    if (ti < 0)
+        return;
+    Tx *t = &txs[ti];
+    uint8_t kbuf[8];
+    const uint8_t *kp;
+    size_t kl;
+    int k = read_key(kbuf, &kp, &kl);
+    Faults f = {0};
+    unsigned m = fault_mask(4);
+    uint64_t id = (m & 2) ? bad_txid(&f, t->db) : t->id;
+    LightningDB *h = tx_db_arg(&f, m & 1, t, id);
+    key_arg(&f, m & 4, true, &kp, &kl);
+    uint8_t *buf;
+    size_t cap = pick_cap(&buf), vlen = 999, *vp = &vlen;
+    if (m & 8) {
+        vp = NULL;
+        fault(&f, S(NullPointer), "value_len NULL");
+    }
+    char ctx[100];
+    snprintf(ctx, sizeof ctx, "tx %" PRIu64 " on db #%d, key #%d, capacity %zu", t->id, t->db, k,
+             cap);
+    int got = check(F_get_tx_into, CALL(get_tx_into, (h, id, kp, kl, buf, cap, vp)), &f,
+                    S(Success), ctx);
+    if (!vp)
+        return;
+    if (got == Success)
+        check_into("get_tx_into", vlen, buf, cap, tx_view(t, k), ctx);
+    else if (vlen != LIGHTNING_DB_NO_VALUE)
+        mismatch("a failed get_tx_into left value_len %zu, not LIGHTNING_DB_NO_VALUE", vlen);
+}
+
+static void op_iter_next_borrowed(void) {
+    int ii = PICK(iters, MAXITER);
+    if (ii < 0) {
+        op_iter_new();
+        return;
+    }
+    Iter *x = &iters[ii];
+    Faults f = {0};
+    unsigned m = fault_mask(3);
+    LightningDBIterator *h = (m & 1) ? bad_handle(&f, K_ITER, "iter", false) : x->h;
+    static const uint8_t sentinel;
+    const uint8_t *key = &sentinel, *value = &sentinel, **kp = &key;
+    size_t kl = 7, vl = 7;
+    bool has = true, *hp = &has;
+    if (m & 2) {
+        kp = NULL;
+        fault(&f, S(NullPointer), "key NULL");
+    }
+    if (m & 4) {
+        hp = NULL;
+        fault(&f, S(NullPointer), "has_entry NULL");
+    }
+    char ctx[100];
+    snprintf(ctx, sizeof ctx, "iterator slot %d at %d of %d%s", ii, x->pos, x->n,
+             x->db < 0 ? ", its database closed" : "");
+    unsigned ok = x->db < 0 ? S(InvalidArgument) : S(Success);
+    int got = check(F_iter_next_borrowed, CALL(iter_next_borrowed, (h, kp, &kl, &value, &vl, hp)),
+                    &f, ok, ctx);
+    if (got == Success && x->pos < x->n) {
+        int k = x->keys[x->pos];
+        if (!has)
+            mismatch("iter_next_borrowed (%s): no entry, expected key #%d", ctx, k);
+        if (kl != ulen[k] || !key || memcmp(key, ukey[k], ulen[k]) != 0)
+            mismatch("iter_next_borrowed (%s): a %zu-byte key, expected key #%d", ctx, kl, k);
+        check_bytes("value from iter_next_borrowed", vl ? value : (value ? value : NULL), vl,
+                    x->vals[x->pos], ctx);
+        x->pos++;
+        return;
+    }
+    if ((kp && (key || kl)) || value || vl || (hp && has))
+        mismatch("iter_next_borrowed (%s) returned %s with an entry", ctx, code_name(got));
+}
+
+static void op_iter_next_page(void) {
+    int ii = PICK(iters, MAXITER);
+    if (ii < 0) {
+        op_iter_new();
+        return;
+    }
+    Iter *x = &iters[ii];
+    Faults f = {0};
+    unsigned m = fault_mask(3);
+    LightningDBIterator *h = (m & 1) ? bad_handle(&f, K_ITER, "iter", false) : x->h;
+    static uint8_t *page;
+    if (!page)
+        page = malloc(200000);
+    size_t cap = one_in(4) ? below(64) : below(200000), max = 1 + below(12);
+    size_t count = 77, used = 77, *cp = &count;
+    if (m & 2) {
+        cp = NULL;
+        fault(&f, S(NullPointer), "count NULL");
+    }
+    if (m & 4) {
+        max = 0;
+        fault(&f, S(InvalidArgument), "max_entries 0");
+    }
+    char ctx[120];
+    snprintf(ctx, sizeof ctx, "iterator slot %d at %d of %d, capacity %zu, max %zu%s", ii, x->pos,
+             x->n, cap, max, x->db < 0 ? ", its database closed" : "");
+    unsigned ok = x->db < 0 ? S(InvalidArgument) : S(Success);
+    int got = check(F_iter_next_page, CALL(iter_next_page, (h, page, cap, max, cp, &used)), &f, ok,
+                    ctx);
+    if (got != Success || !cp) {
+        if ((cp && count) || used)
+            mismatch("iter_next_page (%s) failed with %zu entries, %zu bytes", ctx,
+                     cp ? count : 0, used);
+        return;
+    }
+    if (count > max)
+        mismatch("iter_next_page (%s): %zu entries, more than %zu", ctx, count, max);
+    if (count == 0) {
+        if (x->pos >= x->n) {
+            if (used)
+                mismatch("iter_next_page (%s): at the end, yet %zu bytes needed", ctx, used);
+            return;
+        }
+        int k = x->keys[x->pos];
+        size_t need = LIGHTNING_DB_PAGE_ENTRY_HEADER + ulen[k] + x->vals[x->pos]->len;
+        if (used != need || need <= cap)
+            mismatch("iter_next_page (%s): reported %zu bytes needed, expected %zu", ctx, used,
+                     need);
+        return;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (x->pos >= x->n) {
+            mismatch("iter_next_page (%s): entry %zu past the end of the scan", ctx, i);
+            return;
+        }
+        uint32_t kl, vl;
+        memcpy(&kl, page + at, 4);
+        memcpy(&vl, page + at + 4, 4);
+        int k = x->keys[x->pos];
+        if (kl != ulen[k] || memcmp(page + at + 8, ukey[k], kl) != 0)
+            mismatch("iter_next_page (%s): entry %zu has a %u-byte key, expected key #%d", ctx, i,
+                     kl, k);
+        else
+            check_bytes("value from iter_next_page", page + at + 8 + kl, vl, x->vals[x->pos], ctx);
+        at += 8 + (size_t)kl + vl;
+        x->pos++;
+    }
+    if (at != used)
+        mismatch("iter_next_page (%s): %zu bytes used, entries span %zu", ctx, used, at);
+    if (x->pos < x->n && count < max) { /* stopped early: the next entry must not fit */
+        int k = x->keys[x->pos];
+        if (used + 8 + ulen[k] + x->vals[x->pos]->len <= cap)
+            mismatch("iter_next_page (%s): stopped after %zu entries with room left", ctx, count);
+    }
+}
+
+static void put_u32(uint8_t *p, size_t v) {
+    uint32_t x = (uint32_t)v;
+    memcpy(p, &x, 4);
+}
+
+static void op_write_packed(void) {
+    int di = pick_db_for_write();
+    if (di < 0) {
+        op_open();
+        return;
+    }
+    Store *s = &stores[dbs[di].store];
+    int n = (int)below(20);
+    int keys[20];
+    Val *vals[20];
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        keys[i] = pick_key();
+        vals[i] = one_in(4) ? NULL : val_new();
+        len += 9 + ulen[keys[i]] + (vals[i] ? vals[i]->len : 0);
+    }
+    uint8_t *ops = malloc(len + 16), *p = ops;
+    for (int i = 0; i < n; i++) {
+        size_t vl = vals[i] ? vals[i]->len : 0;
+        *p = vals[i] ? LIGHTNING_DB_PACKED_PUT : LIGHTNING_DB_PACKED_DELETE;
+        put_u32(p + 1, ulen[keys[i]]);
+        put_u32(p + 5, vl);
+        memcpy(p + 9, ukey[keys[i]], ulen[keys[i]]);
+        if (vl)
+            memcpy(p + 9 + ulen[keys[i]], vals[i]->data, vl);
+        p += 9 + ulen[keys[i]] + vl;
+    }
+    Faults f = {0};
+    unsigned m = fault_mask(2);
+    LightningDB *h = db_arg(&f, m & 1, di);
+    size_t count = (size_t)n, plen = len;
+    const uint8_t *pp = ops;
+    if (m & 2) {
+        switch (below(4)) {
+        case 0:
+            count = n + 1;
+            fault(&f, S(InvalidArgument), "count %zu, one more than packed", count);
+            break;
+        case 1:
+            if (len) {
+                plen = below(len);
+                fault(&f, S(InvalidArgument), "buffer cut to %zu of %zu bytes", plen, len);
+            } else {
+                pp = NULL;
+                plen = 1;
+                fault(&f, S(NullPointer), "ops NULL with length 1");
+            }
+            break;
+        case 2:
+            ops[len] = 9;
+            plen = len + 1;
+            fault(&f, S(InvalidArgument), "one byte after the last operation");
+            break;
+        default:
+            if (n) {
+                ops[0] = (uint8_t)(3 + below(250));
+                fault(&f, S(InvalidArgument), "unknown operation %u", ops[0]);
+            } else {
+                pp = NULL;
+                plen = 5;
+                fault(&f, S(NullPointer), "ops NULL with length 5");
+            }
+        }
+    }
+    unsigned ok = dbs[di].ro ? (n ? S(InvalidArgument) : S(Success) | S(InvalidArgument))
+                             : S(Success);
+    char ctx[100];
+    snprintf(ctx, sizeof ctx, "db #%d, %d packed operations%s", di, n,
+             dbs[di].ro ? " (read-only)" : "");
+    int got = check(F_write_packed, CALL(write_packed, (h, pp, plen, count)), &f, ok, ctx);
+    if (got == Success && !dbs[di].ro && n > 0) {
+        for (int i = 0; i < n; i++)
+            set_slot(&s->m[keys[i]], vals[i]);
+        store_commit(s, keys, n);
+    }
+    if (n)
+        check_key(di, keys[n / 2], got == Success ? "after write_packed"
+                                                  : "after a refused write_packed");
+    for (int i = 0; i < n; i++)
+        val_unref(vals[i]);
+    free(ops);
+}
+
 static void op_full_check(void) {
     int di = pick_db();
     if (di < 0) {
@@ -2196,7 +2511,9 @@ static const struct {
     {op_compact, 2},        {op_verify, 2},
     {op_backup, 1},         {op_stats, 8},
     {op_config, 15},        {op_misc, 10},
-    {op_full_check, 2},
+    {op_full_check, 2},     {op_get_into, 60},
+    {op_get_tx_into, 20},   {op_iter_next_borrowed, 60},
+    {op_iter_next_page, 40}, {op_write_packed, 20},
 };
 
 static uint64_t parse_u64(const char *s, const char *what) {

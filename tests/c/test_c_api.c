@@ -1456,12 +1456,124 @@ struct test {
     void (*run)(void);
 };
 
+/* The lending calls: a value copied into the caller's buffer, entries lent by
+ * the iterator or packed into pages, a batch packed into one buffer. */
+static void test_lending_calls(void) {
+    LightningDB *db = create_db("lending", SyncOff);
+    /* A packed batch: three puts (one with an empty value) and a delete. */
+    uint8_t ops[128], *p = ops;
+    const char *keys[] = {"a", "b", "c", "b"};
+    const char *vals[] = {"alpha", "", "gamma", NULL};
+    for (int i = 0; i < 4; i++) {
+        uint32_t kl = (uint32_t)strlen(keys[i]), vl = vals[i] ? (uint32_t)strlen(vals[i]) : 0;
+        *p = vals[i] ? LIGHTNING_DB_PACKED_PUT : LIGHTNING_DB_PACKED_DELETE;
+        memcpy(p + 1, &kl, 4);
+        memcpy(p + 5, &vl, 4);
+        memcpy(p + 9, keys[i], kl);
+        if (vl)
+            memcpy(p + 9 + kl, vals[i], vl);
+        p += 9 + kl + vl;
+    }
+    size_t len = (size_t)(p - ops);
+    /* Malformed: one operation too many, a byte too many, an unknown operation. */
+    EXPECT(lightning_db_write_packed(db, ops, len, 5), InvalidArgument);
+    CHECK(strstr(lightning_db_last_error_message(), "operation 4") != NULL);
+    EXPECT(lightning_db_write_packed(db, ops, len + 1, 4), InvalidArgument);
+    ops[0] = 7;
+    EXPECT(lightning_db_write_packed(db, ops, len, 4), InvalidArgument);
+    CHECK(strstr(lightning_db_last_error_message(), "unknown operation 7") != NULL);
+    EXPECT(lightning_db_write_packed(db, NULL, 3, 0), NullPointer);
+    CHECK_VALUE(db, "a", "<absent>"); /* nothing of the refused batches was written */
+    ops[0] = LIGHTNING_DB_PACKED_PUT;
+    OK(lightning_db_write_packed(db, ops, len, 4));
+    OK(lightning_db_write_packed(db, NULL, 0, 0));
+    CHECK_VALUE(db, "a", "alpha");
+    CHECK_VALUE(db, "b", "<absent>");
+    CHECK_VALUE(db, "c", "gamma");
+    OK(put_s(db, "e", ""));
+
+    /* get_into: fits, too small (nothing copied, length told), absent, empty. */
+    uint8_t buf[8];
+    size_t vlen = 0;
+    memset(buf, '#', sizeof buf);
+    OK(lightning_db_get_into(db, B("a"), 1, buf, sizeof buf, &vlen));
+    CHECK(vlen == 5 && memcmp(buf, "alpha", 5) == 0);
+    memset(buf, '#', sizeof buf);
+    OK(lightning_db_get_into(db, B("a"), 1, buf, 3, &vlen));
+    CHECK(vlen == 5 && buf[0] == '#');
+    OK(lightning_db_get_into(db, B("a"), 1, NULL, 0, &vlen));
+    CHECK(vlen == 5);
+    OK(lightning_db_get_into(db, B("zz"), 2, buf, sizeof buf, &vlen));
+    CHECK(vlen == LIGHTNING_DB_NO_VALUE);
+    OK(lightning_db_get_into(db, B("e"), 1, NULL, 0, &vlen));
+    CHECK(vlen == 0);
+    EXPECT(lightning_db_get_into(db, B("a"), 1, NULL, 4, &vlen), NullPointer);
+    CHECK(vlen == LIGHTNING_DB_NO_VALUE);
+    EXPECT(lightning_db_get_into(db, B("a"), 1, buf, 4, NULL), NullPointer);
+    EXPECT(lightning_db_get_into(db, B(""), 0, buf, 4, &vlen), InvalidArgument);
+
+    /* get_tx_into sees the transaction's own writes. */
+    uint64_t tx;
+    OK(lightning_db_begin_transaction(db, &tx));
+    OK(lightning_db_put_tx(db, tx, B("a"), 1, B("A!"), 2));
+    OK(lightning_db_get_tx_into(db, tx, B("a"), 1, buf, sizeof buf, &vlen));
+    CHECK(vlen == 2 && memcmp(buf, "A!", 2) == 0);
+    OK(lightning_db_get_into(db, B("a"), 1, buf, sizeof buf, &vlen));
+    CHECK(vlen == 5);
+    EXPECT(lightning_db_get_tx_into(db, tx + 100, B("a"), 1, buf, sizeof buf, &vlen),
+           InvalidArgument);
+    CHECK(vlen == LIGHTNING_DB_NO_VALUE);
+    OK(lightning_db_abort_transaction(db, tx));
+
+    /* A borrowed step lends the entry until the next step. */
+    LightningDBIterator *it;
+    OK(lightning_db_iter_prefix(db, NULL, 0, false, &it));
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    bool has;
+    OK(lightning_db_iter_next_borrowed(it, &k, &kl, &v, &vl, &has));
+    CHECK(has && kl == 1 && k[0] == 'a' && vl == 5 && memcmp(v, "alpha", 5) == 0);
+    /* Then a page too small for the next entry ("c" = "gamma": 8 + 1 + 5 bytes):
+     * it is kept, and the size it needs is told. */
+    uint8_t page[64];
+    size_t count, used;
+    OK(lightning_db_iter_next_page(it, page, 10, 4, &count, &used));
+    CHECK(count == 0 && used == 14);
+    EXPECT(lightning_db_iter_next_page(it, page, sizeof page, 0, &count, &used), InvalidArgument);
+    OK(lightning_db_iter_next_page(it, page, sizeof page, 4, &count, &used));
+    CHECK(count == 2 && used == 14 + 9);
+    uint32_t l32;
+    memcpy(&l32, page, 4);
+    CHECK(l32 == 1 && page[8] == 'c' && memcmp(page + 9, "gamma", 5) == 0);
+    memcpy(&l32, page + 18, 4);
+    CHECK(l32 == 0 && page[22] == 'e');
+    OK(lightning_db_iter_next_page(it, page, sizeof page, 4, &count, &used));
+    CHECK(count == 0 && used == 0);
+    OK(lightning_db_iter_next_borrowed(it, &k, &kl, &v, &vl, &has));
+    CHECK(!has && k == NULL && kl == 0 && v == NULL && vl == 0);
+    EXPECT(lightning_db_iter_next_borrowed(it, NULL, &kl, &v, &vl, &has), NullPointer);
+    EXPECT(lightning_db_iter_next_page(it, page, 4, 1, NULL, &used), NullPointer);
+    lightning_db_iter_free(it);
+
+    /* Reverse, one entry per page; after close every step fails. */
+    OK(lightning_db_iter_range(db, B("b"), 1, NULL, 0, true, &it));
+    OK(lightning_db_iter_next_page(it, page, sizeof page, 1, &count, &used));
+    CHECK(count == 1 && page[8] == 'e');
+    OK(lightning_db_close(db));
+    EXPECT(lightning_db_iter_next_page(it, page, sizeof page, 1, &count, &used), InvalidArgument);
+    CHECK(count == 0 && used == 0);
+    EXPECT(lightning_db_iter_next_borrowed(it, &k, &kl, &v, &vl, &has), InvalidArgument);
+    lightning_db_iter_free(it);
+    EXPECT(lightning_db_get_into(db, B("a"), 1, buf, sizeof buf, &vlen), InvalidArgument);
+}
+
 static const struct test tests[] = {
     {"version_and_error_strings", test_version_and_error_strings},
     {"guide_flow_twice", test_guide_flow_twice},
     {"get_absent_and_empty_values", test_get_absent_and_empty_values},
     {"put_overwrite_delete_contains", test_put_overwrite_delete_contains},
     {"null_pointers", test_null_pointers},
+    {"lending_calls", test_lending_calls},
     {"invalid_utf8_paths", test_invalid_utf8_paths},
     {"invalid_arguments", test_invalid_arguments},
     {"io_errors", test_io_errors},

@@ -120,3 +120,88 @@ pub extern "C" fn lightning_db_batch_free(batch: *mut LightningDBWriteBatch) {
         BATCHES.remove(batch.addr(), "batch").map(drop)
     });
 }
+
+/// The operation byte of a put in a packed batch.
+pub const LIGHTNING_DB_PACKED_PUT: u8 = 1;
+/// The operation byte of a delete in a packed batch.
+pub const LIGHTNING_DB_PACKED_DELETE: u8 = 2;
+
+/// Reads the operations of a packed batch (see `lightning_db_write_packed`).
+fn unpack(mut ops: &[u8], count: usize) -> Outcome<WriteBatch> {
+    let malformed = |i: usize, what: &str| {
+        boundary::Failure::invalid(format!("packed batch: operation {i}: {what}"))
+    };
+    let mut batch = WriteBatch::new();
+    for i in 0..count {
+        if ops.len() < 9 {
+            return Err(malformed(i, "truncated header"));
+        }
+        let kind = ops[0];
+        let key_len = u32::from_le_bytes(ops[1..5].try_into().expect("4 bytes")) as usize;
+        let value_len = u32::from_le_bytes(ops[5..9].try_into().expect("4 bytes")) as usize;
+        ops = &ops[9..];
+        if ops.len() < key_len || ops.len() - key_len < value_len {
+            return Err(malformed(i, "lengths run past the end of the buffer"));
+        }
+        let (key, rest) = ops.split_at(key_len);
+        let (value, rest) = rest.split_at(value_len);
+        ops = rest;
+        match kind {
+            LIGHTNING_DB_PACKED_PUT => {
+                batch.put(key, value);
+            }
+            LIGHTNING_DB_PACKED_DELETE if value_len == 0 => {
+                batch.delete(key);
+            }
+            LIGHTNING_DB_PACKED_DELETE => return Err(malformed(i, "a delete with a value")),
+            other => return Err(malformed(i, &format!("unknown operation {other}"))),
+        }
+    }
+    if !ops.is_empty() {
+        return Err(boundary::Failure::invalid(format!(
+            "packed batch: {} bytes after the last of {count} operations",
+            ops.len()
+        )));
+    }
+    Ok(batch)
+}
+
+/// Applies a packed batch of `count` operations atomically, in order, as one
+/// commit: the form of `lightning_db_write_batch` that takes one buffer instead of
+/// one call per operation.
+///
+/// `ops` holds the operations back to back, each as: one byte,
+/// LIGHTNING_DB_PACKED_PUT or LIGHTNING_DB_PACKED_DELETE; the key length and the
+/// value length as little-endian 32-bit unsigned integers; the key's bytes; the
+/// value's bytes (a delete has value length 0 and no value bytes). Keys and
+/// values follow the rules of `lightning_db_put`. A malformed buffer (truncated,
+/// an unknown operation, bytes left over) is InvalidArgument, naming the
+/// operation, and nothing is written. `ops` may be NULL only with `len` 0
+/// (then `count` must be 0: an empty batch commits nothing).
+///
+/// Memory: `ops` is only read during the call.
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_write_packed(
+    db: *mut LightningDB,
+    ops: *const u8,
+    len: usize,
+    count: usize,
+) -> LightningDBError {
+    run("lightning_db_write_packed", || {
+        let db = database(db)?;
+        if ops.is_null() && len != 0 {
+            return Err(boundary::Failure::null("ops"));
+        }
+        if len > isize::MAX as usize {
+            return Err(boundary::Failure::invalid("len is larger than any buffer"));
+        }
+        let bytes = if len == 0 {
+            &[][..]
+        } else {
+            std::slice::from_raw_parts(ops, len)
+        };
+        let batch = unpack(bytes, count)?;
+        db.write(&batch)?;
+        Ok(())
+    })
+}

@@ -207,3 +207,67 @@ pub unsafe extern "C" fn lightning_db_free_result(data: *mut u8, len: usize) {
         boundary::release_buffer(data);
     }
 }
+
+/// `*value_len` when the key is absent: no value has this length.
+pub const LIGHTNING_DB_NO_VALUE: usize = usize::MAX;
+
+/// Copies `value` into the caller's buffer if it fits and reports its length; the
+/// shared end of `lightning_db_get_into` and `lightning_db_get_tx_into`.
+pub(crate) unsafe fn deliver_into(
+    value: Option<Vec<u8>>,
+    buf: *mut u8,
+    cap: usize,
+    value_len: std::ptr::NonNull<usize>,
+) {
+    match value {
+        None => value_len.write(LIGHTNING_DB_NO_VALUE),
+        Some(value) => {
+            if value.len() <= cap && !value.is_empty() {
+                std::ptr::copy_nonoverlapping(value.as_ptr(), buf, value.len());
+            }
+            value_len.write(value.len());
+        }
+    }
+}
+
+/// Checks a caller-supplied output buffer: NULL only with capacity 0.
+pub(crate) fn out_buffer(buf: *mut u8, cap: usize) -> Outcome<()> {
+    if buf.is_null() && cap != 0 {
+        return Err(boundary::Failure::null("buf"));
+    }
+    Ok(())
+}
+
+/// Reads the value stored under `key` into the caller's buffer `buf` of `cap`
+/// bytes: the lending form of `lightning_db_get`, with no allocation handed to
+/// the caller and nothing to release.
+///
+/// `*value_len` receives the value's length, or LIGHTNING_DB_NO_VALUE if the key
+/// is absent. When the value is longer than `cap`, nothing is copied: call again
+/// with a buffer of at least `*value_len` bytes (the value may have changed in
+/// between; check `*value_len` again). `buf` may be NULL when `cap` is 0, which
+/// asks for the length only.
+///
+/// Memory: `*value_len` is always written (LIGHTNING_DB_NO_VALUE on failure);
+/// `buf` is written only in its first `*value_len` bytes, and only when they fit.
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_get_into(
+    db: *mut LightningDB,
+    key: *const u8,
+    key_len: usize,
+    buf: *mut u8,
+    cap: usize,
+    value_len: *mut usize,
+) -> LightningDBError {
+    if !value_len.is_null() {
+        value_len.write(LIGHTNING_DB_NO_VALUE);
+    }
+    run("lightning_db_get_into", || {
+        let db = database(db)?;
+        let key = boundary::key(key, key_len)?;
+        let value_len = out(value_len, "value_len")?;
+        out_buffer(buf, cap)?;
+        deliver_into(db.get(key)?, buf, cap, value_len);
+        Ok(())
+    })
+}

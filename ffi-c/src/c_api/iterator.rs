@@ -11,15 +11,72 @@ use super::database::database;
 use super::handles::Registry;
 use super::{LightningDB, LightningDBError, LightningDBIterator, LightningDBResult};
 
-type Entries = Box<dyn Iterator<Item = lightning_db::Result<(Vec<u8>, Vec<u8>)>> + Send>;
-
-/// A scan and the database it reads. The database is kept so that `iter_next`
-/// can refuse every call once it is closed: the engine's iterator notices a close
-/// only when it reads a stored value, so the end of a scan, or a transaction's own
-/// writes (held in the iterator), would otherwise still come back as Success.
+/// A scan and the database it reads. The database is kept so that every step can
+/// refuse once it is closed: the engine's iterator notices a close only when it
+/// reads a stored value, so the end of a scan, or a transaction's own writes (held
+/// in the iterator), would otherwise still come back as Success.
 pub(crate) struct Scan {
     db: Arc<Database>,
-    entries: Mutex<Entries>,
+    cursor: Mutex<Cursor>,
+}
+
+/// The engine's iterator, walked from one end, and the entry it lends out.
+///
+/// `key` and `value` are reused from step to step, so a scan allocates only while
+/// its entries keep growing; the lending calls hand out pointers into them, which
+/// is why those pointers are valid until the next step. `pending`: they hold an
+/// entry read from the engine but not yet delivered (one that did not fit in the
+/// last page), which the next step delivers first.
+struct Cursor {
+    entries: Iter,
+    reverse: bool,
+    key: Vec<u8>,
+    value: Vec<u8>,
+    pending: bool,
+    /// An error met while filling a page after some entries: the page ends
+    /// before it, and the next call reports it.
+    deferred: Option<Failure>,
+}
+
+impl Cursor {
+    /// Reads the next entry into `key`/`value`; false at the end.
+    fn advance(&mut self) -> Outcome<bool> {
+        if let Some(failure) = self.deferred.take() {
+            return Err(failure);
+        }
+        if self.pending {
+            self.pending = false;
+            return Ok(true);
+        }
+        let (key, value) = (&mut self.key, &mut self.value);
+        let fill = |k: &[u8], v: &[u8]| {
+            key.clear();
+            key.extend_from_slice(k);
+            value.clear();
+            value.extend_from_slice(v);
+        };
+        let step = if self.reverse {
+            self.entries.next_back_with(fill)
+        } else {
+            self.entries.next_with(fill)
+        };
+        match step {
+            None => Ok(false),
+            Some(result) => result.map(|()| true).map_err(Failure::from),
+        }
+    }
+}
+
+impl Scan {
+    /// The cursor, once the database is known to be open.
+    fn cursor(&self) -> Outcome<std::sync::MutexGuard<'_, Cursor>> {
+        if self.db.is_closed() {
+            return Err(Failure::invalid(
+                "the database of this iterator was closed (free the iterator)",
+            ));
+        }
+        Ok(self.cursor.lock().unwrap_or_else(PoisonError::into_inner))
+    }
 }
 
 pub(crate) static ITERATORS: Registry<Scan> = Registry::new("LightningDBIterator*");
@@ -62,14 +119,16 @@ unsafe fn create(
     };
     // `Iter` is double-ended: reverse order is the same snapshot walked from the
     // back, fetched page by page like the forward walk.
-    let entries: Entries = if reverse {
-        Box::new(scan.rev())
-    } else {
-        Box::new(scan)
-    };
     let token = ITERATORS.insert(Scan {
         db,
-        entries: Mutex::new(entries),
+        cursor: Mutex::new(Cursor {
+            entries: scan,
+            reverse,
+            key: Vec::new(),
+            value: Vec::new(),
+            pending: false,
+            deferred: None,
+        }),
     });
     iter.write(std::ptr::without_provenance_mut(token));
     Ok(())
@@ -210,22 +269,12 @@ pub unsafe extern "C" fn lightning_db_iter_next(
         let key = out(key, "key")?;
         let value = out(value, "value")?;
         let has_entry = out(has_entry, "has_entry")?;
-        if scan.db.is_closed() {
-            return Err(Failure::invalid(
-                "the database of this iterator was closed (free the iterator)",
-            ));
-        }
-        let next = scan
-            .entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .next();
-        let Some(entry) = next else {
+        let mut cursor = scan.cursor()?;
+        if !cursor.advance()? {
             return Ok(());
-        };
-        let (k, v) = entry?;
-        let k = boundary::buffer(&k)?;
-        let v = match boundary::buffer(&v) {
+        }
+        let k = boundary::buffer(&cursor.key)?;
+        let v = match boundary::buffer(&cursor.value) {
             Ok(v) => v,
             Err(e) => {
                 boundary::release_buffer(k.data);
@@ -235,6 +284,147 @@ pub unsafe extern "C" fn lightning_db_iter_next(
         key.write(k);
         value.write(v);
         has_entry.write(true);
+        Ok(())
+    })
+}
+
+/// Moves to the next entry and lends it: the form of `lightning_db_iter_next`
+/// that allocates nothing for the caller.
+///
+/// On Success, `*has_entry` says whether there was one: if true, `*key` (of
+/// `*key_len` bytes) and `*value` (of `*value_len` bytes) point to the entry's
+/// bytes, owned by the iterator; if false, the scan is over (NULL/0). Errors as
+/// `lightning_db_iter_next`.
+///
+/// Memory: the lent bytes stay valid and unchanged until the next call on this
+/// iterator (any step or page) or `lightning_db_iter_free`, whichever comes
+/// first; copy what you keep. Never release them. Every out-pointer is always
+/// written.
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_iter_next_borrowed(
+    iter: *mut LightningDBIterator,
+    key: *mut *const u8,
+    key_len: *mut usize,
+    value: *mut *const u8,
+    value_len: *mut usize,
+    has_entry: *mut bool,
+) -> LightningDBError {
+    for ptr in [key, value] {
+        if !ptr.is_null() {
+            ptr.write(std::ptr::null());
+        }
+    }
+    for len in [key_len, value_len] {
+        if !len.is_null() {
+            len.write(0);
+        }
+    }
+    if !has_entry.is_null() {
+        has_entry.write(false);
+    }
+    run("lightning_db_iter_next_borrowed", || {
+        let scan = ITERATORS.get(iter.addr(), "iter")?;
+        let (key, key_len) = (out(key, "key")?, out(key_len, "key_len")?);
+        let (value, value_len) = (out(value, "value")?, out(value_len, "value_len")?);
+        let has_entry = out(has_entry, "has_entry")?;
+        let mut cursor = scan.cursor()?;
+        if !cursor.advance()? {
+            return Ok(());
+        }
+        // The registry's Arc keeps the Scan, and so these buffers, alive until
+        // lightning_db_iter_free; only the next step on this iterator changes them.
+        key.write(cursor.key.as_ptr());
+        key_len.write(cursor.key.len());
+        value.write(cursor.value.as_ptr());
+        value_len.write(cursor.value.len());
+        has_entry.write(true);
+        Ok(())
+    })
+}
+
+/// Bytes of an entry's header in a page: its key length and its value length.
+pub const LIGHTNING_DB_PAGE_ENTRY_HEADER: usize = 8;
+
+/// Fills the caller's buffer with the next entries of the scan: one call instead
+/// of one per entry, for languages where each call across the boundary costs.
+///
+/// Writes up to `max_entries` entries into `buf[0..cap)`, back to back, each as
+/// its key length and value length (little-endian 32-bit unsigned integers),
+/// then the key's bytes, then the value's bytes (LIGHTNING_DB_PAGE_ENTRY_HEADER +
+/// key length + value length bytes). `*count` receives the number of entries
+/// written and `*used` the number of bytes.
+///
+/// - `*count` > 0: entries were delivered; the scan goes on from the next one.
+/// - `*count` == 0 and `*used` == 0: the scan is over (also on every later call).
+/// - `*count` == 0 and `*used` > 0: the next entry alone needs `*used` bytes, more
+///   than `cap`; it is kept, not skipped: call again with a buffer at least that
+///   large.
+///
+/// An entry that does not fit after others is kept for the next call. Errors are
+/// those of `lightning_db_iter_next` (CorruptedData for a damaged value,
+/// InvalidArgument once the database is closed): an error met after some entries
+/// ends the page before it and is returned by the next call; an error returned
+/// by a call delivers nothing (`*count` and `*used` 0), and the call after it
+/// moves on past the damaged entry, as `lightning_db_iter_next` does.
+/// `max_entries` 0 is InvalidArgument.
+///
+/// Memory: `buf` is the caller's, written only in its first `*used` bytes;
+/// `*count` and `*used` are always written.
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_iter_next_page(
+    iter: *mut LightningDBIterator,
+    buf: *mut u8,
+    cap: usize,
+    max_entries: usize,
+    count: *mut usize,
+    used: *mut usize,
+) -> LightningDBError {
+    for ptr in [count, used] {
+        if !ptr.is_null() {
+            ptr.write(0);
+        }
+    }
+    run("lightning_db_iter_next_page", || {
+        let scan = ITERATORS.get(iter.addr(), "iter")?;
+        let (count, used) = (out(count, "count")?, out(used, "used")?);
+        super::database::out_buffer(buf, cap)?;
+        if max_entries == 0 {
+            return Err(Failure::invalid("max_entries is 0"));
+        }
+        let mut cursor = scan.cursor()?;
+        let (mut n, mut at) = (0usize, 0usize);
+        while n < max_entries {
+            match cursor.advance() {
+                Ok(true) => {}
+                Ok(false) => break,
+                // The entries before it are delivered now, the error by the
+                // next call: nothing is skipped in silence.
+                Err(failure) if n > 0 => {
+                    cursor.deferred = Some(failure);
+                    break;
+                }
+                Err(failure) => return Err(failure),
+            }
+            let need = LIGHTNING_DB_PAGE_ENTRY_HEADER + cursor.key.len() + cursor.value.len();
+            if need > cap - at {
+                cursor.pending = true;
+                if n == 0 {
+                    at = need;
+                }
+                break;
+            }
+            let out = std::slice::from_raw_parts_mut(buf.add(at), need);
+            // Lengths fit: keys are at most 16 KiB and values 256 MiB.
+            out[..4].copy_from_slice(&(cursor.key.len() as u32).to_le_bytes());
+            out[4..8].copy_from_slice(&(cursor.value.len() as u32).to_le_bytes());
+            let (k, v) = out[8..].split_at_mut(cursor.key.len());
+            k.copy_from_slice(&cursor.key);
+            v.copy_from_slice(&cursor.value);
+            at += need;
+            n += 1;
+        }
+        count.write(n);
+        used.write(at);
         Ok(())
     })
 }

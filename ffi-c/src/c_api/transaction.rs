@@ -5,7 +5,7 @@
 //! aborted) with InvalidArgument.
 
 use super::boundary::{self, out, run};
-use super::database::database;
+use super::database::{database, deliver_into, out_buffer, LIGHTNING_DB_NO_VALUE};
 use super::{LightningDB, LightningDBError, LightningDBResult};
 
 /// Begins a transaction and stores its id in `*tx_id`.
@@ -74,6 +74,32 @@ pub unsafe extern "C" fn lightning_db_get_tx(
 }
 
 /// Buffers a delete of `key` in transaction `tx_id`.
+/// Reads `key` as transaction `tx_id` sees it into the caller's buffer: the
+/// lending form of `lightning_db_get_tx`. Results and memory as
+/// `lightning_db_get_into`.
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_get_tx_into(
+    db: *mut LightningDB,
+    tx_id: u64,
+    key: *const u8,
+    key_len: usize,
+    buf: *mut u8,
+    cap: usize,
+    value_len: *mut usize,
+) -> LightningDBError {
+    if !value_len.is_null() {
+        value_len.write(LIGHTNING_DB_NO_VALUE);
+    }
+    run("lightning_db_get_tx_into", || {
+        let db = database(db)?;
+        let key = boundary::key(key, key_len)?;
+        let value_len = out(value_len, "value_len")?;
+        out_buffer(buf, cap)?;
+        deliver_into(db.tx_get(tx_id, key)?, buf, cap, value_len);
+        Ok(())
+    })
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn lightning_db_delete_tx(
     db: *mut LightningDB,
