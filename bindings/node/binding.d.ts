@@ -56,10 +56,10 @@ export declare class NativeDb {
  */
 export declare class NativeIter {
   /**
-   * The next entries, up to `max_entries` and about `max_bytes`, packed as
-   * `[u32 key_len][u32 value_len][key][value]` in one Buffer (one crossing of
-   * the boundary and one allocation per page); `undefined` when the scan is
-   * over.
+   * The next entries, up to `max_entries` and `max_bytes` (more when a single
+   * entry needs it), packed as `[u32 key_len][u32 value_len][key][value]` in
+   * one Buffer: one crossing of the boundary and one Buffer per page.
+   * `undefined` when the scan is over.
    */
   nextPage(maxEntries: number, maxBytes: number): Buffer | null
   free(): void

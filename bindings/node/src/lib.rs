@@ -184,56 +184,55 @@ impl Drop for NativeDb {
     }
 }
 
-/// Reads a C result into a new Buffer and releases the library's copy.
-fn take_result<'env>(env: &'env Env, result: LightningDBResult) -> Result<Option<BufferSlice<'env>>> {
-    if result.data.is_null() {
-        return Ok(None);
-    }
-    let bytes = unsafe { std::slice::from_raw_parts(result.data, result.len) };
-    let buffer = BufferSlice::copy_from(env, bytes);
-    unsafe { lightning_db_free_result(result.data, result.len) };
-    buffer.map(Some)
+thread_local! {
+    /// Where values and pages land before they are copied into a JS Buffer: the
+    /// library writes into memory the caller owns (the lending calls), so a read
+    /// costs one copy into the Buffer and no allocation of the library's. Only
+    /// the JS thread uses it, and never across calls.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(16 * 1024));
+}
+
+/// Runs a lending `get` (`call(buf, cap, &mut len)`) and returns its value as a
+/// new Buffer, retrying with a larger buffer when the value did not fit.
+fn get_with<'env>(
+    env: &'env Env,
+    call: impl Fn(*mut u8, usize, *mut usize) -> c_int,
+) -> Result<Option<BufferSlice<'env>>> {
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        loop {
+            let mut len = 0usize;
+            check(call(scratch.as_mut_ptr(), scratch.capacity(), &mut len))?;
+            if len == LIGHTNING_DB_NO_VALUE {
+                return Ok(None);
+            }
+            if len <= scratch.capacity() {
+                let value = unsafe { std::slice::from_raw_parts(scratch.as_ptr(), len) };
+                return BufferSlice::copy_from(env, value).map(Some);
+            }
+            if len > 1 << 20 {
+                // A large value goes straight into memory the Buffer then owns.
+                let mut own: Vec<u8> = Vec::with_capacity(len);
+                let mut got = 0usize;
+                check(call(own.as_mut_ptr(), own.capacity(), &mut got))?;
+                if got == LIGHTNING_DB_NO_VALUE {
+                    return Ok(None);
+                }
+                if got <= own.capacity() {
+                    unsafe { own.set_len(got) };
+                    return BufferSlice::from_data(env, own).map(Some);
+                }
+                continue; // it grew meanwhile
+            }
+            scratch.reserve(len);
+        }
+    })
 }
 
 /// Applies a packed batch (`[u8 op][u32 key_len][u32 value_len][key][value]`,
-/// op 1 = put, 2 = delete) as one atomic commit.
+/// op 1 = put, 2 = delete: the C ABI's packed form) as one atomic commit.
 fn write_packed(db: usize, ops: &[u8], count: u32) -> Result<()> {
-    struct Batch(*mut LightningDBWriteBatch);
-    impl Drop for Batch {
-        fn drop(&mut self) {
-            unsafe { lightning_db_batch_free(self.0) }
-        }
-    }
-    let batch = Batch(unsafe { lightning_db_batch_new() });
-    if batch.0.is_null() {
-        return Err(error_of(unsafe { lightning_db_last_error_code() }));
-    }
-    let mut at = 0usize;
-    let u32_at = |at: usize| -> Result<usize> {
-        ops.get(at..at + 4)
-            .map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize)
-            .ok_or_else(|| invalid("malformed packed batch"))
-    };
-    for _ in 0..count {
-        let op = *ops.get(at).ok_or_else(|| invalid("malformed packed batch"))?;
-        let key_len = u32_at(at + 1)?;
-        let value_len = u32_at(at + 5)?;
-        at += 9;
-        let key = ops.get(at..at + key_len).ok_or_else(|| invalid("malformed packed batch"))?;
-        at += key_len;
-        let value = ops.get(at..at + value_len).ok_or_else(|| invalid("malformed packed batch"))?;
-        at += value_len;
-        let code = match op {
-            1 => unsafe { lightning_db_batch_put(batch.0, ptr_of(key), key.len(), ptr_of(value), value.len()) },
-            2 => unsafe { lightning_db_batch_delete(batch.0, ptr_of(key), key.len()) },
-            _ => return Err(invalid("malformed packed batch")),
-        };
-        check(code)?;
-    }
-    if at != ops.len() {
-        return Err(invalid("malformed packed batch"));
-    }
-    check(unsafe { lightning_db_write_batch(db as *mut LightningDB, batch.0) })
+    check(unsafe { lightning_db_write_packed(db as *mut LightningDB, ptr_of(ops), ops.len(), count as usize) })
 }
 
 fn verify(db: usize) -> Result<NativeVerifyReport> {
@@ -359,9 +358,8 @@ impl NativeDb {
 
     #[napi]
     pub fn get<'env>(&self, env: &'env Env, key: &[u8]) -> Result<Option<BufferSlice<'env>>> {
-        let mut result = LightningDBResult { data: ptr::null_mut(), len: 0 };
-        check(unsafe { lightning_db_get(self.ptr()?, ptr_of(key), key.len(), &mut result) })?;
-        take_result(env, result)
+        let db = self.ptr()?;
+        get_with(env, |buf, cap, len| unsafe { lightning_db_get_into(db, ptr_of(key), key.len(), buf, cap, len) })
     }
 
     #[napi]
@@ -469,9 +467,8 @@ impl NativeDb {
 
     #[napi]
     pub fn tx_get<'env>(&self, env: &'env Env, tx: f64, key: &[u8]) -> Result<Option<BufferSlice<'env>>> {
-        let mut result = LightningDBResult { data: ptr::null_mut(), len: 0 };
-        check(unsafe { lightning_db_get_tx(self.ptr()?, tx as u64, ptr_of(key), key.len(), &mut result) })?;
-        take_result(env, result)
+        let db = self.ptr()?;
+        get_with(env, |buf, cap, len| unsafe { lightning_db_get_tx_into(db, tx as u64, ptr_of(key), key.len(), buf, cap, len) })
     }
 
     #[napi]
@@ -519,7 +516,7 @@ impl NativeDb {
                 None => lightning_db_iter_range(self.ptr()?, s, sl, e, el, reverse, &mut iter),
             }
         })?;
-        Ok(NativeIter { iter: iter as usize, pending: None })
+        Ok(NativeIter { iter: iter as usize })
     }
 
     #[napi]
@@ -531,7 +528,7 @@ impl NativeDb {
                 None => lightning_db_iter_prefix(self.ptr()?, ptr_of(prefix), prefix.len(), reverse, &mut iter),
             }
         })?;
-        Ok(NativeIter { iter: iter as usize, pending: None })
+        Ok(NativeIter { iter: iter as usize })
     }
 }
 
@@ -540,9 +537,6 @@ impl NativeDb {
 #[napi]
 pub struct NativeIter {
     iter: usize,
-    /// An error met after some entries of a page were read: thrown by the next
-    /// call, so that no entry is skipped silently.
-    pending: Option<String>,
 }
 
 impl Drop for NativeIter {
@@ -555,54 +549,35 @@ impl Drop for NativeIter {
 
 #[napi]
 impl NativeIter {
-    /// The next entries, up to `max_entries` and about `max_bytes`, packed as
-    /// `[u32 key_len][u32 value_len][key][value]` in one Buffer (one crossing of
-    /// the boundary and one allocation per page); `undefined` when the scan is
-    /// over.
+    /// The next entries, up to `max_entries` and `max_bytes` (more when a single
+    /// entry needs it), packed as `[u32 key_len][u32 value_len][key][value]` in
+    /// one Buffer: one crossing of the boundary and one Buffer per page.
+    /// `undefined` when the scan is over.
     #[napi]
     pub fn next_page<'env>(&mut self, env: &'env Env, max_entries: u32, max_bytes: u32) -> Result<Option<BufferSlice<'env>>> {
         if self.iter == 0 {
             return Err(invalid("the iterator is closed"));
         }
-        if let Some(reason) = self.pending.take() {
-            return Err(Error::new(Status::GenericFailure, reason));
-        }
         let it = self.iter as *mut LightningDBIterator;
-        let mut page: Vec<u8> = Vec::new();
-        let mut entries = 0u32;
-        while entries < max_entries.max(1) && page.len() < max_bytes as usize {
-            let mut key = LightningDBResult { data: ptr::null_mut(), len: 0 };
-            let mut value = LightningDBResult { data: ptr::null_mut(), len: 0 };
-            let mut has = false;
-            let code = unsafe { lightning_db_iter_next(it, &mut key, &mut value, &mut has) };
-            if code != SUCCESS {
-                // Entries already read are returned first; the error comes with
-                // the next call, as the library moves past it (iter_next's rule).
-                if entries > 0 {
-                    self.pending = Some(error_of(code).reason);
-                    break;
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            scratch.reserve(max_bytes as usize);
+            loop {
+                let (mut count, mut used) = (0usize, 0usize);
+                check(unsafe {
+                    lightning_db_iter_next_page(it, scratch.as_mut_ptr(), scratch.capacity(), max_entries.max(1) as usize, &mut count, &mut used)
+                })?;
+                if count == 0 && used == 0 {
+                    return Ok(None);
                 }
-                return Err(error_of(code));
+                if count == 0 {
+                    scratch.reserve(used); // one entry larger than the buffer
+                    continue;
+                }
+                let page = unsafe { std::slice::from_raw_parts(scratch.as_ptr(), used) };
+                return BufferSlice::copy_from(env, page).map(Some);
             }
-            if !has {
-                break;
-            }
-            unsafe {
-                let k = std::slice::from_raw_parts(key.data, key.len);
-                let v = if value.data.is_null() { &[][..] } else { std::slice::from_raw_parts(value.data, value.len) };
-                page.extend_from_slice(&(k.len() as u32).to_le_bytes());
-                page.extend_from_slice(&(v.len() as u32).to_le_bytes());
-                page.extend_from_slice(k);
-                page.extend_from_slice(v);
-                lightning_db_free_result(key.data, key.len);
-                lightning_db_free_result(value.data, value.len);
-            }
-            entries += 1;
-        }
-        if entries == 0 {
-            return Ok(None);
-        }
-        BufferSlice::from_data(env, page).map(Some)
+        })
     }
 
     #[napi]

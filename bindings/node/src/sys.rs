@@ -8,6 +8,7 @@ use std::os::raw::{c_char, c_int};
 
 pub type LightningDBError = c_int;
 pub const SUCCESS: LightningDBError = 0;
+pub const LIGHTNING_DB_NO_VALUE: usize = usize::MAX;
 
 #[repr(C)]
 pub struct LightningDB {
@@ -95,6 +96,9 @@ extern "C" {
     pub fn lightning_db_delete(db: *mut LightningDB, key: *const u8, key_len: usize) -> LightningDBError;
     pub fn lightning_db_contains(db: *mut LightningDB, key: *const u8, key_len: usize, found: *mut bool) -> LightningDBError;
     pub fn lightning_db_free_result(data: *mut u8, len: usize);
+    pub fn lightning_db_get_into(db: *mut LightningDB, key: *const u8, key_len: usize, buf: *mut u8, cap: usize, value_len: *mut usize) -> LightningDBError;
+    pub fn lightning_db_get_tx_into(db: *mut LightningDB, tx_id: u64, key: *const u8, key_len: usize, buf: *mut u8, cap: usize, value_len: *mut usize) -> LightningDBError;
+    pub fn lightning_db_write_packed(db: *mut LightningDB, ops: *const u8, len: usize, count: usize) -> LightningDBError;
 
     pub fn lightning_db_batch_new() -> *mut LightningDBWriteBatch;
     pub fn lightning_db_batch_put(batch: *mut LightningDBWriteBatch, key: *const u8, key_len: usize, value: *const u8, value_len: usize) -> LightningDBError;
@@ -122,5 +126,6 @@ extern "C" {
     pub fn lightning_db_iter_range_tx(db: *mut LightningDB, tx_id: u64, start: *const u8, start_len: usize, end: *const u8, end_len: usize, reverse: bool, iter: *mut *mut LightningDBIterator) -> LightningDBError;
     pub fn lightning_db_iter_prefix_tx(db: *mut LightningDB, tx_id: u64, prefix: *const u8, prefix_len: usize, reverse: bool, iter: *mut *mut LightningDBIterator) -> LightningDBError;
     pub fn lightning_db_iter_next(iter: *mut LightningDBIterator, key: *mut LightningDBResult, value: *mut LightningDBResult, has_entry: *mut bool) -> LightningDBError;
+    pub fn lightning_db_iter_next_page(iter: *mut LightningDBIterator, buf: *mut u8, cap: usize, max_entries: usize, count: *mut usize, used: *mut usize) -> LightningDBError;
     pub fn lightning_db_iter_free(iter: *mut LightningDBIterator);
 }
