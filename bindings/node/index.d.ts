@@ -41,6 +41,7 @@ export type Config = Readonly<Required<Options>>
 /**
  * Bounds of a scan. `gte`/`start` and `gt` bound it from below, `lt`/`end` and
  * `lte` from above (`start` is inclusive, `end` exclusive); absent bounds are open.
+ * As in the level ecosystem, `gte` wins over `gt` and `lte` over `lt`.
  */
 export interface RangeOptions {
   gt?: Bytes

@@ -166,22 +166,23 @@ function successor(key) {
 const NOTHING = Symbol('nothing')
 
 // { gt, gte, lt, lte, start, end } -> [start inclusive | undefined, end exclusive
-// | undefined], or NOTHING when the range is empty by construction.
+// | undefined], or NOTHING when the range is empty by construction. As in the
+// level ecosystem, gte (or start) wins over gt and lte over lt (or end).
 function bounds(options) {
   let start
   let end
-  if (options.gte !== undefined && options.gte !== null) start = bytes(options.gte, 'gte')
-  else if (options.start !== undefined && options.start !== null) start = bytes(options.start, 'start')
-  if (options.gt !== undefined && options.gt !== null) {
+  const given = (v) => v !== undefined && v !== null
+  if (given(options.gte)) start = bytes(options.gte, 'gte')
+  else if (given(options.start)) start = bytes(options.start, 'start')
+  else if (given(options.gt)) {
     start = successor(bytes(options.gt, 'gt'))
     if (start === null) return NOTHING
   }
-  if (options.lt !== undefined && options.lt !== null) end = bytes(options.lt, 'lt')
-  else if (options.end !== undefined && options.end !== null) end = bytes(options.end, 'end')
-  if (options.lte !== undefined && options.lte !== null) {
+  if (given(options.lte)) {
     end = successor(bytes(options.lte, 'lte'))
     if (end === null) end = undefined
-  }
+  } else if (given(options.lt)) end = bytes(options.lt, 'lt')
+  else if (given(options.end)) end = bytes(options.end, 'end')
   return [start, end]
 }
 

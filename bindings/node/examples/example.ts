@@ -1,6 +1,7 @@
 // The TypeScript example, checked with `tsc --noEmit --strict` and run after
 // compilation in the packed-tarball install test.
 import * as ldb from 'lightning-db'
+import { LightningLevel } from 'lightning-db/level'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -35,6 +36,14 @@ async function main(): Promise<void> {
       throw e
     }
   }
+  // The same store through abstract-level, with a JSON value encoding.
+  const level = new LightningLevel<string, { n: number }>(join(dir, 'level'), { valueEncoding: 'json' })
+  await level.put('a', { n: 1 })
+  const got: { n: number } | undefined = await level.get('a')
+  const sub = level.sublevel<string, string>('sub', { valueEncoding: 'utf8' })
+  await sub.put('x', 'y')
+  console.log('level:', got?.n, await sub.get('x'), (await level.keys().all()).length)
+  await level.close()
   rmSync(dir, { recursive: true })
 }
 

@@ -18,7 +18,7 @@ version=$(node -p 'require("./package.json").version')
 
 # The main package, staged with its optionalDependencies.
 mkdir "$work/stage"
-cp package.json index.js index.d.ts binding.js binding.d.ts "$work/stage/"
+cp package.json index.js index.d.ts binding.js binding.d.ts level.js level.d.ts "$work/stage/"
 node -e '
   const fs = require("fs"); const p = JSON.parse(fs.readFileSync(process.argv[1]));
   p.optionalDependencies = { "lightning-db-linux-x64-gnu": p.version };
