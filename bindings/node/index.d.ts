@@ -54,10 +54,14 @@ export interface RangeOptions {
   end?: Bytes
   /** Descending key order. */
   reverse?: boolean
+  /** At most this many entries (-1 or absent: no limit); a short scan then fetches no more. */
+  limit?: number
 }
 
 export interface PrefixOptions {
   reverse?: boolean
+  /** At most this many entries (-1 or absent: no limit). */
+  limit?: number
 }
 
 /** One operation of {@link Database.write}. */

@@ -205,15 +205,22 @@ class Scan {
   #end = 0
   #pageSize = FIRST_PAGE
   #done = false
+  #left
 
-  constructor(nativeIter) {
+  constructor(nativeIter, limit = Infinity) {
     this.#native = nativeIter
+    this.#left = limit
   }
 
   #fill() {
+    if (this.#left <= 0) {
+      this.close()
+      return false
+    }
     let page
+    const entries = Math.min(this.#pageSize, this.#left)
     try {
-      page = this.#native.nextPage(this.#pageSize, PAGE_BYTES)
+      page = this.#native.nextPage(entries, PAGE_BYTES)
     } catch (e) {
       throw convert(e)
     }
@@ -226,6 +233,7 @@ class Scan {
     this.#page = page
     this.#pos = 0
     this.#end = page.length
+    if (this.#left !== Infinity) this.#left -= countEntries(page)
     return true
   }
 
@@ -290,15 +298,28 @@ class Scan {
   }
 }
 
+function countEntries(page) {
+  let n = 0
+  for (let at = 0; at < page.length; n++) at += 8 + page.readUInt32LE(at) + page.readUInt32LE(at + 4)
+  return n
+}
+
 class EmptyScan extends Scan {
   constructor() {
     super({ nextPage: () => null, free() {} })
   }
 }
 
-function openScan(opener) {
+function limitOf(options) {
+  const limit = options && options.limit
+  if (limit === undefined || limit === null || limit === Infinity || limit < 0) return Infinity
+  if (!Number.isInteger(limit)) throw new TypeError('limit must be an integer')
+  return limit
+}
+
+function openScan(opener, limit) {
   try {
-    return new Scan(opener())
+    return new Scan(opener(), limit)
   } catch (e) {
     throw convert(e)
   }
@@ -313,12 +334,12 @@ function rangeScan(db, tx, options = {}) {
     openScan(() => db.range(Buffer.from([0]), Buffer.from([0]), reverse, tx)).close()
     return new EmptyScan()
   }
-  return openScan(() => db.range(b[0], b[1], reverse, tx))
+  return openScan(() => db.range(b[0], b[1], reverse, tx), limitOf(options))
 }
 
 function prefixScan(db, tx, prefix, options = {}) {
   const p = prefix === undefined || prefix === null ? Buffer.alloc(0) : bytes(prefix, 'prefix')
-  return openScan(() => db.prefix(p, Boolean(options && options.reverse), tx))
+  return openScan(() => db.prefix(p, Boolean(options && options.reverse), tx), limitOf(options))
 }
 
 // ---------------------------------------------------------------------------

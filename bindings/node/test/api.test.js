@@ -153,6 +153,12 @@ test('scans: every kind of bound, both directions, prefixes, pages', (t) => {
   assert.equal(keys(db.range({ lte: Buffer.alloc(ldb.MAX_KEY_SIZE, 0xff) })).length, 3002)
   assert.equal(keys(db.prefix('k1')).length, 1000)
   assert.deepEqual(keys(db.prefix('k299', { reverse: true })).slice(0, 2), [k(2999), k(2998)])
+  assert.deepEqual(keys(db.range({ gte: k(10), limit: 3 })), [k(10), k(11), k(12)])
+  assert.deepEqual(keys(db.range({ limit: 0 })), [])
+  assert.equal(keys(db.range({ limit: 2000 })).length, 2000)
+  assert.deepEqual(keys(db.prefix('k', { reverse: true, limit: 2 })), [k(2999), k(2998)])
+  // gte wins over gt, lte over lt (the level ecosystem's rule).
+  assert.deepEqual(keys(db.range({ gt: k(10), gte: k(10), lt: k(12), lte: k(12) })), [k(10), k(11), k(12)])
   const [[key, value]] = db.prefix('l')
   assert.equal(key.toString() + value.toString(), 'lafter')
 })
