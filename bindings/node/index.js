@@ -57,6 +57,34 @@ function rejected(e) {
 }
 
 // ---------------------------------------------------------------------------
+// The fast path (see the end of src/lib.rs): keys and values of point calls
+// travel through one buffer shared with the addon, so a call passes only
+// numbers. Keys at [0, KEY_AREA), values after.
+
+const KEY_AREA = 16384
+const VALUE_AREA = 64 * 1024
+const shared = Buffer.allocUnsafeSlow(KEY_AREA + VALUE_AREA)
+native.setSharedBuffer(shared)
+
+// Writes the key into the key area; returns its length, or -1 if it does not fit
+// (then the caller takes the ordinary path, which reports the error).
+function sharedKey(key) {
+  if (typeof key === 'string') {
+    if (key.length > KEY_AREA / 3) return -1
+    return shared.utf8Write(key, 0)
+  }
+  if (!(key instanceof Uint8Array)) bytes(key, 'key') // throws the TypeError
+  if (key.length > KEY_AREA) return -1
+  shared.set(key, 0)
+  return key.length
+}
+
+function sharedValue(length) {
+  const out = Buffer.allocUnsafe(length)
+  shared.copy(out, 0, KEY_AREA, KEY_AREA + length)
+  return out
+}
+
 // Arguments
 
 function bytes(value, what) {
@@ -448,6 +476,22 @@ class Transaction {
 
   get(key) {
     this.#live()
+    const n = sharedKey(key)
+    if (n >= 0) {
+      let length
+      try {
+        length = native.fastTxGet(this.#native.handle, this.#id, n)
+      } catch (e) {
+        // Through the ordinary path, which knows a closed database by name.
+        return this.#slowGet(key)
+      }
+      if (length < 0) return undefined
+      if (length <= VALUE_AREA) return sharedValue(length)
+    }
+    return this.#slowGet(key)
+  }
+
+  #slowGet(key) {
     try {
       return this.#native.txGet(this.#id, bytes(key, 'key')) ?? undefined
     } catch (e) {
@@ -561,6 +605,7 @@ const defaults = {
 
 class Database {
   #native
+  #handle
   #path
   #config
   #closed = false
@@ -568,8 +613,16 @@ class Database {
   /** @internal use open() or create() */
   constructor(nativeDb, path, config) {
     this.#native = nativeDb
+    this.#handle = nativeDb.handle
     this.#path = path
     this.#config = Object.freeze(config)
+  }
+
+  // The fast path goes around NativeDb and its check of close(): the library
+  // refuses the closed handle, and this says so in the words of the others.
+  #fail(e) {
+    if (this.#closed) return makeError('InvalidArgument', 'the database is closed')
+    return convert(e)
   }
 
   /** The directory it was opened from, as given. */
@@ -588,6 +641,17 @@ class Database {
   }
 
   get(key) {
+    const n = sharedKey(key)
+    if (n >= 0) {
+      let length
+      try {
+        length = native.fastGet(this.#handle, n)
+      } catch (e) {
+        throw this.#fail(e)
+      }
+      if (length < 0) return undefined
+      if (length <= VALUE_AREA) return sharedValue(length)
+    }
     try {
       return this.#native.get(bytes(key, 'key')) ?? undefined
     } catch (e) {
@@ -596,11 +660,40 @@ class Database {
   }
 
   getString(key) {
+    const n = sharedKey(key)
+    if (n >= 0) {
+      let length
+      try {
+        length = native.fastGet(this.#handle, n)
+      } catch (e) {
+        throw this.#fail(e)
+      }
+      if (length < 0) return undefined
+      if (length <= VALUE_AREA) return shared.utf8Slice(KEY_AREA, KEY_AREA + length)
+    }
     const v = this.get(key)
     return v === undefined ? undefined : v.toString('utf8')
   }
 
   put(key, value) {
+    const n = sharedKey(key)
+    if (n >= 0) {
+      let length = -1
+      if (typeof value === 'string') {
+        if (value.length <= VALUE_AREA / 3) length = shared.utf8Write(value, KEY_AREA)
+      } else if (value instanceof Uint8Array && value.length <= VALUE_AREA) {
+        shared.set(value, KEY_AREA)
+        length = value.length
+      }
+      if (length >= 0) {
+        try {
+          native.fastPut(this.#handle, n, length)
+          return
+        } catch (e) {
+          throw this.#fail(e)
+        }
+      }
+    }
     try {
       this.#native.put(bytes(key, 'key'), bytes(value, 'value'))
     } catch (e) {
@@ -621,10 +714,11 @@ class Database {
   }
 
   has(key) {
+    const n = sharedKey(key)
     try {
-      return this.#native.contains(bytes(key, 'key'))
+      return n >= 0 ? native.fastHas(this.#handle, n) : this.#native.contains(bytes(key, 'key'))
     } catch (e) {
-      throw convert(e)
+      throw this.#fail(e)
     }
   }
 

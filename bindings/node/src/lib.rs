@@ -344,6 +344,14 @@ impl NativeDb {
         }
     }
 
+    /// The C handle as a number, for the fast-path functions (handles are
+    /// registry tokens, well below 2^53). Calls after close are refused by the
+    /// library; index.js turns its message into "the database is closed".
+    #[napi(getter)]
+    pub fn handle(&self) -> f64 {
+        self.db as f64
+    }
+
     fn task(&self, job: Job) -> Result<AsyncTask<DiskTask>> {
         self.ptr()?;
         Ok(AsyncTask::new(DiskTask { db: self.db, job: Some(job) }))
@@ -587,4 +595,87 @@ impl NativeIter {
             self.iter = 0;
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// The fast path of point reads and writes. A call through a class method with a
+// Buffer argument and a Buffer result costs more than the engine's lookup: the
+// `this` unwrap, the typed-array inspection of the key, and above all creating a
+// Buffer in native code (a backing store of its own per value). Here the key and
+// the value travel through one buffer shared with index.js, allocated once per
+// thread, so a call takes and returns only numbers, and index.js copies the value
+// into a pooled Buffer (`Buffer.allocUnsafe`), which is far cheaper.
+
+/// The shared buffer: keys at [0, KEY_AREA), values at [KEY_AREA, len).
+pub const KEY_AREA: usize = 16384;
+
+thread_local! {
+    static SHARED: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// Registers the buffer shared with index.js (one per thread; index.js keeps it
+/// referenced for the life of the module, so its memory never moves or goes away).
+#[napi]
+pub fn set_shared_buffer(buf: &[u8]) -> Result<()> {
+    if buf.len() <= KEY_AREA {
+        return Err(invalid("the shared buffer is too small"));
+    }
+    // Kept as an address: the library writes values into it in later calls,
+    // when no Rust reference to it exists.
+    SHARED.with(|s| s.set((buf.as_ptr() as usize, buf.len())));
+    Ok(())
+}
+
+fn shared_key(key_len: u32) -> Result<(&'static [u8], *mut u8, usize)> {
+    let (ptr, len) = SHARED.with(|s| s.get());
+    if ptr == 0 || key_len as usize > KEY_AREA {
+        return Err(invalid("no shared buffer, or a key longer than its key area"));
+    }
+    let key = unsafe { std::slice::from_raw_parts(ptr as *const u8, key_len as usize) };
+    Ok((key, (ptr + KEY_AREA) as *mut u8, len - KEY_AREA))
+}
+
+/// Reads the value of the key in the shared buffer's key area into its value
+/// area. Returns -1 when the key is absent, else the value's length (when it is
+/// larger than the value area nothing was copied: read it with `NativeDb.get`).
+#[napi]
+pub fn fast_get(db: f64, key_len: u32) -> Result<f64> {
+    let (key, buf, cap) = shared_key(key_len)?;
+    let mut len = 0usize;
+    check(unsafe { lightning_db_get_into(db as usize as *mut LightningDB, ptr_of(key), key.len(), buf, cap, &mut len) })?;
+    Ok(if len == LIGHTNING_DB_NO_VALUE { -1.0 } else { len as f64 })
+}
+
+/// As `fast_get`, in transaction `tx`.
+#[napi]
+pub fn fast_tx_get(db: f64, tx: f64, key_len: u32) -> Result<f64> {
+    let (key, buf, cap) = shared_key(key_len)?;
+    let mut len = 0usize;
+    check(unsafe { lightning_db_get_tx_into(db as usize as *mut LightningDB, tx as u64, ptr_of(key), key.len(), buf, cap, &mut len) })?;
+    Ok(if len == LIGHTNING_DB_NO_VALUE { -1.0 } else { len as f64 })
+}
+
+#[napi]
+pub fn fast_has(db: f64, key_len: u32) -> Result<bool> {
+    let (key, _, _) = shared_key(key_len)?;
+    let mut found = false;
+    check(unsafe { lightning_db_contains(db as usize as *mut LightningDB, ptr_of(key), key.len(), &mut found) })?;
+    Ok(found)
+}
+
+/// Stores the key of the key area with the value of the value area's first
+/// `value_len` bytes.
+#[napi]
+pub fn fast_put(db: f64, key_len: u32, value_len: u32) -> Result<()> {
+    let (key, value, cap) = shared_key(key_len)?;
+    if value_len as usize > cap {
+        return Err(invalid("a value longer than the shared buffer's value area"));
+    }
+    check(unsafe { lightning_db_put(db as usize as *mut LightningDB, ptr_of(key), key.len(), ptr_of(std::slice::from_raw_parts(value, value_len as usize)), value_len as usize) })
+}
+
+#[napi]
+pub fn fast_delete(db: f64, key_len: u32) -> Result<()> {
+    let (key, _, _) = shared_key(key_len)?;
+    check(unsafe { lightning_db_delete(db as usize as *mut LightningDB, ptr_of(key), key.len()) })
 }
