@@ -219,7 +219,6 @@ function bounds(options) {
 
 const FIRST_PAGE = 16
 const MAX_PAGE = 1024
-const PAGE_BYTES = 256 * 1024
 
 /**
  * A scan over a snapshot taken when it was created. Iterable (sync and async);
@@ -248,7 +247,15 @@ class Scan {
     let page
     const entries = Math.min(this.#pageSize, this.#left)
     try {
-      page = this.#native.nextPage(entries, PAGE_BYTES)
+      // Into the shared buffer, then one copy into a (pooled, when small) Buffer
+      // made here: cheaper than a Buffer made by the addon.
+      const used = this.#native.nextPageShared(entries)
+      if (used > 0) {
+        page = Buffer.allocUnsafe(used)
+        shared.copy(page, 0, KEY_AREA, KEY_AREA + used)
+      } else if (used < 0) {
+        page = this.#native.nextPage(1, -used)
+      }
     } catch (e) {
       throw convert(e)
     }
@@ -334,7 +341,7 @@ function countEntries(page) {
 
 class EmptyScan extends Scan {
   constructor() {
-    super({ nextPage: () => null, free() {} })
+    super({ nextPage: () => null, nextPageShared: () => 0, free() {} })
   }
 }
 

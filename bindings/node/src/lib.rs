@@ -588,6 +588,23 @@ impl NativeIter {
         })
     }
 
+    /// As `next_page`, into the value area of the shared buffer (see the end of
+    /// this file): returns the bytes written, 0 when the scan is over, or minus
+    /// the bytes the next entry needs when it alone is larger than the area (it
+    /// is kept: read it with `next_page`).
+    #[napi]
+    pub fn next_page_shared(&mut self, max_entries: u32) -> Result<f64> {
+        if self.iter == 0 {
+            return Err(invalid("the iterator is closed"));
+        }
+        let (_, buf, cap) = shared_key(0)?;
+        let (mut count, mut used) = (0usize, 0usize);
+        check(unsafe {
+            lightning_db_iter_next_page(self.iter as *mut LightningDBIterator, buf, cap, max_entries.max(1) as usize, &mut count, &mut used)
+        })?;
+        Ok(if count == 0 && used > 0 { -(used as f64) } else { used as f64 })
+    }
+
     #[napi]
     pub fn free(&mut self) {
         if self.iter != 0 {
