@@ -16,6 +16,12 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeDb {
   /** Opens (`create` true: creating if missing) the database in `path`. */
   static open(path: string, create: boolean, options: NativeConfig): NativeDb
+  /**
+   * The C handle as a number, for the fast-path functions (handles are
+   * registry tokens, well below 2^53). Calls after close are refused by the
+   * library; index.js turns its message into "the database is closed".
+   */
+  get handle(): number
   close(): void
   get(key: Uint8Array): Buffer | null
   put(key: Uint8Array, value: Uint8Array): void
@@ -62,8 +68,35 @@ export declare class NativeIter {
    * `undefined` when the scan is over.
    */
   nextPage(maxEntries: number, maxBytes: number): Buffer | null
+  /**
+   * As `next_page`, into the value area of the shared buffer (see the end of
+   * this file): returns the bytes written, 0 when the scan is over, or minus
+   * the bytes the next entry needs when it alone is larger than the area (it
+   * is kept: read it with `next_page`).
+   */
+  nextPageShared(maxEntries: number): number
   free(): void
 }
+
+export declare function fastDelete(db: number, keyLen: number): void
+
+/**
+ * Reads the value of the key in the shared buffer's key area into its value
+ * area. Returns -1 when the key is absent, else the value's length (when it is
+ * larger than the value area nothing was copied: read it with `NativeDb.get`).
+ */
+export declare function fastGet(db: number, keyLen: number): number
+
+export declare function fastHas(db: number, keyLen: number): boolean
+
+/**
+ * Stores the key of the key area with the value of the value area's first
+ * `value_len` bytes.
+ */
+export declare function fastPut(db: number, keyLen: number, valueLen: number): void
+
+/** As `fast_get`, in transaction `tx`. */
+export declare function fastTxGet(db: number, tx: number, keyLen: number): number
 
 /**
  * Handles of every type not yet released in this process (the library's leak
@@ -116,6 +149,12 @@ export interface NativeVerifyReport {
   /** Empty when clean, otherwise the library's list of the first damaged places. */
   message: string
 }
+
+/**
+ * Registers the buffer shared with index.js (one per thread; index.js keeps it
+ * referenced for the life of the module, so its memory never moves or goes away).
+ */
+export declare function setSharedBuffer(buf: Uint8Array): void
 
 /** The library's version string. */
 export declare function version(): string

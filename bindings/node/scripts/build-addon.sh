@@ -8,10 +8,10 @@
 # With --generated DIR, also leaves the loader (binding.js) and the addon's types
 # (binding.d.ts) that napi-rs generates in DIR; ci/generate uses it.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 
 generated=""
-if [ "${1:-}" = "--generated" ]; then generated=$2; fi
+if [ "${1:-}" = "--generated" ]; then generated=$(realpath "$2"); fi
+cd "$(dirname "$0")/.."
 
 native_dir=$(../../ci/build-native)
 out=$(mktemp -d)

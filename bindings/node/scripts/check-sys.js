@@ -38,7 +38,7 @@ for (const m of sys.matchAll(/pub fn (lightning_db_\w+)\(([^)]*)\)(?:\s*->\s*([^
     problems.push(`${name}: not in the header`)
     continue
   }
-  const params = paramText.trim() ? paramText.split(',').map((p) => norm(rustToC(p.split(':')[1]))) : []
+  const params = paramText.split(',').filter((p) => p.trim()).map((p) => norm(rustToC(p.split(':')[1])))
   const r = ret ? norm(rustToC(ret)) : 'void'
   const fix = (t) => t.replace(/\*\*/g, '**')
   if (r !== c.ret) problems.push(`${name}: returns ${r}, header ${c.ret}`)

@@ -34,11 +34,17 @@ fn error_of(code: c_int) -> Error {
     // The message is thread-local in the library and set by the call that just
     // failed on this thread (the main thread, or the worker of an async task).
     let message = unsafe { CStr::from_ptr(lightning_db_last_error_message()) }.to_string_lossy();
-    Error::new(Status::GenericFailure, format!("[{}] {}", code_name(code), message))
+    Error::new(
+        Status::GenericFailure,
+        format!("[{}] {}", code_name(code), message),
+    )
 }
 
 fn invalid(message: &str) -> Error {
-    Error::new(Status::GenericFailure, format!("[InvalidArgument] {message}"))
+    Error::new(
+        Status::GenericFailure,
+        format!("[InvalidArgument] {message}"),
+    )
 }
 
 fn check(code: c_int) -> Result<()> {
@@ -120,7 +126,9 @@ fn config_of(options: &NativeConfig) -> Result<Config> {
 /// The library's version string.
 #[napi]
 pub fn version() -> String {
-    unsafe { CStr::from_ptr(lightning_db_version()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(lightning_db_version()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Handles of every type not yet released in this process (the library's leak
@@ -232,7 +240,14 @@ fn get_with<'env>(
 /// Applies a packed batch (`[u8 op][u32 key_len][u32 value_len][key][value]`,
 /// op 1 = put, 2 = delete: the C ABI's packed form) as one atomic commit.
 fn write_packed(db: usize, ops: &[u8], count: u32) -> Result<()> {
-    check(unsafe { lightning_db_write_packed(db as *mut LightningDB, ptr_of(ops), ops.len(), count as usize) })
+    check(unsafe {
+        lightning_db_write_packed(
+            db as *mut LightningDB,
+            ptr_of(ops),
+            ops.len(),
+            count as usize,
+        )
+    })
 }
 
 fn verify(db: usize) -> Result<NativeVerifyReport> {
@@ -241,7 +256,9 @@ fn verify(db: usize) -> Result<NativeVerifyReport> {
     let message = match code {
         SUCCESS => String::new(),
         // Damage is a finding of the report, not a failure of the call.
-        -4 => unsafe { CStr::from_ptr(lightning_db_last_error_message()) }.to_string_lossy().into_owned(),
+        -4 => unsafe { CStr::from_ptr(lightning_db_last_error_message()) }
+            .to_string_lossy()
+            .into_owned(),
         _ => return Err(error_of(code)),
     };
     Ok(NativeVerifyReport {
@@ -295,11 +312,17 @@ impl Task for DiskTask {
     fn compute(&mut self) -> Result<JobOutput> {
         let db = self.db as *mut LightningDB;
         match self.job.take().expect("a task runs once") {
-            Job::Commit(tx) => check(unsafe { lightning_db_commit_transaction(db, tx) }).map(|_| JobOutput::Unit),
+            Job::Commit(tx) => {
+                check(unsafe { lightning_db_commit_transaction(db, tx) }).map(|_| JobOutput::Unit)
+            }
             Job::Write(ops, count) => write_packed(self.db, &ops, count).map(|_| JobOutput::Unit),
-            Job::Checkpoint => check(unsafe { lightning_db_checkpoint(db) }).map(|_| JobOutput::Unit),
+            Job::Checkpoint => {
+                check(unsafe { lightning_db_checkpoint(db) }).map(|_| JobOutput::Unit)
+            }
             Job::Compact => compact(self.db).map(JobOutput::Compact),
-            Job::Backup(dest) => check(unsafe { lightning_db_backup(db, dest.as_ptr()) }).map(|_| JobOutput::Unit),
+            Job::Backup(dest) => {
+                check(unsafe { lightning_db_backup(db, dest.as_ptr()) }).map(|_| JobOutput::Unit)
+            }
             Job::Verify => verify(self.db).map(JobOutput::Verify),
         }
     }
@@ -330,7 +353,10 @@ impl NativeDb {
         if db.is_null() {
             return Err(error_of(unsafe { lightning_db_last_error_code() }));
         }
-        Ok(NativeDb { db: db as usize, closed: false })
+        Ok(NativeDb {
+            db: db as usize,
+            closed: false,
+        })
     }
 
     /// The handle, or the error every call after close() gets. The library
@@ -354,7 +380,10 @@ impl NativeDb {
 
     fn task(&self, job: Job) -> Result<AsyncTask<DiskTask>> {
         self.ptr()?;
-        Ok(AsyncTask::new(DiskTask { db: self.db, job: Some(job) }))
+        Ok(AsyncTask::new(DiskTask {
+            db: self.db,
+            job: Some(job),
+        }))
     }
 
     #[napi]
@@ -367,12 +396,22 @@ impl NativeDb {
     #[napi]
     pub fn get<'env>(&self, env: &'env Env, key: &[u8]) -> Result<Option<BufferSlice<'env>>> {
         let db = self.ptr()?;
-        get_with(env, |buf, cap, len| unsafe { lightning_db_get_into(db, ptr_of(key), key.len(), buf, cap, len) })
+        get_with(env, |buf, cap, len| unsafe {
+            lightning_db_get_into(db, ptr_of(key), key.len(), buf, cap, len)
+        })
     }
 
     #[napi]
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        check(unsafe { lightning_db_put(self.ptr()?, ptr_of(key), key.len(), ptr_of(value), value.len()) })
+        check(unsafe {
+            lightning_db_put(
+                self.ptr()?,
+                ptr_of(key),
+                key.len(),
+                ptr_of(value),
+                value.len(),
+            )
+        })
     }
 
     #[napi]
@@ -474,14 +513,30 @@ impl NativeDb {
     }
 
     #[napi]
-    pub fn tx_get<'env>(&self, env: &'env Env, tx: f64, key: &[u8]) -> Result<Option<BufferSlice<'env>>> {
+    pub fn tx_get<'env>(
+        &self,
+        env: &'env Env,
+        tx: f64,
+        key: &[u8],
+    ) -> Result<Option<BufferSlice<'env>>> {
         let db = self.ptr()?;
-        get_with(env, |buf, cap, len| unsafe { lightning_db_get_tx_into(db, tx as u64, ptr_of(key), key.len(), buf, cap, len) })
+        get_with(env, |buf, cap, len| unsafe {
+            lightning_db_get_tx_into(db, tx as u64, ptr_of(key), key.len(), buf, cap, len)
+        })
     }
 
     #[napi]
     pub fn tx_put(&self, tx: f64, key: &[u8], value: &[u8]) -> Result<()> {
-        check(unsafe { lightning_db_put_tx(self.ptr()?, tx as u64, ptr_of(key), key.len(), ptr_of(value), value.len()) })
+        check(unsafe {
+            lightning_db_put_tx(
+                self.ptr()?,
+                tx as u64,
+                ptr_of(key),
+                key.len(),
+                ptr_of(value),
+                value.len(),
+            )
+        })
     }
 
     #[napi]
@@ -492,7 +547,9 @@ impl NativeDb {
     #[napi]
     pub fn tx_contains(&self, tx: f64, key: &[u8]) -> Result<bool> {
         let mut found = false;
-        check(unsafe { lightning_db_contains_tx(self.ptr()?, tx as u64, ptr_of(key), key.len(), &mut found) })?;
+        check(unsafe {
+            lightning_db_contains_tx(self.ptr()?, tx as u64, ptr_of(key), key.len(), &mut found)
+        })?;
         Ok(found)
     }
 
@@ -514,17 +571,34 @@ impl NativeDb {
     /// A scan of `start <= key < end` (either bound may be absent), over the
     /// database or, with `tx`, over what that transaction sees.
     #[napi]
-    pub fn range(&self, start: Option<&[u8]>, end: Option<&[u8]>, reverse: bool, tx: Option<f64>) -> Result<NativeIter> {
+    pub fn range(
+        &self,
+        start: Option<&[u8]>,
+        end: Option<&[u8]>,
+        reverse: bool,
+        tx: Option<f64>,
+    ) -> Result<NativeIter> {
         let (s, sl) = start.map_or((ptr::null(), 0), |b| (ptr_of(b), b.len()));
         let (e, el) = end.map_or((ptr::null(), 0), |b| (ptr_of(b), b.len()));
         let mut iter = ptr::null_mut();
         check(unsafe {
             match tx {
-                Some(tx) => lightning_db_iter_range_tx(self.ptr()?, tx as u64, s, sl, e, el, reverse, &mut iter),
+                Some(tx) => lightning_db_iter_range_tx(
+                    self.ptr()?,
+                    tx as u64,
+                    s,
+                    sl,
+                    e,
+                    el,
+                    reverse,
+                    &mut iter,
+                ),
                 None => lightning_db_iter_range(self.ptr()?, s, sl, e, el, reverse, &mut iter),
             }
         })?;
-        Ok(NativeIter { iter: iter as usize })
+        Ok(NativeIter {
+            iter: iter as usize,
+        })
     }
 
     #[napi]
@@ -532,11 +606,26 @@ impl NativeDb {
         let mut iter = ptr::null_mut();
         check(unsafe {
             match tx {
-                Some(tx) => lightning_db_iter_prefix_tx(self.ptr()?, tx as u64, ptr_of(prefix), prefix.len(), reverse, &mut iter),
-                None => lightning_db_iter_prefix(self.ptr()?, ptr_of(prefix), prefix.len(), reverse, &mut iter),
+                Some(tx) => lightning_db_iter_prefix_tx(
+                    self.ptr()?,
+                    tx as u64,
+                    ptr_of(prefix),
+                    prefix.len(),
+                    reverse,
+                    &mut iter,
+                ),
+                None => lightning_db_iter_prefix(
+                    self.ptr()?,
+                    ptr_of(prefix),
+                    prefix.len(),
+                    reverse,
+                    &mut iter,
+                ),
             }
         })?;
-        Ok(NativeIter { iter: iter as usize })
+        Ok(NativeIter {
+            iter: iter as usize,
+        })
     }
 }
 
@@ -562,7 +651,12 @@ impl NativeIter {
     /// one Buffer: one crossing of the boundary and one Buffer per page.
     /// `undefined` when the scan is over.
     #[napi]
-    pub fn next_page<'env>(&mut self, env: &'env Env, max_entries: u32, max_bytes: u32) -> Result<Option<BufferSlice<'env>>> {
+    pub fn next_page<'env>(
+        &mut self,
+        env: &'env Env,
+        max_entries: u32,
+        max_bytes: u32,
+    ) -> Result<Option<BufferSlice<'env>>> {
         if self.iter == 0 {
             return Err(invalid("the iterator is closed"));
         }
@@ -573,7 +667,14 @@ impl NativeIter {
             loop {
                 let (mut count, mut used) = (0usize, 0usize);
                 check(unsafe {
-                    lightning_db_iter_next_page(it, scratch.as_mut_ptr(), scratch.capacity(), max_entries.max(1) as usize, &mut count, &mut used)
+                    lightning_db_iter_next_page(
+                        it,
+                        scratch.as_mut_ptr(),
+                        scratch.capacity(),
+                        max_entries.max(1) as usize,
+                        &mut count,
+                        &mut used,
+                    )
                 })?;
                 if count == 0 && used == 0 {
                     return Ok(None);
@@ -600,9 +701,20 @@ impl NativeIter {
         let (_, buf, cap) = shared_key(0)?;
         let (mut count, mut used) = (0usize, 0usize);
         check(unsafe {
-            lightning_db_iter_next_page(self.iter as *mut LightningDBIterator, buf, cap, max_entries.max(1) as usize, &mut count, &mut used)
+            lightning_db_iter_next_page(
+                self.iter as *mut LightningDBIterator,
+                buf,
+                cap,
+                max_entries.max(1) as usize,
+                &mut count,
+                &mut used,
+            )
         })?;
-        Ok(if count == 0 && used > 0 { -(used as f64) } else { used as f64 })
+        Ok(if count == 0 && used > 0 {
+            -(used as f64)
+        } else {
+            used as f64
+        })
     }
 
     #[napi]
@@ -646,7 +758,9 @@ pub fn set_shared_buffer(buf: &[u8]) -> Result<()> {
 fn shared_key(key_len: u32) -> Result<(&'static [u8], *mut u8, usize)> {
     let (ptr, len) = SHARED.with(|s| s.get());
     if ptr == 0 || key_len as usize > KEY_AREA {
-        return Err(invalid("no shared buffer, or a key longer than its key area"));
+        return Err(invalid(
+            "no shared buffer, or a key longer than its key area",
+        ));
     }
     let key = unsafe { std::slice::from_raw_parts(ptr as *const u8, key_len as usize) };
     Ok((key, (ptr + KEY_AREA) as *mut u8, len - KEY_AREA))
@@ -659,8 +773,21 @@ fn shared_key(key_len: u32) -> Result<(&'static [u8], *mut u8, usize)> {
 pub fn fast_get(db: f64, key_len: u32) -> Result<f64> {
     let (key, buf, cap) = shared_key(key_len)?;
     let mut len = 0usize;
-    check(unsafe { lightning_db_get_into(db as usize as *mut LightningDB, ptr_of(key), key.len(), buf, cap, &mut len) })?;
-    Ok(if len == LIGHTNING_DB_NO_VALUE { -1.0 } else { len as f64 })
+    check(unsafe {
+        lightning_db_get_into(
+            db as usize as *mut LightningDB,
+            ptr_of(key),
+            key.len(),
+            buf,
+            cap,
+            &mut len,
+        )
+    })?;
+    Ok(if len == LIGHTNING_DB_NO_VALUE {
+        -1.0
+    } else {
+        len as f64
+    })
 }
 
 /// As `fast_get`, in transaction `tx`.
@@ -668,15 +795,36 @@ pub fn fast_get(db: f64, key_len: u32) -> Result<f64> {
 pub fn fast_tx_get(db: f64, tx: f64, key_len: u32) -> Result<f64> {
     let (key, buf, cap) = shared_key(key_len)?;
     let mut len = 0usize;
-    check(unsafe { lightning_db_get_tx_into(db as usize as *mut LightningDB, tx as u64, ptr_of(key), key.len(), buf, cap, &mut len) })?;
-    Ok(if len == LIGHTNING_DB_NO_VALUE { -1.0 } else { len as f64 })
+    check(unsafe {
+        lightning_db_get_tx_into(
+            db as usize as *mut LightningDB,
+            tx as u64,
+            ptr_of(key),
+            key.len(),
+            buf,
+            cap,
+            &mut len,
+        )
+    })?;
+    Ok(if len == LIGHTNING_DB_NO_VALUE {
+        -1.0
+    } else {
+        len as f64
+    })
 }
 
 #[napi]
 pub fn fast_has(db: f64, key_len: u32) -> Result<bool> {
     let (key, _, _) = shared_key(key_len)?;
     let mut found = false;
-    check(unsafe { lightning_db_contains(db as usize as *mut LightningDB, ptr_of(key), key.len(), &mut found) })?;
+    check(unsafe {
+        lightning_db_contains(
+            db as usize as *mut LightningDB,
+            ptr_of(key),
+            key.len(),
+            &mut found,
+        )
+    })?;
     Ok(found)
 }
 
@@ -686,9 +834,19 @@ pub fn fast_has(db: f64, key_len: u32) -> Result<bool> {
 pub fn fast_put(db: f64, key_len: u32, value_len: u32) -> Result<()> {
     let (key, value, cap) = shared_key(key_len)?;
     if value_len as usize > cap {
-        return Err(invalid("a value longer than the shared buffer's value area"));
+        return Err(invalid(
+            "a value longer than the shared buffer's value area",
+        ));
     }
-    check(unsafe { lightning_db_put(db as usize as *mut LightningDB, ptr_of(key), key.len(), ptr_of(std::slice::from_raw_parts(value, value_len as usize)), value_len as usize) })
+    check(unsafe {
+        lightning_db_put(
+            db as usize as *mut LightningDB,
+            ptr_of(key),
+            key.len(),
+            ptr_of(std::slice::from_raw_parts(value, value_len as usize)),
+            value_len as usize,
+        )
+    })
 }
 
 #[napi]
