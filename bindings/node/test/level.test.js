@@ -9,7 +9,7 @@ const { spawnSync } = require('node:child_process')
 const path = require('node:path')
 
 test('the abstract-level test suite passes against LightningLevel', () => {
-  const r = spawnSync(process.execPath, [path.join(__dirname, 'level-suite.js')], { encoding: 'utf8', maxBuffer: 64 << 20 })
+  const r = spawnSync(process.execPath, [path.join(__dirname, '../scripts/level-suite.js')], { encoding: 'utf8', maxBuffer: 64 << 20 })
   const out = r.stdout + r.stderr
   const fails = out.split('\n').filter((l) => l.startsWith('not ok'))
   const summary = out.match(/# pass +(\d+)(?:\n# fail +(\d+))?/)

@@ -1,5 +1,6 @@
 'use strict'
-// Runs abstract-level/test against LightningLevel (spawned by level.test.js; tape
+// Runs abstract-level/test against LightningLevel (spawned by test/level.test.js, and
+// kept out of test/, where node --test would run it as a file of its own; tape
 // prints TAP and exits non-zero on any failure).
 const test = require('tape')
 const suite = require('abstract-level/test')
