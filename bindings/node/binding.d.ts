@@ -151,10 +151,13 @@ export interface NativeVerifyReport {
 }
 
 /**
- * Registers the buffer shared with index.js (one per thread; index.js keeps it
- * referenced for the life of the module, so its memory never moves or goes away).
+ * The buffer shared with index.js: made on the first call in a thread and the
+ * same Buffer on every later call, so that every copy of index.js loaded in one
+ * thread (a module registry reset by a test runner, two copies of the package)
+ * reads and writes the one buffer the addon uses. Never released: the
+ * reference keeps it, and its memory, for the life of the thread.
  */
-export declare function setSharedBuffer(buf: Uint8Array): void
+export declare function sharedBuffer(): Buffer
 
 /** The library's version string. */
 export declare function version(): string

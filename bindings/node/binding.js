@@ -843,5 +843,5 @@ module.exports.fastHas = nativeBinding.fastHas
 module.exports.fastPut = nativeBinding.fastPut
 module.exports.fastTxGet = nativeBinding.fastTxGet
 module.exports.liveHandleCount = nativeBinding.liveHandleCount
-module.exports.setSharedBuffer = nativeBinding.setSharedBuffer
+module.exports.sharedBuffer = nativeBinding.sharedBuffer
 module.exports.version = nativeBinding.version

@@ -63,8 +63,9 @@ function rejected(e) {
 
 const KEY_AREA = 16384
 const VALUE_AREA = 64 * 1024
-const shared = Buffer.allocUnsafeSlow(KEY_AREA + VALUE_AREA)
-native.setSharedBuffer(shared)
+// One per thread, the same for every copy of this module in it (see the addon).
+const shared = native.sharedBuffer()
+if (shared.length !== KEY_AREA + VALUE_AREA) throw new Error('lightning-db: the addon does not match index.js')
 
 // Writes the key into the key area; returns its length, or -1 if it does not fit
 // (then the caller takes the ordinary path, which reports the error).

@@ -735,24 +735,56 @@ impl NativeIter {
 // thread, so a call takes and returns only numbers, and index.js copies the value
 // into a pooled Buffer (`Buffer.allocUnsafe`), which is far cheaper.
 
-/// The shared buffer: keys at [0, KEY_AREA), values at [KEY_AREA, len).
+/// The shared buffer: keys at [0, KEY_AREA), values at [KEY_AREA, SHARED_LEN).
 pub const KEY_AREA: usize = 16384;
+const SHARED_LEN: usize = KEY_AREA + 64 * 1024;
 
 thread_local! {
+    /// The shared buffer's memory (address, length) and a strong reference to it
+    /// (a `napi_ref`), one per thread, i.e. per JS environment (main or worker).
     static SHARED: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
+    static SHARED_REF: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// Registers the buffer shared with index.js (one per thread; index.js keeps it
-/// referenced for the life of the module, so its memory never moves or goes away).
-#[napi]
-pub fn set_shared_buffer(buf: &[u8]) -> Result<()> {
-    if buf.len() <= KEY_AREA {
-        return Err(invalid("the shared buffer is too small"));
+/// The buffer shared with index.js: made on the first call in a thread and the
+/// same Buffer on every later call, so that every copy of index.js loaded in one
+/// thread (a module registry reset by a test runner, two copies of the package)
+/// reads and writes the one buffer the addon uses. Never released: the
+/// reference keeps it, and its memory, for the life of the thread.
+#[napi(ts_return_type = "Buffer")]
+pub fn shared_buffer<'env>(env: &'env Env) -> Result<Unknown<'env>> {
+    use napi::sys;
+    let raw = env.raw();
+    unsafe {
+        let existing = SHARED_REF.with(|r| r.get());
+        if existing != 0 {
+            let mut value = ptr::null_mut();
+            if sys::napi_get_reference_value(raw, existing as sys::napi_ref, &mut value)
+                == sys::Status::napi_ok
+                && !value.is_null()
+            {
+                return Ok(Unknown::from_raw_unchecked(raw, value));
+            }
+        }
+        let mut data = ptr::null_mut();
+        let mut value = ptr::null_mut();
+        if sys::napi_create_buffer(raw, SHARED_LEN, &mut data, &mut value) != sys::Status::napi_ok {
+            return Err(Error::new(
+                Status::GenericFailure,
+                "[OutOfMemory] cannot make the shared buffer",
+            ));
+        }
+        let mut reference = ptr::null_mut();
+        if sys::napi_create_reference(raw, value, 1, &mut reference) != sys::Status::napi_ok {
+            return Err(Error::new(
+                Status::GenericFailure,
+                "[UnknownError] cannot keep the shared buffer",
+            ));
+        }
+        SHARED_REF.with(|r| r.set(reference as usize));
+        SHARED.with(|s| s.set((data as usize, SHARED_LEN)));
+        Ok(Unknown::from_raw_unchecked(raw, value))
     }
-    // Kept as an address: the library writes values into it in later calls,
-    // when no Rust reference to it exists.
-    SHARED.with(|s| s.set((buf.as_ptr() as usize, buf.len())));
-    Ok(())
 }
 
 fn shared_key(key_len: u32) -> Result<(&'static [u8], *mut u8, usize)> {

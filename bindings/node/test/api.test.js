@@ -390,3 +390,38 @@ test('the library is the one beside the addon (rpath $ORIGIN)', () => {
   assert.match(out, new RegExp(`liblightning_db_ffi\\.so => ${path.dirname(addon).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/liblightning_db_ffi\\.so`))
   assert.match(ldb.version(), /^\d+\.\d+\.\d+/)
 })
+
+test('two copies of the module in one thread, and a worker thread, read correctly', async (t) => {
+  const p = path.join(tmpdir(t), 'db')
+  const db = ldb.create(p)
+  t.after(() => db[Symbol.dispose]())
+  db.put('k', 'from the writer')
+  db.put('big', Buffer.alloc(100000, 7)) // larger than the shared buffer's value area
+  // A second evaluation of index.js (as test runners that reset the module registry do).
+  const saved = { ...require.cache }
+  for (const k of Object.keys(require.cache)) if (!k.endsWith('.node')) delete require.cache[k]
+  const again = require('..')
+  Object.assign(require.cache, saved)
+  assert.notEqual(again, ldb)
+  const reader = again.open(p, { readOnly: true })
+  assert.equal(reader.getString('k'), 'from the writer')
+  assert.equal(db.getString('k'), 'from the writer')
+  assert.deepEqual(reader.get('big'), Buffer.alloc(100000, 7))
+  reader.close()
+  const { Worker } = require('node:worker_threads')
+  const worker = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads')
+     const ldb = require(workerData.module)
+     const db = ldb.open(workerData.path, { readOnly: true })
+     let n = 0
+     for (let i = 0; i < 1000; i++) n += db.getString('k') === 'from the writer' ? 1 : 0
+     db.close()
+     parentPort.postMessage(n)`,
+    { eval: true, workerData: { module: path.join(__dirname, '..'), path: p } },
+  )
+  let mine = 0
+  for (let i = 0; i < 1000; i++) mine += db.getString('k') === 'from the writer' ? 1 : 0
+  const theirs = await new Promise((resolve, reject) => worker.on('message', resolve).on('error', reject))
+  assert.equal(mine, 1000)
+  assert.equal(theirs, 1000)
+})
