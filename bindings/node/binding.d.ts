@@ -123,6 +123,9 @@ export interface NativeConfig {
   readOnly?: boolean
   segmentSize?: number
   autoCompact?: boolean
+  compactionDeadRatio?: number
+  compactionMinDeadBytes?: number
+  normalSyncIntervalMs?: number
 }
 
 export interface NativeStats {

@@ -27,11 +27,11 @@ export interface Options {
   segmentSize?: number
   /** Compact in the background when enough of the segment bytes are dead (default true). */
   autoCompact?: boolean
-  /** Fraction of dead bytes, in (0, 1], that triggers background compaction. Only 0.5 (the default) is accepted by this version. */
+  /** Share of dead segment bytes, in (0, 1], at which background compaction starts (default 0.5). */
   compactionDeadRatio?: number
-  /** Background compaction waits until this many bytes are dead. Only the default (16 MiB) is accepted by this version. */
+  /** Background compaction waits until this many bytes are dead (default 16 MiB). */
   compactionMinDeadBytes?: number
-  /** Background sync period of syncMode 'normal' in ms (at least 1). Only the default (100) is accepted by this version. */
+  /** How long after a commit syncMode 'normal' syncs it, in ms (at least 1; default 100). */
   normalSyncIntervalMs?: number
 }
 

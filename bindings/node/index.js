@@ -145,28 +145,14 @@ function nativeConfig(options) {
     }
     config.syncMode = mode
   }
-  // The C ABI has no setter for these three yet: they are checked as the engine
-  // checks them, and a value other than the default is refused rather than
-  // silently ignored.
   const ratio = options.compactionDeadRatio
   if (ratio !== undefined) {
-    if (typeof ratio !== 'number' || !(ratio > 0 && ratio <= 1)) {
-      throw makeError('InvalidArgument', 'compaction_dead_ratio must be in (0, 1]')
-    }
-    if (ratio !== 0.5) throw unsupported('compactionDeadRatio')
+    if (typeof ratio !== 'number') throw makeError('InvalidArgument', `compactionDeadRatio must be a number, not ${String(ratio)}`)
+    config.compactionDeadRatio = ratio
   }
-  const minDead = count(options, 'compactionMinDeadBytes')
-  if (minDead !== undefined && minDead !== 16 * 1024 * 1024) throw unsupported('compactionMinDeadBytes')
-  const interval = count(options, 'normalSyncIntervalMs')
-  if (interval !== undefined) {
-    if (interval < 1) throw makeError('InvalidArgument', 'normal_sync_interval_ms must be at least 1')
-    if (interval !== 100) throw unsupported('normalSyncIntervalMs')
-  }
+  config.compactionMinDeadBytes = count(options, 'compactionMinDeadBytes')
+  config.normalSyncIntervalMs = count(options, 'normalSyncIntervalMs')
   return config
-}
-
-function unsupported(name) {
-  return makeError('InvalidArgument', `${name} can only have its default value in this version of the Node binding`)
 }
 
 // ---------------------------------------------------------------------------

@@ -38,8 +38,8 @@ const MIN: usize = CAP / 4;
 /// Entries an append leaves in the full rightmost leaf it splits: keys loaded in
 /// order fill 7/8 of each leaf, so the first few keys written later among them
 /// find room instead of splitting every leaf they land in (a split allocates a
-/// node on fresh pages: after a load of a million keys, a quarter of the time of
-/// the next 100,000 random writes). The price is 1/8 more leaves.
+/// node on fresh pages, which dominates random writes that follow an ordered
+/// load). The price is 1/8 more leaves.
 const APPEND_FILL: usize = CAP - CAP / 8;
 /// Deepest tree a cursor can walk: below the root, every level off the rightmost
 /// path multiplies the keys by at least `MIN` (16), so 12 levels hold over 10^13

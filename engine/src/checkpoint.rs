@@ -32,9 +32,10 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::btree::Index;
 use crate::error::{Error, Result};
 use crate::format::MAX_KEY_SIZE;
-use crate::index::{Index, Key, Loc};
+use crate::index::{Key, Loc};
 use crate::sync;
 
 pub const CHECKPOINT_FILE: &str = "index.ckpt";

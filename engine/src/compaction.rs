@@ -29,13 +29,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::db::{file_len, Shared};
 use crate::error::{Error, Result};
 use crate::format::{self, EntryKind};
 use crate::index::{Key, Loc};
-use crate::segment::{segment_path, Segment, TEMP_SUFFIX};
+use crate::maintenance;
+use crate::reports::CompactionReport;
+use crate::segment::{file_len, segment_path, Segment, TEMP_SUFFIX};
+use crate::shared::Shared;
 use crate::sync;
-use crate::CompactionReport;
 
 /// A sealed segment whose dead bytes (frame headers and seal included) are under
 /// 1/CLEAN_SLACK of its size, plus a page, is not worth copying.
@@ -121,7 +122,7 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
             if let Some(o) = outputs.last_mut() {
                 finish_output(o, version.seq)?;
             }
-            let id = shared.allocate_segment_id()?;
+            let id = shared.log.allocate_segment_id()?;
             let tmp = PathBuf::from(format!(
                 "{}{TEMP_SUFFIX}",
                 segment_path(&shared.dir, id).display()
@@ -208,7 +209,7 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
     let bytes_after: u64 = outputs.iter().map(|o| o.len).sum();
 
     shared.install_compaction(&relocations, &inputs, segments)?;
-    shared.checkpoint_locked()?;
+    maintenance::checkpoint(shared)?;
     for id in &inputs {
         let p = segment_path(&shared.dir, *id);
         std::fs::remove_file(&p).map_err(|e| Error::io(p.display(), e))?;

@@ -1,52 +1,38 @@
-//! The one error type of Lightning DB.
-//!
-//! Every variant corresponds to one code of the C API (`LightningDBError`), so a
-//! binding can map errors without losing information; the message carries the
-//! detail (which file, which offset, which limit).
+//! The one error type of Lightning DB: a kind a caller can act on, and a
+//! message with the detail (which file, which offset, which limit). Bindings
+//! map the kinds to their own codes and exceptions (the native library's
+//! boundary does, in `ffi-c/src/boundary/errors.rs`); the engine knows none of
+//! them.
 
 use std::fmt;
 
-/// The kind of an [`Error`], one per error code of the C API.
+/// The kind of an [`Error`]: what went wrong, as far as a caller can act on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
-    NullPointer,
-    InvalidUtf8,
+    /// The operating system reported an error (not found, permission, disk full...).
     IoError,
+    /// Stored data failed its checksum or is inconsistent; nothing wrong was returned.
     CorruptedData,
+    /// An argument was out of range, or the call does not apply (closed or
+    /// read-only database, finished transaction...).
     InvalidArgument,
+    /// Memory could not be allocated.
     OutOfMemory,
+    /// Another handle or process has the database open for writing.
     DatabaseLocked,
+    /// A transaction's writes conflict with a commit made after it began.
     TransactionConflict,
-    Unknown,
 }
 
 impl ErrorKind {
-    /// The numeric code the C API uses for this kind.
-    pub fn code(self) -> i32 {
-        match self {
-            ErrorKind::NullPointer => -1,
-            ErrorKind::InvalidUtf8 => -2,
-            ErrorKind::IoError => -3,
-            ErrorKind::CorruptedData => -4,
-            ErrorKind::InvalidArgument => -5,
-            ErrorKind::OutOfMemory => -6,
-            ErrorKind::DatabaseLocked => -7,
-            ErrorKind::TransactionConflict => -8,
-            ErrorKind::Unknown => -99,
-        }
-    }
-
     fn label(self) -> &'static str {
         match self {
-            ErrorKind::NullPointer => "null pointer",
-            ErrorKind::InvalidUtf8 => "invalid UTF-8",
             ErrorKind::IoError => "I/O error",
             ErrorKind::CorruptedData => "corrupted data",
             ErrorKind::InvalidArgument => "invalid argument",
             ErrorKind::OutOfMemory => "out of memory",
             ErrorKind::DatabaseLocked => "database locked",
             ErrorKind::TransactionConflict => "transaction conflict",
-            ErrorKind::Unknown => "unknown error",
         }
     }
 }

@@ -20,7 +20,8 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use parking_lot::RwLock;
 
-use crate::index::{Index, Loc};
+use crate::btree::Index;
+use crate::index::Loc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {

@@ -1,14 +1,8 @@
-//! The in-memory index and the snapshots built on it.
-//!
-//! The index maps every live key to the location of its newest value. It is a
-//! persistent B+ tree ([`crate::btree`]): cloning it is O(1) and later writes copy
-//! only the nodes they touch, so a [`Version`] made from it stays immutable for the
-//! readers, iterators and transactions that use it without holding any lock.
+//! What the in-memory index holds: keys, and the location of each key's newest
+//! value. The index itself is the persistent B+ tree of `btree`; the snapshots
+//! built on it are `version`'s.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-
-use crate::segment::Segment;
 
 /// A key in the index. Keys of up to [`INLINE_KEY`] bytes — most keys — are held
 /// in the index node itself: cloning one (which copy-on-write of a node does for
@@ -156,38 +150,6 @@ pub struct Loc {
     pub offset: u32,
     /// Encoded length of the entry.
     pub len: u32,
-}
-
-pub use crate::btree::Index;
-pub type SegmentTable = Arc<BTreeMap<u32, Arc<Segment>>>;
-
-/// An immutable, consistent state of the database as of commit `seq`.
-#[derive(Clone)]
-pub struct Version {
-    pub seq: u64,
-    pub index: Index,
-    pub segments: SegmentTable,
-    /// The active segment and the bytes written to it, if this handle writes.
-    pub active: Option<(u32, u64)>,
-}
-
-impl Version {
-    /// The open segment `id`, which the index refers to.
-    #[inline]
-    pub fn segment(&self, id: u32) -> crate::error::Result<&Arc<Segment>> {
-        segment_in(&self.segments, id)
-    }
-}
-
-/// Segment `id` of `segments`, which an index entry refers to.
-#[inline]
-pub fn segment_in(
-    segments: &BTreeMap<u32, Arc<Segment>>,
-    id: u32,
-) -> crate::error::Result<&Arc<Segment>> {
-    segments.get(&id).ok_or_else(|| {
-        crate::error::Error::corrupted(format!("index points at segment {id} which is not open"))
-    })
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@ use std::collections::VecDeque;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use crate::db::Shared;
 use crate::error::Result;
-use crate::index::{Key, Loc, Version};
+use crate::index::{Key, Loc};
 use crate::segment::Segment;
+use crate::shared::Shared;
+use crate::version::Version;
 
 /// A range of keys: `[start, end)` by default, any `Bound` on either side.
 #[derive(Debug, Clone, PartialEq, Eq)]

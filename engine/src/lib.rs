@@ -29,7 +29,44 @@
 //! }
 //! # Ok::<(), lightning_db::Error>(())
 //! ```
+//!
+//! ## Layers
+//!
+//! Each module uses only modules on lower layers (a higher number is a higher
+//! layer); `ci/check-layers` fails when the code and this map disagree.
+//!
+//! <!-- layers:begin -->
+//! ```text
+//! 8 db           the handle: open, close, the public methods
+//! 7 background   the periodic sync of SyncMode::Normal, background compaction
+//! 6 compaction   rewrites live records of sealed segments, drops the rest
+//! 6 transaction  snapshot reads, buffered writes, optimistic commit
+//! 5 iter         ordered scans over a version
+//! 5 maintenance  checkpoint, hot backup, verify
+//! 5 open         the writer lock; recovery up to a writer; read-only loading
+//! 4 shared       the state all of the above share: commit, point reads, snapshots
+//! 3 log_writer   the active segment: append, allocate, roll, seal; group commit,
+//!                the sync policy of each SyncMode, the failed-sync state
+//! 3 recovery     load the checkpoint, replay the log after it
+//! 2 checkpoint   the file holding a snapshot of the index
+//! 2 hash_index   the point-read index: key hash to record location
+//! 2 version      immutable versions (snapshots) and their segment tables
+//! 1 btree        the persistent B+ tree the ordered index is made of
+//! 1 config       Config and SyncMode
+//! 1 segment      segment files: maps, reading records, scanning frames
+//! 1 sync         every fsync, and the power-loss tests' hook
+//! 1 tracker      which keys commits wrote while transactions are open
+//! 0 error        Error and ErrorKind
+//! 0 format       the record and frame encoding
+//! 0 index        keys and value locations, the entries of the index
+//! 0 prefetch     cache-line prefetch hints
+//! 0 reports      Stats, VerifyReport, CompactionReport
+//! 0 value_cache  recently read records of point reads
+//! 0 write_set    a transaction's buffered writes
+//! ```
+//! <!-- layers:end -->
 
+mod background;
 mod btree;
 mod checkpoint;
 mod compaction;
@@ -40,12 +77,19 @@ mod format;
 mod hash_index;
 mod index;
 mod iter;
+mod log_writer;
 mod maintenance;
+mod open;
 mod prefetch;
 mod recovery;
+mod reports;
 mod segment;
+mod shared;
 mod sync;
+mod tracker;
 mod transaction;
+mod value_cache;
+mod version;
 mod write_set;
 
 /// The record decoder and segment scanner, for the fuzz targets in `fuzz/`.
@@ -69,65 +113,8 @@ pub use db::{Database, WriteBatch};
 pub use error::{Error, ErrorKind, Result};
 pub use format::{MAX_COMMIT_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE};
 pub use iter::{Iter, KeyRange};
+pub use reports::{CompactionReport, Corruption, Stats, VerifyReport};
 pub use transaction::Transaction;
-
-/// Counters and sizes reported by [`Database::stats`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub live_keys: u64,
-    /// Encoded bytes of the newest record of every live key.
-    pub live_bytes: u64,
-    /// Bytes of all segment files.
-    pub total_bytes: u64,
-    pub segments: u64,
-    /// Sequence number of the latest commit.
-    pub last_seq: u64,
-    pub cache_hits: u64,
-    pub cache_misses: u64,
-    pub compactions: u64,
-    /// Commits made through this handle.
-    pub commits: u64,
-    /// `fdatasync` calls made through this handle.
-    pub fsyncs: u64,
-    pub checkpoints: u64,
-}
-
-/// One damaged place found by [`Database::verify`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Corruption {
-    pub file: String,
-    pub offset: u64,
-    pub reason: String,
-}
-
-/// What [`Database::verify`] read and found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VerifyReport {
-    pub segments: u64,
-    /// Records (puts and deletes) read with a good checksum.
-    pub records: u64,
-    pub bytes: u64,
-    pub live_keys: u64,
-    /// Live keys whose newest value cannot be read back intact.
-    pub unreadable_keys: u64,
-    pub corruptions: Vec<Corruption>,
-}
-
-impl VerifyReport {
-    pub fn is_clean(&self) -> bool {
-        self.corruptions.is_empty()
-    }
-}
-
-/// What one compaction did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CompactionReport {
-    pub segments_before: u64,
-    pub segments_after: u64,
-    pub bytes_before: u64,
-    pub bytes_after: u64,
-    pub records_copied: u64,
-}
 
 #[cfg(test)]
 mod send_sync {

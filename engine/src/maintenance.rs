@@ -1,17 +1,47 @@
-//! Hot backup and verification. Both run under the maintenance lock, so no
-//! compaction removes a segment they are reading; writers continue meanwhile.
+//! Checkpoint, hot backup and verification.
+//!
+//! Invariants:
+//! - All run under the maintenance lock, held by the caller, so no compaction
+//!   removes a segment they are reading; writers continue meanwhile.
+//! - A checkpoint covers only records already synced, and only sealed segments:
+//!   recovery replays the active one.
 
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use crate::checkpoint;
-use crate::db::Shared;
 use crate::error::{Error, Result};
+use crate::reports::{Corruption, VerifyReport};
 use crate::segment::{self, segment_path};
+use crate::shared::Shared;
 use crate::sync;
-use crate::{Corruption, VerifyReport};
+
+/// Syncs everything written and writes a checkpoint of the latest version.
+pub(crate) fn checkpoint(shared: &Shared) -> Result<()> {
+    let version = shared.snapshot();
+    shared.log.sync_to(version.seq)?;
+    let covered: BTreeSet<u32> = version
+        .segments
+        .keys()
+        .copied()
+        .filter(|id| version.active.map(|(a, _)| a) != Some(*id))
+        .collect();
+    let started = Instant::now();
+    checkpoint::write(&shared.dir, version.seq, &covered, &version.index)?;
+    shared.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+    log::info!(
+        "checkpoint of {} at seq {}: {} keys in {:?}",
+        shared.dir.display(),
+        version.seq,
+        version.index.len(),
+        started.elapsed()
+    );
+    Ok(())
+}
 
 pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<()> {
     if dest.exists() {
@@ -27,7 +57,7 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<()> {
     }
     let version = shared.snapshot();
     if !shared.config.read_only {
-        shared.sync_to(version.seq)?;
+        shared.log.sync_to(version.seq)?;
     }
     let active = version.active;
     for (id, seg) in version.segments.iter() {

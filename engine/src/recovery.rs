@@ -12,13 +12,13 @@
 //!   bad frame is reported as CorruptedData with its file and offset.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::{File, OpenOptions};
 use std::path::Path;
 
+use crate::btree::Index;
 use crate::checkpoint;
 use crate::error::{Error, Result};
-use crate::format::{self, EntryKind};
-use crate::index::{Index, Key, Loc, Probe};
+use crate::format::EntryKind;
+use crate::index::{Key, Loc, Probe};
 use crate::segment::{self, segment_path, Segment};
 
 /// Sequence numbers at or above this are corruption (see `recover`).
@@ -205,57 +205,4 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         garbage,
         checkpoint_seq: ckpt_seq,
     })
-}
-
-/// Seals an unsealed segment after its valid prefix, so that every segment but
-/// the one being written is sealed. Called by a writer only.
-///
-/// Files are never shortened: another process may have the file mapped, and
-/// touching a mapped page past the end of a file kills the process with SIGBUS.
-/// A torn tail is overwritten with zeros instead.
-pub fn seal_in_place(dir: &Path, id: u32, valid_len: usize, last_seq: u64) -> Result<()> {
-    let path = segment_path(dir, id);
-    let io = |e| Error::io(format!("seal {}", path.display()), e);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&path)
-        .map_err(io)?;
-    zero_from(&file, valid_len as u64).map_err(io)?;
-    write_seal(&mut file, valid_len as u64, last_seq).map_err(io)?;
-    crate::sync::all(&file).map_err(io)
-}
-
-/// Overwrites everything from `offset` to the end of the file with zeros.
-pub fn zero_from(file: &File, offset: u64) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    let len = file.metadata()?.len();
-    let zeros = vec![0u8; 64 * 1024];
-    let mut at = offset;
-    while at < len {
-        // Holes already read as zeros: writing into them would only take space,
-        // which a full disk does not have.
-        let data = match rustix::fs::seek(file, rustix::fs::SeekFrom::Data(at)) {
-            Ok(data) => data,
-            Err(rustix::io::Errno::NXIO) => break, // only a hole from here on
-            Err(e) => return Err(e.into()),
-        };
-        let end = segment::hole_at_or_after(file, data)?.min(len);
-        at = data;
-        while at < end {
-            let n = (end - at).min(zeros.len() as u64) as usize;
-            file.write_all_at(&zeros[..n], at)?;
-            at += n as u64;
-        }
-    }
-    Ok(())
-}
-
-/// Writes a seal frame at `offset`; returns the offset after it.
-pub fn write_seal(file: &mut File, offset: u64, last_seq: u64) -> std::io::Result<u64> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = Vec::with_capacity(64);
-    format::encode_seal_frame(&mut buf, last_seq);
-    file.write_all_at(&buf, offset)?;
-    Ok(offset + buf.len() as u64)
 }

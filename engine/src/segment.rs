@@ -34,6 +34,12 @@ pub fn parse_segment_name(name: &str) -> Option<u32> {
     }
 }
 
+pub fn file_len(path: &Path) -> Result<u64> {
+    Ok(std::fs::metadata(path)
+        .map_err(|e| Error::io(path.display(), e))?
+        .len())
+}
+
 /// Ids of the segment files in `dir`, ascending.
 pub fn list_segments(dir: &Path) -> Result<Vec<u32>> {
     let mut ids = Vec::new();

@@ -266,36 +266,6 @@ fn rollback_and_drop_discard_writes() {
 }
 
 #[test]
-fn transactions_by_id() {
-    let (_d, db) = fresh();
-    let id = db.begin_transaction().unwrap();
-    db.tx_put(id, b"a", b"1").unwrap();
-    assert_eq!(db.tx_get(id, b"a").unwrap(), Some(b"1".to_vec()));
-    assert!(db.tx_contains(id, b"a").unwrap());
-    db.tx_delete(id, b"a").unwrap();
-    db.tx_put(id, b"b", b"2").unwrap();
-    assert_eq!(
-        keys(db.tx_range(id, KeyRange::all()).unwrap()),
-        vec![b"b".to_vec()]
-    );
-    db.tx_commit(id).unwrap();
-    assert_eq!(db.get(b"b").unwrap(), Some(b"2".to_vec()));
-    for err in [
-        db.tx_commit(id),
-        db.tx_abort(id),
-        db.tx_put(id, b"x", b"y"),
-        db.tx_abort(999),
-    ] {
-        assert_eq!(err.unwrap_err().kind(), ErrorKind::InvalidArgument);
-    }
-    let id2 = db.begin_transaction().unwrap();
-    assert_ne!(id, id2);
-    db.tx_put(id2, b"c", b"3").unwrap();
-    db.tx_abort(id2).unwrap();
-    assert_eq!(db.get(b"c").unwrap(), None);
-}
-
-#[test]
 fn scans_in_every_direction_and_bound() {
     let (_d, db) = fresh();
     let mut batch = WriteBatch::new();

@@ -414,6 +414,28 @@ enum LightningDBError lightning_db_config_set_auto_compact(struct LightningDBCon
                                                            bool auto_compact);
 
 /**
+ * Sets the share of dead segment bytes, in (0, 1], at which background
+ * compaction starts (default 0.5). Other values (0, negative, above 1, NaN):
+ * InvalidArgument.
+ */
+enum LightningDBError lightning_db_config_set_compaction_dead_ratio(struct LightningDBConfig *config,
+                                                                    double ratio);
+
+/**
+ * Sets how many bytes must be dead before background compaction starts
+ * (default 16 MiB).
+ */
+enum LightningDBError lightning_db_config_set_compaction_min_dead_bytes(struct LightningDBConfig *config,
+                                                                        uint64_t bytes);
+
+/**
+ * Sets how long after a commit the background thread of `SyncNormal` syncs it,
+ * in milliseconds (at least 1; default 100). 0: InvalidArgument.
+ */
+enum LightningDBError lightning_db_config_set_normal_sync_interval_ms(struct LightningDBConfig *config,
+                                                                      uint64_t interval_ms);
+
+/**
  * Releases a config. NULL: no-op. A handle already freed (or never returned by
  * `lightning_db_config_new`) is detected and ignored; the misuse is reported by
  * `lightning_db_last_error_code` (InvalidArgument) and the message.
@@ -464,6 +486,21 @@ enum LightningDBError lightning_db_close(struct LightningDB *db);
  * `lightning_db_last_error_code`, InvalidArgument).
  */
 void lightning_db_free(struct LightningDB *db);
+
+/**
+ * Releases a handle without closing its database: for a handle that shares a
+ * database opened elsewhere (such as one a language binding obtained from its
+ * object API's `native_handle()`), which stays open for its other owners and
+ * closes when the last of them closes it. NULL: no-op. A handle already
+ * released, or never returned by this library, is detected and ignored
+ * (reported by `lightning_db_last_error_code`, InvalidArgument).
+ *
+ * A handle from `lightning_db_create` / `lightning_db_open` is usually its
+ * database's only owner: releasing it closes the database (without reporting
+ * how the final sync went; use `lightning_db_close` for that) once no iterator
+ * still reads it.
+ */
+void lightning_db_release(struct LightningDB *db);
 
 /**
  * Stores `value` under `key`, replacing any previous value, as one durable

@@ -33,6 +33,7 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -64,7 +65,9 @@
     X(begin_transaction) X(put_tx) X(get_tx) X(delete_tx) X(contains_tx)                 \
     X(commit_transaction) X(abort_transaction) X(iter_range) X(iter_prefix)              \
     X(iter_range_tx) X(iter_prefix_tx) X(iter_next) X(iter_free)                         \
-    X(get_into) X(get_tx_into) X(iter_next_borrowed) X(iter_next_page) X(write_packed)
+    X(get_into) X(get_tx_into) X(iter_next_borrowed) X(iter_next_page) X(write_packed) X(release)    \
+    X(config_set_compaction_dead_ratio) X(config_set_compaction_min_dead_bytes)          \
+    X(config_set_normal_sync_interval_ms)
 
 #define F_ENUM(n) F_##n,
 #define F_NAME(n) "lightning_db_" #n,
@@ -1099,7 +1102,7 @@ static void op_config(void) {
     bool valid = true;
     char ctx[120];
     int got, fn;
-    switch (below(6)) {
+    switch (below(9)) {
     case 0: {
         static const size_t good[] = {512, 1024, 2048, 4096, 8192, 16384, 32768, 65536};
         static const size_t bad[] = {0, 1, 3, 256, 511, 513, 1000, 4097, 131072, SIZE_MAX};
@@ -1145,6 +1148,36 @@ static void op_config(void) {
         snprintf(ctx, sizeof ctx, "segment size %" PRIu64, v);
         fn = F_config_set_segment_size;
         got = CALL(config_set_segment_size, (h, v));
+        break;
+    }
+    case 5: {
+        /* (0, 1] */
+        static const double good[] = {1e-9, 0.25, 0.5, 1.0};
+        static const double bad[] = {0.0, -0.0, -0.5, 1.0000001, 2.0, 1e300, -1e300};
+        valid = one_in(2);
+        double v = valid ? good[below(4)] : one_in(8) ? NAN : bad[below(7)];
+        snprintf(ctx, sizeof ctx, "compaction dead ratio %g", v);
+        fn = F_config_set_compaction_dead_ratio;
+        got = CALL(config_set_compaction_dead_ratio, (h, v));
+        break;
+    }
+    case 6: {
+        /* any number of bytes */
+        static const uint64_t any[] = {0, 1, 16 << 20, UINT64_MAX};
+        uint64_t v = any[below(4)];
+        snprintf(ctx, sizeof ctx, "compaction min dead bytes %" PRIu64, v);
+        fn = F_config_set_compaction_min_dead_bytes;
+        got = CALL(config_set_compaction_min_dead_bytes, (h, v));
+        break;
+    }
+    case 7: {
+        /* at least 1 ms */
+        static const uint64_t good[] = {1, 100, 60000, UINT64_MAX};
+        valid = !one_in(3);
+        uint64_t v = valid ? good[below(4)] : 0;
+        snprintf(ctx, sizeof ctx, "normal sync interval %" PRIu64 " ms", v);
+        fn = F_config_set_normal_sync_interval_ms;
+        got = CALL(config_set_normal_sync_interval_ms, (h, v));
         break;
     }
     default: {
@@ -1304,8 +1337,19 @@ static void op_close(void) {
         int before = CALL(last_error_code, ());
         bool null = bad && one_in(4);
         LightningDB *h = null ? NULL : bad ? bad_handle(&f, K_DB, "db", true) : dbs[di].h;
-        CALL(free, (h));
-        check_release(F_free, bad && !null, before, bad ? (null ? "NULL" : f.what) : ctx);
+        /* release drops the handle without closing: the database closes when
+         * its last owner goes, which is this handle unless an iterator still
+         * reads it (then it would stay open, which the model does not follow). */
+        bool iterated = false;
+        for (int i = 0; i < MAXITER; i++)
+            iterated |= iters[i].used && iters[i].db == di;
+        if (!iterated && one_in(3)) {
+            CALL(release, (h));
+            check_release(F_release, bad && !null, before, bad ? (null ? "NULL" : f.what) : ctx);
+        } else {
+            CALL(free, (h));
+            check_release(F_free, bad && !null, before, bad ? (null ? "NULL" : f.what) : ctx);
+        }
         if (!bad)
             release_db(di);
     }

@@ -408,6 +408,9 @@ static void test_null_pointers(void) {
     EXPECT(lightning_db_config_set_read_only(NULL, true), NullPointer);
     EXPECT(lightning_db_config_set_segment_size(NULL, 1 << 20), NullPointer);
     EXPECT(lightning_db_config_set_auto_compact(NULL, false), NullPointer);
+    EXPECT(lightning_db_config_set_compaction_dead_ratio(NULL, 0.5), NullPointer);
+    EXPECT(lightning_db_config_set_compaction_min_dead_bytes(NULL, 0), NullPointer);
+    EXPECT(lightning_db_config_set_normal_sync_interval_ms(NULL, 100), NullPointer);
 
     CHECK(lightning_db_create(NULL, NULL) == NULL);
     EXPECT(lightning_db_last_error_code(), NullPointer);
@@ -495,6 +498,15 @@ static void test_invalid_arguments(void) {
     EXPECT(lightning_db_config_set_segment_size(config, 2147483648u), InvalidArgument);
     EXPECT(lightning_db_config_set_sync_mode(config, 3), InvalidArgument);
     EXPECT(lightning_db_config_set_sync_mode(config, -1), InvalidArgument);
+    /* The ratio is in (0, 1]; NaN is refused too. */
+    EXPECT(lightning_db_config_set_compaction_dead_ratio(config, 0.0), InvalidArgument);
+    EXPECT(lightning_db_config_set_compaction_dead_ratio(config, -0.5), InvalidArgument);
+    EXPECT(lightning_db_config_set_compaction_dead_ratio(config, 1.5), InvalidArgument);
+    EXPECT(lightning_db_config_set_compaction_dead_ratio(config, 0.0 / 0.0), InvalidArgument);
+    OK(lightning_db_config_set_compaction_dead_ratio(config, 1.0));
+    OK(lightning_db_config_set_compaction_min_dead_bytes(config, 0));
+    EXPECT(lightning_db_config_set_normal_sync_interval_ms(config, 0), InvalidArgument);
+    OK(lightning_db_config_set_normal_sync_interval_ms(config, 1));
     OK(lightning_db_config_set_read_only(config, true));
     CHECK(lightning_db_create(db_path("ro-create"), config) == NULL);
     EXPECT(lightning_db_last_error_code(), InvalidArgument);
@@ -1565,6 +1577,22 @@ static void test_lending_calls(void) {
     EXPECT(lightning_db_iter_next_borrowed(it, &k, &kl, &v, &vl, &has), InvalidArgument);
     lightning_db_iter_free(it);
     EXPECT(lightning_db_get_into(db, B("a"), 1, buf, sizeof buf, &vlen), InvalidArgument);
+
+    /* Releasing a database's only handle closes it: it opens again at once. */
+    const char *path = db_path("released");
+    db = lightning_db_create(path, NULL);
+    CHECK(db != NULL);
+    OK(put_s(db, "kept", "yes"));
+    lightning_db_release(db);
+    CHECK(lightning_db_last_error_code() == Success);
+    EXPECT(put_s(db, "x", "y"), InvalidArgument); /* the handle is gone */
+    lightning_db_release(db);                       /* twice: detected, ignored */
+    CHECK(lightning_db_last_error_code() == InvalidArgument);
+    lightning_db_release(NULL);
+    db = lightning_db_open(path, NULL);
+    CHECK(db != NULL);
+    CHECK_VALUE(db, "kept", "yes");
+    lightning_db_free(db);
 }
 
 static const struct test tests[] = {

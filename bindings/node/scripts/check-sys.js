@@ -25,7 +25,7 @@ const rustToC = (t) => {
   t = t.trim()
   const ptr = /^\*(mut|const) (.*)$/.exec(t)
   if (ptr) return (ptr[1] === 'const' ? 'const ' : '') + rustToC(ptr[2]) + '*'
-  const map = { usize: 'size_t', u64: 'uint64_t', u32: 'uint32_t', u8: 'uint8_t', c_int: 'int', c_char: 'char', bool: 'bool' }
+  const map = { f64: 'double', usize: 'size_t', u64: 'uint64_t', u32: 'uint32_t', u8: 'uint8_t', c_int: 'int', c_char: 'char', bool: 'bool' }
   return map[t] ?? t
 }
 

@@ -85,6 +85,9 @@ pub struct NativeConfig {
     pub read_only: Option<bool>,
     pub segment_size: Option<f64>,
     pub auto_compact: Option<bool>,
+    pub compaction_dead_ratio: Option<f64>,
+    pub compaction_min_dead_bytes: Option<f64>,
+    pub normal_sync_interval_ms: Option<f64>,
 }
 
 struct Config(*mut LightningDBConfig);
@@ -118,6 +121,15 @@ fn config_of(options: &NativeConfig) -> Result<Config> {
         }
         if let Some(v) = options.auto_compact {
             check(lightning_db_config_set_auto_compact(config.0, v))?;
+        }
+        if let Some(v) = options.compaction_dead_ratio {
+            check(lightning_db_config_set_compaction_dead_ratio(config.0, v))?;
+        }
+        if let Some(v) = options.compaction_min_dead_bytes {
+            check(lightning_db_config_set_compaction_min_dead_bytes(config.0, v as u64))?;
+        }
+        if let Some(v) = options.normal_sync_interval_ms {
+            check(lightning_db_config_set_normal_sync_interval_ms(config.0, v as u64))?;
         }
     }
     Ok(config)

@@ -59,7 +59,17 @@ test('bad arguments are typed errors, never crashes', (t) => {
   assert.throws(() => ldb.create(path.join(tmpdir(t), 'x'), { syncMode: 'sometimes' }), ldb.InvalidArgumentError)
   assert.throws(() => ldb.create(path.join(tmpdir(t), 'x'), { pagesize: 4096 }), /unknown option/)
   assert.throws(() => ldb.create(path.join(tmpdir(t), 'x'), { compactionDeadRatio: 0 }), ldb.InvalidArgumentError)
+  assert.throws(() => ldb.create(path.join(tmpdir(t), 'x'), { normalSyncIntervalMs: 0 }), ldb.InvalidArgumentError)
   assert.throws(() => db.write([{ type: 'merge', key: 'a' }]), TypeError)
+})
+
+test('every option reaches the library', (t) => {
+  const options = { syncMode: 'normal', compactionDeadRatio: 0.25, compactionMinDeadBytes: 1 << 20, normalSyncIntervalMs: 5, pageSize: 8192, cacheSize: 0, segmentSize: 1 << 20, autoCompact: false }
+  const db = fresh(t, options)
+  assert.deepEqual({ ...db.config }, { ...options, readOnly: false })
+  db.put('a', '1')
+  assert.equal(db.getString('a'), '1')
+  assert.equal(db.stats().cacheHits, 0)
 })
 
 test('every error class is a LightningDBError with the C name as .code', () => {

@@ -526,6 +526,10 @@ def _uniffi_check_contract_api_version(lib):
 def _uniffi_check_api_checksums(lib):
     if lib.uniffi_lightning_db_ffi_checksum_func_create() != 64635:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_lightning_db_ffi_checksum_func_max_key_size() != 20175:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_lightning_db_ffi_checksum_func_max_value_size() != 63832:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_lightning_db_ffi_checksum_func_open() != 11734:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_lightning_db_ffi_checksum_func_version() != 46300:
@@ -558,7 +562,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_lightning_db_ffi_checksum_method_database_len() != 14031:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_lightning_db_ffi_checksum_method_database_native_handle() != 12736:
+    if lib.uniffi_lightning_db_ffi_checksum_method_database_native_handle() != 61215:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_lightning_db_ffi_checksum_method_database_path() != 28865:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -634,6 +638,12 @@ _UniffiLib.ffi_lightning_db_ffi_uniffi_contract_version.restype = ctypes.c_uint3
 _UniffiLib.uniffi_lightning_db_ffi_checksum_func_create.argtypes = (
 )
 _UniffiLib.uniffi_lightning_db_ffi_checksum_func_create.restype = ctypes.c_uint16
+_UniffiLib.uniffi_lightning_db_ffi_checksum_func_max_key_size.argtypes = (
+)
+_UniffiLib.uniffi_lightning_db_ffi_checksum_func_max_key_size.restype = ctypes.c_uint16
+_UniffiLib.uniffi_lightning_db_ffi_checksum_func_max_value_size.argtypes = (
+)
+_UniffiLib.uniffi_lightning_db_ffi_checksum_func_max_value_size.restype = ctypes.c_uint16
 _UniffiLib.uniffi_lightning_db_ffi_checksum_func_open.argtypes = (
 )
 _UniffiLib.uniffi_lightning_db_ffi_checksum_func_open.restype = ctypes.c_uint16
@@ -754,6 +764,14 @@ _UniffiLib.uniffi_lightning_db_ffi_fn_func_create.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_lightning_db_ffi_fn_func_create.restype = ctypes.c_uint64
+_UniffiLib.uniffi_lightning_db_ffi_fn_func_max_key_size.argtypes = (
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_lightning_db_ffi_fn_func_max_key_size.restype = ctypes.c_uint32
+_UniffiLib.uniffi_lightning_db_ffi_fn_func_max_value_size.argtypes = (
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_lightning_db_ffi_fn_func_max_value_size.restype = ctypes.c_uint32
 _UniffiLib.uniffi_lightning_db_ffi_fn_func_open.argtypes = (
     _UniffiRustBuffer,
     _UniffiRustBuffer,
@@ -2701,10 +2719,10 @@ class DatabaseProtocol(typing.Protocol):
         raise NotImplementedError
     def native_handle(self, ) -> int:
         """
-        For a binding's direct path into this library: a new strong reference to
-        this same open database, as an opaque handle for the `lightning_db_fast_*`
-        C functions of liblightning_db_ffi (see ffi-c/src/object_api.rs). Release
-        it exactly once with `lightning_db_fast_db_release`.
+        For a binding's direct path into this library: a `LightningDB*` handle of
+        the C ABI (ffi-c/include/lightning_db_ffi.h) for this same open database,
+        so hot calls can take the C functions. Release it exactly once with
+        `lightning_db_release`; closing this object closes the database for both.
 """
         raise NotImplementedError
     def path(self, ) -> str:
@@ -2996,10 +3014,10 @@ class Database(DatabaseProtocol):
         return _uniffi_lift_return(_uniffi_ffi_result)
     def native_handle(self, ) -> int:
         """
-        For a binding's direct path into this library: a new strong reference to
-        this same open database, as an opaque handle for the `lightning_db_fast_*`
-        C functions of liblightning_db_ffi (see ffi-c/src/object_api.rs). Release
-        it exactly once with `lightning_db_fast_db_release`.
+        For a binding's direct path into this library: a `LightningDB*` handle of
+        the C ABI (ffi-c/include/lightning_db_ffi.h) for this same open database,
+        so hot calls can take the C functions. Release it exactly once with
+        `lightning_db_release`; closing this object closes the database for both.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -3232,6 +3250,34 @@ def create(path: str,config: typing.Union[object, typing.Optional[Config]] = _DE
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def max_key_size() -> int:
+    """
+    The longest key accepted, in bytes (keys are 1 to this many bytes).
+"""
+    _uniffi_lowered_args = (
+    )
+    _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_lightning_db_ffi_fn_func_max_key_size,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
+def max_value_size() -> int:
+    """
+    The longest value accepted, in bytes (values may be empty).
+"""
+    _uniffi_lowered_args = (
+    )
+    _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_lightning_db_ffi_fn_func_max_value_size,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def open(path: str,config: typing.Union[object, typing.Optional[Config]] = _DEFAULT) -> Database:
     """
     Opens an existing database; IoError if `path` does not exist.
@@ -3282,6 +3328,8 @@ __all__ = [
     "Stats",
     "VerifyReport",
     "create",
+    "max_key_size",
+    "max_value_size",
     "open",
     "version",
     "Cursor",

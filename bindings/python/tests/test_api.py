@@ -296,3 +296,35 @@ def test_a_batch_means_the_same_on_both_paths(tmp_path: Path) -> None:
         fast.write(batch)
         generated._native.write(batch._generated_ops())
         assert list(fast.items()) == list(generated.items()) == [(b"b", b""), (b"c", b"3")]
+
+
+def test_limits_come_from_the_library_and_hold_in_every_path(
+    db: lightning_db.Database,
+) -> None:
+    longest = b"k" * lightning_db.MAX_KEY_SIZE
+    db[longest] = b"v"
+    assert db[longest] == b"v"
+    too_long = longest + b"k"
+    message = f"exceeds the limit of {lightning_db.MAX_KEY_SIZE}"
+    with pytest.raises(InvalidArgument, match=message):
+        db[too_long] = b"v"
+    with pytest.raises(InvalidArgument, match=message):
+        db.get(too_long)
+    with db.transaction() as tx:
+        with pytest.raises(InvalidArgument, match=message):
+            tx.put(too_long, b"v")
+        with pytest.raises(InvalidArgument, match=message):
+            tx.get(too_long)
+    assert lightning_db.MAX_VALUE_SIZE >= 1 << 20
+
+
+def test_database_and_transaction_share_one_get(db: lightning_db.Database) -> None:
+    db[b"a"] = b"1"
+    with db.transaction() as tx:
+        tx[b"b"] = b"2"
+        assert (tx.get(b"a"), tx[b"b"], tx.get(b"zz")) == (b"1", b"2", None)
+        with pytest.raises(KeyError):
+            tx[b"zz"]
+    assert (db.get(b"b"), db[b"a"], db.get(b"zz")) == (b"2", b"1", None)
+    with pytest.raises(KeyError):
+        db[b"zz"]

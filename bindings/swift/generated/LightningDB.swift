@@ -825,10 +825,10 @@ public protocol DatabaseProtocol: AnyObject, Sendable {
     func len() throws  -> UInt64
     
     /**
-     * For a binding's direct path into this library: a new strong reference to
-     * this same open database, as an opaque handle for the `lightning_db_fast_*`
-     * C functions of liblightning_db_ffi (see ffi-c/src/object_api.rs). Release
-     * it exactly once with `lightning_db_fast_db_release`.
+     * For a binding's direct path into this library: a `LightningDB*` handle of
+     * the C ABI (ffi-c/include/lightning_db_ffi.h) for this same open database,
+     * so hot calls can take the C functions. Release it exactly once with
+     * `lightning_db_release`; closing this object closes the database for both.
      */
     func nativeHandle()  -> UInt64
     
@@ -1085,10 +1085,10 @@ open func len()throws  -> UInt64  {
 }
     
     /**
-     * For a binding's direct path into this library: a new strong reference to
-     * this same open database, as an opaque handle for the `lightning_db_fast_*`
-     * C functions of liblightning_db_ffi (see ffi-c/src/object_api.rs). Release
-     * it exactly once with `lightning_db_fast_db_release`.
+     * For a binding's direct path into this library: a `LightningDB*` handle of
+     * the C ABI (ffi-c/include/lightning_db_ffi.h) for this same open database,
+     * so hot calls can take the C functions. Release it exactly once with
+     * `lightning_db_release`; closing this object closes the database for both.
      */
 open func nativeHandle() -> UInt64  {
     return try!  FfiConverterUInt64.lift(try! rustCall() {
@@ -2663,6 +2663,26 @@ public func create(path: String, config: Config? = nil)throws  -> Database  {
 })
 }
 /**
+ * The longest key accepted, in bytes (keys are 1 to this many bytes).
+ */
+public func maxKeySize() -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_lightning_db_ffi_fn_func_max_key_size(uniffiCallStatus
+    )
+})
+}
+/**
+ * The longest value accepted, in bytes (values may be empty).
+ */
+public func maxValueSize() -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_lightning_db_ffi_fn_func_max_value_size(uniffiCallStatus
+    )
+})
+}
+/**
  * Opens an existing database; IoError if `path` does not exist.
  */
 public func `open`(path: String, config: Config? = nil)throws  -> Database  {
@@ -2701,6 +2721,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.contractVersionMismatch
     }
     if (uniffi_lightning_db_ffi_checksum_func_create() != 64635) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_lightning_db_ffi_checksum_func_max_key_size() != 20175) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_lightning_db_ffi_checksum_func_max_value_size() != 63832) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_lightning_db_ffi_checksum_func_open() != 11734) {
@@ -2751,7 +2777,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_lightning_db_ffi_checksum_method_database_len() != 14031) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_lightning_db_ffi_checksum_method_database_native_handle() != 12736) {
+    if (uniffi_lightning_db_ffi_checksum_method_database_native_handle() != 61215) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_lightning_db_ffi_checksum_method_database_path() != 28865) {

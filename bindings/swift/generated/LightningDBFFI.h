@@ -458,6 +458,18 @@ uint64_t uniffi_lightning_db_ffi_fn_method_transaction_snapshot_seq(uint64_t ptr
 uint64_t uniffi_lightning_db_ffi_fn_func_create(RustBuffer path, RustBuffer config, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIGHTNING_DB_FFI_FN_FUNC_MAX_KEY_SIZE
+#define UNIFFI_FFIDEF_UNIFFI_LIGHTNING_DB_FFI_FN_FUNC_MAX_KEY_SIZE
+uint32_t uniffi_lightning_db_ffi_fn_func_max_key_size(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIGHTNING_DB_FFI_FN_FUNC_MAX_VALUE_SIZE
+#define UNIFFI_FFIDEF_UNIFFI_LIGHTNING_DB_FFI_FN_FUNC_MAX_VALUE_SIZE
+uint32_t uniffi_lightning_db_ffi_fn_func_max_value_size(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIGHTNING_DB_FFI_FN_FUNC_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_LIGHTNING_DB_FFI_FN_FUNC_OPEN
 uint64_t uniffi_lightning_db_ffi_fn_func_open(RustBuffer path, RustBuffer config, RustCallStatus *_Nonnull out_status
@@ -732,6 +744,18 @@ void ffi_lightning_db_ffi_rust_future_complete_void(uint64_t handle, RustCallSta
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIGHTNING_DB_FFI_CHECKSUM_FUNC_CREATE
 #define UNIFFI_FFIDEF_UNIFFI_LIGHTNING_DB_FFI_CHECKSUM_FUNC_CREATE
 uint16_t uniffi_lightning_db_ffi_checksum_func_create(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIGHTNING_DB_FFI_CHECKSUM_FUNC_MAX_KEY_SIZE
+#define UNIFFI_FFIDEF_UNIFFI_LIGHTNING_DB_FFI_CHECKSUM_FUNC_MAX_KEY_SIZE
+uint16_t uniffi_lightning_db_ffi_checksum_func_max_key_size(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIGHTNING_DB_FFI_CHECKSUM_FUNC_MAX_VALUE_SIZE
+#define UNIFFI_FFIDEF_UNIFFI_LIGHTNING_DB_FFI_CHECKSUM_FUNC_MAX_VALUE_SIZE
+uint16_t uniffi_lightning_db_ffi_checksum_func_max_value_size(void
     
 );
 #endif

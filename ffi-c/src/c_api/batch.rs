@@ -4,10 +4,10 @@ use std::sync::{Mutex, PoisonError};
 
 use lightning_db::WriteBatch;
 
-use super::boundary::{self, out, run, run_handle, run_void, Outcome};
 use super::database::database;
-use super::handles::Registry;
 use super::{LightningDB, LightningDBError, LightningDBWriteBatch};
+use crate::boundary::handles::Registry;
+use crate::boundary::{self, out, run, run_handle, run_void, Outcome};
 
 pub(crate) static BATCHES: Registry<Mutex<WriteBatch>> = Registry::new("LightningDBWriteBatch*");
 

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use lightning_db::{Config, SyncMode};
 
-use super::boundary::{run, run_handle, run_void, Failure, Outcome};
-use super::handles::Registry;
 use super::{LightningDBConfig, LightningDBError};
+use crate::boundary::handles::Registry;
+use crate::boundary::{run, run_handle, run_void, Failure, Outcome};
 
 pub(crate) static CONFIGS: Registry<Mutex<Config>> = Registry::new("LightningDBConfig*");
 
@@ -149,6 +149,58 @@ pub extern "C" fn lightning_db_config_set_auto_compact(
         c.auto_compact = auto_compact;
         Ok(())
     })
+}
+
+/// Sets the share of dead segment bytes, in (0, 1], at which background
+/// compaction starts (default 0.5). Other values (0, negative, above 1, NaN):
+/// InvalidArgument.
+#[no_mangle]
+pub extern "C" fn lightning_db_config_set_compaction_dead_ratio(
+    config: *mut LightningDBConfig,
+    ratio: f64,
+) -> LightningDBError {
+    update(
+        "lightning_db_config_set_compaction_dead_ratio",
+        config,
+        |c| {
+            c.compaction_dead_ratio = ratio;
+            Ok(())
+        },
+    )
+}
+
+/// Sets how many bytes must be dead before background compaction starts
+/// (default 16 MiB).
+#[no_mangle]
+pub extern "C" fn lightning_db_config_set_compaction_min_dead_bytes(
+    config: *mut LightningDBConfig,
+    bytes: u64,
+) -> LightningDBError {
+    update(
+        "lightning_db_config_set_compaction_min_dead_bytes",
+        config,
+        |c| {
+            c.compaction_min_dead_bytes = bytes;
+            Ok(())
+        },
+    )
+}
+
+/// Sets how long after a commit the background thread of `SyncNormal` syncs it,
+/// in milliseconds (at least 1; default 100). 0: InvalidArgument.
+#[no_mangle]
+pub extern "C" fn lightning_db_config_set_normal_sync_interval_ms(
+    config: *mut LightningDBConfig,
+    interval_ms: u64,
+) -> LightningDBError {
+    update(
+        "lightning_db_config_set_normal_sync_interval_ms",
+        config,
+        |c| {
+            c.normal_sync_interval_ms = interval_ms;
+            Ok(())
+        },
+    )
 }
 
 /// Releases a config. NULL: no-op. A handle already freed (or never returned by

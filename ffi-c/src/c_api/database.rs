@@ -5,15 +5,13 @@ use std::sync::Arc;
 
 use lightning_db::Database;
 
-use super::boundary::{self, out, run, run_handle, run_void, Outcome};
-use super::handles::Registry;
 use super::{config, LightningDB, LightningDBConfig, LightningDBError, LightningDBResult};
-
-pub(crate) static DATABASES: Registry<Database> = Registry::new("LightningDB*");
+use crate::boundary::handles::{self, OpenDatabase, DATABASES};
+use crate::boundary::{self, out, run, run_handle, run_void, Outcome};
 
 /// The open database behind a handle argument.
-pub(crate) fn database(db: *const LightningDB) -> Outcome<Arc<Database>> {
-    DATABASES.get(db.addr(), "db")
+pub(crate) fn database(db: *const LightningDB) -> Outcome<Arc<OpenDatabase>> {
+    handles::database(db.addr())
 }
 
 fn open_with(
@@ -28,7 +26,7 @@ fn open_with(
         let path = unsafe { boundary::path(path, "path")? };
         let config = config::resolve(config)?;
         let db = open(path, config)?;
-        Ok(DATABASES.insert(db))
+        Ok(DATABASES.insert(OpenDatabase::new(Arc::new(db))))
     });
     std::ptr::without_provenance_mut(token)
 }
@@ -83,6 +81,7 @@ pub extern "C" fn lightning_db_close(db: *mut LightningDB) -> LightningDBError {
         // Closed explicitly rather than by dropping the Arc, so that the lock is
         // released now even if another thread is still inside a call on it (that
         // call then fails with InvalidArgument).
+        db.transactions.clear();
         db.close()?;
         Ok(())
     })
@@ -101,8 +100,30 @@ pub extern "C" fn lightning_db_free(db: *mut LightningDB) {
     }
     run_void("lightning_db_free", || {
         let db = DATABASES.remove(db.addr(), "db")?;
+        db.transactions.clear();
         db.close()?;
         Ok(())
+    });
+}
+
+/// Releases a handle without closing its database: for a handle that shares a
+/// database opened elsewhere (such as one a language binding obtained from its
+/// object API's `native_handle()`), which stays open for its other owners and
+/// closes when the last of them closes it. NULL: no-op. A handle already
+/// released, or never returned by this library, is detected and ignored
+/// (reported by `lightning_db_last_error_code`, InvalidArgument).
+///
+/// A handle from `lightning_db_create` / `lightning_db_open` is usually its
+/// database's only owner: releasing it closes the database (without reporting
+/// how the final sync went; use `lightning_db_close` for that) once no iterator
+/// still reads it.
+#[no_mangle]
+pub extern "C" fn lightning_db_release(db: *mut LightningDB) {
+    if db.is_null() {
+        return;
+    }
+    run_void("lightning_db_release", || {
+        DATABASES.remove(db.addr(), "db").map(drop)
     });
 }
 

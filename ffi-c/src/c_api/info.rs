@@ -2,8 +2,8 @@
 
 use std::ffi::{c_char, c_int, CStr};
 
-use super::boundary;
 use super::LightningDBError;
+use crate::boundary;
 
 /// The library's version, e.g. "0.1.0".
 ///
@@ -26,19 +26,8 @@ pub extern "C" fn lightning_db_version() -> *const c_char {
 /// Memory: a static string; do not free it.
 #[no_mangle]
 pub extern "C" fn lightning_db_error_string(error: c_int) -> *const c_char {
-    let text: &'static CStr = match error {
-        0 => c"Success",
-        -1 => c"Null pointer",
-        -2 => c"Invalid UTF-8",
-        -3 => c"I/O error",
-        -4 => c"Corrupted data",
-        -5 => c"Invalid argument",
-        -6 => c"Out of memory",
-        -7 => c"Database locked",
-        -8 => c"Transaction conflict",
-        -99 => c"Unknown error",
-        _ => c"Unrecognised error code",
-    };
+    let text = LightningDBError::from_code(error)
+        .map_or(c"Unrecognised error code", LightningDBError::describe);
     text.as_ptr()
 }
 
@@ -77,7 +66,7 @@ pub extern "C" fn lightning_db_last_error_message() -> *const c_char {
 /// library still refers to it until it is freed.)
 #[no_mangle]
 pub extern "C" fn lightning_db_live_handle_count() -> usize {
-    super::database::DATABASES.len()
+    crate::boundary::handles::DATABASES.len()
         + super::config::CONFIGS.len()
         + super::batch::BATCHES.len()
         + super::iterator::ITERATORS.len()

@@ -4,19 +4,21 @@
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use lightning_db::{Database, Iter, KeyRange};
+use lightning_db::{Iter, KeyRange};
 
-use super::boundary::{self, out, run, run_void, Failure, Outcome};
+use crate::boundary::handles::OpenDatabase;
+
 use super::database::database;
-use super::handles::Registry;
 use super::{LightningDB, LightningDBError, LightningDBIterator, LightningDBResult};
+use crate::boundary::handles::Registry;
+use crate::boundary::{self, out, run, run_void, Failure, Outcome};
 
 /// A scan and the database it reads. The database is kept so that every step can
 /// refuse once it is closed: the engine's iterator notices a close only when it
 /// reads a stored value, so the end of a scan, or a transaction's own writes (held
 /// in the iterator), would otherwise still come back as Success.
 pub(crate) struct Scan {
-    db: Arc<Database>,
+    db: Arc<OpenDatabase>,
     cursor: Mutex<Cursor>,
 }
 
@@ -115,7 +117,7 @@ unsafe fn create(
     let keys = keys()?;
     let scan: Iter = match source {
         Source::Database => db.range(keys)?,
-        Source::Transaction(id) => db.tx_range(id, keys)?,
+        Source::Transaction(id) => db.transactions.with(&db, id, |tx| tx.range(keys))?,
     };
     // `Iter` is double-ended: reverse order is the same snapshot walked from the
     // back, fetched page by page like the forward walk.

@@ -3,12 +3,12 @@
 use std::ffi::c_char;
 use std::fmt::Write;
 
-use super::boundary::{self, out, run, Failure};
 use super::database::database;
 use super::{
     LightningDB, LightningDBCompactionReport, LightningDBError, LightningDBStats,
     LightningDBVerifyReport,
 };
+use crate::boundary::{self, out, run, Failure};
 
 /// Syncs everything written and saves a checkpoint of the index, so that the next
 /// open starts from it instead of replaying the log, and a plain copy of the

@@ -16,9 +16,6 @@
 // a Rust-style `# Safety` section would repeat them in the wrong vocabulary.
 #![allow(clippy::missing_safety_doc)]
 
-mod boundary;
-mod handles;
-
 mod info;
 
 mod config;
@@ -33,6 +30,7 @@ mod transaction;
 
 mod iterator;
 
+pub use crate::boundary::errors::LightningDBError;
 pub use batch::*;
 pub use config::*;
 pub use database::*;
@@ -96,36 +94,6 @@ impl LightningDBResult {
         data: std::ptr::null_mut(),
         len: 0,
     };
-}
-
-/// The outcome of a call. Every function that can fail returns one of these;
-/// `lightning_db_last_error_message()` gives the detail of the last failure.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LightningDBError {
-    /// The call succeeded.
-    Success = 0,
-    /// A required pointer argument was NULL.
-    NullPointer = -1,
-    /// A path was not valid UTF-8.
-    InvalidUtf8 = -2,
-    /// The operating system reported an error (not found, permission, disk full...).
-    IoError = -3,
-    /// Stored data failed its checksum or is inconsistent; nothing wrong was returned.
-    CorruptedData = -4,
-    /// An argument was out of range (empty or oversized key, bad option, unknown
-    /// transaction id, freed handle, write to a read-only database, closed database...).
-    InvalidArgument = -5,
-    /// Memory could not be allocated.
-    OutOfMemory = -6,
-    /// Another handle or process has the database open for writing.
-    DatabaseLocked = -7,
-    /// The transaction's writes conflict with a commit made after it began; it was
-    /// not applied.
-    TransactionConflict = -8,
-    /// An internal error (a bug): the library caught it and the call had no effect
-    /// beyond what the message says.
-    UnknownError = -99,
 }
 
 /// When a commit is forced to stable storage; values for

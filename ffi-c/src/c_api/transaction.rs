@@ -4,9 +4,9 @@
 //! engine answers an id it does not hold (never begun, already committed or
 //! aborted) with InvalidArgument.
 
-use super::boundary::{self, out, run};
 use super::database::{database, deliver_into, out_buffer, LIGHTNING_DB_NO_VALUE};
 use super::{LightningDB, LightningDBError, LightningDBResult};
+use crate::boundary::{self, out, run};
 
 /// Begins a transaction and stores its id in `*tx_id`.
 ///
@@ -24,7 +24,7 @@ pub unsafe extern "C" fn lightning_db_begin_transaction(
     run("lightning_db_begin_transaction", || {
         let db = database(db)?;
         let tx_id = out(tx_id, "tx_id")?;
-        tx_id.write(db.begin_transaction()?);
+        tx_id.write(db.transactions.begin(&db)?);
         Ok(())
     })
 }
@@ -44,7 +44,7 @@ pub unsafe extern "C" fn lightning_db_put_tx(
         let db = database(db)?;
         let key = boundary::key(key, key_len)?;
         let value = boundary::value(value, value_len)?;
-        db.tx_put(tx_id, key, value)?;
+        db.transactions.with(&db, tx_id, |tx| tx.put(key, value))?;
         Ok(())
     })
 }
@@ -66,7 +66,7 @@ pub unsafe extern "C" fn lightning_db_get_tx(
         let db = database(db)?;
         let key = boundary::key(key, key_len)?;
         let result = out(result, "result")?;
-        if let Some(value) = db.tx_get(tx_id, key)? {
+        if let Some(value) = db.transactions.with(&db, tx_id, |tx| tx.get(key))? {
             result.write(boundary::buffer(&value)?);
         }
         Ok(())
@@ -95,7 +95,12 @@ pub unsafe extern "C" fn lightning_db_get_tx_into(
         let key = boundary::key(key, key_len)?;
         let value_len = out(value_len, "value_len")?;
         out_buffer(buf, cap)?;
-        deliver_into(db.tx_get(tx_id, key)?, buf, cap, value_len);
+        deliver_into(
+            db.transactions.with(&db, tx_id, |tx| tx.get(key))?,
+            buf,
+            cap,
+            value_len,
+        );
         Ok(())
     })
 }
@@ -110,7 +115,7 @@ pub unsafe extern "C" fn lightning_db_delete_tx(
     run("lightning_db_delete_tx", || {
         let db = database(db)?;
         let key = boundary::key(key, key_len)?;
-        db.tx_delete(tx_id, key)?;
+        db.transactions.with(&db, tx_id, |tx| tx.delete(key))?;
         Ok(())
     })
 }
@@ -131,7 +136,7 @@ pub unsafe extern "C" fn lightning_db_contains_tx(
         let db = database(db)?;
         let key = boundary::key(key, key_len)?;
         let found = out(found, "found")?;
-        found.write(db.tx_contains(tx_id, key)?);
+        found.write(db.transactions.with(&db, tx_id, |tx| tx.contains(key))?);
         Ok(())
     })
 }
@@ -146,7 +151,9 @@ pub extern "C" fn lightning_db_commit_transaction(
     tx_id: u64,
 ) -> LightningDBError {
     run("lightning_db_commit_transaction", || {
-        database(db)?.tx_commit(tx_id)?;
+        let db = database(db)?;
+        let tx = db.transactions.take(&db, tx_id)?;
+        tx.commit()?;
         Ok(())
     })
 }
@@ -158,7 +165,8 @@ pub extern "C" fn lightning_db_abort_transaction(
     tx_id: u64,
 ) -> LightningDBError {
     run("lightning_db_abort_transaction", || {
-        database(db)?.tx_abort(tx_id)?;
+        let db = database(db)?;
+        db.transactions.take(&db, tx_id)?.rollback();
         Ok(())
     })
 }

@@ -19,6 +19,8 @@ sends hot calls through a direct path into the same native library.
 """
 
 from ._database import (
+    MAX_KEY_SIZE,
+    MAX_VALUE_SIZE,
     Batch,
     BytesLike,
     CompactionReport,
@@ -50,6 +52,8 @@ from ._errors import (
 )
 
 __all__ = [
+    "MAX_KEY_SIZE",
+    "MAX_VALUE_SIZE",
     "Batch",
     "BytesLike",
     "CompactionReport",

@@ -45,6 +45,9 @@ _T = TypeVar("_T")
 
 _BUFFER = _native.BUFFER
 _MAX_INT = _native.MAX_INT
+#: The engine's limits, as the library states them.
+MAX_KEY_SIZE: int = _uniffi.max_key_size()
+MAX_VALUE_SIZE: int = _uniffi.max_value_size()
 _NOT_FOUND = _native.NOT_FOUND
 _FAILED = _native.FAILED
 _db_get_py = _native.db_get_py
@@ -70,6 +73,15 @@ def _cold(fn: Callable[..., _T], *args: Any) -> _T:
         raise _errors.from_uniffi(e) from None
 
 
+def _oversize(key: bytes, value: bytes) -> _errors.InvalidArgument:
+    """The engine's error for a key or value over its limit."""
+    if len(key) > MAX_KEY_SIZE:
+        return _errors.InvalidArgument(f"key of {len(key)} bytes exceeds the limit of {MAX_KEY_SIZE}")
+    return _errors.InvalidArgument(
+        f"value of {len(value)} bytes exceeds the limit of {MAX_VALUE_SIZE}"
+    )
+
+
 def _path(path: StrPath) -> str:
     text = os.fspath(path)
     if not isinstance(text, str):
@@ -88,7 +100,9 @@ def _bound(key: Optional[BytesLike], inclusive: bool) -> Tuple[int, Optional[byt
         key = _as_bytes(key, "bound")
     if len(key) > _MAX_INT:
         # The engine's own error for an oversized key, as a get would report it.
-        raise _errors.InvalidArgument(f"key of {len(key)} bytes exceeds the limit of 16384")
+        raise _errors.InvalidArgument(
+            f"key of {len(key)} bytes exceeds the limit of {MAX_KEY_SIZE}"
+        )
     return (_native.INCLUDED if inclusive else _native.EXCLUDED), key, len(key)
 
 
@@ -257,6 +271,36 @@ class Batch(WriteBatch):
             self._db.write(self)
 
 
+def _object_reads(
+    get_py: Callable[..., object],
+) -> Tuple[Callable[[Any, BytesLike], Optional[bytes]], Callable[[Any, BytesLike], bytes]]:
+    """``get`` and ``[]`` over a ``_py`` function of the library (CPython only):
+    the hottest calls, one ctypes call each, with the function a closure cell
+    rather than an attribute lookup."""
+
+    def get(self: Any, key: BytesLike) -> Optional[bytes]:
+        """The value stored under ``key`` (as seen by this reader), or None."""
+        if type(key) is not bytes:
+            key = _as_bytes(key, "key")
+        value = get_py(self._ptr, key, len(key))
+        if value is _FAILED:
+            raise _error(_last_error_code())
+        return value  # type: ignore[return-value]
+
+    def getitem(self: Any, key: BytesLike) -> bytes:
+        if type(key) is not bytes:
+            key = _as_bytes(key, "key")
+        value = get_py(self._ptr, key, len(key))
+        if value is None:
+            raise KeyError(key)
+        if value is _FAILED:
+            raise _error(_last_error_code())
+        return value  # type: ignore[return-value]
+
+    getitem.__name__ = "__getitem__"
+    return get, getitem
+
+
 class _Reader:
     """Reads and scans shared by Database and Transaction."""
 
@@ -350,27 +394,7 @@ class Transaction(_Reader):
     _get = staticmethod(_native.tx_get)
 
     if _native.PYTHON_OBJECTS:
-        # get and [] are the hottest calls: one ctypes call, module globals
-        # rather than attribute lookups, no second Python call for [].
-
-        def get(self, key: BytesLike) -> Optional[bytes]:
-            """The value of ``key`` as this transaction sees it, or None."""
-            if type(key) is not bytes:
-                key = _as_bytes(key, "key")
-            value = _tx_get_py(self._ptr, key, len(key))
-            if value is _FAILED:
-                raise _error(_last_error_code())
-            return value  # type: ignore[return-value]
-
-        def __getitem__(self, key: BytesLike) -> bytes:
-            if type(key) is not bytes:
-                key = _as_bytes(key, "key")
-            value = _tx_get_py(self._ptr, key, len(key))
-            if value is None:
-                raise KeyError(key)
-            if value is _FAILED:
-                raise _error(_last_error_code())
-            return value  # type: ignore[return-value]
+        get, __getitem__ = _object_reads(_tx_get_py)  # type: ignore[assignment]
     _contains = staticmethod(_native.tx_contains)
     _scan = staticmethod(_native.tx_scan)
     _scan_prefix = staticmethod(_native.tx_scan_prefix)
@@ -385,10 +409,10 @@ class Transaction(_Reader):
             key = _as_bytes(key, "key")
         if type(value) is not bytes:
             value = _as_bytes(value, "value")
-        if len(value) > _MAX_INT:
-            raise _errors.InvalidArgument(
-                f"value of {len(value)} bytes exceeds the limit of 268435456"
-            )
+        if len(value) > _MAX_INT or len(key) > _MAX_INT:
+            # Beyond a C int, and so beyond either limit: the engine's own
+            # message for it, as Database.put reports through the generated path.
+            raise _oversize(key, value)
         rc = _native.tx_put(self._ptr, key, len(key), value, len(value))
         if rc:
             raise _error(rc)
@@ -451,26 +475,7 @@ class Database(_Reader):
     _get = staticmethod(_native.db_get)
 
     if _native.PYTHON_OBJECTS:
-        # As in Transaction: the hottest calls, kept as short as they can be.
-
-        def get(self, key: BytesLike) -> Optional[bytes]:
-            """The value stored under ``key``, or None."""
-            if type(key) is not bytes:
-                key = _as_bytes(key, "key")
-            value = _db_get_py(self._ptr, key, len(key))
-            if value is _FAILED:
-                raise _error(_last_error_code())
-            return value  # type: ignore[return-value]
-
-        def __getitem__(self, key: BytesLike) -> bytes:
-            if type(key) is not bytes:
-                key = _as_bytes(key, "key")
-            value = _db_get_py(self._ptr, key, len(key))
-            if value is None:
-                raise KeyError(key)
-            if value is _FAILED:
-                raise _error(_last_error_code())
-            return value  # type: ignore[return-value]
+        get, __getitem__ = _object_reads(_db_get_py)  # type: ignore[assignment]
     _contains = staticmethod(_native.db_contains)
     _scan = staticmethod(_native.db_scan)
     _scan_prefix = staticmethod(_native.db_scan_prefix)

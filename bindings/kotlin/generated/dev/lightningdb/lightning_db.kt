@@ -677,6 +677,10 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_lightning_db_ffi_checksum_func_create(
     ): Int
+    external fun uniffi_lightning_db_ffi_checksum_func_max_key_size(
+    ): Int
+    external fun uniffi_lightning_db_ffi_checksum_func_max_value_size(
+    ): Int
     external fun uniffi_lightning_db_ffi_checksum_func_open(
     ): Int
     external fun uniffi_lightning_db_ffi_checksum_func_version(
@@ -859,6 +863,10 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_lightning_db_ffi_fn_func_create(`path`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_lightning_db_ffi_fn_func_max_key_size(uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_lightning_db_ffi_fn_func_max_value_size(uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
     external fun uniffi_lightning_db_ffi_fn_func_open(`path`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_lightning_db_ffi_fn_func_version(uniffi_out_err: UniffiRustCallStatus, 
@@ -985,6 +993,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_lightning_db_ffi_checksum_func_create() and 0xFFFF) != 64635) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_lightning_db_ffi_checksum_func_max_key_size() and 0xFFFF) != 20175) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_lightning_db_ffi_checksum_func_max_value_size() and 0xFFFF) != 63832) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_lightning_db_ffi_checksum_func_open() and 0xFFFF) != 11734) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1033,7 +1047,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_lightning_db_ffi_checksum_method_database_len() and 0xFFFF) != 14031) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_lightning_db_ffi_checksum_method_database_native_handle() and 0xFFFF) != 12736) {
+    if ((lib.uniffi_lightning_db_ffi_checksum_method_database_native_handle() and 0xFFFF) != 61215) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_lightning_db_ffi_checksum_method_database_path() and 0xFFFF) != 28865) {
@@ -1892,10 +1906,10 @@ public interface DatabaseInterface {
     fun `len`(): kotlin.ULong
     
     /**
-     * For a binding's direct path into this library: a new strong reference to
-     * this same open database, as an opaque handle for the `lightning_db_fast_*`
-     * C functions of liblightning_db_ffi (see ffi-c/src/object_api.rs). Release
-     * it exactly once with `lightning_db_fast_db_release`.
+     * For a binding's direct path into this library: a `LightningDB*` handle of
+     * the C ABI (ffi-c/include/lightning_db_ffi.h) for this same open database,
+     * so hot calls can take the C functions. Release it exactly once with
+     * `lightning_db_release`; closing this object closes the database for both.
      */
     fun `nativeHandle`(): kotlin.ULong
     
@@ -2230,10 +2244,10 @@ open class Database: Disposable, AutoCloseable, DatabaseInterface
 
     
     /**
-     * For a binding's direct path into this library: a new strong reference to
-     * this same open database, as an opaque handle for the `lightning_db_fast_*`
-     * C functions of liblightning_db_ffi (see ffi-c/src/object_api.rs). Release
-     * it exactly once with `lightning_db_fast_db_release`.
+     * For a binding's direct path into this library: a `LightningDB*` handle of
+     * the C ABI (ffi-c/include/lightning_db_ffi.h) for this same open database,
+     * so hot calls can take the C functions. Release it exactly once with
+     * `lightning_db_release`; closing this object closes the database for both.
      */override fun `nativeHandle`(): kotlin.ULong {
             return FfiConverterULong.lift(
     callWithHandle {
@@ -4040,6 +4054,32 @@ public object FfiConverterSequenceTypeBatchOp: FfiConverterRustBuffer<List<Batch
         
         FfiConverterString.lower(`path`),
         FfiConverterOptionalTypeConfig.lower(`config`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The longest key accepted, in bytes (keys are 1 to this many bytes).
+         */ fun `maxKeySize`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_lightning_db_ffi_fn_func_max_key_size(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * The longest value accepted, in bytes (values may be empty).
+         */ fun `maxValueSize`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_lightning_db_ffi_fn_func_max_value_size(
+    
+        _status)
 }
     )
     }

@@ -1,689 +1,28 @@
-//! The object interface of `idl/lightning_db.udl`, and the direct ("fast") C
-//! functions that bindings use for hot calls on those same objects.
+//! The Python fast path: plain C functions over the objects of the UniFFI
+//! surface, for the calls a benchmark shows too slow through UniFFI (a UniFFI
+//! call costs ~11 µs from Python, a ctypes call ~0.3 µs), and the functions
+//! that build CPython objects directly (a value, a page of pairs) from the
+//! Python C API the Python layer hands over at start-up.
 //!
-//! Two ways into one set of objects:
-//! - UniFFI: the scaffolding generated from the UDL (`include_scaffolding!` below)
-//!   calls the `Database`, `Transaction` and `Cursor` methods of this module. It is
-//!   the complete API and what every generated wrapper programs against.
-//! - `lightning_db_fast_*`: a handful of plain C functions over the same objects,
-//!   for the calls a benchmark shows too slow through UniFFI (a UniFFI call costs
-//!   ~11 µs from Python, a ctypes call ~0.3 µs). A binding gets a handle to the
-//!   object it already opened with `Database.native_handle()` (UDL), so both paths
-//!   reach the same open database, and both go through the same methods and the
-//!   same error conversion below: results and errors are identical by
-//!   construction, and `tests/conformance` checks it through each language's
-//!   public API.
-//!
-//! Translation only: every decision about data belongs to the engine.
+//! Used only by `bindings/python/src/lightning_db/_native.py`; its symbols are
+//! listed in the generated `ffi-c/include/lightning_db_python.h`, which
+//! `ci/check-symbols` holds the Python layer to.
+
+#![allow(clippy::missing_safety_doc)]
 
 use std::cell::RefCell;
 use std::ffi::{c_int, c_void};
-use std::ops::Bound;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use lightning_db as engine;
 
-uniffi::include_scaffolding!("lightning_db");
-
-/// Bytes of keys and values a cursor page holds at most, unless a single pair is
-/// larger (it then travels alone): bounds the memory of a scan whatever its size.
-const PAGE_BYTES: usize = 1 << 20;
-
-// ---------------------------------------------------------------------------
-// Errors
-
-/// The UDL's `[Error]`: one variant per C error code, with the engine's message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LightningDbError {
-    NullPointer { message: String },
-    InvalidUtf8 { message: String },
-    IoError { message: String },
-    CorruptedData { message: String },
-    InvalidArgument { message: String },
-    OutOfMemory { message: String },
-    DatabaseLocked { message: String },
-    TransactionConflict { message: String },
-    Unknown { message: String },
-}
-
-impl LightningDbError {
-    /// The C API's code of this error (`LightningDBError` in the header).
-    pub fn code(&self) -> i32 {
-        self.kind().code()
-    }
-
-    pub fn message(&self) -> &str {
-        match self {
-            Self::NullPointer { message }
-            | Self::InvalidUtf8 { message }
-            | Self::IoError { message }
-            | Self::CorruptedData { message }
-            | Self::InvalidArgument { message }
-            | Self::OutOfMemory { message }
-            | Self::DatabaseLocked { message }
-            | Self::TransactionConflict { message }
-            | Self::Unknown { message } => message,
-        }
-    }
-
-    fn kind(&self) -> engine::ErrorKind {
-        use engine::ErrorKind as K;
-        match self {
-            Self::NullPointer { .. } => K::NullPointer,
-            Self::InvalidUtf8 { .. } => K::InvalidUtf8,
-            Self::IoError { .. } => K::IoError,
-            Self::CorruptedData { .. } => K::CorruptedData,
-            Self::InvalidArgument { .. } => K::InvalidArgument,
-            Self::OutOfMemory { .. } => K::OutOfMemory,
-            Self::DatabaseLocked { .. } => K::DatabaseLocked,
-            Self::TransactionConflict { .. } => K::TransactionConflict,
-            Self::Unknown { .. } => K::Unknown,
-        }
-    }
-
-    fn new(kind: engine::ErrorKind, message: impl Into<String>) -> Self {
-        use engine::ErrorKind as K;
-        let message = message.into();
-        match kind {
-            K::NullPointer => Self::NullPointer { message },
-            K::InvalidUtf8 => Self::InvalidUtf8 { message },
-            K::IoError => Self::IoError { message },
-            K::CorruptedData => Self::CorruptedData { message },
-            K::InvalidArgument => Self::InvalidArgument { message },
-            K::OutOfMemory => Self::OutOfMemory { message },
-            K::DatabaseLocked => Self::DatabaseLocked { message },
-            K::TransactionConflict => Self::TransactionConflict { message },
-            K::Unknown => Self::Unknown { message },
-        }
-    }
-
-    fn invalid(message: impl Into<String>) -> Self {
-        Self::InvalidArgument {
-            message: message.into(),
-        }
-    }
-}
-
-impl From<engine::Error> for LightningDbError {
-    fn from(e: engine::Error) -> Self {
-        // The variant already names the kind; the message is the engine's detail.
-        Self::new(e.kind(), e.message())
-    }
-}
-
-impl std::fmt::Display for LightningDbError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}: {}", self.kind(), self.message())
-    }
-}
-
-impl std::error::Error for LightningDbError {}
-
-type Result<T, E = LightningDbError> = std::result::Result<T, E>;
-
-/// A poisoned lock only means another call panicked (and was reported as
-/// Unknown); the state it guards is still consistent, so keep serving.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-// ---------------------------------------------------------------------------
-// Records and enums of the UDL
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncMode {
-    Full,
-    Normal,
-    Off,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    pub page_size: u32,
-    pub cache_size: u64,
-    pub sync_mode: SyncMode,
-    pub read_only: bool,
-    pub segment_size: u64,
-    pub auto_compact: bool,
-    pub compaction_dead_ratio: f64,
-    pub compaction_min_dead_bytes: u64,
-    pub normal_sync_interval_ms: u64,
-}
-
-impl Default for Config {
-    /// The engine's defaults, which the UDL repeats as its default values.
-    fn default() -> Self {
-        Config::from(&engine::Config::default())
-    }
-}
-
-impl From<&engine::Config> for Config {
-    fn from(c: &engine::Config) -> Self {
-        Config {
-            page_size: u32::try_from(c.page_size).unwrap_or(u32::MAX),
-            cache_size: c.cache_size as u64,
-            sync_mode: match c.sync_mode {
-                engine::SyncMode::Full => SyncMode::Full,
-                engine::SyncMode::Normal => SyncMode::Normal,
-                engine::SyncMode::Off => SyncMode::Off,
-            },
-            read_only: c.read_only,
-            segment_size: c.segment_size,
-            auto_compact: c.auto_compact,
-            compaction_dead_ratio: c.compaction_dead_ratio,
-            compaction_min_dead_bytes: c.compaction_min_dead_bytes,
-            normal_sync_interval_ms: c.normal_sync_interval_ms,
-        }
-    }
-}
-
-impl TryFrom<Config> for engine::Config {
-    type Error = LightningDbError;
-    fn try_from(c: Config) -> Result<Self> {
-        let cache_size = usize::try_from(c.cache_size).map_err(|_| {
-            LightningDbError::invalid(format!(
-                "cache size {} does not fit this platform",
-                c.cache_size
-            ))
-        })?;
-        // The engine validates every value when it opens the database.
-        Ok(engine::Config {
-            page_size: c.page_size as usize,
-            cache_size,
-            sync_mode: match c.sync_mode {
-                SyncMode::Full => engine::SyncMode::Full,
-                SyncMode::Normal => engine::SyncMode::Normal,
-                SyncMode::Off => engine::SyncMode::Off,
-            },
-            read_only: c.read_only,
-            segment_size: c.segment_size,
-            auto_compact: c.auto_compact,
-            compaction_dead_ratio: c.compaction_dead_ratio,
-            compaction_min_dead_bytes: c.compaction_min_dead_bytes,
-            normal_sync_interval_ms: c.normal_sync_interval_ms,
-        })
-    }
-}
-
-pub enum KeyBound {
-    Included { key: Vec<u8> },
-    Excluded { key: Vec<u8> },
-    Unbounded,
-}
-
-impl From<KeyBound> for Bound<Vec<u8>> {
-    fn from(b: KeyBound) -> Self {
-        match b {
-            KeyBound::Included { key } => Bound::Included(key),
-            KeyBound::Excluded { key } => Bound::Excluded(key),
-            KeyBound::Unbounded => Bound::Unbounded,
-        }
-    }
-}
-
-pub enum BatchOp {
-    Put { key: Vec<u8>, value: Vec<u8> },
-    Delete { key: Vec<u8> },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyValue {
-    pub key: Vec<u8>,
-    pub value: Vec<u8>,
-}
-
-pub struct Stats {
-    pub live_keys: u64,
-    pub live_bytes: u64,
-    pub total_bytes: u64,
-    pub segments: u64,
-    pub last_seq: u64,
-    pub cache_hits: u64,
-    pub cache_misses: u64,
-    pub compactions: u64,
-    pub commits: u64,
-    pub fsyncs: u64,
-    pub checkpoints: u64,
-}
-
-impl From<engine::Stats> for Stats {
-    fn from(s: engine::Stats) -> Self {
-        Stats {
-            live_keys: s.live_keys,
-            live_bytes: s.live_bytes,
-            total_bytes: s.total_bytes,
-            segments: s.segments,
-            last_seq: s.last_seq,
-            cache_hits: s.cache_hits,
-            cache_misses: s.cache_misses,
-            compactions: s.compactions,
-            commits: s.commits,
-            fsyncs: s.fsyncs,
-            checkpoints: s.checkpoints,
-        }
-    }
-}
-
-pub struct Corruption {
-    pub file: String,
-    pub offset: u64,
-    pub reason: String,
-}
-
-pub struct VerifyReport {
-    pub segments: u64,
-    pub records: u64,
-    pub bytes: u64,
-    pub live_keys: u64,
-    pub unreadable_keys: u64,
-    pub corruptions: Vec<Corruption>,
-    pub is_clean: bool,
-}
-
-impl From<engine::VerifyReport> for VerifyReport {
-    fn from(r: engine::VerifyReport) -> Self {
-        VerifyReport {
-            is_clean: r.is_clean(),
-            segments: r.segments,
-            records: r.records,
-            bytes: r.bytes,
-            live_keys: r.live_keys,
-            unreadable_keys: r.unreadable_keys,
-            corruptions: r
-                .corruptions
-                .into_iter()
-                .map(|c| Corruption {
-                    file: c.file,
-                    offset: c.offset,
-                    reason: c.reason,
-                })
-                .collect(),
-        }
-    }
-}
-
-pub struct CompactionReport {
-    pub segments_before: u64,
-    pub segments_after: u64,
-    pub bytes_before: u64,
-    pub bytes_after: u64,
-    pub records_copied: u64,
-}
-
-impl From<engine::CompactionReport> for CompactionReport {
-    fn from(r: engine::CompactionReport) -> Self {
-        CompactionReport {
-            segments_before: r.segments_before,
-            segments_after: r.segments_after,
-            bytes_before: r.bytes_before,
-            bytes_after: r.bytes_after,
-            records_copied: r.records_copied,
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Namespace functions
-
-fn engine_config(config: Option<Config>) -> Result<engine::Config> {
-    config.map_or_else(|| Ok(engine::Config::default()), engine::Config::try_from)
-}
-
-pub fn create(path: String, config: Option<Config>) -> Result<Arc<Database>> {
-    Database::create(path, config).map(Arc::new)
-}
-
-pub fn open(path: String, config: Option<Config>) -> Result<Arc<Database>> {
-    Database::open(path, config).map(Arc::new)
-}
-
-pub fn version() -> String {
-    env!("CARGO_PKG_VERSION").to_string()
-}
-
-// ---------------------------------------------------------------------------
-// Database
-
-pub struct Database {
-    db: engine::Database,
-}
-
-fn key_range(start: KeyBound, end: KeyBound) -> engine::KeyRange {
-    engine::KeyRange {
-        start: start.into(),
-        end: end.into(),
-    }
-}
-
-impl Database {
-    pub fn create(path: String, config: Option<Config>) -> Result<Self> {
-        crate::init_logging();
-        let db = engine::Database::create(path, engine_config(config)?)?;
-        Ok(Database { db })
-    }
-
-    pub fn open(path: String, config: Option<Config>) -> Result<Self> {
-        crate::init_logging();
-        let db = engine::Database::open(path, engine_config(config)?)?;
-        Ok(Database { db })
-    }
-
-    pub fn put(&self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
-        self.put_slice(&key, &value)
-    }
-
-    fn put_slice(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        Ok(self.db.put(key, value)?)
-    }
-
-    pub fn get(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>> {
-        self.get_slice(&key)
-    }
-
-    fn get_slice(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.db.get(key)?)
-    }
-
-    pub fn delete(&self, key: Vec<u8>) -> Result<bool> {
-        self.delete_slice(&key)
-    }
-
-    fn delete_slice(&self, key: &[u8]) -> Result<bool> {
-        Ok(self.db.delete(key)?)
-    }
-
-    pub fn contains(&self, key: Vec<u8>) -> Result<bool> {
-        self.contains_slice(&key)
-    }
-
-    fn contains_slice(&self, key: &[u8]) -> Result<bool> {
-        Ok(self.db.contains(key)?)
-    }
-
-    pub fn write(&self, ops: Vec<BatchOp>) -> Result<()> {
-        let mut batch = engine::WriteBatch::new();
-        for op in ops {
-            match op {
-                BatchOp::Put { key, value } => batch.put(key, value),
-                BatchOp::Delete { key } => batch.delete(key),
-            };
-        }
-        self.write_batch(&batch)
-    }
-
-    fn write_batch(&self, batch: &engine::WriteBatch) -> Result<()> {
-        Ok(self.db.write(batch)?)
-    }
-
-    pub fn len(&self) -> Result<u64> {
-        Ok(self.db.len()? as u64)
-    }
-
-    pub fn begin_transaction(&self) -> Result<Arc<Transaction>> {
-        Ok(Arc::new(Transaction::new(self.db.begin()?)))
-    }
-
-    pub fn scan(&self, start: KeyBound, end: KeyBound, reverse: bool) -> Result<Arc<Cursor>> {
-        self.scan_range(key_range(start, end), reverse)
-    }
-
-    pub fn scan_prefix(&self, prefix: Vec<u8>, reverse: bool) -> Result<Arc<Cursor>> {
-        self.scan_range(engine::KeyRange::prefix(&prefix), reverse)
-    }
-
-    fn scan_range(&self, range: engine::KeyRange, reverse: bool) -> Result<Arc<Cursor>> {
-        Ok(Arc::new(Cursor::new(self.db.range(range)?, reverse)))
-    }
-
-    pub fn checkpoint(&self) -> Result<()> {
-        Ok(self.db.checkpoint()?)
-    }
-
-    pub fn compact(&self) -> Result<CompactionReport> {
-        Ok(self.db.compact()?.into())
-    }
-
-    pub fn backup(&self, dest: String) -> Result<()> {
-        Ok(self.db.backup(dest)?)
-    }
-
-    pub fn verify(&self) -> Result<VerifyReport> {
-        Ok(self.db.verify()?.into())
-    }
-
-    pub fn stats(&self) -> Result<Stats> {
-        Ok(self.db.stats()?.into())
-    }
-
-    pub fn refresh(&self) -> Result<()> {
-        Ok(self.db.refresh()?)
-    }
-
-    pub fn close(&self) -> Result<()> {
-        Ok(self.db.close()?)
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.db.is_closed()
-    }
-
-    pub fn path(&self) -> String {
-        self.db.path().to_string_lossy().into_owned()
-    }
-
-    pub fn config(&self) -> Config {
-        Config::from(self.db.config())
-    }
-
-    pub fn native_handle(self: Arc<Self>) -> u64 {
-        Arc::into_raw(self) as usize as u64
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Transaction
-
-pub struct Transaction {
-    /// `None` once committed or rolled back.
-    tx: Mutex<Option<engine::Transaction>>,
-    snapshot_seq: u64,
-}
-
-fn finished() -> LightningDbError {
-    LightningDbError::invalid("the transaction is finished (committed or rolled back)")
-}
-
-impl Transaction {
-    fn new(tx: engine::Transaction) -> Self {
-        Transaction {
-            snapshot_seq: tx.snapshot_seq(),
-            tx: Mutex::new(Some(tx)),
-        }
-    }
-
-    fn with<T>(&self, f: impl FnOnce(&mut engine::Transaction) -> engine::Result<T>) -> Result<T> {
-        let mut guard = lock(&self.tx);
-        let tx = guard.as_mut().ok_or_else(finished)?;
-        Ok(f(tx)?)
-    }
-
-    fn take(&self) -> Result<engine::Transaction> {
-        lock(&self.tx).take().ok_or_else(finished)
-    }
-
-    pub fn get(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>> {
-        self.with(|tx| tx.get(&key))
-    }
-
-    pub fn contains(&self, key: Vec<u8>) -> Result<bool> {
-        self.with(|tx| tx.contains(&key))
-    }
-
-    pub fn put(&self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
-        self.with(|tx| tx.put(&key, &value))
-    }
-
-    pub fn delete(&self, key: Vec<u8>) -> Result<()> {
-        self.with(|tx| tx.delete(&key))
-    }
-
-    pub fn scan(&self, start: KeyBound, end: KeyBound, reverse: bool) -> Result<Arc<Cursor>> {
-        self.scan_range(key_range(start, end), reverse)
-    }
-
-    pub fn scan_prefix(&self, prefix: Vec<u8>, reverse: bool) -> Result<Arc<Cursor>> {
-        self.scan_range(engine::KeyRange::prefix(&prefix), reverse)
-    }
-
-    fn scan_range(&self, range: engine::KeyRange, reverse: bool) -> Result<Arc<Cursor>> {
-        let iter = self.with(|tx| tx.range(range))?;
-        Ok(Arc::new(Cursor::new(iter, reverse)))
-    }
-
-    pub fn commit(&self) -> Result<()> {
-        Ok(self.take()?.commit()?)
-    }
-
-    pub fn rollback(&self) -> Result<()> {
-        self.take()?.rollback();
-        Ok(())
-    }
-
-    pub fn is_finished(&self) -> bool {
-        lock(&self.tx).is_none()
-    }
-
-    pub fn snapshot_seq(&self) -> u64 {
-        self.snapshot_seq
-    }
-
-    pub fn native_handle(self: Arc<Self>) -> u64 {
-        Arc::into_raw(self) as usize as u64
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Cursor
-
-pub struct Cursor {
-    state: Mutex<CursorState>,
-}
-
-struct CursorState {
-    /// `None` once the scan is exhausted or closed: the snapshot is released.
-    iter: Option<engine::Iter>,
-    reverse: bool,
-    /// What was read but not returned: a pair that did not fit the last page, or
-    /// an error met after that page already held pairs. It comes first next time,
-    /// so nothing is lost or repeated.
-    pending: Option<engine::Result<(Vec<u8>, Vec<u8>)>>,
-}
-
-/// How a page is measured: `fixed + per_pair * pairs + key and value bytes`
-/// must stay within `max_bytes`.
-struct PageLimit {
-    max_items: usize,
-    max_bytes: usize,
-    fixed: usize,
-    per_pair: usize,
-}
-
-enum Page {
-    Pairs(Vec<(Vec<u8>, Vec<u8>)>),
-    /// The next pair alone needs a page of this many bytes (it stays pending).
-    TooSmall(usize),
-}
-
-impl CursorState {
-    fn next_pair(&mut self) -> Option<engine::Result<(Vec<u8>, Vec<u8>)>> {
-        if let Some(p) = self.pending.take() {
-            return Some(p);
-        }
-        let iter = self.iter.as_mut()?;
-        let item = if self.reverse {
-            iter.next_back()
-        } else {
-            iter.next()
-        };
-        if item.is_none() {
-            self.iter = None;
-        }
-        item
-    }
-
-    /// The next page: as many pairs as `limit` allows (none at the end). A first
-    /// pair larger than the limit is returned alone if `oversized_alone`, else
-    /// kept pending and reported as `TooSmall`.
-    fn next_page(&mut self, limit: &PageLimit, oversized_alone: bool) -> engine::Result<Page> {
-        let mut out = Vec::new();
-        let mut bytes = limit.fixed;
-        while out.len() < limit.max_items.max(1) {
-            let (k, v) = match self.next_pair() {
-                None => break,
-                Some(Err(e)) if out.is_empty() => return Err(e),
-                Some(Err(e)) => {
-                    self.pending = Some(Err(e));
-                    break;
-                }
-                Some(Ok(kv)) => kv,
-            };
-            let size = limit.per_pair + k.len() + v.len();
-            if bytes + size > limit.max_bytes {
-                if !out.is_empty() {
-                    self.pending = Some(Ok((k, v)));
-                    break;
-                }
-                if !oversized_alone {
-                    self.pending = Some(Ok((k, v)));
-                    return Ok(Page::TooSmall(bytes + size));
-                }
-            }
-            bytes += size;
-            out.push((k, v));
-        }
-        Ok(Page::Pairs(out))
-    }
-}
-
-impl Cursor {
-    fn new(iter: engine::Iter, reverse: bool) -> Self {
-        Cursor {
-            state: Mutex::new(CursorState {
-                iter: Some(iter),
-                reverse,
-                pending: None,
-            }),
-        }
-    }
-
-    pub fn next_page(&self, max_items: u32) -> Result<Vec<KeyValue>> {
-        let limit = PageLimit {
-            max_items: max_items as usize,
-            max_bytes: PAGE_BYTES,
-            fixed: 0,
-            per_pair: 0,
-        };
-        let pairs = match lock(&self.state).next_page(&limit, true)? {
-            Page::Pairs(pairs) => pairs,
-            Page::TooSmall(_) => unreachable!("oversized pairs travel alone"),
-        };
-        Ok(pairs
-            .into_iter()
-            .map(|(key, value)| KeyValue { key, value })
-            .collect())
-    }
-
-    pub fn next(&self) -> Result<Option<KeyValue>> {
-        Ok(self.next_page(1)?.pop())
-    }
-
-    pub fn close(&self) {
-        let mut s = lock(&self.state);
-        s.iter = None;
-        s.pending = None;
-    }
-}
+use crate::boundary::handles;
+use crate::c_api::LightningDB;
+use crate::uniffi::{
+    lock, Cursor, Database, KeyBound, LightningDbError, Page, PageLimit, Result, Transaction,
+    PAGE_BYTES,
+};
 
 // ---------------------------------------------------------------------------
 // The fast path: plain C functions over the objects above.
@@ -710,8 +49,16 @@ thread_local! {
 }
 
 fn set_error(e: &LightningDbError) -> i32 {
-    LAST_ERROR.with(|l| *l.borrow_mut() = (e.code(), e.message().to_string()));
-    e.code()
+    let code = e.code() as i32;
+    LAST_ERROR.with(|l| *l.borrow_mut() = (code, e.message().to_string()));
+    code
+}
+
+/// The database of a `LightningDB*` (from `Database.native_handle()`).
+fn database(db: *const LightningDB) -> Result<Database> {
+    Ok(Database::shared(Arc::clone(
+        &handles::database(db.addr())?.db,
+    )))
 }
 
 /// Runs `f`, turning an error or a panic into its code (recorded for
@@ -841,29 +188,16 @@ pub unsafe extern "C" fn lightning_db_fast_take_value(buf: *mut u8, cap: c_int) 
     })
 }
 
-/// Releases a handle from `Database.native_handle()`. The database stays open
-/// while the UniFFI object or another handle refers to it.
-#[no_mangle]
-pub extern "C" fn lightning_db_fast_db_release(db: *const Database) {
-    release(db)
-}
-
-/// Looks `key` up. Returns the value's length, having copied it into `buf` if it
-/// fits in `cap` bytes (else see `lightning_db_fast_take_value`);
-/// `LIGHTNING_DB_FAST_NOT_FOUND` (-100) when absent; or a negative error code.
-///
-/// # Safety
-/// `db` is a live handle; `key` points to `key_len` bytes; `buf` to `cap` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn lightning_db_fast_db_get(
-    db: *const Database,
+    db: *const LightningDB,
     key: *const u8,
     key_len: c_int,
     buf: *mut u8,
     cap: c_int,
 ) -> i64 {
     guard(code_of, || {
-        let value = object(db, "database")?.get_slice(slice(key, key_len, "key")?)?;
+        let value = database(db)?.get_slice(slice(key, key_len, "key")?)?;
         Ok(deliver(value, buf, cap))
     })
 }
@@ -1066,13 +400,13 @@ unsafe fn to_python(value: Option<Vec<u8>>) -> Result<*mut c_void> {
 /// succeeded.
 #[no_mangle]
 pub unsafe extern "C" fn lightning_db_fast_db_get_py(
-    db: *const Database,
+    db: *const LightningDB,
     key: *const u8,
     key_len: c_int,
 ) -> *mut c_void {
     guard(
         |_| python_error(),
-        || to_python(object(db, "database")?.get_slice(slice(key, key_len, "key")?)?),
+        || to_python(database(db)?.get_slice(slice(key, key_len, "key")?)?),
     )
 }
 
@@ -1101,7 +435,7 @@ pub unsafe extern "C" fn lightning_db_fast_tx_get_py(
 /// `db` is a live handle; the pointers point to their lengths in bytes.
 #[no_mangle]
 pub unsafe extern "C" fn lightning_db_fast_db_put(
-    db: *const Database,
+    db: *const LightningDB,
     key: *const u8,
     key_len: c_int,
     value: *const u8,
@@ -1110,7 +444,7 @@ pub unsafe extern "C" fn lightning_db_fast_db_put(
     guard(
         |c| c,
         || {
-            object(db, "database")?.put_slice(
+            database(db)?.put_slice(
                 slice(key, key_len, "key")?,
                 slice(value, value_len, "value")?,
             )?;
@@ -1125,14 +459,14 @@ pub unsafe extern "C" fn lightning_db_fast_db_put(
 /// `db` is a live handle; `key` points to `key_len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn lightning_db_fast_db_delete(
-    db: *const Database,
+    db: *const LightningDB,
     key: *const u8,
     key_len: c_int,
 ) -> c_int {
     guard(
         |c| c,
         || {
-            let present = object(db, "database")?.delete_slice(slice(key, key_len, "key")?)?;
+            let present = database(db)?.delete_slice(slice(key, key_len, "key")?)?;
             Ok(present as c_int)
         },
     )
@@ -1144,14 +478,14 @@ pub unsafe extern "C" fn lightning_db_fast_db_delete(
 /// `db` is a live handle; `key` points to `key_len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn lightning_db_fast_db_contains(
-    db: *const Database,
+    db: *const LightningDB,
     key: *const u8,
     key_len: c_int,
 ) -> c_int {
     guard(
         |c| c,
         || {
-            let present = object(db, "database")?.contains_slice(slice(key, key_len, "key")?)?;
+            let present = database(db)?.contains_slice(slice(key, key_len, "key")?)?;
             Ok(present as c_int)
         },
     )
@@ -1162,8 +496,8 @@ pub unsafe extern "C" fn lightning_db_fast_db_contains(
 /// # Safety
 /// `db` is a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn lightning_db_fast_db_len(db: *const Database) -> i64 {
-    guard(code_of, || Ok(object(db, "database")?.len()? as i64))
+pub unsafe extern "C" fn lightning_db_fast_db_len(db: *const LightningDB) -> i64 {
+    guard(code_of, || Ok(database(db)?.len()? as i64))
 }
 
 /// Applies `op_count` operations atomically. `lens` holds two native-endian C
@@ -1177,7 +511,7 @@ pub unsafe extern "C" fn lightning_db_fast_db_len(db: *const Database) -> i64 {
 /// `2 * op_count` C ints.
 #[no_mangle]
 pub unsafe extern "C" fn lightning_db_fast_db_write(
-    db: *const Database,
+    db: *const LightningDB,
     data: *const u8,
     data_len: c_int,
     lens: *const u8,
@@ -1186,7 +520,7 @@ pub unsafe extern "C" fn lightning_db_fast_db_write(
     guard(
         |c| c,
         || {
-            let db = object(db, "database")?;
+            let db = database(db)?;
             let batch = decode_batch(data, data_len, lens, op_count)?;
             db.write_batch(&batch)?;
             Ok(0)
@@ -1242,10 +576,10 @@ unsafe fn decode_batch(
 /// # Safety
 /// `db` is a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn lightning_db_fast_db_begin(db: *const Database) -> *const Transaction {
+pub unsafe extern "C" fn lightning_db_fast_db_begin(db: *const LightningDB) -> *const Transaction {
     guard(
         |_| std::ptr::null(),
-        || Ok(into_handle(object(db, "database")?.begin_transaction()?)),
+        || Ok(into_handle(database(db)?.begin_transaction()?)),
     )
 }
 
@@ -1282,7 +616,7 @@ unsafe fn bound(kind: c_int, key: *const u8, len: c_int) -> Result<KeyBound> {
 /// `db` is a live handle; the keys point to their lengths in bytes.
 #[no_mangle]
 pub unsafe extern "C" fn lightning_db_fast_db_scan(
-    db: *const Database,
+    db: *const LightningDB,
     start_kind: c_int,
     start: *const u8,
     start_len: c_int,
@@ -1294,7 +628,7 @@ pub unsafe extern "C" fn lightning_db_fast_db_scan(
     guard(
         |_| std::ptr::null(),
         || {
-            let db = object(db, "database")?;
+            let db = database(db)?;
             let start = bound(start_kind, start, start_len)?;
             let end = bound(end_kind, end, end_len)?;
             Ok(into_handle(db.scan(start, end, reverse != 0)?))
@@ -1308,7 +642,7 @@ pub unsafe extern "C" fn lightning_db_fast_db_scan(
 /// `db` is a live handle; `prefix` points to `prefix_len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn lightning_db_fast_db_scan_prefix(
-    db: *const Database,
+    db: *const LightningDB,
     prefix: *const u8,
     prefix_len: c_int,
     reverse: c_int,
@@ -1316,7 +650,7 @@ pub unsafe extern "C" fn lightning_db_fast_db_scan_prefix(
     guard(
         |_| std::ptr::null(),
         || {
-            let db = object(db, "database")?;
+            let db = database(db)?;
             let prefix = slice(prefix, prefix_len, "prefix")?.to_vec();
             Ok(into_handle(db.scan_prefix(prefix, reverse != 0)?))
         },
@@ -1600,6 +934,7 @@ fn encode_page(out: &mut [u8], pairs: &[(Vec<u8>, Vec<u8>)]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::uniffi::{create, open, KeyValue};
 
     fn tmp() -> (tempfile::TempDir, String) {
         let dir = tempfile::tempdir().unwrap();
@@ -1620,11 +955,11 @@ mod tests {
         let db = create(path.clone(), None).unwrap();
         let e = db.put(vec![], b"v".to_vec()).unwrap_err();
         assert!(matches!(e, LightningDbError::InvalidArgument { .. }));
-        assert_eq!(e.code(), -5);
+        assert_eq!(e.code() as i32, -5);
         assert!(e.message().contains("empty"), "{e}");
         let locked = open(path, None).err().unwrap();
         assert!(matches!(locked, LightningDbError::DatabaseLocked { .. }));
-        assert_eq!(locked.code(), -7);
+        assert_eq!(locked.code() as i32, -7);
     }
 
     #[test]
@@ -1641,18 +976,18 @@ mod tests {
             db.get(b"k".to_vec()),
             Err(LightningDbError::InvalidArgument { .. })
         ));
-        let h = db.clone().native_handle() as usize as *const Database;
+        let h = std::ptr::without_provenance_mut::<LightningDB>(db.native_handle() as usize);
         let rc = unsafe { lightning_db_fast_db_put(h, b"k".as_ptr(), 1, b"v".as_ptr(), 1) };
         assert_eq!(rc, -5);
         assert!(last_error().contains("closed"));
-        lightning_db_fast_db_release(h);
+        crate::c_api::lightning_db_release(h);
     }
 
     #[test]
     fn fast_path_reaches_the_same_database() {
         let (_d, path) = tmp();
         let db = create(path, None).unwrap();
-        let h = db.clone().native_handle() as usize as *const Database;
+        let h = std::ptr::without_provenance_mut::<LightningDB>(db.native_handle() as usize);
         unsafe {
             assert_eq!(
                 lightning_db_fast_db_put(h, b"a\0b".as_ptr(), 3, b"".as_ptr(), 0),
@@ -1688,11 +1023,11 @@ mod tests {
                 lightning_db_fast_db_get(std::ptr::null(), b"k".as_ptr(), 1, buf.as_mut_ptr(), 16),
                 -1
             );
-            assert!(last_error().contains("null database handle"));
+            assert!(last_error().contains("db is NULL"), "{}", last_error());
             assert!(lightning_db_fast_db_begin(std::ptr::null()).is_null());
             assert_eq!(lightning_db_fast_last_error_code(), -1);
         }
-        lightning_db_fast_db_release(h);
+        crate::c_api::lightning_db_release(h);
     }
 
     #[test]
@@ -1700,7 +1035,7 @@ mod tests {
         let (_d, path) = tmp();
         let db = create(path, None).unwrap();
         db.put(b"gone".to_vec(), b"x".to_vec()).unwrap();
-        let h = db.clone().native_handle() as usize as *const Database;
+        let h = std::ptr::without_provenance_mut::<LightningDB>(db.native_handle() as usize);
         let data = b"k1v1gonek2";
         let ints = |v: &[c_int]| v.iter().flat_map(|n| n.to_ne_bytes()).collect::<Vec<u8>>();
         // One byte in: the lengths need not be aligned.
@@ -1723,7 +1058,7 @@ mod tests {
             );
         }
         assert!(last_error().contains("exceed"));
-        lightning_db_fast_db_release(h);
+        crate::c_api::lightning_db_release(h);
     }
 
     fn decode_page(page: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {

@@ -1,4 +1,4 @@
-//! What every entry point does at the boundary: catch panics, turn failures into
+//! What every surface of the library shares at the boundary: catch panics, turn failures into
 //! codes, keep the detail of the last failure per thread, check and translate
 //! pointer arguments, and hand buffers to C.
 
@@ -7,9 +7,13 @@ use std::ffi::{c_char, CStr, CString};
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 
-use lightning_db::ErrorKind;
+pub mod errors;
+pub(crate) mod handles;
+pub(crate) mod transactions;
 
-use super::{LightningDBError, LightningDBResult, LIGHTNING_DB_MAX_KEY_SIZE};
+pub use errors::LightningDBError;
+
+use crate::c_api::{LightningDBResult, LIGHTNING_DB_MAX_KEY_SIZE};
 
 /// A failed call: the code C sees and the detail kept for
 /// `lightning_db_last_error_message`.
@@ -35,22 +39,6 @@ impl Failure {
 
     pub fn invalid(message: impl Into<String>) -> Failure {
         Failure::new(LightningDBError::InvalidArgument, message)
-    }
-}
-
-impl LightningDBError {
-    pub(crate) fn from_kind(kind: ErrorKind) -> LightningDBError {
-        match kind {
-            ErrorKind::NullPointer => LightningDBError::NullPointer,
-            ErrorKind::InvalidUtf8 => LightningDBError::InvalidUtf8,
-            ErrorKind::IoError => LightningDBError::IoError,
-            ErrorKind::CorruptedData => LightningDBError::CorruptedData,
-            ErrorKind::InvalidArgument => LightningDBError::InvalidArgument,
-            ErrorKind::OutOfMemory => LightningDBError::OutOfMemory,
-            ErrorKind::DatabaseLocked => LightningDBError::DatabaseLocked,
-            ErrorKind::TransactionConflict => LightningDBError::TransactionConflict,
-            ErrorKind::Unknown => LightningDBError::UnknownError,
-        }
     }
 }
 
@@ -219,10 +207,10 @@ pub(crate) unsafe fn value<'a>(ptr: *const u8, len: usize) -> Outcome<&'a [u8]> 
     if ptr.is_null() && len != 0 {
         return Err(Failure::null("value"));
     }
-    if len > super::LIGHTNING_DB_MAX_VALUE_SIZE {
+    if len > crate::c_api::LIGHTNING_DB_MAX_VALUE_SIZE {
         return Err(Failure::invalid(format!(
             "value of {len} bytes exceeds the limit of {}",
-            super::LIGHTNING_DB_MAX_VALUE_SIZE
+            crate::c_api::LIGHTNING_DB_MAX_VALUE_SIZE
         )));
     }
     Ok(bytes(ptr, len))
@@ -279,6 +267,7 @@ pub(crate) unsafe fn release_buffer(data: *mut u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lightning_db::ErrorKind;
 
     fn message() -> String {
         unsafe { CStr::from_ptr(last_error_message()) }
@@ -314,20 +303,25 @@ mod tests {
     }
 
     #[test]
-    fn every_engine_error_kind_maps_to_the_code_the_engine_names() {
+    fn every_engine_error_kind_has_a_code_of_its_own_that_names_it() {
         use ErrorKind::*;
-        for kind in [
-            NullPointer,
-            InvalidUtf8,
+        let kinds = [
             IoError,
             CorruptedData,
             InvalidArgument,
             OutOfMemory,
             DatabaseLocked,
             TransactionConflict,
-            Unknown,
-        ] {
-            assert_eq!(LightningDBError::from_kind(kind) as i32, kind.code());
+        ];
+        let codes: std::collections::HashSet<_> = kinds
+            .iter()
+            .map(|k| LightningDBError::from_kind(*k))
+            .collect();
+        assert_eq!(codes.len(), kinds.len());
+        for kind in kinds {
+            let code = LightningDBError::from_kind(kind);
+            assert_eq!(LightningDBError::from_code(code as i32), Some(code));
+            assert_eq!(format!("{kind:?}"), format!("{code:?}"));
         }
     }
 

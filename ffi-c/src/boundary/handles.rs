@@ -18,7 +18,41 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use super::boundary::{Failure, Outcome};
+use super::transactions::Transactions;
+use super::{Failure, Outcome};
+
+/// What a `LightningDB*` handle refers to: an open database, shared with its
+/// other owners, and the transactions begun through this handle.
+pub(crate) struct OpenDatabase {
+    pub db: Arc<lightning_db::Database>,
+    pub transactions: Transactions,
+}
+
+impl OpenDatabase {
+    pub fn new(db: Arc<lightning_db::Database>) -> OpenDatabase {
+        OpenDatabase {
+            db,
+            transactions: Transactions::default(),
+        }
+    }
+}
+
+impl std::ops::Deref for OpenDatabase {
+    type Target = lightning_db::Database;
+    fn deref(&self) -> &lightning_db::Database {
+        &self.db
+    }
+}
+
+/// The open databases behind `LightningDB*` handles: those the C API opened, and
+/// those the UniFFI objects lend to a language's fast path
+/// (`Database.native_handle()`), which share the object's database.
+pub(crate) static DATABASES: Registry<OpenDatabase> = Registry::new("LightningDB*");
+
+/// The open database behind a `LightningDB*` handle.
+pub(crate) fn database(token: usize) -> Outcome<Arc<OpenDatabase>> {
+    DATABASES.get(token, "db")
+}
 
 /// Tokens are multiples of 16 so that they look like aligned pointers to any
 /// foreign-function layer that checks alignment; the counter starts at 1 so that
@@ -41,6 +75,11 @@ impl<T> Registry<T> {
 
     /// Registers `value` and returns its new token.
     pub fn insert(&self, value: T) -> usize {
+        self.insert_shared(Arc::new(value))
+    }
+
+    /// Registers an object shared with its other owners; returns its new token.
+    pub fn insert_shared(&self, value: Arc<T>) -> usize {
         // Poisoning can only come from a panic inside these short critical sections
         // (an allocation failure aborts instead); the map is still consistent.
         let mut live = self.live.write().unwrap_or_else(PoisonError::into_inner);
@@ -51,7 +90,7 @@ impl<T> Registry<T> {
                 break token;
             }
         };
-        live.insert(token, Arc::new(value));
+        live.insert(token, value);
         token
     }
 
@@ -94,7 +133,7 @@ impl<T> Registry<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::c_api::LightningDBError;
+    use crate::boundary::LightningDBError;
 
     #[test]
     fn tokens_are_distinct_aligned_and_never_reused() {

@@ -1542,7 +1542,7 @@ module UniFFILib
   extend FFI::Library
 
   
-  ffi_lib 'lightning_db_ffi'
+  ffi_lib File.expand_path(FFI.map_library_name('lightning_db_ffi'), File.join(__dir__, '..'))
   
 
   # Define FFI callback types and structs (vtables, etc.)
@@ -1873,6 +1873,14 @@ module UniFFILib
     [RustBuffer.by_value, RustBuffer.by_value, RustCallStatus.by_ref],
     :uint64
   
+  attach_function :uniffi_lightning_db_ffi_fn_func_max_key_size,
+    [RustCallStatus.by_ref],
+    :uint32
+  
+  attach_function :uniffi_lightning_db_ffi_fn_func_max_value_size,
+    [RustCallStatus.by_ref],
+    :uint32
+  
   attach_function :uniffi_lightning_db_ffi_fn_func_open,
     [RustBuffer.by_value, RustBuffer.by_value, RustCallStatus.by_ref],
     :uint64
@@ -2090,6 +2098,14 @@ module UniFFILib
     :void
   
   attach_function :uniffi_lightning_db_ffi_checksum_func_create,
+    [],
+    :uint16
+  
+  attach_function :uniffi_lightning_db_ffi_checksum_func_max_key_size,
+    [],
+    :uint16
+  
+  attach_function :uniffi_lightning_db_ffi_checksum_func_max_value_size,
     [],
     :uint16
   
@@ -2712,6 +2728,24 @@ def self.create(path, config = nil)
     
   result = ::LightningDb.rust_call_with_error(LightningDbError,:uniffi_lightning_db_ffi_fn_func_create,RustBuffer.alloc_from_string(path),RustBuffer.alloc_from_OptionalTypeConfig(config))
   return Database.uniffi_lift(result)
+end
+
+
+  
+  
+
+def self.max_key_size()
+  result = ::LightningDb.rust_call(:uniffi_lightning_db_ffi_fn_func_max_key_size,)
+  return result.to_i
+end
+
+
+  
+  
+
+def self.max_value_size()
+  result = ::LightningDb.rust_call(:uniffi_lightning_db_ffi_fn_func_max_value_size,)
+  return result.to_i
 end
 
 

@@ -1,0 +1,250 @@
+# frozen_string_literal: true
+
+# Lightning DB from Ruby beside Ruby's embedded stores, in one run: ops/s for
+# point gets, single puts (one durable commit each), batched puts (1,000 per
+# commit), ranges of 10 and a full scan, over random 24-byte keys and 150-byte
+# values. Peers: SQLite (Debian's ruby-sqlite3; WAL, synchronous=FULL so each
+# commit is durable like Lightning DB's sync_mode :full), and Ruby's PStore
+# (gdbm too, when the gdbm extension is installed). Also the floor the gem's get
+# is measured against: a bare ffi call, and the C ABI's get_into called straight
+# from Ruby (ffi call + the engine's get, no Ruby String made), and the same get
+# through the UniFFI-generated module, which the gem's hot path avoids.
+#
+#   ruby -Ibindings/ruby/lib bindings/ruby/bench/bench.rb [keys]   (default 100000)
+#
+# After bindings/ruby/build-gem (which puts the native library in lib/). A
+# program that prints a table, not a test: CI does not run it.
+
+require 'lightning_db'
+require 'tmpdir'
+require 'etc'
+
+KEYS = Integer(ARGV[0] || 100_000)
+VALUE_SIZE = 150
+BATCH = 1_000
+# Each row runs its operation this many times, or for this long, whichever is less.
+OPS = { get: 200_000, put: 1_000, batch: 20, range: 50_000, scan: 5, floor: 1_000_000 }.freeze
+TIME_CAP = 3.0
+# Rounds of the get-path comparison.
+ROUNDS = 3
+
+rng = Random.new(42)
+KEY_LIST = Array.new(KEYS) { rng.bytes(24) }.freeze
+VALUE_LIST = Array.new(KEYS) { rng.bytes(VALUE_SIZE) }.freeze
+# Reads and range starts in another random order than the load.
+PROBES = KEY_LIST.shuffle(random: Random.new(7)).freeze
+
+def now(clock = Process::CLOCK_MONOTONIC)
+  Process.clock_gettime(clock)
+end
+
+# Calls the block with 0, 1, 2... until `limit` calls or TIME_CAP seconds;
+# returns operations per second. `per_call` counts what one call does (keys
+# written, pairs read), so the rate is in those units. `clock`: elapsed time by
+# default; the get paths are compared in this process's CPU time, which a busy
+# shared machine disturbs far less (a get neither waits nor sleeps).
+def rate(limit, per_call = 1, clock: Process::CLOCK_MONOTONIC)
+  n = 0
+  start = now(clock)
+  deadline = now + TIME_CAP
+  while n < limit
+    yield n
+    n += 1
+    break if (n & 15).zero? && now > deadline
+  end
+  (n * per_call) / (now(clock) - start)
+end
+
+CPU = Process::CLOCK_PROCESS_CPUTIME_ID
+
+module Floor
+  extend FFI::Library
+  ffi_lib LightningDB::Native::LIBRARY
+  attach_function :last_error_code, :lightning_db_last_error_code, [], :int
+end
+
+class LightningEngine
+  def name = 'Lightning DB'
+
+  def initialize(dir)
+    @db = LightningDB.open(File.join(dir, 'lightning'), sync_mode: :full)
+  end
+
+  attr_reader :db
+
+  def load(pairs) = pairs.each_slice(BATCH) { |slice| batch(slice) }
+  def get(key) = @db[key]
+  def put(key, value) = (@db[key] = value)
+  def batch(pairs) = @db.write { |b| pairs.each { |k, v| b[k] = v } }
+  def range(key) = @db.each(from: key).first(10).size
+  def scan = @db.each.count { true }
+  def close = @db.close
+end
+
+class SqliteEngine
+  def name = 'SQLite'
+
+  def initialize(dir)
+    require 'sqlite3'
+    @db = SQLite3::Database.new(File.join(dir, 'sqlite.db'))
+    @db.execute('PRAGMA journal_mode=WAL')
+    @db.execute('PRAGMA synchronous=FULL')
+    @db.execute('CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID')
+    @get = @db.prepare('SELECT v FROM kv WHERE k = ?')
+    @put = @db.prepare('INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)')
+    @range = @db.prepare('SELECT k, v FROM kv WHERE k >= ? ORDER BY k LIMIT 10')
+  end
+
+  def load(pairs) = pairs.each_slice(BATCH) { |slice| batch(slice) }
+
+  def get(key)
+    @get.execute(SQLite3::Blob.new(key)).next&.first
+  end
+
+  def put(key, value) = @put.execute(SQLite3::Blob.new(key), SQLite3::Blob.new(value))
+
+  def batch(pairs)
+    @db.transaction { pairs.each { |k, v| @put.execute(SQLite3::Blob.new(k), SQLite3::Blob.new(v)) } }
+  end
+
+  def range(key) = @range.execute(SQLite3::Blob.new(key)).to_a.size
+
+  def scan
+    n = 0
+    @db.execute('SELECT k, v FROM kv ORDER BY k') { n += 1 }
+    n
+  end
+
+  def close
+    [@get, @put, @range].each(&:close)
+    @db.close
+  end
+end
+
+class PStoreEngine
+  def name = 'PStore'
+
+  def initialize(dir)
+    require 'pstore'
+    @store = PStore.new(File.join(dir, 'pstore'), true) # thread-safe
+    @store.ultra_safe = true # fsync each commit
+  end
+
+  def load(pairs) = pairs.each_slice(BATCH) { |slice| batch(slice) }
+  def get(key) = @store.transaction(true) { @store[key] }
+  def put(key, value) = @store.transaction { @store[key] = value }
+  def batch(pairs) = @store.transaction { pairs.each { |k, v| @store[k] = v } }
+
+  # PStore has no order: a range is a sort of every key.
+  def range(key)
+    @store.transaction(true) do
+      keys = @store.roots.sort
+      keys[keys.bsearch_index { |k| k >= key } || keys.size, 10].each { |k| @store[k] }.size
+    end
+  end
+  def scan = @store.transaction(true) { @store.roots.sort.each { |k| @store[k] }.size }
+  def close; end
+end
+
+class GdbmEngine
+  def name = 'GDBM'
+
+  def initialize(dir)
+    @db = GDBM.new(File.join(dir, 'gdbm'), 0o644, GDBM::WRCREAT | GDBM::SYNC)
+  end
+
+  def load(pairs) = pairs.each { |k, v| @db[k] = v }
+  def get(key) = @db[key]
+  def put(key, value) = (@db[key] = value)
+  def batch(pairs) = pairs.each { |k, v| @db[k] = v } # no transactions: each put is a write
+  def range(_key) = nil
+  def scan = @db.each_pair.count { true }
+  def close = @db.close
+end
+
+engines = [LightningEngine, SqliteEngine, PStoreEngine]
+begin
+  require 'gdbm'
+  engines << GdbmEngine
+rescue LoadError
+  gdbm_note = 'GDBM: not installed here (no gdbm extension for this Ruby)'
+end
+
+rows = Hash.new { |h, k| h[k] = {} }
+pairs = KEY_LIST.zip(VALUE_LIST)
+extra = {}
+
+Dir.mktmpdir('lightning-db-bench-', ENV.fetch('BENCH_DIR', Dir.tmpdir)) do |dir|
+  engines.each do |klass|
+    engine = klass.new(dir)
+    name = engine.name
+    warn "#{name}: loading #{KEYS} keys"
+    engine.load(pairs)
+    warn "#{name}: measuring"
+    rows['get'][name] = rate(OPS[:get]) { |i| engine.get(PROBES[i % KEYS]) || raise("missing key in #{name}") }
+    rows['range of 10 (pairs/s)'][name] = engine.range(PROBES[0]) && rate(OPS[:range], 10) { |i| engine.range(PROBES[i % KEYS]) }
+    rows['full scan (pairs/s)'][name] = rate(OPS[:scan], KEYS) { engine.scan == KEYS || raise("short scan in #{name}") }
+    new_rng = Random.new(99)
+    rows['single put, durable (puts/s)'][name] = rate(OPS[:put]) { engine.put(new_rng.bytes(24), VALUE_LIST[0]) }
+    rows["batched put, #{BATCH}/commit (puts/s)"][name] =
+      rate(OPS[:batch], BATCH) { engine.batch(Array.new(BATCH) { [new_rng.bytes(24), VALUE_LIST[1]] }) }
+
+    if klass == LightningEngine
+      db = engine.db
+      token = db.instance_variable_get(:@db)
+      s = LightningDB::Native.scratch
+      inner = db.instance_variable_get(:@inner)
+      paths = {
+        'bare ffi call (lightning_db_last_error_code)' => -> { rate(OPS[:floor], clock: CPU) { Floor.last_error_code } },
+        'C get_into from Ruby (ffi call + engine get)' => lambda do
+          rate(OPS[:get], clock: CPU) do |i|
+            LightningDB::Native.get_into(token, PROBES[i % KEYS], 24, s.buf, s.cap, s.out)
+          end
+        end,
+        'C get_into + the value made a String (read_bytes)' => lambda do
+          rate(OPS[:get], clock: CPU) do |i|
+            LightningDB::Native.get_into(token, PROBES[i % KEYS], 24, s.buf, s.cap, s.out)
+            s.buf.read_bytes(s.out.read_ulong)
+          end
+        end,
+        'gem db[key]' => -> { rate(OPS[:get], clock: CPU) { |i| db[PROBES[i % KEYS]] } },
+        'UniFFI-generated Database#get' => -> { rate(OPS[:get] / 10, clock: CPU) { |i| inner.get(PROBES[i % KEYS]) } }
+      }
+      # Interleaved rounds, best of each: on a shared machine one round can
+      # catch another process's burst.
+      ROUNDS.times { paths.each { |what, run| extra[what] = [extra[what] || 0, run.call].max } }
+    end
+    engine.close
+  end
+end
+
+def fmt(rate)
+  return 'n/a' if rate.nil? || rate == false
+
+  rate >= 100 ? rate.round.to_s.reverse.scan(/\d{1,3}/).join(',').reverse : format('%.1f', rate)
+end
+
+peers = engines.map { |k| k.allocate.name }
+puts "Lightning DB Ruby benchmark: #{KEYS} random 24-byte keys, #{VALUE_SIZE}-byte values; ops/s (higher is better)"
+puts "#{RUBY_DESCRIPTION}; ffi #{FFI::VERSION}; #{Etc.nprocessors} cores; #{Time.now.utc.strftime('%Y-%m-%d %H:%M UTC')}"
+puts
+puts "| | #{peers.join(' | ')} | Lightning ÷ best peer |"
+puts "|---|#{'---:|' * peers.size}---:|"
+rows.each do |op, by_engine|
+  ours = by_engine['Lightning DB']
+  best = by_engine.reject { |k, v| k == 'Lightning DB' || !v }.values.max
+  ratio = best ? format('%.2f', ours / best) : 'n/a'
+  puts "| #{op} | #{peers.map { |p| fmt(by_engine[p]) }.join(' | ')} | #{ratio} |"
+end
+puts
+puts '| get path (CPU time, best of 3 rounds) | ops/s | µs per get |'
+puts '|---|---:|---:|'
+extra.each { |what, r| puts "| #{what} | #{fmt(r)} | #{format('%.3f', 1e6 / r)} |" }
+floor = 1e6 / extra['bare ffi call (lightning_db_last_error_code)']
+engine_get = 1e6 / extra['C get_into from Ruby (ffi call + engine get)']
+gem_get = 1e6 / extra['gem db[key]']
+puts
+with_string = 1e6 / extra['C get_into + the value made a String (read_bytes)']
+puts format('gem get ÷ (C get_into from Ruby): %.2f (goal: within 1.5); ÷ (C get_into + value String): %.2f; ' \
+            'bare ffi call %.3f µs', gem_get / engine_get, gem_get / with_string, floor)
+puts gdbm_note if gdbm_note

@@ -1,0 +1,140 @@
+# frozen_string_literal: true
+
+require 'ffi'
+
+module LightningDB
+  # The direct path into the library's C ABI (ffi-c/include/lightning_db_ffi.h)
+  # for the hot calls. A UniFFI call from Ruby costs microseconds (it serialises
+  # every argument into a buffer); a plain `ffi` call costs tens of nanoseconds, so
+  # get, put, contains, batches and scan pages come here, on the C token of the
+  # same open database that the generated object holds (`Database#native_handle`).
+  #
+  # Not public API: {LightningDB::Database} is.
+  module Native
+    extend FFI::Library
+
+    # The library the gem carries, beside this file: loaded by absolute path, so
+    # neither LD_LIBRARY_PATH nor a system install is involved. The generated module
+    # names the same file (ffi-c/uniffi.toml), so the process maps it once and both
+    # paths share its handle table.
+    LIBRARY = File.expand_path(FFI.map_library_name('lightning_db_ffi'), __dir__)
+    ffi_lib LIBRARY
+
+    # `enum LightningDBError`'s Success.
+    SUCCESS = 0
+    # `LIGHTNING_DB_NO_VALUE` (SIZE_MAX): the key has no value.
+    NO_VALUE = (1 << (8 * FFI.type_size(:size_t))) - 1
+
+    # Handles (LightningDB*, LightningDBIterator*) are registry tokens, never
+    # dereferenced on this side: they travel as integers.
+    typedef :uintptr_t, :handle
+
+    attach_function :last_error_code, :lightning_db_last_error_code, [], :int
+    attach_function :last_error_message, :lightning_db_last_error_message, [], :pointer
+
+    # Point reads take microseconds at most: they keep the GVL (releasing and
+    # retaking it would cost more than the call).
+    attach_function :get_into, :lightning_db_get_into,
+                    [:handle, :pointer, :size_t, :pointer, :size_t, :pointer], :int
+    attach_function :contains, :lightning_db_contains, [:handle, :pointer, :size_t, :pointer], :int
+    attach_function :iter_range, :lightning_db_iter_range,
+                    [:handle, :pointer, :size_t, :pointer, :size_t, :bool, :pointer], :int
+    attach_function :iter_prefix, :lightning_db_iter_prefix, [:handle, :pointer, :size_t, :bool, :pointer], :int
+    attach_function :iter_next_page, :lightning_db_iter_next_page,
+                    [:handle, :pointer, :size_t, :size_t, :pointer, :pointer], :int
+    attach_function :iter_free, :lightning_db_iter_free, [:handle], :void
+    attach_function :begin_transaction, :lightning_db_begin_transaction, [:handle, :pointer], :int
+    attach_function :get_tx_into, :lightning_db_get_tx_into,
+                    [:handle, :uint64, :pointer, :size_t, :pointer, :size_t, :pointer], :int
+    attach_function :put_tx, :lightning_db_put_tx, [:handle, :uint64, :pointer, :size_t, :pointer, :size_t], :int
+    attach_function :delete_tx, :lightning_db_delete_tx, [:handle, :uint64, :pointer, :size_t], :int
+    attach_function :contains_tx, :lightning_db_contains_tx, [:handle, :uint64, :pointer, :size_t, :pointer], :int
+    attach_function :abort_transaction, :lightning_db_abort_transaction, [:handle, :uint64], :int
+    attach_function :iter_range_tx, :lightning_db_iter_range_tx,
+                    [:handle, :uint64, :pointer, :size_t, :pointer, :size_t, :bool, :pointer], :int
+    attach_function :iter_prefix_tx, :lightning_db_iter_prefix_tx,
+                    [:handle, :uint64, :pointer, :size_t, :bool, :pointer], :int
+    # Lets go of a token from `native_handle()` without closing the database.
+    attach_function :release, :lightning_db_release, [:handle], :void
+
+    # Commits may wait for fdatasync: they release the GVL so that other Ruby
+    # threads run meanwhile.
+    attach_function :put, :lightning_db_put, [:handle, :pointer, :size_t, :pointer, :size_t], :int, blocking: true
+    attach_function :write_packed, :lightning_db_write_packed, [:handle, :pointer, :size_t, :size_t], :int,
+                    blocking: true
+    attach_function :commit_transaction, :lightning_db_commit_transaction, [:handle, :uint64], :int, blocking: true
+
+    # size_t and uintptr_t out-parameters are read as C `unsigned long`, which
+    # has their size on every Unix (LP64 and ILP32).
+    #
+    # Per-thread out-parameters and the buffer values are copied into: allocated
+    # once per thread, not per call. Per thread, because the GVL may pass to
+    # another thread between a call and the read of what it wrote.
+    class Scratch
+      # Bytes a value may have to arrive in one call; larger ones grow the buffer.
+      INITIAL = 64 * 1024
+
+      # Page buffers kept for the next cursors of this thread, at most.
+      POOL = 4
+
+      attr_reader :buf, :cap, :out, :out2, :id
+
+      def initialize
+        @out = FFI::MemoryPointer.new(:size_t, 1, false)
+        @out2 = FFI::MemoryPointer.new(:size_t, 1, false)
+        @id = FFI::MemoryPointer.new(:uint64, 1, false)
+        @pages = []
+        resize(INITIAL)
+      end
+
+      # Makes room for at least `bytes` bytes.
+      def resize(bytes)
+        @cap = bytes
+        @buf = FFI::MemoryPointer.new(:uint8, bytes, false)
+      end
+
+      # A buffer for a cursor's pages: each open cursor has its own, since a
+      # cursor's pairs are read from it between other calls (a get, another
+      # scan) of the same thread.
+      def take_page
+        @pages.pop || FFI::MemoryPointer.new(:uint8, INITIAL, false)
+      end
+
+      # Takes back a closed cursor's buffer for the next one.
+      def give_page(page)
+        @pages.push(page) if @pages.size < POOL && page.size == INITIAL
+      end
+    end
+
+    module_function
+
+    # @return [Scratch] this thread's scratch buffers
+    def scratch
+      Thread.current[:__lightning_db_scratch] ||= Scratch.new
+    end
+
+    # The value of `key` as transaction `tx` sees it (`get_tx_into`), or nil.
+    def get_tx(db, tx, key)
+      raise TypeError, "key must be a String, not #{key.class}" unless key.is_a?(String)
+
+      s = scratch
+      loop do
+        rc = get_tx_into(db, tx, key, key.bytesize, s.buf, s.cap, s.out)
+        raise error(rc) unless rc == SUCCESS
+
+        len = s.out.read_ulong
+        return nil if len == NO_VALUE
+        return s.buf.read_bytes(len) if len <= s.cap
+
+        s.resize(len) # then read it again: it did not fit
+      end
+    end
+
+    # The exception for a failed call's code, with this thread's detail message.
+    def error(code)
+      message = last_error_message.read_string.force_encoding(Encoding::UTF_8)
+      klass = ERRORS_BY_CODE.fetch(code, UnknownError)
+      klass.new(message.empty? ? "error code #{code}" : message)
+    end
+  end
+end

@@ -1,0 +1,92 @@
+//! The background thread of a writing handle: the periodic sync that
+//! `SyncMode::Normal` promises, and compaction once enough bytes are dead.
+//!
+//! Invariants:
+//! - The thread holds the shared state, never the handle: stopping it is the
+//!   handle's job, at close, before the writer goes away.
+//! - Compaction runs only if the maintenance lock is free at that moment: the
+//!   thread never waits behind a checkpoint, backup or compaction of the user's.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::compaction;
+use crate::error::{Error, Result};
+use crate::shared::Shared;
+
+/// How often the thread wakes when no sync period asks for more.
+const DEFAULT_PERIOD: Duration = Duration::from_millis(250);
+
+/// Background compaction looks at the dead bytes at most this often.
+const COMPACTION_CHECK_PERIOD: Duration = Duration::from_secs(1);
+
+/// A running background thread; `stop` ends it.
+pub(crate) struct Background {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl Background {
+    pub(crate) fn start(shared: Arc<Shared>) -> Result<Background> {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let thread_stop = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("lightning-db-bg".into())
+            .spawn(move || run(&shared, &thread_stop))
+            .map_err(|e| Error::io("spawn background thread", e))?;
+        Ok(Background { stop, handle })
+    }
+
+    /// Wakes the thread, tells it to end and waits until it has.
+    pub(crate) fn stop(self) {
+        *self.stop.0.lock() = true;
+        self.stop.1.notify_all();
+        let _ = self.handle.join();
+    }
+}
+
+fn run(shared: &Arc<Shared>, stop: &(Mutex<bool>, Condvar)) {
+    let sync_period = shared.log.background_sync_period();
+    let period = sync_period.unwrap_or(DEFAULT_PERIOD);
+    let mut last_compaction_check = Instant::now();
+    loop {
+        {
+            let mut stopped = stop.0.lock();
+            if !*stopped {
+                stop.1.wait_for(&mut stopped, period);
+            }
+            if *stopped {
+                return;
+            }
+        }
+        if sync_period.is_some() {
+            if let Err(e) = shared.log.sync_written() {
+                log::error!("background sync of {} failed: {e}", shared.dir.display());
+            }
+        }
+        if shared.config.auto_compact && last_compaction_check.elapsed() >= COMPACTION_CHECK_PERIOD
+        {
+            last_compaction_check = Instant::now();
+            let s = shared.stats();
+            let dead = s.total_bytes.saturating_sub(s.live_bytes);
+            if dead >= shared.config.compaction_min_dead_bytes
+                && dead as f64 >= shared.config.compaction_dead_ratio * s.total_bytes as f64
+            {
+                if let Some(_m) = shared.maintenance.try_lock() {
+                    log::info!(
+                        "background compaction of {}: {dead} dead bytes",
+                        shared.dir.display()
+                    );
+                    if let Err(e) = compaction::compact(shared) {
+                        log::error!(
+                            "background compaction of {} failed: {e}",
+                            shared.dir.display()
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

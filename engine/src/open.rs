@@ -1,0 +1,244 @@
+//! Opening a database directory: the writer lock, recovery up to a writer
+//! ready to append, or a read-only view of the files.
+//!
+//! Invariants:
+//! - A writing handle holds an exclusive `flock` on the directory's LOCK file
+//!   from before recovery until close: a second writer fails with
+//!   DatabaseLocked and never touches the files.
+//! - A writer leaves every segment but its active one sealed, removes the
+//!   leftovers of interrupted compactions and temporary files, and syncs the
+//!   directory before it appends.
+//! - A read-only handle changes nothing on disk, and retries when a writer in
+//!   another process removes a segment while it reads the directory.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::log_writer::{self, create_segment, ActiveAt, LogSync, LogWriter};
+use crate::recovery;
+use crate::segment::{self, file_len, segment_path, Segment};
+use crate::shared::{Shared, Writer};
+use crate::sync;
+use crate::value_cache::ValueCache;
+use crate::version::Version;
+
+const LOCK_FILE: &str = "LOCK";
+
+/// An open database's shared state, and the writer lock it holds.
+pub(crate) struct Opened {
+    pub shared: Arc<Shared>,
+    pub lock_file: Option<File>,
+}
+
+pub(crate) fn open(dir: &Path, config: Config) -> Result<Opened> {
+    let started = Instant::now();
+    let dir = dir.to_path_buf();
+    let lock_file = if config.read_only {
+        None
+    } else {
+        Some(lock_dir(&dir)?)
+    };
+    let (version, writer, log) = if config.read_only {
+        let version = load_read_only(&dir)?;
+        let next = version.segments.keys().last().map_or(1, |id| id + 1);
+        let log = Arc::new(LogSync::new(&config, version.seq, None, next));
+        (version, None, log)
+    } else {
+        open_writer(&dir, &config)?
+    };
+    let cache = ValueCache::new(config.cache_size);
+    log::info!(
+        "opened {} ({} keys, seq {}, {}) in {:?}",
+        dir.display(),
+        version.index.len(),
+        version.seq,
+        if config.read_only {
+            "read-only"
+        } else {
+            "writer"
+        },
+        started.elapsed()
+    );
+    let shared = Arc::new(Shared::new(dir, config, version, writer, log, cache));
+    Ok(Opened { shared, lock_file })
+}
+
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(path.display(), e))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(file),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(Error::new(
+            ErrorKind::DatabaseLocked,
+            format!(
+                "{} is open for writing by another handle or process",
+                dir.display()
+            ),
+        )),
+        Err(e) => Err(Error::io(format!("lock {}", path.display()), e.into())),
+    }
+}
+
+fn open_segments(dir: &Path, ids: &[u32]) -> Result<BTreeMap<u32, Arc<Segment>>> {
+    ids.iter()
+        .map(|&id| {
+            Ok((
+                id,
+                Arc::new(Segment::open_sealed(id, segment_path(dir, id))?),
+            ))
+        })
+        .collect()
+}
+
+pub(crate) fn load_read_only(dir: &Path) -> Result<Version> {
+    // A writer in another process may remove segments (compaction) while we read
+    // the directory; a missing file means "look again".
+    let mut attempt = 0;
+    loop {
+        let result = recovery::recover(dir).and_then(|r| {
+            let segments = open_segments(dir, &r.segment_ids)?;
+            Ok(Version {
+                seq: r.last_seq,
+                index: r.index,
+                segments: Arc::new(segments),
+                active: None,
+            })
+        });
+        match result {
+            Err(e)
+                if attempt < 10
+                    && e.io_error()
+                        .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
+                    || attempt < 10
+                        && e.kind() == ErrorKind::CorruptedData
+                        && e.message().contains("missing") =>
+            {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(5 << attempt.min(5)));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, Arc<LogSync>)> {
+    let r = recovery::recover(dir)?;
+    // Go on appending to the newest segment if it has room, rather than starting
+    // one per open: a program that opens, writes a little and exits would
+    // otherwise leave a file behind each time.
+    let reuse = r
+        .tail
+        .filter(|&(_, data_len)| data_len > 0 && (data_len as u64) < config.segment_size / 2);
+    for (id, valid_len) in &r.unsealed {
+        if reuse.is_some_and(|(t, _)| t == *id) {
+            continue;
+        }
+        if *valid_len == 0 {
+            let p = segment_path(dir, *id);
+            std::fs::remove_file(&p).map_err(|e| Error::io(p.display(), e))?;
+            log::debug!("removed empty segment {}", p.display());
+        } else {
+            log::info!("recovery: sealing segment {} at {} bytes", id, valid_len);
+            log_writer::seal_in_place(dir, *id, *valid_len, r.last_seq)?;
+        }
+    }
+    for id in &r.garbage {
+        let p = segment_path(dir, *id);
+        log::info!(
+            "recovery: removing segment {} left by an interrupted compaction",
+            p.display()
+        );
+        std::fs::remove_file(&p).map_err(|e| Error::io(p.display(), e))?;
+    }
+    remove_temp_files(dir)?;
+    sync::dir(dir)?;
+    let mut ids: Vec<u32> = segment::list_segments(dir)?;
+    let next_id = ids.last().map_or(1, |id| id + 1);
+    let active = match reuse {
+        Some((id, data_len)) => {
+            // Zero the seal frame (or a torn tail) and append after the data. The
+            // file is not cut: readers in other processes may have it mapped.
+            let path = segment_path(dir, id);
+            let io = |e| Error::io(format!("reopen {}", path.display()), e);
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(io)?;
+            log_writer::zero_from(&file, data_len as u64).map_err(io)?;
+            sync::all(&file).map_err(io)?;
+            // Space up to the first hole is allocated; a hole (given back after
+            // a seal) is allocated again before it is written.
+            let allocated = segment::hole_at_or_after(&file, data_len as u64).map_err(io)?;
+            ids.retain(|&i| i != id);
+            log::debug!(
+                "appending to segment {} after {} bytes",
+                path.display(),
+                data_len
+            );
+            (id, path, Arc::new(file), data_len as u64, allocated)
+        }
+        None => {
+            let (path, file) = create_segment(dir, next_id)?;
+            (next_id, path, file, 0, 0)
+        }
+    };
+    let mut segments = open_segments(dir, &ids)?;
+    let sealed_bytes = segments
+        .values()
+        .map(|s| file_len(&s.path))
+        .sum::<Result<u64>>()?;
+    let (active_id, active_path, active_file, active_len, allocated) = active;
+    let map_len = config.segment_size.max(allocated.next_power_of_two());
+    let active_segment = Segment::active(active_id, active_path, &active_file, map_len)?;
+    segments.insert(active_id, Arc::new(active_segment));
+    let log = Arc::new(LogSync::new(
+        config,
+        r.last_seq,
+        Some(active_file.clone()),
+        active_id.max(next_id - 1) + 1,
+    ));
+    let active = ActiveAt {
+        id: active_id,
+        file: active_file,
+        len: active_len,
+        allocated,
+        mapped: map_len,
+    };
+    let log_writer = LogWriter::new(log.clone(), dir, config, active, sealed_bytes);
+    let writer = Writer::new(r.index, Arc::new(segments), log_writer, r.last_seq + 1);
+    log::info!(
+        "recovery of {}: checkpoint seq {}, last seq {}, {} segments",
+        dir.display(),
+        r.checkpoint_seq,
+        r.last_seq,
+        ids.len() + 1
+    );
+    let version = writer.version();
+    Ok((version, Some(writer), log))
+}
+
+fn remove_temp_files(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir.display(), e))? {
+        let entry = entry.map_err(|e| Error::io(dir.display(), e))?;
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.ends_with(segment::TEMP_SUFFIX))
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,653 @@
+//! The state an open database shares with its transactions, iterators and
+//! maintenance, and the coordination of commit, point read and snapshot over it.
+//!
+//! Invariants:
+//! - One writer at a time holds `Shared::writer`; it appends a commit's frame
+//!   through the log writer and updates the writer's index and the hash index.
+//!   Point reads go through the hash index and the segment table: they never
+//!   take the writer lock and never wait for a sync.
+//! - Immutable `Version`s (snapshots for iterators, transactions, checkpoints) are
+//!   made on demand: `Shared::snapshot` returns the materialized version if it is
+//!   of the latest commit, or clones the writer's index (O(1)) under the writer
+//!   lock. A commit first drops the materialized version, so that when no reader
+//!   holds it the writer's index is not shared and the commit updates its nodes in
+//!   place instead of copying every node it touches.
+//! - Sequence numbers are assigned under the writer lock, so versions are
+//!   published in commit order and each reflects a prefix of the commit order.
+//! - The point-read table (`tables`) holds every segment the hash index may point
+//!   into: it is stored before the hash index is given locations in a new segment
+//!   or a larger map, and loses a segment only after nothing points into it.
+//! - Maintenance (checkpoint, compaction, backup, verify) is serialised by
+//!   `Shared::maintenance` and runs beside readers and writers.
+//! - Once `closed` is set, every call through a handle, transaction or iterator
+//!   fails; the writer is gone and the last version stays materialized.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use parking_lot::Mutex;
+
+use crate::btree::Index;
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::{self, EntryKind, MAX_COMMIT_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE};
+use crate::hash_index::{Change, HashIndex, Slot};
+use crate::index::{self, Key, Loc, Probe};
+use crate::log_writer::{LogSync, LogWriter};
+use crate::prefetch;
+use crate::recovery;
+use crate::reports::Stats;
+use crate::segment::{file_len, Segment};
+use crate::tracker::Tracker;
+use crate::value_cache::ValueCache;
+use crate::version::{self, SegmentTable, Version};
+
+/// One write of a commit: a put (`Some(value)`) or a delete (`None`).
+pub(crate) type Op<'a> = (&'a [u8], Option<&'a [u8]>);
+
+pub(crate) fn validate_key(key: &[u8]) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::invalid("keys must not be empty"));
+    }
+    if key.len() > MAX_KEY_SIZE {
+        return Err(Error::invalid(format!(
+            "key of {} bytes exceeds the limit of {MAX_KEY_SIZE}",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_value(value: &[u8]) -> Result<()> {
+    if value.len() > MAX_VALUE_SIZE {
+        return Err(Error::invalid(format!(
+            "value of {} bytes exceeds the limit of {MAX_VALUE_SIZE}",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// What the writer changes, under `Shared::writer`.
+pub(crate) struct Writer {
+    pub index: Index,
+    /// Changed through `Arc::make_mut`: versions and readers share it until then.
+    pub segments: SegmentTable,
+    pub log: LogWriter,
+    pub next_seq: u64,
+    pub live_bytes: u64,
+    /// Kept between commits to reuse their allocations.
+    pub buf: Vec<u8>,
+    pub placed: Vec<Placed>,
+    pub changes: Vec<(u64, Change)>,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        index: Index,
+        segments: SegmentTable,
+        log: LogWriter,
+        next_seq: u64,
+    ) -> Writer {
+        let live_bytes = index.values().map(|l| l.len as u64).sum();
+        Writer {
+            index,
+            segments,
+            log,
+            next_seq,
+            live_bytes,
+            buf: Vec::with_capacity(64 * 1024),
+            placed: Vec::new(),
+            changes: Vec::new(),
+        }
+    }
+
+    pub(crate) fn version(&self) -> Version {
+        Version {
+            seq: self.next_seq - 1,
+            index: self.index.clone(),
+            segments: self.segments.clone(),
+            active: Some((self.log.active_id(), self.log.active_len())),
+        }
+    }
+}
+
+/// The scratch vectors of a commit are kept for the next one up to this many
+/// bytes each: a bulk load's (hundreds of MiB) are given back to the allocator.
+pub(crate) const SCRATCH_KEPT: usize = 4 << 20;
+
+fn keep_for_reuse<T>(mut v: Vec<T>) -> Vec<T> {
+    if v.capacity() * std::mem::size_of::<T>() > SCRATCH_KEPT {
+        v = Vec::new();
+    }
+    v.clear();
+    v
+}
+
+/// How many writes ahead a commit's encoding asks for the bytes it will copy.
+const PREFETCH_DISTANCE: usize = 8;
+
+/// Where one write of a commit went in its frame, and the hashes of its key.
+pub(crate) struct Placed {
+    prefix: u64,
+    hash: u64,
+    /// From the start of the frame.
+    offset: u32,
+    /// Its index in the commit's writes.
+    op: u32,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub cache_hits: AtomicU64,
+    pub cache_misses: AtomicU64,
+    pub compactions: AtomicU64,
+    pub commits: AtomicU64,
+    pub checkpoints: AtomicU64,
+}
+
+pub(crate) struct Shared {
+    pub dir: PathBuf,
+    pub config: Config,
+    /// The newest version made by `snapshot`; it may lag behind the writer (see
+    /// the invariants above), so only `snapshot` reads it. None after a commit
+    /// until someone asks for a snapshot.
+    materialized: ArcSwapOption<Version>,
+    /// The segments the hash index may point into, for point reads.
+    tables: ArcSwap<BTreeMap<u32, Arc<Segment>>>,
+    /// Keys after the latest commit, so that `len()` is one atomic load.
+    pub live_keys: AtomicU64,
+    hash: ArcSwap<HashIndex>,
+    /// None for a read-only handle, and once closed.
+    pub writer: Mutex<Option<Writer>>,
+    pub log: Arc<LogSync>,
+    pub maintenance: Mutex<()>,
+    pub tracker: Mutex<Tracker>,
+    cache: Option<ValueCache>,
+    pub counters: Counters,
+    pub closed: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        dir: PathBuf,
+        config: Config,
+        version: Version,
+        writer: Option<Writer>,
+        log: Arc<LogSync>,
+        cache: Option<ValueCache>,
+    ) -> Shared {
+        Shared {
+            dir,
+            hash: ArcSwap::from_pointee(HashIndex::build(&version.index)),
+            live_keys: AtomicU64::new(version.index.len() as u64),
+            tables: ArcSwap::new(version.segments.clone()),
+            materialized: ArcSwapOption::from_pointee(version),
+            writer: Mutex::new(writer),
+            log,
+            maintenance: Mutex::new(()),
+            tracker: Mutex::new(Tracker::default()),
+            cache,
+            counters: Counters::default(),
+            closed: AtomicBool::new(false),
+            config,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(Error::closed())
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.config.read_only {
+            Err(Error::invalid("the database was opened read-only"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The value of `key` in the newest commit, found through the hash index.
+    pub(crate) fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.through_hash(
+            key,
+            None,
+            |segments, segment, offset, len| self.read_record(segments, key, segment, offset, len),
+            |version| match version.index.get(&Probe::new(key)) {
+                None => Ok(None),
+                Some(loc) => self.read_value(version, key, *loc).map(Some),
+            },
+        )
+    }
+
+    pub(crate) fn contains_latest(&self, key: &[u8]) -> Result<bool> {
+        self.through_hash(
+            key,
+            false,
+            |segments, segment, offset, len| Ok(segments[&segment].entry(offset, len)?.key == key),
+            |version| Ok(version.index.contains_key(&Probe::new(key))),
+        )
+    }
+
+    /// Looks `key` up in the hash index: `absent` if no live key has its hash;
+    /// `at(segments, segment, offset, len)` on the record of the one live key that
+    /// has it (a record of another key then means `key` is absent); `ordered` on a
+    /// snapshot if several keys share the hash.
+    fn through_hash<T>(
+        &self,
+        key: &[u8],
+        absent: T,
+        at: impl FnOnce(&BTreeMap<u32, Arc<Segment>>, u32, u32, u32) -> Result<T>,
+        ordered: impl FnOnce(&Version) -> Result<T>,
+    ) -> Result<T> {
+        let hash = self.hash.load();
+        let h = hash.hash(key);
+        for _ in 0..64 {
+            let segments = self.tables.load();
+            match hash.lookup(h) {
+                None => return Ok(absent),
+                Some(Slot::Shared) => break,
+                Some(Slot::At {
+                    segment,
+                    offset,
+                    len,
+                }) if segments.contains_key(&segment) => {
+                    return at(&segments, segment, offset, len)
+                }
+                // The table is stored before the hash index points into a new
+                // segment, but an older table may have been loaded just before.
+                Some(Slot::At { .. }) => std::thread::yield_now(),
+            }
+        }
+        ordered(&self.snapshot())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn materialized(&self) -> Option<Arc<Version>> {
+        self.materialized.load_full()
+    }
+
+    /// A consistent, immutable version as of the latest commit.
+    pub(crate) fn snapshot(&self) -> Arc<Version> {
+        if let Some(v) = self.fresh_snapshot() {
+            return v;
+        }
+        let guard = self.writer.lock();
+        self.materialize(guard.as_ref())
+    }
+
+    /// The materialized version if it is of the latest commit.
+    pub(crate) fn fresh_snapshot(&self) -> Option<Arc<Version>> {
+        let latest = self.log.written_seq();
+        self.materialized.load_full().filter(|v| v.seq == latest)
+    }
+
+    /// The version of the latest commit; the caller holds the writer lock.
+    pub(crate) fn materialize(&self, writer: Option<&Writer>) -> Arc<Version> {
+        let latest = self.log.written_seq();
+        match (self.materialized.load_full(), writer) {
+            (Some(v), _) if v.seq == latest => v,
+            (_, Some(w)) => {
+                let v = Arc::new(w.version());
+                self.materialized.store(Some(v.clone()));
+                v
+            }
+            // Closed (the writer is gone): close left the last version behind.
+            (v, None) => v.expect("a closed or read-only handle keeps its last version"),
+        }
+    }
+
+    /// A snapshot of the latest commit, registered with the tracker before any
+    /// later commit can record its keys.
+    pub(crate) fn snapshot_registered(&self) -> Arc<Version> {
+        let guard = self.writer.lock();
+        let v = self.materialize(guard.as_ref());
+        self.tracker.lock().register(v.seq);
+        v
+    }
+
+    /// Replaces the materialized version after a change that keeps the sequence
+    /// number (roll-over, compaction), so that new snapshots see it; the caller
+    /// holds the writer lock.
+    pub(crate) fn rematerialize(&self, w: &Writer) -> Arc<Version> {
+        let v = Arc::new(w.version());
+        self.materialized.store(Some(v.clone()));
+        self.tables.store(w.segments.clone());
+        v
+    }
+
+    /// The value at `loc`, which the ordered index says holds `key`.
+    pub(crate) fn read_value(&self, version: &Version, key: &[u8], loc: Loc) -> Result<Vec<u8>> {
+        self.read_record(&version.segments, key, loc.segment, loc.offset, loc.len)?
+            .ok_or_else(|| {
+                Error::corrupted(format!(
+                    "segment {} at offset {}: index entry does not match the record on disk",
+                    loc.segment, loc.offset
+                ))
+            })
+    }
+
+    /// Makes `version`, loaded again from the files, the latest of a read-only
+    /// handle.
+    pub(crate) fn publish_read_only(&self, version: Version) {
+        let hash = HashIndex::build(&version.index);
+        self.hash.store(Arc::new(hash));
+        self.live_keys
+            .store(version.index.len() as u64, Ordering::Release);
+        self.tables.store(version.segments.clone());
+        self.log.set_written(version.seq);
+        self.materialized.store(Some(Arc::new(version)));
+    }
+
+    /// The value of the record at the given place if it is a put of `key`, through
+    /// the cache; `None` if the record holds another key.
+    fn read_record(
+        &self,
+        segments: &BTreeMap<u32, Arc<Segment>>,
+        key: &[u8],
+        segment: u32,
+        offset: u32,
+        len: u32,
+    ) -> Result<Option<Vec<u8>>> {
+        if let Some(cache) = &self.cache {
+            if let Some((key_len, bytes)) = cache.get(segment, offset) {
+                self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+                let (k, v) = bytes.split_at(key_len as usize);
+                return Ok((k == key).then(|| v.to_vec()));
+            }
+        }
+        self.counters.cache_misses.fetch_add(1, Ordering::Relaxed);
+        let seg = version::segment_in(segments, segment)?;
+        let e = seg.entry(offset, len)?;
+        if let Some(cache) = &self.cache {
+            cache.offer(segment, offset, e.key, e.value);
+        }
+        Ok((e.key == key).then(|| e.value.to_vec()))
+    }
+
+    /// Appends one commit. With `snapshot_seq`, fails with TransactionConflict if
+    /// any key was written by a commit after that sequence number.
+    pub(crate) fn commit(
+        self: &Arc<Self>,
+        ops: &[Op<'_>],
+        snapshot_seq: Option<u64>,
+    ) -> Result<u64> {
+        self.check_open()?;
+        self.check_writable()?;
+        let mut size = 0usize;
+        for (k, v) in ops {
+            validate_key(k)?;
+            if let Some(v) = v {
+                validate_value(v)?;
+            }
+            size += format::entry_len(k.len(), v.map_or(0, |v| v.len()), 0);
+        }
+        if size > MAX_COMMIT_SIZE {
+            return Err(Error::invalid(format!(
+                "commit of {size} bytes exceeds the limit of {MAX_COMMIT_SIZE}"
+            )));
+        }
+        if ops.is_empty() {
+            return Ok(self.log.written_seq());
+        }
+        let (seq, beside) = {
+            let mut guard = self.writer.lock();
+            let w = guard.as_mut().ok_or_else(Error::closed)?;
+            self.log.check_not_poisoned()?;
+            if let Some(snap) = snapshot_seq {
+                self.tracker
+                    .lock()
+                    .check(ops.iter().map(|(k, _)| *k), snap)?;
+            }
+            // Recovery refuses sequence numbers from MAX_SEQ on; 2^63 commits take
+            // centuries, but a commit must not be the one to write such a number.
+            if w.next_seq >= recovery::MAX_SEQ {
+                return Err(Error::new(
+                    ErrorKind::IoError,
+                    "sequence numbers are used up: no further commit can be made",
+                ));
+            }
+            let seq = w.next_seq;
+            let hash = self.hash.load();
+            let mut buf = std::mem::take(&mut w.buf);
+            let mut placed = std::mem::take(&mut w.placed);
+            buf.clear();
+            buf.reserve(size + format::FRAME_HEADER_LEN);
+            placed.clear();
+            placed.reserve(ops.len());
+            // In key order (equal keys, which a batch may hold, keep their order):
+            // a range of keys written together is then read from consecutive
+            // records, and consecutive index updates meet in the same nodes.
+            placed.extend(ops.iter().enumerate().map(|(i, (k, _))| Placed {
+                prefix: index::prefix_of(k),
+                hash: 0,
+                offset: 0,
+                op: i as u32,
+            }));
+            if placed.len() > 1 {
+                placed.sort_unstable_by(|a, b| {
+                    a.prefix
+                        .cmp(&b.prefix)
+                        .then_with(|| ops[a.op as usize].0.cmp(ops[b.op as usize].0))
+                        .then(a.op.cmp(&b.op))
+                });
+            }
+            // Sorted, the writes are read out of order. Gather them in key order
+            // once, asking for each a few steps ahead, so that the passes below
+            // read them front to back.
+            let mut sorted: Vec<Op<'_>> = Vec::with_capacity(placed.len());
+            for j in 0..placed.len() {
+                if let Some(ahead) = placed.get(j + 2 * PREFETCH_DISTANCE) {
+                    prefetch::line(&ops[ahead.op as usize]);
+                }
+                sorted.push(ops[placed[j].op as usize]);
+            }
+            let frame = format::begin_frame(&mut buf, seq);
+            let start = frame.start;
+            for j in 0..placed.len() {
+                // The bytes of each write are where the caller left them: ask
+                // for them a few steps ahead too.
+                if let Some(&(k, v)) = sorted.get(j + PREFETCH_DISTANCE) {
+                    prefetch::lines(k, 2);
+                    if let Some(v) = v {
+                        prefetch::lines(v, 2);
+                    }
+                }
+                let p = &mut placed[j];
+                let (k, v) = sorted[j];
+                let kind = if v.is_some() {
+                    EntryKind::Put
+                } else {
+                    EntryKind::Delete
+                };
+                p.hash = hash.hash(k);
+                p.offset = (buf.len() - start) as u32;
+                format::encode_entry(&mut buf, &frame, kind, seq, k, v.unwrap_or(&[]));
+            }
+            format::finish_frame(&mut buf, frame);
+            let frame_len = buf.len() as u64;
+            let written = w.log.append(&mut w.segments, &buf, seq - 1);
+            // Before the hash index points into a new segment or a larger map.
+            if !Arc::ptr_eq(&self.tables.load(), &w.segments) {
+                self.tables.store(w.segments.clone());
+            }
+            w.buf = buf;
+            let at = match written {
+                Ok(at) => at,
+                Err(e) => {
+                    w.placed = placed;
+                    return Err(e);
+                }
+            };
+            // Nothing below returns early: the commit always waits for this sync.
+            let beside = w.log.sync_beside(seq, frame_len);
+            // Unless a reader still holds it, this leaves the writer's index
+            // unshared, to be updated in place.
+            self.materialized.store(None);
+            hash.reserve(ops.iter().filter(|(_, v)| v.is_some()).count());
+            let mut changes = std::mem::take(&mut w.changes);
+            changes.clear();
+            for (p, &(k, v)) in placed.iter().zip(&sorted) {
+                let value_len = v.map_or(0, |v| v.len());
+                let header_len = format::header_len(k.len(), value_len, 0);
+                let len = header_len + k.len() + value_len;
+                // The key as the frame holds it, not where the caller left it:
+                // the frame is read front to back, the caller's bytes out of order
+                // (a cache miss a key in a large commit).
+                let key_at = start + p.offset as usize + header_len;
+                let k = &w.buf[key_at..key_at + k.len()];
+                let (old, change) = match v {
+                    Some(_) => {
+                        let new = Loc {
+                            seq,
+                            segment: w.log.active_id(),
+                            offset: (at + p.offset as u64) as u32,
+                            len: len as u32,
+                        };
+                        w.live_bytes += len as u64;
+                        let old = w.index.insert(Key::new(k), new);
+                        (old, Some(Change::Put { old, new }))
+                    }
+                    None => {
+                        let old = w.index.remove(&Probe::new(k));
+                        (old, old.map(|old| Change::Delete { old }))
+                    }
+                };
+                if let Some(old) = old {
+                    w.live_bytes -= old.len as u64;
+                }
+                if let Some(change) = change {
+                    changes.push((p.hash, change));
+                }
+            }
+            hash.apply(&changes);
+            w.changes = keep_for_reuse(changes);
+            w.placed = keep_for_reuse(placed);
+            w.buf = keep_for_reuse(std::mem::take(&mut w.buf));
+            w.next_seq += 1;
+            // The key count first: a `len()` racing with a commit may see either
+            // count, and sees the new one once the commit has returned.
+            self.live_keys
+                .store(w.index.len() as u64, Ordering::Release);
+            self.log.set_written(seq);
+            self.tracker
+                .lock()
+                .record(ops.iter().map(|(k, _)| *k), seq, snapshot_seq);
+            (seq, beside)
+        };
+        self.counters.commits.fetch_add(1, Ordering::Relaxed);
+        self.log.finish_commit(seq, beside)?;
+        Ok(seq)
+    }
+
+    /// Seals the active segment and starts a new one, so that every record written
+    /// so far lies in a sealed segment. Returns the version after the roll.
+    pub(crate) fn roll_for_compaction(&self) -> Result<Arc<Version>> {
+        let mut guard = self.writer.lock();
+        let w = guard.as_mut().ok_or_else(Error::closed)?;
+        if w.log.active_len() > 0 {
+            let last_seq = w.next_seq - 1;
+            w.log.roll(&mut w.segments, last_seq)?;
+            return Ok(self.rematerialize(w));
+        }
+        Ok(self.materialize(Some(w)))
+    }
+
+    /// Swaps compacted segments in: entries still pointing at their old location
+    /// move to the new one; the input segments leave the table.
+    pub(crate) fn install_compaction(
+        &self,
+        relocations: &[(Key, Loc, Loc)],
+        inputs: &BTreeSet<u32>,
+        outputs: Vec<Arc<Segment>>,
+    ) -> Result<Arc<Version>> {
+        let mut guard = self.writer.lock();
+        let w = guard.as_mut().ok_or_else(Error::closed)?;
+        // The outputs join the point-read table before the hash index points into
+        // them; the inputs leave it after, when nothing points into them.
+        let mut with_outputs = (*w.segments).clone();
+        for seg in &outputs {
+            with_outputs.insert(seg.id, seg.clone());
+        }
+        self.tables.store(Arc::new(with_outputs));
+        let hash = self.hash.load();
+        let mut changes = Vec::with_capacity(relocations.len());
+        for (key, old, new) in relocations {
+            // Entries overwritten since the copy was made keep their newer value.
+            if let Some(loc) = w.index.get_mut(&Probe::new(key)).filter(|l| **l == *old) {
+                *loc = *new;
+                let (old, new) = (*old, *new);
+                changes.push((hash.hash(key), Change::Relocate { old, new }));
+            }
+        }
+        hash.apply(&changes);
+        let segments = Arc::make_mut(&mut w.segments);
+        for id in inputs {
+            if let Some(seg) = segments.remove(id) {
+                w.log.sealed_removed(file_len(&seg.path).unwrap_or(0));
+            }
+        }
+        for seg in outputs {
+            w.log.sealed_added(file_len(&seg.path)?);
+            segments.insert(seg.id, seg);
+        }
+        Ok(self.rematerialize(w))
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let c = &self.counters;
+        let writer_bytes = self
+            .writer
+            .lock()
+            .as_ref()
+            .map(|w| (w.live_bytes, w.log.total_bytes()));
+        let (live_bytes, total_bytes) = writer_bytes.unwrap_or_else(|| {
+            let version = self.snapshot();
+            (
+                version.index.values().map(|l| l.len as u64).sum(),
+                version
+                    .segments
+                    .values()
+                    .map(|s| file_len(&s.path).unwrap_or(0))
+                    .sum(),
+            )
+        });
+        Stats {
+            live_keys: self.live_keys.load(Ordering::Acquire),
+            live_bytes,
+            total_bytes,
+            segments: self.tables.load().len() as u64,
+            last_seq: self.log.written_seq(),
+            cache_hits: c.cache_hits.load(Ordering::Relaxed),
+            cache_misses: c.cache_misses.load(Ordering::Relaxed),
+            compactions: c.compactions.load(Ordering::Relaxed),
+            commits: c.commits.load(Ordering::Relaxed),
+            fsyncs: self.log.fsyncs(),
+            checkpoints: c.checkpoints.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Closes the writer's log after the last commit; the caller holds the
+    /// maintenance lock and has set `closed`.
+    pub(crate) fn close_writer(&self) -> Result<()> {
+        let mut guard = self.writer.lock();
+        if let Some(w) = guard.as_ref() {
+            // Iterators and snapshots taken after this point read the last version.
+            self.materialize(Some(w));
+        }
+        let Some(w) = guard.take() else {
+            return Ok(());
+        };
+        let (mut segments, last_seq) = (w.segments, w.next_seq - 1);
+        let result = w.log.close(&mut segments, last_seq);
+        log::info!("closed {} at seq {last_seq}", self.dir.display());
+        result
+    }
+}
