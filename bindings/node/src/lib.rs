@@ -126,10 +126,14 @@ fn config_of(options: &NativeConfig) -> Result<Config> {
             check(lightning_db_config_set_compaction_dead_ratio(config.0, v))?;
         }
         if let Some(v) = options.compaction_min_dead_bytes {
-            check(lightning_db_config_set_compaction_min_dead_bytes(config.0, v as u64))?;
+            check(lightning_db_config_set_compaction_min_dead_bytes(
+                config.0, v as u64,
+            ))?;
         }
         if let Some(v) = options.normal_sync_interval_ms {
-            check(lightning_db_config_set_normal_sync_interval_ms(config.0, v as u64))?;
+            check(lightning_db_config_set_normal_sync_interval_ms(
+                config.0, v as u64,
+            ))?;
         }
     }
     Ok(config)

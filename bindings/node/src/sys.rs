@@ -102,9 +102,18 @@ extern "C" {
         config: *mut LightningDBConfig,
         auto_compact: bool,
     ) -> LightningDBError;
-    pub fn lightning_db_config_set_compaction_dead_ratio(config: *mut LightningDBConfig, ratio: f64) -> LightningDBError;
-    pub fn lightning_db_config_set_compaction_min_dead_bytes(config: *mut LightningDBConfig, bytes: u64) -> LightningDBError;
-    pub fn lightning_db_config_set_normal_sync_interval_ms(config: *mut LightningDBConfig, interval_ms: u64) -> LightningDBError;
+    pub fn lightning_db_config_set_compaction_dead_ratio(
+        config: *mut LightningDBConfig,
+        ratio: f64,
+    ) -> LightningDBError;
+    pub fn lightning_db_config_set_compaction_min_dead_bytes(
+        config: *mut LightningDBConfig,
+        bytes: u64,
+    ) -> LightningDBError;
+    pub fn lightning_db_config_set_normal_sync_interval_ms(
+        config: *mut LightningDBConfig,
+        interval_ms: u64,
+    ) -> LightningDBError;
     pub fn lightning_db_config_free(config: *mut LightningDBConfig);
 
     pub fn lightning_db_create(
