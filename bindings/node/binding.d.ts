@@ -104,6 +104,12 @@ export declare function fastTxGet(db: number, tx: number, keyLen: number): numbe
  */
 export declare function liveHandleCount(): number
 
+/** The longest key accepted, in bytes (keys are 1 to this many bytes). */
+export declare function maxKeySize(): number
+
+/** The longest value accepted, in bytes (values may be empty). */
+export declare function maxValueSize(): number
+
 export interface NativeCompactionReport {
   segmentsBefore: number
   segmentsAfter: number

@@ -843,5 +843,7 @@ module.exports.fastHas = nativeBinding.fastHas
 module.exports.fastPut = nativeBinding.fastPut
 module.exports.fastTxGet = nativeBinding.fastTxGet
 module.exports.liveHandleCount = nativeBinding.liveHandleCount
+module.exports.maxKeySize = nativeBinding.maxKeySize
+module.exports.maxValueSize = nativeBinding.maxValueSize
 module.exports.sharedBuffer = nativeBinding.sharedBuffer
 module.exports.version = nativeBinding.version

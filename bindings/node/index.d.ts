@@ -240,8 +240,14 @@ export declare function open(path: string, options?: Options): Database
 export declare function version(): string
 /** Native handles of every kind not yet released in this process (a leak check). */
 export declare function liveHandleCount(): number
-/** The longest key, in bytes. */
-export declare const MAX_KEY_SIZE: 16384
+/** The longest key accepted, in bytes (keys are 1 to this many bytes). */
+export declare function maxKeySize(): number
+/** The longest value accepted, in bytes (values may be empty). */
+export declare function maxValueSize(): number
+/** The longest key, in bytes: maxKeySize(). */
+export declare const MAX_KEY_SIZE: number
+/** The longest value, in bytes: maxValueSize(). */
+export declare const MAX_VALUE_SIZE: number
 
 /** The C error names, the `.code` of each error class. */
 export type ErrorCode =

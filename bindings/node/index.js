@@ -159,7 +159,7 @@ function nativeConfig(options) {
 // Bounds. The C scan is start-inclusive and end-exclusive; an exclusive start or
 // an inclusive end becomes the key that immediately follows it in byte order.
 
-const MAX_KEY_SIZE = 16384
+const MAX_KEY_SIZE = native.maxKeySize()
 
 // The smallest key greater than `key`, or null if there is none.
 function successor(key) {
@@ -925,6 +925,8 @@ module.exports = {
   open,
   create,
   version: native.version,
+  maxKeySize: native.maxKeySize,
+  maxValueSize: native.maxValueSize,
   liveHandleCount: native.liveHandleCount,
   Database,
   Transaction,
@@ -941,4 +943,5 @@ module.exports = {
   TransactionConflictError,
   UnknownError,
   MAX_KEY_SIZE,
+  MAX_VALUE_SIZE: native.maxValueSize(),
 }

@@ -61,6 +61,14 @@ for (const m of sys.matchAll(/pub struct (\w+) \{([\s\S]*?)\n\}/g)) {
   checked++
 }
 
+// Numeric constants: `pub const LIGHTNING_DB_X: T = N;` against `#define LIGHTNING_DB_X N`.
+for (const m of sys.matchAll(/pub const (LIGHTNING_DB_\w+): \w+ = (\d+);/g)) {
+  const d = new RegExp(`#define ${m[1]} (\\d+)`).exec(header)
+  if (!d) problems.push(`${m[1]}: not defined in the header`)
+  else if (d[1] !== m[2]) problems.push(`${m[1]}: ${m[2]}, header ${d[1]}`)
+  checked++
+}
+
 if (problems.length) {
   console.error(`src/sys.rs differs from the header:\n  ${problems.join('\n  ')}`)
   process.exit(1)

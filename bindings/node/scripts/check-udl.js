@@ -19,7 +19,7 @@ const bindingDts = fs.readFileSync(path.join(__dirname, '../binding.d.ts'), 'utf
 
 // UDL name -> Node name, or { none: why }.
 const map = {
-  namespace: { create: 'create', open: 'open', version: 'version' },
+  namespace: { create: 'create', open: 'open', version: 'version', max_key_size: 'maxKeySize', max_value_size: 'maxValueSize' },
   Database: {
     create: 'create', // a constructor: the module function
     open: 'open',

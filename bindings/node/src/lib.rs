@@ -147,6 +147,18 @@ pub fn version() -> String {
         .into_owned()
 }
 
+/// The longest key accepted, in bytes (keys are 1 to this many bytes).
+#[napi]
+pub fn max_key_size() -> u32 {
+    LIGHTNING_DB_MAX_KEY_SIZE
+}
+
+/// The longest value accepted, in bytes (values may be empty).
+#[napi]
+pub fn max_value_size() -> u32 {
+    LIGHTNING_DB_MAX_VALUE_SIZE
+}
+
 /// Handles of every type not yet released in this process (the library's leak
 /// check; tests use it to prove that iterators are released).
 #[napi]

@@ -9,6 +9,8 @@ use std::os::raw::{c_char, c_int};
 pub type LightningDBError = c_int;
 pub const SUCCESS: LightningDBError = 0;
 pub const LIGHTNING_DB_NO_VALUE: usize = usize::MAX;
+pub const LIGHTNING_DB_MAX_KEY_SIZE: u32 = 16384;
+pub const LIGHTNING_DB_MAX_VALUE_SIZE: u32 = 268435456;
 
 #[repr(C)]
 pub struct LightningDB {

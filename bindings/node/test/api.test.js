@@ -399,6 +399,8 @@ test('the library is the one beside the addon (rpath $ORIGIN)', () => {
   const out = execFileSync('ldd', [addon], { encoding: 'utf8' })
   assert.match(out, new RegExp(`liblightning_db_ffi\\.so => ${path.dirname(addon).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/liblightning_db_ffi\\.so`))
   assert.match(ldb.version(), /^\d+\.\d+\.\d+/)
+  assert.equal(ldb.maxKeySize(), 16384)
+  assert.equal(ldb.maxValueSize(), 256 * 1024 * 1024)
 })
 
 test('two copies of the module in one thread, and a worker thread, read correctly', async (t) => {
