@@ -54,11 +54,16 @@ fn set_error(e: &LightningDbError) -> i32 {
     code
 }
 
-/// The database of a `LightningDB*` (from `Database.native_handle()`).
+/// The database of a `LightningDB*` (from `Database.native_handle()`), as the
+/// UniFFI object, for the calls that make objects of that surface.
 fn database(db: *const LightningDB) -> Result<Database> {
-    Ok(Database::shared(Arc::clone(
-        &handles::database(db.addr())?.db,
-    )))
+    Ok(Database::shared(Arc::clone(&open_database(db)?.db)))
+}
+
+/// The open database of a `LightningDB*`, for the point calls: one registry
+/// lookup and nothing more per call.
+fn open_database(db: *const LightningDB) -> Result<Arc<handles::OpenDatabase>> {
+    Ok(handles::database(db.addr())?)
 }
 
 /// Runs `f`, turning an error or a panic into its code (recorded for
@@ -197,7 +202,7 @@ pub unsafe extern "C" fn lightning_db_fast_db_get(
     cap: c_int,
 ) -> i64 {
     guard(code_of, || {
-        let value = database(db)?.get_slice(slice(key, key_len, "key")?)?;
+        let value = open_database(db)?.get(slice(key, key_len, "key")?)?;
         Ok(deliver(value, buf, cap))
     })
 }
@@ -406,7 +411,7 @@ pub unsafe extern "C" fn lightning_db_fast_db_get_py(
 ) -> *mut c_void {
     guard(
         |_| python_error(),
-        || to_python(database(db)?.get_slice(slice(key, key_len, "key")?)?),
+        || to_python(open_database(db)?.get(slice(key, key_len, "key")?)?),
     )
 }
 
@@ -444,7 +449,7 @@ pub unsafe extern "C" fn lightning_db_fast_db_put(
     guard(
         |c| c,
         || {
-            database(db)?.put_slice(
+            open_database(db)?.put(
                 slice(key, key_len, "key")?,
                 slice(value, value_len, "value")?,
             )?;
@@ -466,7 +471,7 @@ pub unsafe extern "C" fn lightning_db_fast_db_delete(
     guard(
         |c| c,
         || {
-            let present = database(db)?.delete_slice(slice(key, key_len, "key")?)?;
+            let present = open_database(db)?.delete(slice(key, key_len, "key")?)?;
             Ok(present as c_int)
         },
     )
@@ -485,7 +490,7 @@ pub unsafe extern "C" fn lightning_db_fast_db_contains(
     guard(
         |c| c,
         || {
-            let present = database(db)?.contains_slice(slice(key, key_len, "key")?)?;
+            let present = open_database(db)?.contains(slice(key, key_len, "key")?)?;
             Ok(present as c_int)
         },
     )
@@ -497,7 +502,7 @@ pub unsafe extern "C" fn lightning_db_fast_db_contains(
 /// `db` is a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn lightning_db_fast_db_len(db: *const LightningDB) -> i64 {
-    guard(code_of, || Ok(database(db)?.len()? as i64))
+    guard(code_of, || Ok(open_database(db)?.len()? as i64))
 }
 
 /// Applies `op_count` operations atomically. `lens` holds two native-endian C
