@@ -91,29 +91,42 @@ pub(crate) fn last_error_message() -> *const c_char {
         .unwrap_or(c"".as_ptr())
 }
 
-/// Runs `body`, turning a panic into a `Failure` so that no unwind crosses the C
-/// boundary (which would abort the process or worse).
+/// Runs `body`, turning a panic into a `Failure` (UnknownError) so that no unwind
+/// crosses the boundary (which would abort the process or worse).
+fn catch_panic<T>(body: impl FnOnce() -> Outcome<T>) -> Outcome<T> {
+    panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string());
+        // A payload's destructor could itself panic; it must not escape either.
+        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
+        Err(Failure::new(
+            LightningDBError::UnknownError,
+            format!("internal error (panic): {what}"),
+        ))
+    })
+}
+
+/// `catch_panic`, with a failure's message prefixed by the C function's name.
 fn catch<T>(name: &str, body: impl FnOnce() -> Outcome<T>) -> Outcome<T> {
-    match panic::catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(failure)) => Err(Failure {
-            code: failure.code,
-            message: format!("{name}: {}", failure.message),
-        }),
-        Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic without a message".to_string());
-            // A payload's destructor could itself panic; it must not escape either.
-            let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
-            Err(Failure::new(
-                LightningDBError::UnknownError,
-                format!("{name}: internal error (panic): {what}"),
-            ))
-        }
+    catch_panic(body).map_err(|failure| Failure {
+        code: failure.code,
+        message: format!("{name}: {}", failure.message),
+    })
+}
+
+/// For a surface with return conventions of its own (a language fast path):
+/// `body` with panics caught, its failure recorded as this thread's last error
+/// (read with `lightning_db_last_error_code` / `_message`), a success clearing it.
+pub(crate) fn run_recorded<T>(body: impl FnOnce() -> Outcome<T>) -> Outcome<T> {
+    let outcome = catch_panic(body);
+    match &outcome {
+        Ok(_) => clear(),
+        Err(failure) => record(failure.code, &failure.message),
     }
+    outcome
 }
 
 /// For functions returning `LightningDBError`: the code, with the last-error slot

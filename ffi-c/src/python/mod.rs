@@ -12,12 +12,11 @@
 
 use std::cell::RefCell;
 use std::ffi::{c_int, c_void};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use lightning_db as engine;
 
-use crate::boundary::handles;
+use crate::boundary::{self, handles, Failure};
 use crate::c_api::LightningDB;
 use crate::uniffi::{
     lock, Cursor, Database, KeyBound, LightningDbError, Page, PageLimit, Result, Transaction,
@@ -42,16 +41,8 @@ use crate::uniffi::{
 pub const LIGHTNING_DB_FAST_NOT_FOUND: i64 = -100;
 
 thread_local! {
-    /// The last error of a fast call on this thread: (code, message).
-    static LAST_ERROR: RefCell<(i32, String)> = const { RefCell::new((0, String::new())) };
     /// A value too large for the caller's buffer, kept for `take_value`.
     static OVERSIZED: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
-}
-
-fn set_error(e: &LightningDbError) -> i32 {
-    let code = e.code() as i32;
-    LAST_ERROR.with(|l| *l.borrow_mut() = (code, e.message().to_string()));
-    code
 }
 
 /// The database of a `LightningDB*` (from `Database.native_handle()`), as the
@@ -66,22 +57,12 @@ fn open_database(db: *const LightningDB) -> Result<Arc<handles::OpenDatabase>> {
     Ok(handles::database(db.addr())?)
 }
 
-/// Runs `f`, turning an error or a panic into its code (recorded for
-/// `lightning_db_fast_last_error`).
+/// Runs `f` through the boundary (panics caught, the failure recorded as this
+/// thread's last error) and turns a failure into its code.
 fn guard<T>(on_error: impl FnOnce(i32) -> T, f: impl FnOnce() -> Result<T>) -> T {
-    let result = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        Err(LightningDbError::Unknown {
-            message: format!("internal error (panic) in lightning_db: {what}"),
-        })
-    });
-    match result {
+    match boundary::run_recorded(|| f().map_err(Failure::from)) {
         Ok(v) => v,
-        Err(e) => on_error(set_error(&e)),
+        Err(failure) => on_error(failure.code as i32),
     }
 }
 
@@ -153,22 +134,19 @@ fn into_handle<T>(obj: Arc<T>) -> *const T {
 /// `buf` must be null or point to `cap` writable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn lightning_db_fast_last_error(buf: *mut u8, cap: c_int) -> c_int {
-    LAST_ERROR.with(|l| {
-        let l = l.borrow();
-        let msg = l.1.as_bytes();
-        if !buf.is_null() && cap > 0 {
-            let n = msg.len().min(cap as usize);
-            std::ptr::copy_nonoverlapping(msg.as_ptr(), buf, n);
-        }
-        c_int::try_from(msg.len()).unwrap_or(c_int::MAX)
-    })
+    let msg = std::ffi::CStr::from_ptr(boundary::last_error_message()).to_bytes();
+    if !buf.is_null() && cap > 0 {
+        let n = msg.len().min(cap as usize);
+        std::ptr::copy_nonoverlapping(msg.as_ptr(), buf, n);
+    }
+    c_int::try_from(msg.len()).unwrap_or(c_int::MAX)
 }
 
 /// The code of this thread's last fast-call error: what a handle-returning
-/// function that returned null failed with (0 if none failed yet).
+/// function that returned null failed with (0 after a call that succeeded).
 #[no_mangle]
 pub extern "C" fn lightning_db_fast_last_error_code() -> c_int {
-    LAST_ERROR.with(|l| l.borrow().0)
+    boundary::last_error_code() as c_int
 }
 
 /// After a `_get` returned a length larger than the buffer it was given: copies

@@ -89,6 +89,12 @@ impl From<engine::Error> for LightningDbError {
     }
 }
 
+impl From<LightningDbError> for Failure {
+    fn from(e: LightningDbError) -> Self {
+        Failure::new(e.code(), e.message())
+    }
+}
+
 impl From<Failure> for LightningDbError {
     fn from(f: Failure) -> Self {
         Self::new(f.code, f.message)
