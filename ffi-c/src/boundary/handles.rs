@@ -75,11 +75,6 @@ impl<T> Registry<T> {
 
     /// Registers `value` and returns its new token.
     pub fn insert(&self, value: T) -> usize {
-        self.insert_shared(Arc::new(value))
-    }
-
-    /// Registers an object shared with its other owners; returns its new token.
-    pub fn insert_shared(&self, value: Arc<T>) -> usize {
         // Poisoning can only come from a panic inside these short critical sections
         // (an allocation failure aborts instead); the map is still consistent.
         let mut live = self.live.write().unwrap_or_else(PoisonError::into_inner);
@@ -90,7 +85,7 @@ impl<T> Registry<T> {
                 break token;
             }
         };
-        live.insert(token, value);
+        live.insert(token, Arc::new(value));
         token
     }
 
