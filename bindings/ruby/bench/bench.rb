@@ -3,17 +3,18 @@
 # Lightning DB from Ruby beside Ruby's embedded stores, in one run: ops/s for
 # point gets, single puts (one durable commit each), batched puts (1,000 per
 # commit), ranges of 10 and a full scan, over random 24-byte keys and 150-byte
-# values. Peers: SQLite (Debian's ruby-sqlite3; WAL, synchronous=FULL so each
-# commit is durable like Lightning DB's sync_mode :full), and Ruby's PStore
-# (gdbm too, when the gdbm extension is installed). Also the floor the gem's get
+# values. Peers, each when installed (ci/bench-ruby installs them from Debian):
+# SQLite (ruby-sqlite3; WAL, synchronous=FULL so each commit is durable like
+# Lightning DB's sync_mode :full), Kyoto Cabinet's B+ tree (ruby-kyotocabinet;
+# durable transactions), Ruby's DBM over GDBM (ruby-dbm: reads and scans only,
+# as it cannot make a write durable) and Ruby's PStore. Also the floor the gem's get
 # is measured against: a bare ffi call, and the C ABI's get_into called straight
 # from Ruby (ffi call + the engine's get, no Ruby String made), and the same get
 # through the UniFFI-generated module, which the gem's hot path avoids.
 #
-#   ruby -Ibindings/ruby/lib bindings/ruby/bench/bench.rb [keys]   (default 100000)
+#   ci/bench-ruby [keys]   (default 100000)
 #
-# After bindings/ruby/build-gem (which puts the native library in lib/). A
-# program that prints a table, not a test: CI does not run it.
+# A program that prints a table, not a test: CI does not run it.
 
 require 'lightning_db'
 require 'tmpdir'
@@ -65,6 +66,7 @@ end
 
 class LightningEngine
   def name = 'Lightning DB'
+  def durable? = true
 
   def initialize(dir)
     @db = LightningDB.open(File.join(dir, 'lightning'), sync_mode: :full)
@@ -83,9 +85,9 @@ end
 
 class SqliteEngine
   def name = 'SQLite'
+  def durable? = true
 
   def initialize(dir)
-    require 'sqlite3'
     @db = SQLite3::Database.new(File.join(dir, 'sqlite.db'))
     @db.execute('PRAGMA journal_mode=WAL')
     @db.execute('PRAGMA synchronous=FULL')
@@ -123,9 +125,9 @@ end
 
 class PStoreEngine
   def name = 'PStore'
+  def durable? = true
 
   def initialize(dir)
-    require 'pstore'
     @store = PStore.new(File.join(dir, 'pstore'), true) # thread-safe
     @store.ultra_safe = true # fsync each commit
   end
@@ -146,28 +148,74 @@ class PStoreEngine
   def close; end
 end
 
-class GdbmEngine
-  def name = 'GDBM'
+# Kyoto Cabinet's B+ tree database (Debian's ruby-kyotocabinet, a C extension):
+# ordered, with transactions; `begin_transaction(true)` makes each commit durable
+# (synchronized to the device), as Lightning DB's sync_mode :full does.
+class KyotoEngine
+  def name = 'Kyoto Cabinet'
+  def durable? = true
 
   def initialize(dir)
-    @db = GDBM.new(File.join(dir, 'gdbm'), 0o644, GDBM::WRCREAT | GDBM::SYNC)
+    @db = KyotoCabinet::DB.new
+    path = File.join(dir, 'kyoto.kct')
+    @db.open(path, KyotoCabinet::DB::OWRITER | KyotoCabinet::DB::OCREATE) || raise("open #{path}: #{@db.error}")
   end
 
+  def load(pairs) = pairs.each_slice(BATCH) { |slice| batch(slice) }
+  def get(key) = @db.get(key)
+  def put(key, value) = durably { @db.set(key, value) }
+  def batch(pairs) = durably { pairs.each { |k, v| @db.set(k, v) } }
+
+  def range(key)
+    cursor = @db.cursor
+    cursor.jump(key)
+    n = 0
+    n += 1 while n < 10 && cursor.get(true)
+    cursor.disable
+    n
+  end
+
+  def scan
+    n = 0
+    @db.each { n += 1 }
+    n
+  end
+
+  def close = @db.close
+
+  private
+
+  def durably
+    @db.begin_transaction(true) || raise("begin: #{@db.error}")
+    yield
+    @db.end_transaction(true) || raise("commit: #{@db.error}")
+  end
+end
+
+# Ruby's DBM over GDBM (Debian's ruby-dbm): a hash file, unordered, with no
+# transactions and no sync, so its writes are not durable and it has no range row.
+class DbmEngine
+  def name = 'DBM (GDBM)'
+
+  def initialize(dir)
+    @db = DBM.open(File.join(dir, 'dbm'), 0o644, DBM::NEWDB)
+  end
+
+  def durable? = false
   def load(pairs) = pairs.each { |k, v| @db[k] = v }
   def get(key) = @db[key]
-  def put(key, value) = (@db[key] = value)
-  def batch(pairs) = pairs.each { |k, v| @db[k] = v } # no transactions: each put is a write
   def range(_key) = nil
   def scan = @db.each_pair.count { true }
   def close = @db.close
 end
 
-engines = [LightningEngine, SqliteEngine, PStoreEngine]
-begin
-  require 'gdbm'
-  engines << GdbmEngine
+engines = [LightningEngine]
+notes = []
+{ 'sqlite3' => SqliteEngine, 'kyotocabinet' => KyotoEngine, 'dbm' => DbmEngine, 'pstore' => PStoreEngine }.each do |lib, klass|
+  require lib
+  engines << klass
 rescue LoadError
-  gdbm_note = 'GDBM: not installed here (no gdbm extension for this Ruby)'
+  notes << "#{klass.allocate.name}: not installed here (ci/bench-ruby installs it from Debian)"
 end
 
 rows = Hash.new { |h, k| h[k] = {} }
@@ -185,9 +233,11 @@ Dir.mktmpdir('lightning-db-bench-', ENV.fetch('BENCH_DIR', Dir.tmpdir)) do |dir|
     rows['range of 10 (pairs/s)'][name] = engine.range(PROBES[0]) && rate(OPS[:range], 10) { |i| engine.range(PROBES[i % KEYS]) }
     rows['full scan (pairs/s)'][name] = rate(OPS[:scan], KEYS) { engine.scan == KEYS || raise("short scan in #{name}") }
     new_rng = Random.new(99)
-    rows['single put, durable (puts/s)'][name] = rate(OPS[:put]) { engine.put(new_rng.bytes(24), VALUE_LIST[0]) }
-    rows["batched put, #{BATCH}/commit (puts/s)"][name] =
-      rate(OPS[:batch], BATCH) { engine.batch(Array.new(BATCH) { [new_rng.bytes(24), VALUE_LIST[1]] }) }
+    if engine.durable?
+      rows['single put, durable (puts/s)'][name] = rate(OPS[:put]) { engine.put(new_rng.bytes(24), VALUE_LIST[0]) }
+      rows["batched put, #{BATCH}/commit (puts/s)"][name] =
+        rate(OPS[:batch], BATCH) { engine.batch(Array.new(BATCH) { [new_rng.bytes(24), VALUE_LIST[1]] }) }
+    end
 
     if klass == LightningEngine
       db = engine.db
@@ -247,4 +297,4 @@ puts
 with_string = 1e6 / extra['C get_into + the value made a String (read_bytes)']
 puts format('gem get ÷ (C get_into from Ruby): %.2f (goal: within 1.5); ÷ (C get_into + value String): %.2f; ' \
             'bare ffi call %.3f µs', gem_get / engine_get, gem_get / with_string, floor)
-puts gdbm_note if gdbm_note
+notes.each { |note| puts note }

@@ -247,6 +247,29 @@ class ApiTest < Minitest::Test
     tx.rollback
   end
 
+  def test_the_block_of_a_cursor_each_may_move_or_close_that_cursor
+    db = open_db
+    db.write { |b| (1..100).each { |i| b[format('k%03d', i)] = i.to_s } }
+    names = ->(range) { range.map { |i| format('k%03d', i) } }
+    c = db.cursor
+    seen = []
+    c.each do |key, _|
+      seen << key
+      # Past the end of the first page (16 pairs): the cursor fetches another.
+      seen.concat(c.next_page(20).map { |k, _| "moved #{k}" }) if key == 'k010'
+    end
+    assert_equal names.(1..10) + names.(11..30).map { |k| "moved #{k}" } + names.(31..100), seen
+    c.close
+    c = db.cursor
+    seen = []
+    c.each do |key, _|
+      seen << key
+      c.close if key == 'k005'
+    end
+    assert_equal names.(1..5), seen
+    assert_nil c.next
+  end
+
   def test_a_scan_reads_a_snapshot
     db = open_db
     db['a'] = '1'
