@@ -18,9 +18,6 @@ module LightningDB
   class Database
     include Enumerable
 
-    NO_VALUE = Native::NO_VALUE
-    private_constant :NO_VALUE
-
     # @api private: use {LightningDB.open}.
     # @param inner [LightningDb::Database] the generated object
     def initialize(inner)
@@ -44,17 +41,7 @@ module LightningDB
     def get(key)
       raise TypeError, "key must be a String, not #{key.class}" unless key.is_a?(String)
 
-      s = Thread.current[:__lightning_db_scratch] || Native.scratch
-      while true # rubocop:disable Style/InfiniteLoop -- `loop` costs a block per get
-        rc = Native.get_into(@db, key, key.bytesize, s.buf, s.cap, s.out)
-        raise Native.error(rc) unless rc == 0
-
-        len = s.out.read_ulong
-        return nil if len == NO_VALUE
-        return s.buf.read_bytes(len) if len <= s.cap
-
-        s.resize(len) # then read it again: it did not fit
-      end
+      (Thread.current[:__lightning_db_scratch] || Native.scratch).get(@db, key)
     end
     alias [] get
 
