@@ -539,6 +539,19 @@ enum LightningDBError lightning_db_delete(struct LightningDB *db,
                                           size_t key_len);
 
 /**
+ * Removes `key` as `lightning_db_delete` does, and sets `*found` to whether it
+ * was stored: true when the key had a value and the delete was committed, false
+ * when it had none (nothing is written then). For bindings whose delete answers
+ * "was it there", in one call instead of a lookup and a delete.
+ *
+ * Memory: `*found` is always written (false on failure).
+ */
+enum LightningDBError lightning_db_delete_found(struct LightningDB *db,
+                                                const uint8_t *key,
+                                                size_t key_len,
+                                                bool *found);
+
+/**
  * Sets `*found` to whether `key` is stored, without reading its value.
  */
 enum LightningDBError lightning_db_contains(struct LightningDB *db,

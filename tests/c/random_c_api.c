@@ -66,6 +66,7 @@
     X(commit_transaction) X(abort_transaction) X(iter_range) X(iter_prefix)              \
     X(iter_range_tx) X(iter_prefix_tx) X(iter_next) X(iter_free)                         \
     X(get_into) X(get_tx_into) X(iter_next_borrowed) X(iter_next_page) X(write_packed) X(release)    \
+    X(delete_found)                                                                      \
     X(config_set_compaction_dead_ratio) X(config_set_compaction_min_dead_bytes)          \
     X(config_set_normal_sync_interval_ms)
 
@@ -1444,18 +1445,30 @@ static void op_delete(void) {
     }
     Store *s = &stores[dbs[di].store];
     int k = pick_key();
+    /* Half the deletes through lightning_db_delete_found, which also reports
+     * whether the key was there. */
+    bool reporting = one_in(2);
     Faults f = {0};
-    unsigned m = fault_mask(2);
+    unsigned m = fault_mask(reporting ? 3 : 2);
     LightningDB *h = db_arg(&f, m & 1, di);
     const uint8_t *kp = ukey[k];
     size_t kl = ulen[k];
     key_arg(&f, m & 2, true, &kp, &kl);
+    bool found = !one_in(2), *fp = &found;
+    if (reporting && (m & 4)) {
+        fp = NULL;
+        fault(&f, S(NullPointer), "found NULL");
+    }
+    bool present = s->m[k] != NULL;
     char ctx[64];
-    snprintf(ctx, sizeof ctx, "db #%d, key #%d (%s)", di, k, s->m[k] ? "present" : "absent");
-    int got = check(F_delete, CALL(delete, (h, kp, kl)), &f,
-                    dbs[di].ro ? S(InvalidArgument) : S(Success), ctx);
+    snprintf(ctx, sizeof ctx, "db #%d, key #%d (%s)", di, k, present ? "present" : "absent");
+    int want = dbs[di].ro ? S(InvalidArgument) : S(Success);
+    int got = reporting ? check(F_delete_found, CALL(delete_found, (h, kp, kl, fp)), &f, want, ctx)
+                        : check(F_delete, CALL(delete, (h, kp, kl)), &f, want, ctx);
+    if (reporting && fp && found != (got == Success && present))
+        mismatch("delete_found(%s) returned %d and reported found = %d", ctx, got, found);
     if (got == Success) {
-        if (s->m[k]) { /* deleting an absent key writes nothing */
+        if (present) { /* deleting an absent key writes nothing */
             set_slot(&s->m[k], NULL);
             store_commit(s, &k, 1);
         }

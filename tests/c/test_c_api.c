@@ -306,6 +306,18 @@ static void test_put_overwrite_delete_contains(void) {
     /* Deleting an absent key is not an error. */
     OK(lightning_db_delete(db, B("k"), 1));
     OK(lightning_db_delete(db, B("never"), 5));
+    /* lightning_db_delete_found says whether there was something to delete. */
+    OK(put_s(db, "k", "v3"));
+    found = false;
+    OK(lightning_db_delete_found(db, B("k"), 1, &found));
+    CHECK(found);
+    CHECK_VALUE(db, "k", "<absent>");
+    found = true;
+    OK(lightning_db_delete_found(db, B("k"), 1, &found));
+    CHECK(!found);
+    found = true;
+    EXPECT(lightning_db_delete_found(db, B("k"), 0, &found), InvalidArgument);
+    CHECK(!found); /* written even on failure */
     lightning_db_free(db);
 
     /* Data survives closing and reopening, with lightning_db_open. */
@@ -338,6 +350,9 @@ static void test_null_pointers(void) {
     EXPECT(lightning_db_get(db, B("k"), 1, NULL), NullPointer);
     EXPECT(lightning_db_delete(NULL, B("k"), 1), NullPointer);
     EXPECT(lightning_db_delete(db, NULL, 1), NullPointer);
+    EXPECT(lightning_db_delete_found(NULL, B("k"), 1, &found), NullPointer);
+    EXPECT(lightning_db_delete_found(db, NULL, 1, &found), NullPointer);
+    EXPECT(lightning_db_delete_found(db, B("k"), 1, NULL), NullPointer);
     EXPECT(lightning_db_contains(NULL, B("k"), 1, &found), NullPointer);
     EXPECT(lightning_db_contains(db, NULL, 1, &found), NullPointer);
     EXPECT(lightning_db_contains(db, B("k"), 1, NULL), NullPointer);
@@ -1089,6 +1104,10 @@ static void test_read_only_and_refresh(void) {
     CHECK_VALUE(reader, "first", "1");
     EXPECT(put_s(reader, "x", "y"), InvalidArgument);
     EXPECT(lightning_db_delete(reader, B("first"), 5), InvalidArgument);
+    bool found = true;
+    EXPECT(lightning_db_delete_found(reader, B("first"), 5, &found), InvalidArgument);
+    CHECK(!found);
+    CHECK_VALUE(reader, "first", "1");
     EXPECT(lightning_db_checkpoint(reader), InvalidArgument);
     EXPECT(lightning_db_compact(reader, NULL), InvalidArgument);
     uint64_t tx;

@@ -197,20 +197,13 @@ namespace LightningDB
         public bool Delete(byte[] key)
         {
             if (key == null) throw new ArgumentNullException(nameof(key));
-            // The C ABI's delete does not say whether the key was there, so ask first. Only
-            // one process writes, so only another thread of this one could change the
-            // answer in between (a delete reporting it would close that gap).
-            bool present = ContainsKey(key);
-            if (!present)
-            {
-                return false;
-            }
             NativeDb* db = Db;
-            fixed (byte* k = key)
+            bool found;
+            fixed (byte* k = key.Length == 0 ? Native.NonNullEmpty : key)
             {
-                Native.Check(NativeMethods.lightning_db_delete(db, k, (UIntPtr)key.Length));
+                Native.Check(NativeMethods.lightning_db_delete_found(db, k, (UIntPtr)key.Length, &found));
             }
-            return true;
+            return found;
         }
 
         /// <summary>Removes the UTF-8 encoding of <paramref name="key"/>; true if it was stored.</summary>

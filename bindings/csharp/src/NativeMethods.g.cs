@@ -265,6 +265,17 @@ namespace LightningDB.Interop
         internal static extern LightningDBError lightning_db_delete(LightningDB* db, byte* key, System.UIntPtr key_len);
 
         /// <summary>
+        ///  Removes `key` as `lightning_db_delete` does, and sets `*found` to whether it
+        ///  was stored: true when the key had a value and the delete was committed, false
+        ///  when it had none (nothing is written then). For bindings whose delete answers
+        ///  "was it there", in one call instead of a lookup and a delete.
+        ///
+        ///  Memory: `*found` is always written (false on failure).
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "lightning_db_delete_found", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern LightningDBError lightning_db_delete_found(LightningDB* db, byte* key, System.UIntPtr key_len, bool* found);
+
+        /// <summary>
         ///  Sets `*found` to whether `key` is stored, without reading its value.
         /// </summary>
         [DllImport(__DllName, EntryPoint = "lightning_db_contains", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]

@@ -194,6 +194,31 @@ pub unsafe extern "C" fn lightning_db_delete(
     })
 }
 
+/// Removes `key` as `lightning_db_delete` does, and sets `*found` to whether it
+/// was stored: true when the key had a value and the delete was committed, false
+/// when it had none (nothing is written then). For bindings whose delete answers
+/// "was it there", in one call instead of a lookup and a delete.
+///
+/// Memory: `*found` is always written (false on failure).
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_delete_found(
+    db: *mut LightningDB,
+    key: *const u8,
+    key_len: usize,
+    found: *mut bool,
+) -> LightningDBError {
+    if !found.is_null() {
+        found.write(false);
+    }
+    run("lightning_db_delete_found", || {
+        let db = database(db)?;
+        let key = boundary::key(key, key_len)?;
+        let found = out(found, "found")?;
+        found.write(db.delete(key)?);
+        Ok(())
+    })
+}
+
 /// Sets `*found` to whether `key` is stored, without reading its value.
 #[no_mangle]
 pub unsafe extern "C" fn lightning_db_contains(

@@ -106,9 +106,11 @@ module LightningDB
     def delete(key)
       raise TypeError, "key must be a String, not #{key.class}" unless key.is_a?(String)
 
-      # The generated call: it reports whether the key was there, which the C
-      # ABI's delete does not.
-      LightningDB.translate { @inner.delete(key) }
+      s = Native.scratch
+      rc = Native.delete_found(@db, key, key.bytesize, s.buf)
+      raise Native.error(rc) unless rc == Native::SUCCESS
+
+      s.buf.get_uint8(0) != 0
     end
 
     # Applies puts and deletes atomically, as one commit: all or none.

@@ -60,6 +60,8 @@ module LightningDB
     # Commits may wait for fdatasync: they release the GVL so that other Ruby
     # threads run meanwhile.
     attach_function :put, :lightning_db_put, [:handle, :pointer, :size_t, :pointer, :size_t], :int, blocking: true
+    attach_function :delete_found, :lightning_db_delete_found, [:handle, :pointer, :size_t, :pointer], :int,
+                    blocking: true
     attach_function :write_packed, :lightning_db_write_packed, [:handle, :pointer, :size_t, :size_t], :int,
                     blocking: true
     attach_function :commit_transaction, :lightning_db_commit_transaction, [:handle, :uint64], :int, blocking: true
