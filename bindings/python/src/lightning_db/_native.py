@@ -4,8 +4,12 @@ A call through the generated UniFFI module costs ~11 µs (it serialises every
 argument into a buffer and back); a ctypes call ~0.3 µs. The layer therefore
 sends get, put, delete, contains, len, batches, transactions and scan pages
 through the ``lightning_db_fast_*`` C functions of the same shared library
-(``ffi-c/src/object_api.rs``), on the very objects the generated module opened:
-``Database.native_handle()`` hands over a reference to the open database.
+(``ffi-c/src/python/``, listed in ``ffi-c/include/lightning_db_python.h``), on
+the very database the generated module opened: ``Database.native_handle()``
+lends a ``LightningDB*`` of the C ABI for it. They report the engine's own
+messages, as the generated path does (the public C calls prefix theirs with the
+function's name). Which of them could move to the public C ABI, measured:
+bench/results/python-fast-path-2026-12-04.md.
 
 The functions are called without ``argtypes``: declaring them makes ctypes
 convert every argument through Python code and doubles the cost of a call. So
