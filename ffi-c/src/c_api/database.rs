@@ -194,6 +194,28 @@ pub unsafe extern "C" fn lightning_db_delete(
     })
 }
 
+/// The shape every call answering yes or no about one key shares: `*found` is
+/// written false first, so it is false on any failure, then set to the answer.
+pub(crate) unsafe fn answer_about_key(
+    name: &str,
+    db: *mut LightningDB,
+    key: *const u8,
+    key_len: usize,
+    found: *mut bool,
+    answer: impl FnOnce(&OpenDatabase, &[u8]) -> Outcome<bool>,
+) -> LightningDBError {
+    if !found.is_null() {
+        found.write(false);
+    }
+    run(name, || {
+        let db = database(db)?;
+        let key = boundary::key(key, key_len)?;
+        let found = out(found, "found")?;
+        found.write(answer(&db, key)?);
+        Ok(())
+    })
+}
+
 /// Removes `key` as `lightning_db_delete` does, and sets `*found` to whether it
 /// was stored: true when the key had a value and the delete was committed, false
 /// when it had none (nothing is written then). For bindings whose delete answers
@@ -207,16 +229,14 @@ pub unsafe extern "C" fn lightning_db_delete_found(
     key_len: usize,
     found: *mut bool,
 ) -> LightningDBError {
-    if !found.is_null() {
-        found.write(false);
-    }
-    run("lightning_db_delete_found", || {
-        let db = database(db)?;
-        let key = boundary::key(key, key_len)?;
-        let found = out(found, "found")?;
-        found.write(db.delete(key)?);
-        Ok(())
-    })
+    answer_about_key(
+        "lightning_db_delete_found",
+        db,
+        key,
+        key_len,
+        found,
+        |db, key| Ok(db.delete(key)?),
+    )
 }
 
 /// Sets `*found` to whether `key` is stored, without reading its value.
@@ -227,16 +247,14 @@ pub unsafe extern "C" fn lightning_db_contains(
     key_len: usize,
     found: *mut bool,
 ) -> LightningDBError {
-    if !found.is_null() {
-        found.write(false);
-    }
-    run("lightning_db_contains", || {
-        let db = database(db)?;
-        let key = boundary::key(key, key_len)?;
-        let found = out(found, "found")?;
-        found.write(db.contains(key)?);
-        Ok(())
-    })
+    answer_about_key(
+        "lightning_db_contains",
+        db,
+        key,
+        key_len,
+        found,
+        |db, key| Ok(db.contains(key)?),
+    )
 }
 
 /// Releases a buffer returned in a `LightningDBResult` (by `lightning_db_get`,

@@ -4,7 +4,9 @@
 //! engine answers an id it does not hold (never begun, already committed or
 //! aborted) with InvalidArgument.
 
-use super::database::{database, deliver_into, out_buffer, LIGHTNING_DB_NO_VALUE};
+use super::database::{
+    answer_about_key, database, deliver_into, out_buffer, LIGHTNING_DB_NO_VALUE,
+};
 use super::{LightningDB, LightningDBError, LightningDBResult};
 use crate::boundary::{self, out, run};
 
@@ -129,16 +131,14 @@ pub unsafe extern "C" fn lightning_db_contains_tx(
     key_len: usize,
     found: *mut bool,
 ) -> LightningDBError {
-    if !found.is_null() {
-        found.write(false);
-    }
-    run("lightning_db_contains_tx", || {
-        let db = database(db)?;
-        let key = boundary::key(key, key_len)?;
-        let found = out(found, "found")?;
-        found.write(db.transactions.with(&db, tx_id, |tx| tx.contains(key))?);
-        Ok(())
-    })
+    answer_about_key(
+        "lightning_db_contains_tx",
+        db,
+        key,
+        key_len,
+        found,
+        |db, key| db.transactions.with(db, tx_id, |tx| tx.contains(key)),
+    )
 }
 
 /// Commits transaction `tx_id`: all its writes become durable atomically, or
