@@ -196,14 +196,7 @@ namespace LightningDB
         /// database.</exception>
         public bool Delete(byte[] key)
         {
-            if (key == null) throw new ArgumentNullException(nameof(key));
-            NativeDb* db = Db;
-            bool found;
-            fixed (byte* k = key.Length == 0 ? Native.NonNullEmpty : key)
-            {
-                Native.Check(NativeMethods.lightning_db_delete_found(db, k, (UIntPtr)key.Length, &found));
-            }
-            return found;
+            return AnswerAboutKey(key, delete: true);
         }
 
         /// <summary>Removes the UTF-8 encoding of <paramref name="key"/>; true if it was stored.</summary>
@@ -216,12 +209,21 @@ namespace LightningDB
         /// <exception cref="InvalidArgumentException">Empty or oversized key, closed database.</exception>
         public bool ContainsKey(byte[] key)
         {
+            return AnswerAboutKey(key, delete: false);
+        }
+
+        /// <summary>The two calls answering yes or no about one key: lightning_db_delete_found
+        /// (whether the delete removed a value) or lightning_db_contains.</summary>
+        private bool AnswerAboutKey(byte[] key, bool delete)
+        {
             if (key == null) throw new ArgumentNullException(nameof(key));
             NativeDb* db = Db;
             bool found;
             fixed (byte* k = key.Length == 0 ? Native.NonNullEmpty : key)
             {
-                Native.Check(NativeMethods.lightning_db_contains(db, k, (UIntPtr)key.Length, &found));
+                Native.Check(delete
+                    ? NativeMethods.lightning_db_delete_found(db, k, (UIntPtr)key.Length, &found)
+                    : NativeMethods.lightning_db_contains(db, k, (UIntPtr)key.Length, &found));
             }
             return found;
         }

@@ -107,12 +107,17 @@ module LightningDB
         @pages.push(page) if @pages.size < POOL && page.size == INITIAL
       end
 
-      # The value of `key` in database token `db` (`get_into`), or nil. A method
-      # of the scratch so that the hot path reads its buffers as instance
-      # variables, not through a reader call each.
-      def get(db, key)
+      # The value of `key` in database token `db` (`get_into`), or as transaction
+      # id `tx` of it sees it (`get_tx_into`); nil if none. A method of the scratch
+      # so that the hot path reads its buffers as instance variables, not through
+      # a reader call each.
+      def get(db, key, tx = nil)
         while true # rubocop:disable Style/InfiniteLoop -- `loop` costs a block per get
-          rc = Native.get_into(db, key, key.bytesize, @buf, @cap, @out)
+          rc = if tx
+                 Native.get_tx_into(db, tx, key, key.bytesize, @buf, @cap, @out)
+               else
+                 Native.get_into(db, key, key.bytesize, @buf, @cap, @out)
+               end
           raise Native.error(rc) unless rc == SUCCESS
 
           len = @out.read_ulong
@@ -120,20 +125,6 @@ module LightningDB
           return @buf.read_bytes(len) if len <= @cap
 
           resize(len) # then read it again: it did not fit
-        end
-      end
-
-      # The value of `key` as transaction `tx` of `db` sees it (`get_tx_into`), or nil.
-      def get_tx(db, tx, key)
-        while true # rubocop:disable Style/InfiniteLoop
-          rc = Native.get_tx_into(db, tx, key, key.bytesize, @buf, @cap, @out)
-          raise Native.error(rc) unless rc == SUCCESS
-
-          len = @out.read_ulong
-          return nil if len == NO_VALUE
-          return @buf.read_bytes(len) if len <= @cap
-
-          resize(len)
         end
       end
     end
@@ -149,7 +140,7 @@ module LightningDB
     def get_tx(db, tx, key)
       raise TypeError, "key must be a String, not #{key.class}" unless key.is_a?(String)
 
-      scratch.get_tx(db, tx, key)
+      scratch.get(db, key, tx)
     end
 
     # The exception for a failed call's code, with this thread's detail message.
