@@ -3,7 +3,7 @@
 
 /*
  * GENERATED FILE, DO NOT EDIT. Made by tools/generate (cbindgen) from
- * ffi-c/src/python/mod.rs; regenerate with ci/generate.
+ * ffi-c/src/python/; regenerate with ci/generate.
  *
  * The Python layer's fast path into liblightning_db_ffi: not part of the C
  * API (see lightning_db_ffi.h), listed so that ci/check-symbols can hold
@@ -20,8 +20,6 @@ int64_t lightning_db_fast_cursor_next_page(const Cursor *cursor,
                                            int max_items,
                                            uint8_t *buf,
                                            int cap);
-
-void *lightning_db_fast_cursor_next_page_py(const Cursor *cursor, int max_items);
 
 void lightning_db_fast_cursor_release(const Cursor *cursor);
 
@@ -61,17 +59,30 @@ const Cursor *lightning_db_fast_db_scan_prefix(const LightningDB *db,
                                                int prefix_len,
                                                int reverse);
 
+void *lightning_db_fast_db_scan_py(const LightningDB *db,
+                                   int start_kind,
+                                   const uint8_t *start,
+                                   int start_len,
+                                   int end_kind,
+                                   const uint8_t *end,
+                                   int end_len,
+                                   int flags);
+
 int lightning_db_fast_db_write(const LightningDB *db,
                                const uint8_t *data,
                                int data_len,
                                const uint8_t *lens,
                                int op_count);
 
+int lightning_db_fast_db_write_py(const LightningDB *db, void *ops);
+
 int lightning_db_fast_last_error(uint8_t *buf, int cap);
 
 int lightning_db_fast_last_error_code(void);
 
 int lightning_db_fast_py_init(const size_t *api, int count);
+
+int lightning_db_fast_scan_close_py(void *capsule);
 
 int64_t lightning_db_fast_take_value(uint8_t *buf, int cap);
 
@@ -112,5 +123,14 @@ const Cursor *lightning_db_fast_tx_scan_prefix(const Transaction *tx,
                                                const uint8_t *prefix,
                                                int prefix_len,
                                                int reverse);
+
+void *lightning_db_fast_tx_scan_py(const Transaction *tx,
+                                   int start_kind,
+                                   const uint8_t *start,
+                                   int start_len,
+                                   int end_kind,
+                                   const uint8_t *end,
+                                   int end_len,
+                                   int flags);
 
 #endif  /* LIGHTNING_DB_PYTHON_H */

@@ -161,6 +161,65 @@ def test_a_closed_cursor_yields_nothing_more(db: lightning_db.Database) -> None:
     assert list(cursor) == []
 
 
+def test_a_cursor_closed_inside_its_loop_stops_it(db: lightning_db.Database) -> None:
+    db.update((b"k%02d" % i, b"v") for i in range(50))
+    seen: List[bytes] = []
+    with db.scan() as cursor:
+        for key, _ in cursor:
+            seen.append(key)
+            if len(seen) == 3:
+                cursor.close()
+    assert seen == [b"k00", b"k01", b"k02"]
+
+
+def test_scans_interleave_and_each_keeps_its_place(db: lightning_db.Database) -> None:
+    db.update((b"k%d" % i, b"v%d" % i) for i in range(5))
+    up, down = db.scan(), db.scan(reverse=True)
+    assert [next(up), next(down), next(up), next(down)] == [
+        (b"k0", b"v0"),
+        (b"k4", b"v4"),
+        (b"k1", b"v1"),
+        (b"k3", b"v3"),
+    ]
+    assert list(up) == [(b"k2", b"v2"), (b"k3", b"v3"), (b"k4", b"v4")]
+    assert next(down) == (b"k2", b"v2")
+
+
+def test_a_scan_that_fails_raises_the_typed_error(db: lightning_db.Database) -> None:
+    db.update((b"k%03d" % i, b"v") for i in range(100))
+    cursor = db.scan()
+    assert next(cursor) == (b"k000", b"v")
+    db.close()
+    with pytest.raises(InvalidArgument, match="the database is closed"):
+        for _ in cursor:
+            pass
+    cursor.close()
+
+
+def test_transaction_scans_merge_its_own_writes(db: lightning_db.Database) -> None:
+    db.update([(b"p0", b"0"), (b"p1", b"1"), (b"p3", b"3"), (b"q", b"q")])
+    with db.transaction() as tx:
+        tx.put(b"p2", b"2")
+        tx.delete(b"p1")
+        tx.put(b"p3", b"new")
+        assert list(tx.prefix(b"p", reverse=True)) == [(b"p3", b"new"), (b"p2", b"2"), (b"p0", b"0")]
+        assert list(tx.scan(b"p1", b"q")) == [(b"p2", b"2"), (b"p3", b"new")]
+        assert list(db.prefix(b"p")) == [(b"p0", b"0"), (b"p1", b"1"), (b"p3", b"3")]
+
+
+def test_a_batch_that_fails_writes_nothing(db: lightning_db.Database) -> None:
+    db[b"a"] = b"old"
+    too_long = b"k" * (lightning_db.MAX_KEY_SIZE + 1)
+    batch = lightning_db.WriteBatch().put(b"a", b"new").put(too_long, b"v")
+    with pytest.raises(InvalidArgument, match="exceeds the limit"):
+        db.write(batch)
+    malformed = lightning_db.WriteBatch().put(b"a", b"new")
+    malformed._ops.append((b"b", 1))  # type: ignore[arg-type]  # a shape put() never makes
+    with pytest.raises(TypeError):
+        db.write(malformed)
+    assert list(db.items()) == [(b"a", b"old")]
+
+
 def test_values_larger_than_the_transfer_buffer(db: lightning_db.Database) -> None:
     big = os.urandom(3 * 1024 * 1024 + 1)
     db.put(b"big", big)

@@ -1,8 +1,9 @@
 //! The Python fast path: plain C functions over the objects of the UniFFI
 //! surface, for the calls a benchmark shows too slow through UniFFI (a UniFFI
 //! call costs ~11 µs from Python, a ctypes call ~0.3 µs), and the functions
-//! that build CPython objects directly (a value, a page of pairs) from the
-//! Python C API the Python layer hands over at start-up.
+//! that make and read CPython objects directly (a value, a batch, and in
+//! `scan` a scan as a Python iterator) with the Python C API the Python layer
+//! hands over at start-up.
 //!
 //! Used only by `bindings/python/src/lightning_db/_native.py`; its symbols are
 //! listed in the generated `ffi-c/include/lightning_db_python.h`, which
@@ -11,16 +12,17 @@
 #![allow(clippy::missing_safety_doc)]
 
 use std::cell::RefCell;
-use std::ffi::{c_int, c_void};
+use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
 
 use lightning_db as engine;
+
+mod scan;
 
 use crate::boundary::{self, handles, Failure};
 use crate::c_api::LightningDB;
 use crate::uniffi::{
     lock, Cursor, Database, KeyBound, LightningDbError, Page, PageLimit, Result, Transaction,
-    PAGE_BYTES,
 };
 
 // ---------------------------------------------------------------------------
@@ -194,27 +196,70 @@ struct PythonApi {
     decref: unsafe extern "C" fn(*mut c_void),
     tuple_new: unsafe extern "C" fn(isize) -> *mut c_void,
     tuple_set: unsafe extern "C" fn(*mut c_void, isize, *mut c_void) -> c_int,
-    list_new: unsafe extern "C" fn(isize) -> *mut c_void,
-    list_set: unsafe extern "C" fn(*mut c_void, isize, *mut c_void) -> c_int,
     none: usize,
     /// What the `_py` functions return on error: never null, because ctypes
     /// (CPython 3.11) dereferences a null `py_object` result.
     error: usize,
+    capsule_new:
+        unsafe extern "C" fn(*mut c_void, *const c_char, Option<CapsuleDestructor>) -> *mut c_void,
+    capsule_pointer: unsafe extern "C" fn(*mut c_void, *const c_char) -> *mut c_void,
+    cfunction_new: unsafe extern "C" fn(*mut c_void, *mut c_void, *mut c_void) -> *mut c_void,
+    call_object: unsafe extern "C" fn(*mut c_void, *mut c_void) -> *mut c_void,
+    list_size: unsafe extern "C" fn(*mut c_void) -> isize,
+    list_item: unsafe extern "C" fn(*mut c_void, isize) -> *mut c_void,
+    tuple_item: unsafe extern "C" fn(*mut c_void, isize) -> *mut c_void,
+    bytes_parts: unsafe extern "C" fn(*mut c_void, *mut *mut u8, *mut isize) -> c_int,
+    save_thread: unsafe extern "C" fn() -> *mut c_void,
+    restore_thread: unsafe extern "C" fn(*mut c_void),
+    /// What a native scan returns at its end (see `scan`).
+    end: usize,
+    /// A Python callable that raises the exception of this thread's last
+    /// fast-call error: how functions called by Python itself, not by ctypes,
+    /// fail.
+    raise_last_error: usize,
 }
+
+type CapsuleDestructor = unsafe extern "C" fn(*mut c_void);
 
 static PYTHON: std::sync::OnceLock<PythonApi> = std::sync::OnceLock::new();
 
-/// Number of addresses `lightning_db_fast_py_init` takes.
-const PYTHON_API_LEN: c_int = 9;
+/// The Python C API's functions and objects, in the order
+/// `lightning_db_fast_py_init` takes their addresses.
+const PYTHON_API_NAMES: [&str; 19] = [
+    "PyBytes_FromStringAndSize",
+    "Py_IncRef",
+    "Py_DecRef",
+    "PyTuple_New",
+    "PyTuple_SetItem",
+    "None",
+    "the error object",
+    "PyCapsule_New",
+    "PyCapsule_GetPointer",
+    "PyCFunction_NewEx",
+    "PyObject_CallObject",
+    "PyList_Size",
+    "PyList_GetItem",
+    "PyTuple_GetItem",
+    "PyBytes_AsStringAndSize",
+    "PyEval_SaveThread",
+    "PyEval_RestoreThread",
+    "the end-of-scan object",
+    "the error-raising callable",
+];
 
-/// Enables the `_py` functions, which return Python objects built with the
-/// calling interpreter's C API, so that Python gets a value or a page of pairs
-/// in one ctypes call, without a buffer and a copy of its own. `api` holds, in
-/// this order, the addresses of `PyBytes_FromStringAndSize`, `Py_IncRef`,
-/// `Py_DecRef`, `PyTuple_New`, `PyTuple_SetItem`, `PyList_New`,
-/// `PyList_SetItem`, the `None` object, and an object to return on error (which
-/// must live as long as the process). Returns 0, or an error code if `count` is
-/// not 9, an address is null, or other addresses were registered before.
+/// Enables the `_py` functions, which make and read Python objects with the
+/// calling interpreter's C API, so that Python gets a value or a scan in one
+/// ctypes call, and hands over a batch, without a buffer and a copy of its own.
+/// `api` holds, in this order, the addresses of `PyBytes_FromStringAndSize`,
+/// `Py_IncRef`, `Py_DecRef`, `PyTuple_New`, `PyTuple_SetItem`, the `None` object, an object to return on error (which
+/// must live as long as the process), `PyCapsule_New`, `PyCapsule_GetPointer`,
+/// `PyCFunction_NewEx`, `PyObject_CallObject`, `PyList_Size`, `PyList_GetItem`,
+/// `PyTuple_GetItem`, `PyBytes_AsStringAndSize`, `PyEval_SaveThread`,
+/// `PyEval_RestoreThread`, an object a scan returns at its end, and a callable
+/// without arguments that raises the exception of this thread's last error
+/// (both living as long as the process). Returns 0, or an error code if
+/// `count` is not 19, an address is null, or other addresses were registered
+/// before.
 ///
 /// # Safety
 /// `api` points to `count` addresses, which are those functions and objects of
@@ -224,45 +269,24 @@ pub unsafe extern "C" fn lightning_db_fast_py_init(api: *const usize, count: c_i
     guard(
         |c| c,
         || {
-            if count != PYTHON_API_LEN || api.is_null() {
+            let expected = PYTHON_API_NAMES.len();
+            if count as usize != expected || count < 0 || api.is_null() {
                 return Err(LightningDbError::invalid(format!(
-                    "expected {PYTHON_API_LEN} Python API addresses, got {count}"
+                    "expected {expected} Python API addresses, got {count}"
                 )));
             }
-            let a = std::slice::from_raw_parts(api, PYTHON_API_LEN as usize);
-            if a.contains(&0) {
+            let a = std::slice::from_raw_parts(api, expected);
+            if let Some(i) = a.iter().position(|&address| address == 0) {
                 return Err(LightningDbError::NullPointer {
-                    message: "null Python API address".into(),
+                    message: format!("null address for {}", PYTHON_API_NAMES[i]),
                 });
             }
-            // SAFETY (transmutes): the caller passes these functions' addresses.
-            let registered = PYTHON.get_or_init(|| PythonApi {
-                bytes: std::mem::transmute::<
-                    usize,
-                    unsafe extern "C" fn(*const u8, isize) -> *mut c_void,
-                >(a[0]),
-                incref: std::mem::transmute::<usize, unsafe extern "C" fn(*mut c_void)>(a[1]),
-                decref: std::mem::transmute::<usize, unsafe extern "C" fn(*mut c_void)>(a[2]),
-                tuple_new: std::mem::transmute::<usize, unsafe extern "C" fn(isize) -> *mut c_void>(
-                    a[3],
-                ),
-                tuple_set: std::mem::transmute::<
-                    usize,
-                    unsafe extern "C" fn(*mut c_void, isize, *mut c_void) -> c_int,
-                >(a[4]),
-                list_new: std::mem::transmute::<usize, unsafe extern "C" fn(isize) -> *mut c_void>(
-                    a[5],
-                ),
-                list_set: std::mem::transmute::<
-                    usize,
-                    unsafe extern "C" fn(*mut c_void, isize, *mut c_void) -> c_int,
-                >(a[6]),
-                none: a[7],
-                error: a[8],
-            });
+            let registered = PYTHON.get_or_init(|| python_api(a));
             if registered.bytes as usize != a[0]
-                || registered.none != a[7]
-                || registered.error != a[8]
+                || registered.none != a[5]
+                || registered.error != a[6]
+                || registered.end != a[17]
+                || registered.raise_last_error != a[18]
             {
                 return Err(LightningDbError::invalid(
                     "another Python interpreter is registered",
@@ -271,6 +295,42 @@ pub unsafe extern "C" fn lightning_db_fast_py_init(api: *const usize, count: c_i
             Ok(0)
         },
     )
+}
+
+/// # Safety
+/// `a` holds the addresses `lightning_db_fast_py_init` documents, none null.
+// Each transmute's target is the type of the field it fills, spelled once, in
+// PythonApi; repeating it here would be a second list to keep in step.
+#[allow(clippy::missing_transmute_annotations)]
+unsafe fn python_api(a: &[usize]) -> PythonApi {
+    // SAFETY: each address is that of the function whose type it is given
+    // (the order of PYTHON_API_NAMES); a function pointer is an address.
+    macro_rules! function {
+        ($i:expr) => {
+            std::mem::transmute::<usize, _>(a[$i])
+        };
+    }
+    PythonApi {
+        bytes: function!(0),
+        incref: function!(1),
+        decref: function!(2),
+        tuple_new: function!(3),
+        tuple_set: function!(4),
+        none: a[5],
+        error: a[6],
+        capsule_new: function!(7),
+        capsule_pointer: function!(8),
+        cfunction_new: function!(9),
+        call_object: function!(10),
+        list_size: function!(11),
+        list_item: function!(12),
+        tuple_item: function!(13),
+        bytes_parts: function!(14),
+        save_thread: function!(15),
+        restore_thread: function!(16),
+        end: a[17],
+        raise_last_error: a[18],
+    }
 }
 
 fn python() -> Result<&'static PythonApi> {
@@ -296,49 +356,6 @@ unsafe fn py_bytes(api: &PythonApi, data: &[u8]) -> Result<*mut c_void> {
         return Err(python_alloc_failed(&format!("{} bytes", data.len())));
     }
     Ok(object)
-}
-
-/// A new reference to a list of `(key, value)` tuples of bytes.
-///
-/// # Safety
-/// The GIL is held.
-unsafe fn py_pairs(api: &PythonApi, pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<*mut c_void> {
-    let list = (api.list_new)(pairs.len() as isize);
-    if list.is_null() {
-        return Err(python_alloc_failed("a list"));
-    }
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        let pair = (|| {
-            let tuple = (api.tuple_new)(2);
-            if tuple.is_null() {
-                return Err(python_alloc_failed("a tuple"));
-            }
-            // SetItem steals the reference, also on failure, so a failed bytes
-            // leaves an empty slot that the tuple's release tolerates.
-            for (j, part) in [k, v].into_iter().enumerate() {
-                match py_bytes(api, part) {
-                    Ok(b) => {
-                        (api.tuple_set)(tuple, j as isize, b);
-                    }
-                    Err(e) => {
-                        (api.decref)(tuple);
-                        return Err(e);
-                    }
-                }
-            }
-            Ok(tuple)
-        })();
-        match pair {
-            Ok(tuple) => {
-                (api.list_set)(list, i as isize, tuple);
-            }
-            Err(e) => {
-                (api.decref)(list);
-                return Err(e);
-            }
-        }
-    }
-    Ok(list)
 }
 
 /// A new reference to the registered error object (the result of a failed
@@ -509,6 +526,94 @@ pub unsafe extern "C" fn lightning_db_fast_db_write(
             Ok(0)
         },
     )
+}
+
+/// `Database.write` for CPython through ctypes.PyDLL (the GIL must be held):
+/// applies `ops`, a Python list of `(key, value)` tuples of bytes (`value`
+/// None for a delete), as one atomic commit, reading the list in place rather
+/// than from a packed copy. The GIL is released for the commit itself. Returns
+/// 0 or a negative error code; an item of another shape raises TypeError (set
+/// by the C API, which ctypes then raises) and writes nothing.
+///
+/// # Safety
+/// `db` is a live handle; `ops` is a list; the GIL is held;
+/// `lightning_db_fast_py_init` succeeded.
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_fast_db_write_py(
+    db: *const LightningDB,
+    ops: *mut c_void,
+) -> c_int {
+    guard(
+        |c| c,
+        || {
+            let api = python()?;
+            let db = open_database(db)?;
+            let batch = batch_from_list(api, ops)?;
+            let gil = ReleasedGil::new(api);
+            db.db.write(&batch)?;
+            drop(gil);
+            Ok(0)
+        },
+    )
+}
+
+/// The GIL, released while this lives (also when a panic unwinds past it).
+struct ReleasedGil<'a> {
+    api: &'a PythonApi,
+    thread: *mut c_void,
+}
+
+impl<'a> ReleasedGil<'a> {
+    /// # Safety
+    /// The GIL is held, and nothing touches Python objects until this drops.
+    unsafe fn new(api: &'a PythonApi) -> Self {
+        ReleasedGil {
+            api,
+            thread: (api.save_thread)(),
+        }
+    }
+}
+
+impl Drop for ReleasedGil<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `thread` is what PyEval_SaveThread returned on this thread.
+        unsafe { (self.api.restore_thread)(self.thread) }
+    }
+}
+
+/// The operations of a Python list of `(key, value-or-None)` tuples.
+///
+/// # Safety
+/// `ops` is a list; the GIL is held.
+unsafe fn batch_from_list(api: &PythonApi, ops: *mut c_void) -> Result<engine::WriteBatch> {
+    let shape = || LightningDbError::invalid("a batch holds (key, value or None) tuples of bytes");
+    let bytes = |object: *mut c_void| -> Result<&[u8]> {
+        let (mut data, mut len) = (std::ptr::null_mut(), 0isize);
+        if (api.bytes_parts)(object, &mut data, &mut len) != 0 {
+            return Err(shape());
+        }
+        Ok(std::slice::from_raw_parts(data, len as usize))
+    };
+    let count = (api.list_size)(ops);
+    if count < 0 {
+        return Err(shape());
+    }
+    let mut batch = engine::WriteBatch::new();
+    for i in 0..count {
+        // Borrowed references: the list and its tuples hold them, and nothing
+        // here runs Python code that could change the list.
+        let op = (api.list_item)(ops, i);
+        let (key, value) = ((api.tuple_item)(op, 0), (api.tuple_item)(op, 1));
+        if op.is_null() || key.is_null() || value.is_null() {
+            return Err(shape());
+        }
+        if value as usize == api.none {
+            batch.delete(bytes(key)?);
+        } else {
+            batch.put(bytes(key)?, bytes(value)?);
+        }
+    }
+    Ok(batch)
 }
 
 /// # Safety
@@ -856,38 +961,6 @@ pub unsafe extern "C" fn lightning_db_fast_cursor_next_page(
             }
         }
     })
-}
-
-/// `Cursor.next_page` for CPython through ctypes.PyDLL (the GIL must be held):
-/// a new reference to a list of at most `max_items` `(key, value)` tuples of
-/// bytes (about 1 MiB at most, unless a single pair is larger), empty at the end
-/// of the scan, or the registered error object.
-///
-/// # Safety
-/// `cursor` is a live handle; the GIL is held; `lightning_db_fast_py_init`
-/// succeeded.
-#[no_mangle]
-pub unsafe extern "C" fn lightning_db_fast_cursor_next_page_py(
-    cursor: *const Cursor,
-    max_items: c_int,
-) -> *mut c_void {
-    guard(
-        |_| python_error(),
-        || {
-            let api = python()?;
-            let limit = PageLimit {
-                max_items: max_items.max(1) as usize,
-                max_bytes: PAGE_BYTES,
-                fixed: 0,
-                per_pair: 0,
-            };
-            let page = lock(&object(cursor, "cursor")?.state).next_page(&limit, true)?;
-            match page {
-                Page::Pairs(pairs) => py_pairs(api, &pairs),
-                Page::TooSmall(_) => unreachable!("oversized pairs travel alone"),
-            }
-        },
-    )
 }
 
 /// Writes `pairs` into `out` (which `PageLimit` guaranteed is large enough) in

@@ -4,7 +4,7 @@
 //! - `c-header`: `ffi-c/include/lightning_db_ffi.h`, by cbindgen from
 //!   `ffi-c/src/c_api/mod.rs` and its submodules with `ffi-c/cbindgen.toml`.
 //! - `python-symbols`: `ffi-c/include/lightning_db_python.h`, by cbindgen from
-//!   `ffi-c/src/python/mod.rs`: the list of the Python fast path's exported
+//!   `ffi-c/src/python/`: the list of the Python fast path's exported
 //!   functions and their signatures, which `ci/check-symbols` holds the Python
 //!   layer to (they are not part of the public C API).
 //! - `csharp`: `bindings/csharp/src/NativeMethods.g.cs`, by csbindgen from the
@@ -68,7 +68,7 @@ fn python_symbols(root: &Path) -> Result<(), String> {
         include_guard: Some("LIGHTNING_DB_PYTHON_H".into()),
         autogen_warning: Some(
             "/*\n * GENERATED FILE, DO NOT EDIT. Made by tools/generate (cbindgen) from\n \
-             * ffi-c/src/python/mod.rs; regenerate with ci/generate.\n *\n \
+             * ffi-c/src/python/; regenerate with ci/generate.\n *\n \
              * The Python layer's fast path into liblightning_db_ffi: not part of the C\n \
              * API (see lightning_db_ffi.h), listed so that ci/check-symbols can hold\n \
              * bindings/python/src/lightning_db/_native.py to these names and arities.\n */"

@@ -50,6 +50,10 @@ MAX_KEY_SIZE: int = _uniffi.max_key_size()
 MAX_VALUE_SIZE: int = _uniffi.max_value_size()
 _NOT_FOUND = _native.NOT_FOUND
 _FAILED = _native.FAILED
+_END = _native.END
+#: The library makes and reads Python objects (CPython): scans are its
+#: iterators, batches are read from their list in place.
+_PYTHON_OBJECTS = _native.PYTHON_OBJECTS
 _db_get_py = _native.db_get_py
 _tx_get_py = _native.tx_get_py
 _db_put = _native.db_put
@@ -107,20 +111,11 @@ def _bound(key: Optional[BytesLike], inclusive: bool) -> Tuple[int, Optional[byt
 
 
 def _pages(handle: _native.Handle) -> Generator[Tuple[bytes, bytes], None, None]:
-    """Yields the pairs of a native cursor, a page at a time; releases the
+    """Yields the pairs of a native cursor, a page at a time (the portable
+    path; CPython iterates the library's own scans instead); releases the
     cursor (and the snapshot it holds) when done, failed or closed."""
     items = _FIRST_PAGE_ITEMS
     try:
-        if _native.PYTHON_OBJECTS:
-            next_page_py = _native.cursor_next_page_py
-            while True:
-                page = next_page_py(handle.ptr, items)
-                if page is _FAILED:
-                    raise _error(_last_error_code())
-                if not page:
-                    return
-                yield from page  # type: ignore[misc]
-                items = min(items * 4, _MAX_PAGE_ITEMS)
         next_page = _native.cursor_next_page
         byteorder = sys.byteorder
         while True:
@@ -152,19 +147,21 @@ def _pages(handle: _native.Handle) -> Generator[Tuple[bytes, bytes], None, None]
 class Cursor(Iterator[Tuple[bytes, bytes]]):
     """An ordered scan over a snapshot, yielding ``(key, value)`` pairs.
 
-    Pairs are fetched from the library in pages, so a scan of any size holds
-    one page in memory. Later writes do not affect a scan already started.
-    Close it (or use ``with``) to release its snapshot before it is exhausted.
+    Later writes do not affect a scan already started, and a scan of any size
+    holds at most a page of pairs in memory. Close it (or use ``with``) to
+    release its snapshot before it is exhausted.
     """
 
-    __slots__ = ("_handle", "_pairs")
+    __slots__ = ("_source", "_pairs")
 
-    def __init__(self, handle: _native.Handle) -> None:
-        self._handle = handle
-        self._pairs: Generator[Tuple[bytes, bytes], None, None] = _pages(handle)
+    def __init__(self, source: Any, pairs: Iterator[Tuple[bytes, bytes]]) -> None:
+        # The native scan's step function (CPython), or the Handle of a cursor
+        # read in pages (elsewhere).
+        self._source = source
+        self._pairs = pairs
 
     def __iter__(self) -> Iterator[Tuple[bytes, bytes]]:
-        # The generator itself: a for loop then runs without a Python-level
+        # The iterator itself: a for loop then runs without a Python-level
         # __next__ call per pair.
         return self._pairs
 
@@ -173,8 +170,13 @@ class Cursor(Iterator[Tuple[bytes, bytes]]):
 
     def close(self) -> None:
         """Releases the snapshot; the scan then yields nothing more."""
-        self._pairs.close()
-        self._handle.close()
+        if isinstance(self._source, _native.Handle):
+            self._pairs.close()  # type: ignore[attr-defined]
+            self._source.close()
+        else:
+            rc = _native.scan_close_py(self._source.__self__)
+            if rc:
+                raise _error(rc)
 
     def __enter__(self) -> Cursor:
         return self
@@ -184,10 +186,19 @@ class Cursor(Iterator[Tuple[bytes, bytes]]):
 
 
 def _cursor(ptr: Optional[int]) -> Cursor:
+    """A cursor read in pages, from a handle-returning scan function."""
     if ptr is None:
         # A handle-returning call failed: its code was kept with the message.
         raise _error(_native.last_error_code())
-    return Cursor(_native.Handle(ptr, _native.cursor_release))
+    handle = _native.Handle(ptr, _native.cursor_release)
+    return Cursor(handle, _pages(handle))
+
+
+def _native_cursor(step: Any) -> Cursor:
+    """A cursor over a native scan (the result of a ``_scan_py`` function)."""
+    if step is _FAILED:
+        raise _error(_last_error_code())
+    return Cursor(step, iter(step, _END))
 
 
 class WriteBatch:
@@ -310,6 +321,7 @@ class _Reader:
     _contains: Callable[..., int]
     _scan: Callable[..., Optional[int]]
     _scan_prefix: Callable[..., Optional[int]]
+    _scan_py: Callable[..., object]
 
     def get(self, key: BytesLike) -> Optional[bytes]:
         """The value stored under ``key``, or None."""
@@ -357,12 +369,17 @@ class _Reader:
         ``end_inclusive`` choose each bound's kind."""
         sk, skey, slen = _bound(start, start_inclusive)
         ek, ekey, elen = _bound(end, end_inclusive)
+        if _PYTHON_OBJECTS:
+            return _native_cursor(self._scan_py(self._ptr, sk, skey, slen, ek, ekey, elen, int(reverse)))
         return _cursor(self._scan(self._ptr, sk, skey, slen, ek, ekey, elen, int(reverse)))
 
     def prefix(self, prefix: BytesLike, *, reverse: bool = False) -> Cursor:
         """Pairs whose key starts with ``prefix``, in key order (or reversed)."""
         if type(prefix) is not bytes:
             prefix = _as_bytes(prefix, "prefix")
+        if _PYTHON_OBJECTS:
+            flags = _native.SCAN_PREFIX | int(reverse)
+            return _native_cursor(self._scan_py(self._ptr, 1, prefix, len(prefix), 0, None, 0, flags))
         return _cursor(self._scan_prefix(self._ptr, prefix, len(prefix), int(reverse)))
 
     def keys(self) -> Iterator[bytes]:
@@ -398,6 +415,7 @@ class Transaction(_Reader):
     _contains = staticmethod(_native.tx_contains)
     _scan = staticmethod(_native.tx_scan)
     _scan_prefix = staticmethod(_native.tx_scan_prefix)
+    _scan_py = staticmethod(_native.tx_scan_py)
 
     def __init__(self, handle: _native.Handle) -> None:
         self._handle = handle
@@ -479,6 +497,7 @@ class Database(_Reader):
     _contains = staticmethod(_native.db_contains)
     _scan = staticmethod(_native.db_scan)
     _scan_prefix = staticmethod(_native.db_scan_prefix)
+    _scan_py = staticmethod(_native.db_scan_py)
 
     def __init__(self, path: StrPath, config: Optional[Config] = None) -> None:
         self._attach(_cold(_uniffi.create, _path(path), config))
@@ -539,6 +558,12 @@ class Database(_Reader):
 
     def write(self, batch: WriteBatch) -> None:
         """Applies a WriteBatch atomically (one commit)."""
+        if _PYTHON_OBJECTS:
+            # The library reads the batch's list of tuples in place.
+            rc = _native.db_write_py(self._ptr, batch._ops)
+            if rc:
+                raise _error(rc)
+            return
         try:
             data, lens = batch._pack()
         except OverflowError:  # a length beyond a C int

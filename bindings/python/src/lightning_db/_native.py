@@ -122,6 +122,22 @@ class _Failed:
 FAILED = _Failed()
 
 
+class _End:
+    """The type of END, what a native scan's step returns when it is done."""
+
+    __slots__ = ()
+
+
+#: A native scan is ``iter(step, END)``: CPython's loop calls ``step`` until
+#: it returns this object.
+END = _End()
+
+
+def _raise_last_error() -> None:
+    """Called by the library from a native scan's step that failed."""
+    raise error(last_error_code())
+
+
 def _init_python() -> bool:
     if platform.python_implementation() != "CPython" or os.environ.get("LIGHTNING_DB_PORTABLE"):
         return False
@@ -136,10 +152,20 @@ def _init_python() -> bool:
         address(api.Py_DecRef),
         address(api.PyTuple_New),
         address(api.PyTuple_SetItem),
-        address(api.PyList_New),
-        address(api.PyList_SetItem),
         id(None),  # CPython: id() is the object's address
         id(FAILED),  # kept alive by this module
+        address(api.PyCapsule_New),
+        address(api.PyCapsule_GetPointer),
+        address(api.PyCFunction_NewEx),
+        address(api.PyObject_CallObject),
+        address(api.PyList_Size),
+        address(api.PyList_GetItem),
+        address(api.PyTuple_GetItem),
+        address(api.PyBytes_AsStringAndSize),
+        address(api.PyEval_SaveThread),
+        address(api.PyEval_RestoreThread),
+        id(END),  # kept alive by this module, as is the function
+        id(_raise_last_error),
     ]
     init = _function("lightning_db_fast_py_init", _int)
     return init((ctypes.c_size_t * len(addresses))(*addresses), len(addresses)) == 0  # type: ignore[no-any-return]
@@ -149,7 +175,16 @@ def _init_python() -> bool:
 PYTHON_OBJECTS = _init_python()
 db_get_py: Callable[..., object] = _py_function("lightning_db_fast_db_get_py")
 tx_get_py: Callable[..., object] = _py_function("lightning_db_fast_tx_get_py")
-cursor_next_page_py: Callable[..., object] = _py_function("lightning_db_fast_cursor_next_page_py")
+#: Scans as native iterators (see ``ffi-c/src/python/scan.rs``): each returns
+#: the builtin ``step`` to iterate as ``iter(step, END)``.
+db_scan_py: Callable[..., object] = _py_function("lightning_db_fast_db_scan_py")
+tx_scan_py: Callable[..., object] = _py_function("lightning_db_fast_tx_scan_py")
+#: Flags of the ``_scan_py`` functions.
+SCAN_REVERSE, SCAN_PREFIX = 1, 2
+scan_close_py: Callable[..., int] = _function("lightning_db_fast_scan_close_py", _int, _pylib)
+scan_close_py.argtypes = [ctypes.py_object]  # type: ignore[attr-defined]
+db_write_py: Callable[..., int] = _function("lightning_db_fast_db_write_py", _int, _pylib)
+db_write_py.argtypes = [_ptr, ctypes.py_object]  # type: ignore[attr-defined]
 
 
 def error(code: int) -> _errors.LightningDBError:

@@ -1,0 +1,304 @@
+//! Scans as Python iterators made in this library (CPython only).
+//!
+//! A scan is a builtin function object, `step`, whose `self` is a capsule that
+//! owns the engine's iterator; Python iterates `iter(step, END)`. Each step is
+//! a call from CPython's own loop into this library, which lends itself the
+//! key and value from the index and the segment map and makes the `(key,
+//! value)` tuple from them: no ctypes call, no page, no Python frame per pair,
+//! and nothing read ahead that the caller may never take (a range of ten reads
+//! ten pairs).
+//!
+//! Invariants:
+//! - The capsule owns the iterator; dropping the last reference to `step`
+//!   drops it, and with it the snapshot. `close` drops it earlier; a closed or
+//!   finished scan returns END.
+//! - Every step holds the GIL, and the iterator sits behind a mutex taken with
+//!   `try_lock`: a step re-entered from inside itself (a finalizer run by an
+//!   allocation) or from a second thread of a free-threaded build fails with an
+//!   error instead of aliasing the iterator.
+//! - A step that fails records the error as this thread's last error and calls
+//!   the registered `raise_last_error`, which raises it: the step then returns
+//!   null with the exception set, as CPython expects of a builtin.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::{Mutex, TryLockError};
+
+use lightning_db as engine;
+
+use super::{bound, guard, py_bytes, python, python_alloc_failed, PythonApi};
+use crate::c_api::LightningDB;
+use crate::uniffi::{LightningDbError, Result, Transaction};
+
+/// What a capsule owns: the scan's iterator (None once finished or closed).
+struct Scan {
+    iter: Mutex<Option<engine::Iter>>,
+    reverse: bool,
+}
+
+/// CPython's `PyMethodDef`.
+#[repr(C)]
+struct MethodDef {
+    name: *const c_char,
+    method: unsafe extern "C" fn(*mut c_void, *mut c_void) -> *mut c_void,
+    flags: c_int,
+    doc: *const c_char,
+}
+
+// SAFETY: the definition is immutable and its pointers are to static strings.
+unsafe impl Sync for MethodDef {}
+
+/// CPython's `METH_NOARGS`.
+const METH_NOARGS: c_int = 0x0004;
+
+/// CPython keeps a pointer to the definition for the life of every function
+/// made from it: it must be static.
+static STEP: MethodDef = MethodDef {
+    name: c"lightning_db_scan_step".as_ptr(),
+    method: step,
+    flags: METH_NOARGS,
+    doc: std::ptr::null(),
+};
+
+/// Bit 0 of the scan functions' `flags`: walk from the end of the range.
+const FLAG_REVERSE: c_int = 1;
+/// Bit 1: the start key is a prefix; the scan holds the keys that start with it
+/// and the end bound is ignored.
+const FLAG_PREFIX: c_int = 2;
+
+/// # Safety
+/// The keys point to their lengths in bytes.
+#[allow(clippy::too_many_arguments)]
+unsafe fn key_range(
+    start_kind: c_int,
+    start: *const u8,
+    start_len: c_int,
+    end_kind: c_int,
+    end: *const u8,
+    end_len: c_int,
+    flags: c_int,
+) -> Result<engine::KeyRange> {
+    if flags & FLAG_PREFIX != 0 {
+        return Ok(engine::KeyRange::prefix(super::slice(
+            start, start_len, "prefix",
+        )?));
+    }
+    Ok(engine::KeyRange {
+        start: bound(start_kind, start, start_len)?.into(),
+        end: bound(end_kind, end, end_len)?.into(),
+    })
+}
+
+/// A new reference to a `step` function over `iter`.
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn new_scan(api: &PythonApi, iter: engine::Iter, flags: c_int) -> Result<*mut c_void> {
+    let scan = Box::into_raw(Box::new(Scan {
+        iter: Mutex::new(Some(iter)),
+        reverse: flags & FLAG_REVERSE != 0,
+    }));
+    let capsule = (api.capsule_new)(scan.cast(), std::ptr::null(), Some(drop_scan));
+    if capsule.is_null() {
+        drop(Box::from_raw(scan));
+        return Err(python_alloc_failed("a capsule"));
+    }
+    let function = (api.cfunction_new)(
+        (&STEP as *const MethodDef).cast_mut().cast(),
+        capsule,
+        std::ptr::null_mut(),
+    );
+    // The function holds its own reference to the capsule (or, if it could not
+    // be made, this drops the capsule and the scan with it).
+    (api.decref)(capsule);
+    if function.is_null() {
+        return Err(python_alloc_failed("a function"));
+    }
+    Ok(function)
+}
+
+/// The capsule's destructor: drops the scan it owns.
+unsafe extern "C" fn drop_scan(capsule: *mut c_void) {
+    if let Some(api) = super::PYTHON.get() {
+        let scan = (api.capsule_pointer)(capsule, std::ptr::null());
+        if !scan.is_null() {
+            // SAFETY: the capsule was made by new_scan from a Box<Scan>, and
+            // CPython calls its destructor once. A panic in an iterator's drop
+            // must not unwind into CPython.
+            let _ = std::panic::catch_unwind(|| drop(Box::from_raw(scan.cast::<Scan>())));
+        }
+    }
+}
+
+/// # Safety
+/// `capsule` is a capsule made by `new_scan`; the GIL is held.
+unsafe fn scan_of<'a>(api: &PythonApi, capsule: *mut c_void) -> Result<&'a Scan> {
+    let scan = (api.capsule_pointer)(capsule, std::ptr::null());
+    scan.cast::<Scan>()
+        .as_ref()
+        .ok_or_else(|| LightningDbError::NullPointer {
+            message: "null scan".into(),
+        })
+}
+
+fn in_use() -> LightningDbError {
+    LightningDbError::invalid("the scan is already in use by another call")
+}
+
+/// A new reference to the END object.
+unsafe fn end(api: &PythonApi) -> *mut c_void {
+    let end = api.end as *mut c_void;
+    (api.incref)(end);
+    end
+}
+
+/// Raises this thread's last error through the registered callable; returns
+/// null, which is what a builtin that raised returns.
+unsafe fn raise_last_error() -> *mut c_void {
+    if let Some(api) = super::PYTHON.get() {
+        let result = (api.call_object)(api.raise_last_error as *mut c_void, std::ptr::null_mut());
+        if !result.is_null() {
+            // It should have raised; CPython reports a null without an
+            // exception as a SystemError, which is better than a wrong value.
+            (api.decref)(result);
+        }
+    }
+    std::ptr::null_mut()
+}
+
+/// The next `(key, value)` tuple of the scan, or END.
+unsafe extern "C" fn step(capsule: *mut c_void, _no_args: *mut c_void) -> *mut c_void {
+    guard(
+        |_| raise_last_error(),
+        || {
+            let api = python()?;
+            let scan = scan_of(api, capsule)?;
+            let mut slot = match scan.iter.try_lock() {
+                Ok(slot) => slot,
+                Err(TryLockError::WouldBlock) => return Err(in_use()),
+                // A step that panicked left the scan poisoned: it reports so.
+                Err(TryLockError::Poisoned(_)) => {
+                    return Err(LightningDbError::invalid("the scan failed earlier"))
+                }
+            };
+            let Some(iter) = slot.as_mut() else {
+                return Ok(end(api));
+            };
+            let lend = |k: &[u8], v: &[u8]| -> Result<(*mut c_void, *mut c_void)> {
+                let key = py_bytes(api, k)?;
+                match py_bytes(api, v) {
+                    Ok(value) => Ok((key, value)),
+                    Err(e) => {
+                        (api.decref)(key);
+                        Err(e)
+                    }
+                }
+            };
+            let item = if scan.reverse {
+                iter.next_back_with(lend)
+            } else {
+                iter.next_with(lend)
+            };
+            let Some(item) = item else {
+                // Finished: the snapshot goes now, not when Python drops us.
+                *slot = None;
+                return Ok(end(api));
+            };
+            // Bytes are not tracked by Python's collector, so making them ran no
+            // finalizer; a tuple is, so the scan is let go before making one.
+            drop(slot);
+            let (key, value) = item??;
+            let tuple = (api.tuple_new)(2);
+            if tuple.is_null() {
+                (api.decref)(key);
+                (api.decref)(value);
+                return Err(python_alloc_failed("a tuple"));
+            }
+            (api.tuple_set)(tuple, 0, key);
+            (api.tuple_set)(tuple, 1, value);
+            Ok(tuple)
+        },
+    )
+}
+
+/// Starts a scan of the database as a Python iterator: a new reference to a
+/// builtin function `step` to iterate as `iter(step, end)` (`end` is the
+/// object registered with `lightning_db_fast_py_init`), or the registered
+/// error object. Bounds are as in `lightning_db_fast_db_scan`; `flags` bit 0
+/// reverses the scan, bit 1 makes the start key a prefix (the end bound is then
+/// ignored). `step.__self__` is what `lightning_db_fast_scan_close_py` takes.
+///
+/// # Safety
+/// As `lightning_db_fast_db_scan`; the GIL is held; `lightning_db_fast_py_init`
+/// succeeded.
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_fast_db_scan_py(
+    db: *const LightningDB,
+    start_kind: c_int,
+    start: *const u8,
+    start_len: c_int,
+    end_kind: c_int,
+    end: *const u8,
+    end_len: c_int,
+    flags: c_int,
+) -> *mut c_void {
+    guard(
+        |_| super::python_error(),
+        || {
+            let api = python()?;
+            let range = key_range(start_kind, start, start_len, end_kind, end, end_len, flags)?;
+            let iter = super::open_database(db)?.db.range(range)?;
+            new_scan(api, iter, flags)
+        },
+    )
+}
+
+/// As `lightning_db_fast_db_scan_py`, as the transaction sees the database.
+///
+/// # Safety
+/// As `lightning_db_fast_db_scan_py`, with a live transaction handle.
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_fast_tx_scan_py(
+    tx: *const Transaction,
+    start_kind: c_int,
+    start: *const u8,
+    start_len: c_int,
+    end_kind: c_int,
+    end: *const u8,
+    end_len: c_int,
+    flags: c_int,
+) -> *mut c_void {
+    guard(
+        |_| super::python_error(),
+        || {
+            let api = python()?;
+            let range = key_range(start_kind, start, start_len, end_kind, end, end_len, flags)?;
+            let iter = super::object(tx, "transaction")?.with(|tx| tx.range(range))?;
+            new_scan(api, iter, flags)
+        },
+    )
+}
+
+/// Ends a scan made by the `_scan_py` functions now, releasing its snapshot;
+/// its `step` then returns the end object. `capsule` is `step.__self__`.
+/// Returns 0, or a negative error code (the scan is in use by a call of its
+/// own).
+///
+/// # Safety
+/// `capsule` is the `__self__` of a `step` made by this module; the GIL is
+/// held.
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_fast_scan_close_py(capsule: *mut c_void) -> c_int {
+    guard(
+        |c| c,
+        || {
+            let scan = scan_of(python()?, capsule)?;
+            let iter = match scan.iter.try_lock() {
+                Ok(mut slot) => slot.take(),
+                Err(TryLockError::WouldBlock) => return Err(in_use()),
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().take(),
+            };
+            drop(iter);
+            Ok(0)
+        },
+    )
+}
