@@ -171,7 +171,22 @@ impl Database {
             .iter()
             .map(|(k, v)| (&k[..], v.as_deref()))
             .collect();
-        self.shared.commit(&ops, None).map(|_| ())
+        self.write_ops(&ops)
+    }
+
+    /// Applies `ops` atomically, in order, as [`Database::write`] does, reading
+    /// each key and value where the caller keeps it: a batch that already
+    /// lives elsewhere (a foreign language's objects, a packed buffer) is
+    /// written without first being copied into a [`WriteBatch`].
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = lightning_db::Database::create(dir.path(), Default::default()).unwrap();
+    /// db.write_ops(&[(b"a", Some(b"1")), (b"b", None)]).unwrap();
+    /// assert_eq!(db.get(b"a").unwrap(), Some(b"1".to_vec()));
+    /// ```
+    pub fn write_ops(&self, ops: &[Op<'_>]) -> Result<()> {
+        self.shared.commit(ops, None).map(|_| ())
     }
 
     /// Number of live keys.

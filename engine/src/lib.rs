@@ -114,6 +114,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use format::{MAX_COMMIT_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE};
 pub use iter::{Iter, KeyRange};
 pub use reports::{CompactionReport, Corruption, Stats, VerifyReport};
+pub use shared::Op;
 pub use transaction::Transaction;
 
 #[cfg(test)]

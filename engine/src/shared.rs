@@ -45,8 +45,8 @@ use crate::tracker::Tracker;
 use crate::value_cache::ValueCache;
 use crate::version::{self, SegmentTable, Version};
 
-/// One write of a commit: a put (`Some(value)`) or a delete (`None`).
-pub(crate) type Op<'a> = (&'a [u8], Option<&'a [u8]>);
+/// One write of a commit: a key and its new value (a put), or `None` (a delete).
+pub type Op<'a> = (&'a [u8], Option<&'a [u8]>);
 
 pub(crate) fn validate_key(key: &[u8]) -> Result<()> {
     if key.is_empty() {

@@ -127,11 +127,13 @@ pub const LIGHTNING_DB_PACKED_PUT: u8 = 1;
 pub const LIGHTNING_DB_PACKED_DELETE: u8 = 2;
 
 /// Reads the operations of a packed batch (see `lightning_db_write_packed`).
-fn unpack(mut ops: &[u8], count: usize) -> Outcome<WriteBatch> {
+fn unpack(mut ops: &[u8], count: usize) -> Outcome<Vec<lightning_db::Op<'_>>> {
     let malformed = |i: usize, what: &str| {
         boundary::Failure::invalid(format!("packed batch: operation {i}: {what}"))
     };
-    let mut batch = WriteBatch::new();
+    // Never more operations than 9-byte headers fit in the buffer: a wrong
+    // count must not reserve memory for it.
+    let mut batch = Vec::with_capacity(count.min(ops.len() / 9));
     for i in 0..count {
         if ops.len() < 9 {
             return Err(malformed(i, "truncated header"));
@@ -147,12 +149,8 @@ fn unpack(mut ops: &[u8], count: usize) -> Outcome<WriteBatch> {
         let (value, rest) = rest.split_at(value_len);
         ops = rest;
         match kind {
-            LIGHTNING_DB_PACKED_PUT => {
-                batch.put(key, value);
-            }
-            LIGHTNING_DB_PACKED_DELETE if value_len == 0 => {
-                batch.delete(key);
-            }
+            LIGHTNING_DB_PACKED_PUT => batch.push((key, Some(value))),
+            LIGHTNING_DB_PACKED_DELETE if value_len == 0 => batch.push((key, None)),
             LIGHTNING_DB_PACKED_DELETE => return Err(malformed(i, "a delete with a value")),
             other => return Err(malformed(i, &format!("unknown operation {other}"))),
         }
@@ -200,8 +198,7 @@ pub unsafe extern "C" fn lightning_db_write_packed(
         } else {
             std::slice::from_raw_parts(ops, len)
         };
-        let batch = unpack(bytes, count)?;
-        db.write(&batch)?;
+        db.write_ops(&unpack(bytes, count)?)?;
         Ok(())
     })
 }
