@@ -29,13 +29,13 @@ int lightning_db_fast_db_contains(const LightningDB *db, const uint8_t *key, int
 
 int lightning_db_fast_db_delete(const LightningDB *db, const uint8_t *key, int key_len);
 
+void *lightning_db_fast_db_functions_py(const LightningDB *db);
+
 int64_t lightning_db_fast_db_get(const LightningDB *db,
                                  const uint8_t *key,
                                  int key_len,
                                  uint8_t *buf,
                                  int cap);
-
-void *lightning_db_fast_db_get_py(const LightningDB *db, const uint8_t *key, int key_len);
 
 int64_t lightning_db_fast_db_len(const LightningDB *db);
 
@@ -80,6 +80,8 @@ int lightning_db_fast_last_error(uint8_t *buf, int cap);
 
 int lightning_db_fast_last_error_code(void);
 
+int lightning_db_fast_py_api_names(uint8_t *buf, int cap);
+
 int lightning_db_fast_py_init(const size_t *api, int count);
 
 int lightning_db_fast_scan_close_py(void *capsule);
@@ -92,13 +94,13 @@ int lightning_db_fast_tx_contains(const Transaction *tx, const uint8_t *key, int
 
 int lightning_db_fast_tx_delete(const Transaction *tx, const uint8_t *key, int key_len);
 
+void *lightning_db_fast_tx_functions_py(const Transaction *tx);
+
 int64_t lightning_db_fast_tx_get(const Transaction *tx,
                                  const uint8_t *key,
                                  int key_len,
                                  uint8_t *buf,
                                  int cap);
-
-void *lightning_db_fast_tx_get_py(const Transaction *tx, const uint8_t *key, int key_len);
 
 int lightning_db_fast_tx_put(const Transaction *tx,
                              const uint8_t *key,

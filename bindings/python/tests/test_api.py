@@ -101,6 +101,16 @@ def test_transaction_commits_on_success_and_rolls_back_on_exception(
     assert tx.finished and db.get(b"b") is None and db[b"a"] == b"1"
 
 
+def test_a_finished_transaction_refuses_reads_and_writes(db: lightning_db.Database) -> None:
+    tx = db.begin()
+    tx[b"a"] = b"1"
+    tx.commit()
+    for use in (lambda: tx.put(b"b", b"2"), lambda: tx.get(b"a"), lambda: tx[b"a"]):
+        with pytest.raises(InvalidArgument, match="finished"):
+            use()
+    assert list(db.items()) == [(b"a", b"1")]
+
+
 def test_transaction_conflict_is_raised_by_the_with_block(db: lightning_db.Database) -> None:
     with pytest.raises(TransactionConflict):
         with db.transaction() as tx:

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use lightning_db as engine;
 
+mod methods;
 mod scan;
 
 use crate::boundary::{self, handles, Failure};
@@ -192,74 +193,94 @@ pub unsafe extern "C" fn lightning_db_fast_db_get(
 /// CPython's stable ABI.
 struct PythonApi {
     bytes: unsafe extern "C" fn(*const u8, isize) -> *mut c_void,
+    bytes_parts: unsafe extern "C" fn(*mut c_void, *mut *mut u8, *mut isize) -> c_int,
     incref: unsafe extern "C" fn(*mut c_void),
     decref: unsafe extern "C" fn(*mut c_void),
     tuple_new: unsafe extern "C" fn(isize) -> *mut c_void,
     tuple_set: unsafe extern "C" fn(*mut c_void, isize, *mut c_void) -> c_int,
-    none: usize,
-    /// What the `_py` functions return on error: never null, because ctypes
-    /// (CPython 3.11) dereferences a null `py_object` result.
-    error: usize,
+    tuple_size: unsafe extern "C" fn(*mut c_void) -> isize,
+    tuple_item: unsafe extern "C" fn(*mut c_void, isize) -> *mut c_void,
+    list_as_tuple: unsafe extern "C" fn(*mut c_void) -> *mut c_void,
     capsule_new:
         unsafe extern "C" fn(*mut c_void, *const c_char, Option<CapsuleDestructor>) -> *mut c_void,
     capsule_pointer: unsafe extern "C" fn(*mut c_void, *const c_char) -> *mut c_void,
     cfunction_new: unsafe extern "C" fn(*mut c_void, *mut c_void, *mut c_void) -> *mut c_void,
     call_object: unsafe extern "C" fn(*mut c_void, *mut c_void) -> *mut c_void,
-    list_size: unsafe extern "C" fn(*mut c_void) -> isize,
-    list_item: unsafe extern "C" fn(*mut c_void, isize) -> *mut c_void,
-    tuple_item: unsafe extern "C" fn(*mut c_void, isize) -> *mut c_void,
-    bytes_parts: unsafe extern "C" fn(*mut c_void, *mut *mut u8, *mut isize) -> c_int,
+    err_occurred: unsafe extern "C" fn() -> *mut c_void,
     save_thread: unsafe extern "C" fn() -> *mut c_void,
     restore_thread: unsafe extern "C" fn(*mut c_void),
+    none: usize,
+    /// What the `_py` functions return on error: never null, because ctypes
+    /// (CPython 3.11) dereferences a null `py_object` result.
+    failed: usize,
     /// What a native scan returns at its end (see `scan`).
     end: usize,
     /// A Python callable that raises the exception of this thread's last
     /// fast-call error: how functions called by Python itself, not by ctypes,
     /// fail.
     raise_last_error: usize,
+    /// Every address as it was given: a second registration must give the same.
+    given: Vec<usize>,
 }
 
 type CapsuleDestructor = unsafe extern "C" fn(*mut c_void);
 
 static PYTHON: std::sync::OnceLock<PythonApi> = std::sync::OnceLock::new();
 
-/// The Python C API's functions and objects, in the order
-/// `lightning_db_fast_py_init` takes their addresses.
-const PYTHON_API_NAMES: [&str; 19] = [
+/// What `lightning_db_fast_py_init` takes the addresses of, in this order:
+/// functions of the Python C API by their names, and (`object:`) objects of
+/// the Python layer. The Python layer reads this list from
+/// `lightning_db_fast_py_api_names`, so the order is stated once, here.
+const PYTHON_API_NAMES: [&str; 20] = [
     "PyBytes_FromStringAndSize",
+    "PyBytes_AsStringAndSize",
     "Py_IncRef",
     "Py_DecRef",
     "PyTuple_New",
     "PyTuple_SetItem",
-    "None",
-    "the error object",
+    "PyTuple_Size",
+    "PyTuple_GetItem",
+    "PyList_AsTuple",
     "PyCapsule_New",
     "PyCapsule_GetPointer",
     "PyCFunction_NewEx",
     "PyObject_CallObject",
-    "PyList_Size",
-    "PyList_GetItem",
-    "PyTuple_GetItem",
-    "PyBytes_AsStringAndSize",
+    "PyErr_Occurred",
     "PyEval_SaveThread",
     "PyEval_RestoreThread",
-    "the end-of-scan object",
-    "the error-raising callable",
+    "object:None",
+    "object:failed",
+    "object:end",
+    "object:raise_last_error",
 ];
 
+/// Copies the names `lightning_db_fast_py_init` takes the addresses of,
+/// comma-separated (ASCII, not terminated), into `buf` (up to `cap` bytes) and
+/// returns their full length. A name is that of a function of the Python C
+/// API, or `object:` and one of `None`; `failed`, an object the `_py`
+/// functions return on error; `end`, the object a native scan returns at its
+/// end; `raise_last_error`, a callable without arguments that raises the
+/// exception of this thread's last error. The objects must live as long as the
+/// process.
+///
+/// # Safety
+/// `buf` must be null or point to `cap` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_fast_py_api_names(buf: *mut u8, cap: c_int) -> c_int {
+    let names = PYTHON_API_NAMES.join(",");
+    if !buf.is_null() && cap > 0 {
+        let n = names.len().min(cap as usize);
+        std::ptr::copy_nonoverlapping(names.as_ptr(), buf, n);
+    }
+    c_int::try_from(names.len()).unwrap_or(c_int::MAX)
+}
+
 /// Enables the `_py` functions, which make and read Python objects with the
-/// calling interpreter's C API, so that Python gets a value or a scan in one
-/// ctypes call, and hands over a batch, without a buffer and a copy of its own.
-/// `api` holds, in this order, the addresses of `PyBytes_FromStringAndSize`,
-/// `Py_IncRef`, `Py_DecRef`, `PyTuple_New`, `PyTuple_SetItem`, the `None` object, an object to return on error (which
-/// must live as long as the process), `PyCapsule_New`, `PyCapsule_GetPointer`,
-/// `PyCFunction_NewEx`, `PyObject_CallObject`, `PyList_Size`, `PyList_GetItem`,
-/// `PyTuple_GetItem`, `PyBytes_AsStringAndSize`, `PyEval_SaveThread`,
-/// `PyEval_RestoreThread`, an object a scan returns at its end, and a callable
-/// without arguments that raises the exception of this thread's last error
-/// (both living as long as the process). Returns 0, or an error code if
-/// `count` is not 19, an address is null, or other addresses were registered
-/// before.
+/// calling interpreter's C API, so that Python gets a value or a scan, and
+/// hands over a batch, in one call, without a buffer and a copy of its own.
+/// `api` holds the addresses of what `lightning_db_fast_py_api_names` names,
+/// in its order. Returns 0, or an error code if `count` is not the number of
+/// names, an address is null, or other addresses were registered before.
 ///
 /// # Safety
 /// `api` points to `count` addresses, which are those functions and objects of
@@ -270,7 +291,7 @@ pub unsafe extern "C" fn lightning_db_fast_py_init(api: *const usize, count: c_i
         |c| c,
         || {
             let expected = PYTHON_API_NAMES.len();
-            if count as usize != expected || count < 0 || api.is_null() {
+            if usize::try_from(count) != Ok(expected) || api.is_null() {
                 return Err(LightningDbError::invalid(format!(
                     "expected {expected} Python API addresses, got {count}"
                 )));
@@ -282,12 +303,7 @@ pub unsafe extern "C" fn lightning_db_fast_py_init(api: *const usize, count: c_i
                 });
             }
             let registered = PYTHON.get_or_init(|| python_api(a));
-            if registered.bytes as usize != a[0]
-                || registered.none != a[5]
-                || registered.error != a[6]
-                || registered.end != a[17]
-                || registered.raise_last_error != a[18]
-            {
+            if registered.given != a {
                 return Err(LightningDbError::invalid(
                     "another Python interpreter is registered",
                 ));
@@ -297,39 +313,47 @@ pub unsafe extern "C" fn lightning_db_fast_py_init(api: *const usize, count: c_i
     )
 }
 
+/// The address given for `name`.
+fn address_of(a: &[usize], name: &str) -> usize {
+    let i = PYTHON_API_NAMES.iter().position(|&n| n == name);
+    a[i.expect("a name of PYTHON_API_NAMES")]
+}
+
 /// # Safety
 /// `a` holds the addresses `lightning_db_fast_py_init` documents, none null.
 // Each transmute's target is the type of the field it fills, spelled once, in
 // PythonApi; repeating it here would be a second list to keep in step.
 #[allow(clippy::missing_transmute_annotations)]
 unsafe fn python_api(a: &[usize]) -> PythonApi {
-    // SAFETY: each address is that of the function whose type it is given
-    // (the order of PYTHON_API_NAMES); a function pointer is an address.
+    // SAFETY: each address is that of the function whose type it is given;
+    // a function pointer is an address.
     macro_rules! function {
-        ($i:expr) => {
-            std::mem::transmute::<usize, _>(a[$i])
+        ($name:literal) => {
+            std::mem::transmute::<usize, _>(address_of(a, $name))
         };
     }
     PythonApi {
-        bytes: function!(0),
-        incref: function!(1),
-        decref: function!(2),
-        tuple_new: function!(3),
-        tuple_set: function!(4),
-        none: a[5],
-        error: a[6],
-        capsule_new: function!(7),
-        capsule_pointer: function!(8),
-        cfunction_new: function!(9),
-        call_object: function!(10),
-        list_size: function!(11),
-        list_item: function!(12),
-        tuple_item: function!(13),
-        bytes_parts: function!(14),
-        save_thread: function!(15),
-        restore_thread: function!(16),
-        end: a[17],
-        raise_last_error: a[18],
+        bytes: function!("PyBytes_FromStringAndSize"),
+        bytes_parts: function!("PyBytes_AsStringAndSize"),
+        incref: function!("Py_IncRef"),
+        decref: function!("Py_DecRef"),
+        tuple_new: function!("PyTuple_New"),
+        tuple_set: function!("PyTuple_SetItem"),
+        tuple_size: function!("PyTuple_Size"),
+        tuple_item: function!("PyTuple_GetItem"),
+        list_as_tuple: function!("PyList_AsTuple"),
+        capsule_new: function!("PyCapsule_New"),
+        capsule_pointer: function!("PyCapsule_GetPointer"),
+        cfunction_new: function!("PyCFunction_NewEx"),
+        call_object: function!("PyObject_CallObject"),
+        err_occurred: function!("PyErr_Occurred"),
+        save_thread: function!("PyEval_SaveThread"),
+        restore_thread: function!("PyEval_RestoreThread"),
+        none: address_of(a, "object:None"),
+        failed: address_of(a, "object:failed"),
+        end: address_of(a, "object:end"),
+        raise_last_error: address_of(a, "object:raise_last_error"),
+        given: a.to_vec(),
     }
 }
 
@@ -358,6 +382,66 @@ unsafe fn py_bytes(api: &PythonApi, data: &[u8]) -> Result<*mut c_void> {
     Ok(object)
 }
 
+/// CPython's `PyMethodDef`: `method` is a C function of the signature
+/// `flags` names.
+#[repr(C)]
+struct MethodDef {
+    name: *const c_char,
+    method: *const c_void,
+    flags: c_int,
+    doc: *const c_char,
+}
+
+// SAFETY: a definition is immutable, and its pointers are to a function and to
+// static strings.
+unsafe impl Sync for MethodDef {}
+
+/// CPython's calling conventions of a builtin function (`METH_*`): no
+/// argument, one, or a vector of them (`fn(self, *const arg, nargs)`).
+const METH_NOARGS: c_int = 0x0004;
+const METH_O: c_int = 0x0008;
+const METH_FASTCALL: c_int = 0x0080;
+
+/// A new reference to a builtin function made from `def`, whose `self` is
+/// `capsule` (the function takes a reference to it of its own).
+///
+/// # Safety
+/// The GIL is held; `def` lives as long as the process (CPython keeps it).
+unsafe fn new_function(
+    api: &PythonApi,
+    def: &'static MethodDef,
+    capsule: *mut c_void,
+) -> Result<*mut c_void> {
+    let function = (api.cfunction_new)(
+        (def as *const MethodDef).cast_mut().cast(),
+        capsule,
+        std::ptr::null_mut(),
+    );
+    if function.is_null() {
+        return Err(python_alloc_failed("a function"));
+    }
+    Ok(function)
+}
+
+/// Raises this thread's last error through the registered callable; returns
+/// null, which is what a builtin that raised returns.
+unsafe fn raise_last_error() -> *mut c_void {
+    if let Some(api) = PYTHON.get() {
+        if !(api.err_occurred)().is_null() {
+            // CPython raised already (a TypeError for an argument that is not
+            // bytes, say): that exception stands.
+            return std::ptr::null_mut();
+        }
+        let result = (api.call_object)(api.raise_last_error as *mut c_void, std::ptr::null_mut());
+        if !result.is_null() {
+            // It should have raised; CPython reports a null without an
+            // exception as a SystemError, which is better than a wrong value.
+            (api.decref)(result);
+        }
+    }
+    std::ptr::null_mut()
+}
+
 /// A new reference to the registered error object (the result of a failed
 /// `_py` call), or null if none was registered.
 ///
@@ -366,67 +450,12 @@ unsafe fn py_bytes(api: &PythonApi, data: &[u8]) -> Result<*mut c_void> {
 unsafe fn python_error() -> *mut c_void {
     match PYTHON.get() {
         Some(api) => {
-            let error = api.error as *mut c_void;
+            let error = api.failed as *mut c_void;
             (api.incref)(error);
             error
         }
         None => std::ptr::null_mut(),
     }
-}
-
-/// A new reference to `bytes(value)`, or to None.
-///
-/// # Safety
-/// The GIL is held.
-unsafe fn to_python(value: Option<Vec<u8>>) -> Result<*mut c_void> {
-    let api = python()?;
-    match value {
-        None => {
-            let none = api.none as *mut c_void;
-            (api.incref)(none);
-            Ok(none)
-        }
-        Some(v) => py_bytes(api, &v),
-    }
-}
-
-/// `Database.get` for CPython through ctypes.PyDLL (the GIL must be held): a
-/// new reference to the value as `bytes`, or to None when the key is absent,
-/// or to the registered error object (code and message then from
-/// `lightning_db_fast_last_error_code` and `lightning_db_fast_last_error`).
-///
-/// # Safety
-/// As `lightning_db_fast_db_get`; the GIL is held; `lightning_db_fast_py_init`
-/// succeeded.
-#[no_mangle]
-pub unsafe extern "C" fn lightning_db_fast_db_get_py(
-    db: *const LightningDB,
-    key: *const u8,
-    key_len: c_int,
-) -> *mut c_void {
-    guard(
-        |_| python_error(),
-        || to_python(open_database(db)?.get(slice(key, key_len, "key")?)?),
-    )
-}
-
-/// `Transaction.get` as `lightning_db_fast_db_get_py`.
-///
-/// # Safety
-/// As `lightning_db_fast_db_get_py`.
-#[no_mangle]
-pub unsafe extern "C" fn lightning_db_fast_tx_get_py(
-    tx: *const Transaction,
-    key: *const u8,
-    key_len: c_int,
-) -> *mut c_void {
-    guard(
-        |_| python_error(),
-        || {
-            let key = slice(key, key_len, "key")?;
-            to_python(object(tx, "transaction")?.with(|tx| tx.get(key))?)
-        },
-    )
 }
 
 /// Stores `value` under `key`: 0, or a negative error code.
@@ -520,9 +549,9 @@ pub unsafe extern "C" fn lightning_db_fast_db_write(
     guard(
         |c| c,
         || {
-            let db = database(db)?;
-            let batch = decode_batch(data, data_len, lens, op_count)?;
-            db.write_batch(&batch)?;
+            let db = open_database(db)?;
+            db.db
+                .write_ops(&decode_batch(data, data_len, lens, op_count)?)?;
             Ok(0)
         },
     )
@@ -530,10 +559,11 @@ pub unsafe extern "C" fn lightning_db_fast_db_write(
 
 /// `Database.write` for CPython through ctypes.PyDLL (the GIL must be held):
 /// applies `ops`, a Python list of `(key, value)` tuples of bytes (`value`
-/// None for a delete), as one atomic commit, reading the list in place rather
-/// than from a packed copy. The GIL is released for the commit itself. Returns
-/// 0 or a negative error code; an item of another shape raises TypeError (set
-/// by the C API, which ctypes then raises) and writes nothing.
+/// None for a delete), as one atomic commit, reading the keys and values in
+/// place: nothing is packed or copied before the commit copies them into the
+/// log. The GIL is released for the commit itself. Returns 0 or a negative
+/// error code; an item of another shape raises TypeError (set by the C API,
+/// which ctypes then raises) and writes nothing.
 ///
 /// # Safety
 /// `db` is a live handle; `ops` is a list; the GIL is held;
@@ -548,13 +578,58 @@ pub unsafe extern "C" fn lightning_db_fast_db_write_py(
         || {
             let api = python()?;
             let db = open_database(db)?;
-            let batch = batch_from_list(api, ops)?;
-            let gil = ReleasedGil::new(api);
-            db.db.write(&batch)?;
-            drop(gil);
-            Ok(0)
+            // A tuple of the list's items: while the GIL is released, another
+            // thread may change the list, but not this tuple, which holds each
+            // item (and through it each key and value, which are immutable).
+            let held = (api.list_as_tuple)(ops);
+            if held.is_null() {
+                return Err(LightningDbError::invalid("a batch is a list"));
+            }
+            let written = (|| {
+                let ops = ops_of_tuple(api, held)?;
+                let _gil = ReleasedGil::new(api);
+                Ok(db.db.write_ops(&ops)?)
+            })();
+            (api.decref)(held);
+            written.map(|()| 0)
         },
     )
+}
+
+/// The operations of a Python tuple of `(key, value-or-None)` tuples, borrowed
+/// from their bytes objects.
+///
+/// # Safety
+/// `ops` is a tuple; the GIL is held; the operations do not outlive `ops`.
+unsafe fn ops_of_tuple<'a>(api: &PythonApi, ops: *mut c_void) -> Result<Vec<engine::Op<'a>>> {
+    let shape = || LightningDbError::invalid("a batch holds (key, value or None) tuples of bytes");
+    let bytes = |object: *mut c_void| -> Result<&'a [u8]> {
+        let (mut data, mut len) = (std::ptr::null_mut(), 0isize);
+        if (api.bytes_parts)(object, &mut data, &mut len) != 0 {
+            return Err(shape());
+        }
+        Ok(std::slice::from_raw_parts(data, len as usize))
+    };
+    let count = (api.tuple_size)(ops);
+    if count < 0 {
+        return Err(shape());
+    }
+    let mut batch = Vec::with_capacity(count as usize);
+    for i in 0..count {
+        // Borrowed references, held by `ops`.
+        let op = (api.tuple_item)(ops, i);
+        let (key, value) = ((api.tuple_item)(op, 0), (api.tuple_item)(op, 1));
+        if op.is_null() || key.is_null() || value.is_null() {
+            return Err(shape());
+        }
+        let value = if value as usize == api.none {
+            None
+        } else {
+            Some(bytes(value)?)
+        };
+        batch.push((bytes(key)?, value));
+    }
+    Ok(batch)
 }
 
 /// The GIL, released while this lives (also when a panic unwinds past it).
@@ -581,49 +656,14 @@ impl Drop for ReleasedGil<'_> {
     }
 }
 
-/// The operations of a Python list of `(key, value-or-None)` tuples.
-///
-/// # Safety
-/// `ops` is a list; the GIL is held.
-unsafe fn batch_from_list(api: &PythonApi, ops: *mut c_void) -> Result<engine::WriteBatch> {
-    let shape = || LightningDbError::invalid("a batch holds (key, value or None) tuples of bytes");
-    let bytes = |object: *mut c_void| -> Result<&[u8]> {
-        let (mut data, mut len) = (std::ptr::null_mut(), 0isize);
-        if (api.bytes_parts)(object, &mut data, &mut len) != 0 {
-            return Err(shape());
-        }
-        Ok(std::slice::from_raw_parts(data, len as usize))
-    };
-    let count = (api.list_size)(ops);
-    if count < 0 {
-        return Err(shape());
-    }
-    let mut batch = engine::WriteBatch::new();
-    for i in 0..count {
-        // Borrowed references: the list and its tuples hold them, and nothing
-        // here runs Python code that could change the list.
-        let op = (api.list_item)(ops, i);
-        let (key, value) = ((api.tuple_item)(op, 0), (api.tuple_item)(op, 1));
-        if op.is_null() || key.is_null() || value.is_null() {
-            return Err(shape());
-        }
-        if value as usize == api.none {
-            batch.delete(bytes(key)?);
-        } else {
-            batch.put(bytes(key)?, bytes(value)?);
-        }
-    }
-    Ok(batch)
-}
-
 /// # Safety
 /// As `lightning_db_fast_db_write`.
-unsafe fn decode_batch(
+unsafe fn decode_batch<'a>(
     data: *const u8,
     data_len: c_int,
     lens: *const u8,
     op_count: c_int,
-) -> Result<engine::WriteBatch> {
+) -> Result<Vec<engine::Op<'a>>> {
     const INT: usize = std::mem::size_of::<c_int>();
     let data = slice(data, data_len, "batch data")?;
     let count = usize::try_from(op_count)
@@ -631,9 +671,9 @@ unsafe fn decode_batch(
     let lens_len = c_int::try_from(2 * INT * count)
         .map_err(|_| LightningDbError::invalid(format!("{count} operations are too many")))?;
     let lens = slice(lens, lens_len, "batch lengths")?;
-    let mut batch = engine::WriteBatch::new();
+    let mut batch = Vec::with_capacity(count);
     let mut at = 0usize;
-    let mut take = |len: c_int| -> Result<&[u8]> {
+    let mut take = |len: c_int| -> Result<&'a [u8]> {
         let len = usize::try_from(len)
             .map_err(|_| LightningDbError::invalid(format!("negative length {len} in batch")))?;
         let part = data
@@ -646,8 +686,8 @@ unsafe fn decode_batch(
     for pair in lens.chunks_exact(2 * INT) {
         let key = take(int(&pair[..INT]))?;
         match int(&pair[INT..]) {
-            -1 => batch.delete(key),
-            value_len => batch.put(key, take(value_len)?),
+            -1 => batch.push((key, None)),
+            value_len => batch.push((key, Some(take(value_len)?))),
         };
     }
     if at != data.len() {

@@ -20,12 +20,15 @@
 //!   the registered `raise_last_error`, which raises it: the step then returns
 //!   null with the exception set, as CPython expects of a builtin.
 
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{c_int, c_void};
 use std::sync::{Mutex, TryLockError};
 
 use lightning_db as engine;
 
-use super::{bound, guard, py_bytes, python, python_alloc_failed, PythonApi};
+use super::{
+    bound, guard, new_function, py_bytes, python, python_alloc_failed, raise_last_error, MethodDef,
+    PythonApi, METH_NOARGS,
+};
 use crate::c_api::LightningDB;
 use crate::uniffi::{LightningDbError, Result, Transaction};
 
@@ -35,26 +38,11 @@ struct Scan {
     reverse: bool,
 }
 
-/// CPython's `PyMethodDef`.
-#[repr(C)]
-struct MethodDef {
-    name: *const c_char,
-    method: unsafe extern "C" fn(*mut c_void, *mut c_void) -> *mut c_void,
-    flags: c_int,
-    doc: *const c_char,
-}
-
-// SAFETY: the definition is immutable and its pointers are to static strings.
-unsafe impl Sync for MethodDef {}
-
-/// CPython's `METH_NOARGS`.
-const METH_NOARGS: c_int = 0x0004;
-
 /// CPython keeps a pointer to the definition for the life of every function
 /// made from it: it must be static.
 static STEP: MethodDef = MethodDef {
     name: c"lightning_db_scan_step".as_ptr(),
-    method: step,
+    method: step as *const c_void,
     flags: METH_NOARGS,
     doc: std::ptr::null(),
 };
@@ -102,18 +90,11 @@ unsafe fn new_scan(api: &PythonApi, iter: engine::Iter, flags: c_int) -> Result<
         drop(Box::from_raw(scan));
         return Err(python_alloc_failed("a capsule"));
     }
-    let function = (api.cfunction_new)(
-        (&STEP as *const MethodDef).cast_mut().cast(),
-        capsule,
-        std::ptr::null_mut(),
-    );
-    // The function holds its own reference to the capsule (or, if it could not
-    // be made, this drops the capsule and the scan with it).
+    // The function takes its own reference to the capsule; if it could not be
+    // made, dropping the capsule drops the scan with it.
+    let function = new_function(api, &STEP, capsule);
     (api.decref)(capsule);
-    if function.is_null() {
-        return Err(python_alloc_failed("a function"));
-    }
-    Ok(function)
+    function
 }
 
 /// The capsule's destructor: drops the scan it owns.
@@ -149,20 +130,6 @@ unsafe fn end(api: &PythonApi) -> *mut c_void {
     let end = api.end as *mut c_void;
     (api.incref)(end);
     end
-}
-
-/// Raises this thread's last error through the registered callable; returns
-/// null, which is what a builtin that raised returns.
-unsafe fn raise_last_error() -> *mut c_void {
-    if let Some(api) = super::PYTHON.get() {
-        let result = (api.call_object)(api.raise_last_error as *mut c_void, std::ptr::null_mut());
-        if !result.is_null() {
-            // It should have raised; CPython reports a null without an
-            // exception as a SystemError, which is better than a wrong value.
-            (api.decref)(result);
-        }
-    }
-    std::ptr::null_mut()
 }
 
 /// The next `(key, value)` tuple of the scan, or END.

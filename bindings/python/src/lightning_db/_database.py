@@ -54,8 +54,6 @@ _END = _native.END
 #: The library makes and reads Python objects (CPython): scans are its
 #: iterators, batches are read from their list in place.
 _PYTHON_OBJECTS = _native.PYTHON_OBJECTS
-_db_get_py = _native.db_get_py
-_tx_get_py = _native.tx_get_py
 _db_put = _native.db_put
 _last_error_code = _native.last_error_code
 _buffers = _native.buffers
@@ -97,9 +95,13 @@ def _path(path: StrPath) -> str:
     return text
 
 
+#: The bound arguments of the scan functions for "no bound".
+_UNBOUNDED: Tuple[int, Optional[bytes], int] = (_native.UNBOUNDED, None, 0)
+
+
 def _bound(key: Optional[BytesLike], inclusive: bool) -> Tuple[int, Optional[bytes], int]:
     if key is None:
-        return _native.UNBOUNDED, None, 0
+        return _UNBOUNDED
     if type(key) is not bytes:
         key = _as_bytes(key, "bound")
     if len(key) > _MAX_INT:
@@ -282,34 +284,33 @@ class Batch(WriteBatch):
             self._db.write(self)
 
 
-def _object_reads(
-    get_py: Callable[..., object],
-) -> Tuple[Callable[[Any, BytesLike], Optional[bytes]], Callable[[Any, BytesLike], bytes]]:
-    """``get`` and ``[]`` over a ``_py`` function of the library (CPython only):
-    the hottest calls, one ctypes call each, with the function a closure cell
-    rather than an attribute lookup."""
+def _native_reads() -> Tuple[Callable[[Any, BytesLike], Optional[bytes]], Callable[[Any, BytesLike], bytes]]:
+    """``get`` and ``[]`` through the reader's builtin ``get`` function made by
+    the library (CPython only): a direct call, which raises on failure."""
 
     def get(self: Any, key: BytesLike) -> Optional[bytes]:
         """The value stored under ``key`` (as seen by this reader), or None."""
         if type(key) is not bytes:
             key = _as_bytes(key, "key")
-        value = get_py(self._ptr, key, len(key))
-        if value is _FAILED:
-            raise _error(_last_error_code())
-        return value  # type: ignore[return-value]
+        return self._getf(key)  # type: ignore[no-any-return]
 
     def getitem(self: Any, key: BytesLike) -> bytes:
         if type(key) is not bytes:
             key = _as_bytes(key, "key")
-        value = get_py(self._ptr, key, len(key))
+        value = self._getf(key)
         if value is None:
             raise KeyError(key)
-        if value is _FAILED:
-            raise _error(_last_error_code())
-        return value  # type: ignore[return-value]
+        return value  # type: ignore[no-any-return]
 
     getitem.__name__ = "__getitem__"
     return get, getitem
+
+
+def _functions(made: object) -> Tuple[Callable[..., Any], Callable[..., Any]]:
+    """The ``(get, put)`` builtins of a ``_functions_py`` call."""
+    if made is _FAILED:
+        raise _error(_last_error_code())
+    return made  # type: ignore[return-value]
 
 
 class _Reader:
@@ -367,10 +368,14 @@ class _Reader:
         """Pairs with ``start <= key < end`` in key order (``reverse`` for
         descending). None means unbounded; ``start_inclusive`` and
         ``end_inclusive`` choose each bound's kind."""
-        sk, skey, slen = _bound(start, start_inclusive)
-        ek, ekey, elen = _bound(end, end_inclusive)
+        sk, skey, slen = _UNBOUNDED if start is None else _bound(start, start_inclusive)
+        ek, ekey, elen = _UNBOUNDED if end is None else _bound(end, end_inclusive)
         if _PYTHON_OBJECTS:
-            return _native_cursor(self._scan_py(self._ptr, sk, skey, slen, ek, ekey, elen, int(reverse)))
+            # Inline, not a helper: a short range is a few microseconds in all.
+            step = self._scan_py(self._ptr, sk, skey, slen, ek, ekey, elen, 1 if reverse else 0)
+            if step is _FAILED:
+                raise _error(_last_error_code())
+            return Cursor(step, iter(step, _END))
         return _cursor(self._scan(self._ptr, sk, skey, slen, ek, ekey, elen, int(reverse)))
 
     def prefix(self, prefix: BytesLike, *, reverse: bool = False) -> Cursor:
@@ -407,11 +412,11 @@ class Transaction(_Reader):
             tx[b"a"] = tx[b"b"]
     """
 
-    __slots__ = ("_handle", "_ptr", "_finished")
+    __slots__ = ("_handle", "_ptr", "_finished", "_getf", "_putf")
     _get = staticmethod(_native.tx_get)
 
     if _native.PYTHON_OBJECTS:
-        get, __getitem__ = _object_reads(_tx_get_py)  # type: ignore[assignment]
+        get, __getitem__ = _native_reads()  # type: ignore[assignment]
     _contains = staticmethod(_native.tx_contains)
     _scan = staticmethod(_native.tx_scan)
     _scan_prefix = staticmethod(_native.tx_scan_prefix)
@@ -421,12 +426,17 @@ class Transaction(_Reader):
         self._handle = handle
         self._ptr = handle.ptr
         self._finished = False
+        if _PYTHON_OBJECTS:
+            self._getf, self._putf = _functions(_native.tx_functions_py(self._ptr))
 
     def put(self, key: BytesLike, value: BytesLike) -> None:
         if type(key) is not bytes:
             key = _as_bytes(key, "key")
         if type(value) is not bytes:
             value = _as_bytes(value, "value")
+        if _PYTHON_OBJECTS:
+            self._putf(key, value)
+            return
         if len(value) > _MAX_INT or len(key) > _MAX_INT:
             # Beyond a C int, and so beyond either limit: the engine's own
             # message for it, as Database.put reports through the generated path.
@@ -489,11 +499,11 @@ class Database(_Reader):
     InvalidArgument. A Database is always truthy (``len(db)`` counts keys).
     """
 
-    __slots__ = ("_native", "_handle", "_ptr")
+    __slots__ = ("_native", "_handle", "_ptr", "_getf", "_putf")
     _get = staticmethod(_native.db_get)
 
     if _native.PYTHON_OBJECTS:
-        get, __getitem__ = _object_reads(_db_get_py)  # type: ignore[assignment]
+        get, __getitem__ = _native_reads()  # type: ignore[assignment]
     _contains = staticmethod(_native.db_contains)
     _scan = staticmethod(_native.db_scan)
     _scan_prefix = staticmethod(_native.db_scan_prefix)
@@ -518,6 +528,8 @@ class Database(_Reader):
         self._native = native
         self._handle = _native.Handle(native.native_handle(), _native.db_release)
         self._ptr = self._handle.ptr
+        if _PYTHON_OBJECTS:
+            self._getf, self._putf = _functions(_native.db_functions_py(self._ptr))
 
     def put(self, key: BytesLike, value: BytesLike) -> None:
         """Stores ``value`` under ``key`` (one durable commit)."""
@@ -525,6 +537,9 @@ class Database(_Reader):
             key = _as_bytes(key, "key")
         if type(value) is not bytes:
             value = _as_bytes(value, "value")
+        if _PYTHON_OBJECTS:
+            self._putf(key, value)
+            return None
         if len(value) > _MAX_INT or len(key) > _MAX_INT:
             # Beyond a C int: the generated path reports the engine's error.
             return _cold(self._native.put, key, value)

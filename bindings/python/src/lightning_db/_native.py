@@ -142,39 +142,33 @@ def _init_python() -> bool:
     if platform.python_implementation() != "CPython" or os.environ.get("LIGHTNING_DB_PORTABLE"):
         return False
     api = ctypes.pythonapi
-
-    def address(f: Any) -> int:
-        return ctypes.cast(f, ctypes.c_void_p).value or 0
-
-    addresses = [
-        address(api.PyBytes_FromStringAndSize),
-        address(api.Py_IncRef),
-        address(api.Py_DecRef),
-        address(api.PyTuple_New),
-        address(api.PyTuple_SetItem),
-        id(None),  # CPython: id() is the object's address
-        id(FAILED),  # kept alive by this module
-        address(api.PyCapsule_New),
-        address(api.PyCapsule_GetPointer),
-        address(api.PyCFunction_NewEx),
-        address(api.PyObject_CallObject),
-        address(api.PyList_Size),
-        address(api.PyList_GetItem),
-        address(api.PyTuple_GetItem),
-        address(api.PyBytes_AsStringAndSize),
-        address(api.PyEval_SaveThread),
-        address(api.PyEval_RestoreThread),
-        id(END),  # kept alive by this module, as is the function
-        id(_raise_last_error),
-    ]
+    names_of = _function("lightning_db_fast_py_api_names", _int)
+    buf = ctypes.create_string_buffer(names_of(None, 0))
+    names_of(buf, len(buf))
+    objects = {
+        "object:None": None,
+        "object:failed": FAILED,  # kept alive by this module, as are the others
+        "object:end": END,
+        "object:raise_last_error": _raise_last_error,
+    }
+    addresses = []
+    for name in buf.raw.decode("ascii").split(","):
+        if name in objects:
+            addresses.append(id(objects[name]))  # CPython: id() is the object's address
+        elif hasattr(api, name):
+            addresses.append(ctypes.cast(getattr(api, name), ctypes.c_void_p).value or 0)
+        else:  # an interpreter without this function: the portable path
+            return False
     init = _function("lightning_db_fast_py_init", _int)
     return init((ctypes.c_size_t * len(addresses))(*addresses), len(addresses)) == 0  # type: ignore[no-any-return]
 
 
 #: Whether the ``_py`` functions may be used.
 PYTHON_OBJECTS = _init_python()
-db_get_py: Callable[..., object] = _py_function("lightning_db_fast_db_get_py")
-tx_get_py: Callable[..., object] = _py_function("lightning_db_fast_tx_get_py")
+#: The builtin functions ``(get, put)`` of a database or a transaction (see
+#: ``ffi-c/src/python/methods.rs``).
+db_functions_py: Callable[..., object] = _py_function("lightning_db_fast_db_functions_py")
+tx_functions_py: Callable[..., object] = _py_function("lightning_db_fast_tx_functions_py")
 #: Scans as native iterators (see ``ffi-c/src/python/scan.rs``): each returns
 #: the builtin ``step`` to iterate as ``iter(step, END)``.
 db_scan_py: Callable[..., object] = _py_function("lightning_db_fast_db_scan_py")
