@@ -28,33 +28,10 @@ use super::{
 use crate::c_api::LightningDB;
 use crate::uniffi::{LightningDbError, Result, Transaction};
 
-static DB_GET: MethodDef = MethodDef {
-    name: c"get".as_ptr(),
-    method: db_get as *const c_void,
-    flags: METH_O,
-    doc: std::ptr::null(),
-};
-
-static DB_PUT: MethodDef = MethodDef {
-    name: c"put".as_ptr(),
-    method: db_put as *const c_void,
-    flags: METH_FASTCALL,
-    doc: std::ptr::null(),
-};
-
-static TX_GET: MethodDef = MethodDef {
-    name: c"get".as_ptr(),
-    method: tx_get as *const c_void,
-    flags: METH_O,
-    doc: std::ptr::null(),
-};
-
-static TX_PUT: MethodDef = MethodDef {
-    name: c"put".as_ptr(),
-    method: tx_put as *const c_void,
-    flags: METH_FASTCALL,
-    doc: std::ptr::null(),
-};
+static DB_GET: MethodDef = MethodDef::new(c"get", db_get as *const c_void, METH_O);
+static DB_PUT: MethodDef = MethodDef::new(c"put", db_put as *const c_void, METH_FASTCALL);
+static TX_GET: MethodDef = MethodDef::new(c"get", tx_get as *const c_void, METH_O);
+static TX_PUT: MethodDef = MethodDef::new(c"put", tx_put as *const c_void, METH_FASTCALL);
 
 /// The bytes of a bytes object, borrowed from it.
 ///

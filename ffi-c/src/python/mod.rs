@@ -396,6 +396,19 @@ struct MethodDef {
 // static strings.
 unsafe impl Sync for MethodDef {}
 
+impl MethodDef {
+    /// A definition of the function `method` of convention `flags`, without a
+    /// docstring.
+    const fn new(name: &'static std::ffi::CStr, method: *const c_void, flags: c_int) -> MethodDef {
+        MethodDef {
+            name: name.as_ptr(),
+            method,
+            flags,
+            doc: std::ptr::null(),
+        }
+    }
+}
+
 /// CPython's calling conventions of a builtin function (`METH_*`): no
 /// argument, one, or a vector of them (`fn(self, *const arg, nargs)`).
 const METH_NOARGS: c_int = 0x0004;

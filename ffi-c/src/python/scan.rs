@@ -40,12 +40,11 @@ struct Scan {
 
 /// CPython keeps a pointer to the definition for the life of every function
 /// made from it: it must be static.
-static STEP: MethodDef = MethodDef {
-    name: c"lightning_db_scan_step".as_ptr(),
-    method: step as *const c_void,
-    flags: METH_NOARGS,
-    doc: std::ptr::null(),
-};
+static STEP: MethodDef = MethodDef::new(
+    c"lightning_db_scan_step",
+    step as *const c_void,
+    METH_NOARGS,
+);
 
 /// Bit 0 of the scan functions' `flags`: walk from the end of the range.
 const FLAG_REVERSE: c_int = 1;
