@@ -59,15 +59,6 @@ const Cursor *lightning_db_fast_db_scan_prefix(const LightningDB *db,
                                                int prefix_len,
                                                int reverse);
 
-void *lightning_db_fast_db_scan_py(const LightningDB *db,
-                                   int start_kind,
-                                   const uint8_t *start,
-                                   int start_len,
-                                   int end_kind,
-                                   const uint8_t *end,
-                                   int end_len,
-                                   int flags);
-
 int lightning_db_fast_db_write(const LightningDB *db,
                                const uint8_t *data,
                                int data_len,
@@ -125,14 +116,5 @@ const Cursor *lightning_db_fast_tx_scan_prefix(const Transaction *tx,
                                                const uint8_t *prefix,
                                                int prefix_len,
                                                int reverse);
-
-void *lightning_db_fast_tx_scan_py(const Transaction *tx,
-                                   int start_kind,
-                                   const uint8_t *start,
-                                   int start_len,
-                                   int end_kind,
-                                   const uint8_t *end,
-                                   int end_len,
-                                   int flags);
 
 #endif  /* LIGHTNING_DB_PYTHON_H */

@@ -105,9 +105,14 @@ def test_a_finished_transaction_refuses_reads_and_writes(db: lightning_db.Databa
     tx = db.begin()
     tx[b"a"] = b"1"
     tx.commit()
-    for use in (lambda: tx.put(b"b", b"2"), lambda: tx.get(b"a"), lambda: tx[b"a"]):
-        with pytest.raises(InvalidArgument, match="finished"):
-            use()
+    with pytest.raises(InvalidArgument, match="finished"):
+        tx.put(b"b", b"2")
+    with pytest.raises(InvalidArgument, match="finished"):
+        tx.get(b"a")
+    with pytest.raises(InvalidArgument, match="finished"):
+        tx[b"a"]
+    with pytest.raises(InvalidArgument, match="finished"):
+        tx.scan()
     assert list(db.items()) == [(b"a", b"1")]
 
 
@@ -193,6 +198,10 @@ def test_scans_interleave_and_each_keeps_its_place(db: lightning_db.Database) ->
     ]
     assert list(up) == [(b"k2", b"v2"), (b"k3", b"v3"), (b"k4", b"v4")]
     assert next(down) == (b"k2", b"v2")
+    # Bounds may be any bytes-like object, and are copied.
+    assert [k for k, _ in db.scan(bytearray(b"k1"), memoryview(b"k3"))] == [b"k1", b"k2"]
+    with pytest.raises(TypeError):
+        db.scan("k1")  # type: ignore[arg-type]
 
 
 def test_a_scan_that_fails_raises_the_typed_error(db: lightning_db.Database) -> None:

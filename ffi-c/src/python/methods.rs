@@ -1,5 +1,5 @@
-//! `get` and `put` of a database and of a transaction as builtin functions
-//! made in this library (CPython only).
+//! `get`, `put` and `scan` of a database and of a transaction as builtin
+//! functions made in this library (CPython only; `scan` is in `scan`).
 //!
 //! A ctypes call costs several hundred nanoseconds converting its arguments
 //! and result, about as much as the engine's get itself. A builtin function is
@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use super::{
     guard, new_function, open_database, py_bytes, python, python_alloc_failed, raise_last_error,
-    MethodDef, PythonApi, ReleasedGil, METH_FASTCALL, METH_O,
+    scan, MethodDef, PythonApi, ReleasedGil, METH_FASTCALL, METH_O,
 };
 use crate::c_api::LightningDB;
 use crate::uniffi::{LightningDbError, Result, Transaction};
@@ -32,13 +32,19 @@ static DB_GET: MethodDef = MethodDef::new(c"get", db_get as *const c_void, METH_
 static DB_PUT: MethodDef = MethodDef::new(c"put", db_put as *const c_void, METH_FASTCALL);
 static TX_GET: MethodDef = MethodDef::new(c"get", tx_get as *const c_void, METH_O);
 static TX_PUT: MethodDef = MethodDef::new(c"put", tx_put as *const c_void, METH_FASTCALL);
+static DB_SCAN: MethodDef = MethodDef::new(c"scan", scan::db_scan as *const c_void, METH_FASTCALL);
+static TX_SCAN: MethodDef = MethodDef::new(c"scan", scan::tx_scan as *const c_void, METH_FASTCALL);
 
 /// The bytes of a bytes object, borrowed from it.
 ///
 /// # Safety
 /// The GIL is held (or the object is kept alive and unchanged by the caller:
 /// bytes are immutable), and the slice does not outlive the object.
-unsafe fn bytes_of<'a>(api: &PythonApi, object: *mut c_void, what: &str) -> Result<&'a [u8]> {
+pub(super) unsafe fn bytes_of<'a>(
+    api: &PythonApi,
+    object: *mut c_void,
+    what: &str,
+) -> Result<&'a [u8]> {
     let (mut data, mut len) = (std::ptr::null_mut(), 0isize);
     if (api.bytes_parts)(object, &mut data, &mut len) != 0 {
         // CPython set a TypeError of its own, which is what Python raises.
@@ -141,14 +147,17 @@ unsafe extern "C" fn tx_put(
 }
 
 /// The handle a database's capsule holds (its pointer is the handle itself).
-unsafe fn database_of(api: &PythonApi, capsule: *mut c_void) -> *const LightningDB {
+pub(super) unsafe fn database_of(api: &PythonApi, capsule: *mut c_void) -> *const LightningDB {
     (api.capsule_pointer)(capsule, std::ptr::null())
         .cast_const()
         .cast()
 }
 
 /// The transaction a transaction's capsule holds a reference to.
-unsafe fn transaction_of<'a>(api: &PythonApi, capsule: *mut c_void) -> Result<&'a Transaction> {
+pub(super) unsafe fn transaction_of<'a>(
+    api: &PythonApi,
+    capsule: *mut c_void,
+) -> Result<&'a Transaction> {
     let tx = (api.capsule_pointer)(capsule, std::ptr::null());
     tx.cast::<Transaction>()
         .cast_const()
@@ -171,22 +180,21 @@ unsafe extern "C" fn release_transaction(capsule: *mut c_void) {
     }
 }
 
-/// A new reference to the tuple `(get, put)` of the functions over `capsule`.
+/// A new reference to the tuple of the functions of `defs` over `capsule`.
 ///
 /// # Safety
 /// The GIL is held.
 unsafe fn functions(
     api: &PythonApi,
     capsule: *mut c_void,
-    get: &'static MethodDef,
-    put: &'static MethodDef,
+    defs: [&'static MethodDef; 3],
 ) -> Result<*mut c_void> {
     let made = (|| {
-        let tuple = (api.tuple_new)(2);
+        let tuple = (api.tuple_new)(defs.len() as isize);
         if tuple.is_null() {
             return Err(python_alloc_failed("a tuple"));
         }
-        for (i, def) in [get, put].into_iter().enumerate() {
+        for (i, def) in defs.into_iter().enumerate() {
             match new_function(api, def, capsule) {
                 Ok(f) => {
                     (api.tuple_set)(tuple, i as isize, f);
@@ -204,10 +212,14 @@ unsafe fn functions(
     made
 }
 
-/// The database's `get(key)` and `put(key, value)` as builtin functions: a new
-/// reference to the tuple `(get, put)`, or the registered error object. `get`
-/// returns the value as bytes or None; `put` commits and returns None; both
-/// raise the library's typed errors.
+/// The database's `get(key)`, `put(key, value)` and `scan(start, end, flags)`
+/// as builtin functions: a new reference to the tuple `(get, put, scan)`, or
+/// the registered error object. `get` returns the value as bytes or None;
+/// `put` commits and returns None; `scan` takes keys as bytes or None
+/// (unbounded) and the bits of `flags` (1 reverse, 2 the start is a prefix, 4
+/// the start key is excluded, 8 the end key is included), and returns a
+/// builtin `step` to iterate as `iter(step, END)`. All raise the library's
+/// typed errors.
 ///
 /// # Safety
 /// The GIL is held; `lightning_db_fast_py_init` succeeded.
@@ -222,7 +234,7 @@ pub unsafe extern "C" fn lightning_db_fast_db_functions_py(db: *const LightningD
             if capsule.is_null() {
                 return Err(python_alloc_failed("a capsule"));
             }
-            functions(api, capsule, &DB_GET, &DB_PUT)
+            functions(api, capsule, [&DB_GET, &DB_PUT, &DB_SCAN])
         },
     )
 }
@@ -254,7 +266,7 @@ pub unsafe extern "C" fn lightning_db_fast_tx_functions_py(tx: *const Transactio
                 drop(Arc::from_raw(owned));
                 return Err(python_alloc_failed("a capsule"));
             }
-            functions(api, capsule, &TX_GET, &TX_PUT)
+            functions(api, capsule, [&TX_GET, &TX_PUT, &TX_SCAN])
         },
     )
 }

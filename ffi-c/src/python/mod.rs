@@ -207,6 +207,7 @@ struct PythonApi {
     cfunction_new: unsafe extern "C" fn(*mut c_void, *mut c_void, *mut c_void) -> *mut c_void,
     call_object: unsafe extern "C" fn(*mut c_void, *mut c_void) -> *mut c_void,
     err_occurred: unsafe extern "C" fn() -> *mut c_void,
+    long_value: unsafe extern "C" fn(*mut c_void) -> std::ffi::c_long,
     save_thread: unsafe extern "C" fn() -> *mut c_void,
     restore_thread: unsafe extern "C" fn(*mut c_void),
     none: usize,
@@ -231,7 +232,7 @@ static PYTHON: std::sync::OnceLock<PythonApi> = std::sync::OnceLock::new();
 /// functions of the Python C API by their names, and (`object:`) objects of
 /// the Python layer. The Python layer reads this list from
 /// `lightning_db_fast_py_api_names`, so the order is stated once, here.
-const PYTHON_API_NAMES: [&str; 20] = [
+const PYTHON_API_NAMES: [&str; 21] = [
     "PyBytes_FromStringAndSize",
     "PyBytes_AsStringAndSize",
     "Py_IncRef",
@@ -246,6 +247,7 @@ const PYTHON_API_NAMES: [&str; 20] = [
     "PyCFunction_NewEx",
     "PyObject_CallObject",
     "PyErr_Occurred",
+    "PyLong_AsLong",
     "PyEval_SaveThread",
     "PyEval_RestoreThread",
     "object:None",
@@ -347,6 +349,7 @@ unsafe fn python_api(a: &[usize]) -> PythonApi {
         cfunction_new: function!("PyCFunction_NewEx"),
         call_object: function!("PyObject_CallObject"),
         err_occurred: function!("PyErr_Occurred"),
+        long_value: function!("PyLong_AsLong"),
         save_thread: function!("PyEval_SaveThread"),
         restore_thread: function!("PyEval_RestoreThread"),
         none: address_of(a, "object:None"),

@@ -20,17 +20,18 @@
 //!   the registered `raise_last_error`, which raises it: the step then returns
 //!   null with the exception set, as CPython expects of a builtin.
 
-use std::ffi::{c_int, c_void};
+use std::ffi::{c_int, c_long, c_void};
+use std::ops::Bound;
 use std::sync::{Mutex, TryLockError};
 
 use lightning_db as engine;
 
+use super::methods::{bytes_of, database_of, transaction_of};
 use super::{
-    bound, guard, new_function, py_bytes, python, python_alloc_failed, raise_last_error, MethodDef,
+    guard, new_function, py_bytes, python, python_alloc_failed, raise_last_error, MethodDef,
     PythonApi, METH_NOARGS,
 };
-use crate::c_api::LightningDB;
-use crate::uniffi::{LightningDbError, Result, Transaction};
+use crate::uniffi::{LightningDbError, Result};
 
 /// What a capsule owns: the scan's iterator (None once finished or closed).
 struct Scan {
@@ -46,40 +47,62 @@ static STEP: MethodDef = MethodDef::new(
     METH_NOARGS,
 );
 
-/// Bit 0 of the scan functions' `flags`: walk from the end of the range.
-const FLAG_REVERSE: c_int = 1;
-/// Bit 1: the start key is a prefix; the scan holds the keys that start with it
-/// and the end bound is ignored.
-const FLAG_PREFIX: c_int = 2;
+/// Bits of a scan's `flags`: walk from the end of the range; the start key is
+/// a prefix (the scan holds the keys that start with it, and the end is
+/// ignored); the start key itself is left out; the end key itself is let in.
+pub(super) const FLAG_REVERSE: c_long = 1;
+pub(super) const FLAG_PREFIX: c_long = 2;
+pub(super) const FLAG_START_EXCLUDED: c_long = 4;
+pub(super) const FLAG_END_INCLUDED: c_long = 8;
 
+/// The range of a scan's arguments `(start, end, flags)`, the keys bytes or
+/// None (unbounded), and its flags.
+///
 /// # Safety
-/// The keys point to their lengths in bytes.
-#[allow(clippy::too_many_arguments)]
-unsafe fn key_range(
-    start_kind: c_int,
-    start: *const u8,
-    start_len: c_int,
-    end_kind: c_int,
-    end: *const u8,
-    end_len: c_int,
-    flags: c_int,
-) -> Result<engine::KeyRange> {
-    if flags & FLAG_PREFIX != 0 {
-        return Ok(engine::KeyRange::prefix(super::slice(
-            start, start_len, "prefix",
-        )?));
+/// `args` points to `nargs` objects; the GIL is held.
+unsafe fn scan_arguments(
+    api: &PythonApi,
+    args: *const *mut c_void,
+    nargs: isize,
+) -> Result<(engine::KeyRange, c_long)> {
+    if nargs != 3 {
+        return Err(LightningDbError::invalid(format!(
+            "a scan takes start, end and flags, not {nargs} arguments"
+        )));
     }
-    Ok(engine::KeyRange {
-        start: bound(start_kind, start, start_len)?.into(),
-        end: bound(end_kind, end, end_len)?.into(),
-    })
+    let flags = (api.long_value)(*args.add(2));
+    if flags == -1 && !(api.err_occurred)().is_null() {
+        return Err(LightningDbError::invalid("scan flags are an int"));
+    }
+    let key = |i: usize, what: &str| -> Result<Option<&[u8]>> {
+        let object = *args.add(i);
+        if object as usize == api.none {
+            return Ok(None);
+        }
+        bytes_of(api, object, what).map(Some)
+    };
+    let (start, end) = (key(0, "start")?, key(1, "end")?);
+    if flags & FLAG_PREFIX != 0 {
+        return Ok((engine::KeyRange::prefix(start.unwrap_or(&[])), flags));
+    }
+    let start = match start {
+        None => Bound::Unbounded,
+        Some(k) if flags & FLAG_START_EXCLUDED != 0 => Bound::Excluded(k.to_vec()),
+        Some(k) => Bound::Included(k.to_vec()),
+    };
+    let end = match end {
+        None => Bound::Unbounded,
+        Some(k) if flags & FLAG_END_INCLUDED != 0 => Bound::Included(k.to_vec()),
+        Some(k) => Bound::Excluded(k.to_vec()),
+    };
+    Ok((engine::KeyRange { start, end }, flags))
 }
 
 /// A new reference to a `step` function over `iter`.
 ///
 /// # Safety
 /// The GIL is held.
-unsafe fn new_scan(api: &PythonApi, iter: engine::Iter, flags: c_int) -> Result<*mut c_void> {
+unsafe fn new_scan(api: &PythonApi, iter: engine::Iter, flags: c_long) -> Result<*mut c_void> {
     let scan = Box::into_raw(Box::new(Scan {
         iter: Mutex::new(Some(iter)),
         reverse: flags & FLAG_REVERSE != 0,
@@ -186,65 +209,45 @@ unsafe extern "C" fn step(capsule: *mut c_void, _no_args: *mut c_void) -> *mut c
     )
 }
 
-/// Starts a scan of the database as a Python iterator: a new reference to a
-/// builtin function `step` to iterate as `iter(step, end)` (`end` is the
-/// object registered with `lightning_db_fast_py_init`), or the registered
-/// error object. Bounds are as in `lightning_db_fast_db_scan`; `flags` bit 0
-/// reverses the scan, bit 1 makes the start key a prefix (the end bound is then
-/// ignored). `step.__self__` is what `lightning_db_fast_scan_close_py` takes.
-///
-/// # Safety
-/// As `lightning_db_fast_db_scan`; the GIL is held; `lightning_db_fast_py_init`
-/// succeeded.
-#[no_mangle]
-pub unsafe extern "C" fn lightning_db_fast_db_scan_py(
-    db: *const LightningDB,
-    start_kind: c_int,
-    start: *const u8,
-    start_len: c_int,
-    end_kind: c_int,
-    end: *const u8,
-    end_len: c_int,
-    flags: c_int,
+/// `scan(start, end, flags)` of a database (see `methods`): a new reference
+/// to a builtin function `step` to iterate as `iter(step, END)`; its
+/// `__self__` is what `lightning_db_fast_scan_close_py` takes.
+pub(super) unsafe extern "C" fn db_scan(
+    capsule: *mut c_void,
+    args: *const *mut c_void,
+    nargs: isize,
 ) -> *mut c_void {
     guard(
-        |_| super::python_error(),
+        |_| raise_last_error(),
         || {
             let api = python()?;
-            let range = key_range(start_kind, start, start_len, end_kind, end, end_len, flags)?;
-            let iter = super::open_database(db)?.db.range(range)?;
+            let (range, flags) = scan_arguments(api, args, nargs)?;
+            let iter = super::open_database(database_of(api, capsule))?
+                .db
+                .range(range)?;
             new_scan(api, iter, flags)
         },
     )
 }
 
-/// As `lightning_db_fast_db_scan_py`, as the transaction sees the database.
-///
-/// # Safety
-/// As `lightning_db_fast_db_scan_py`, with a live transaction handle.
-#[no_mangle]
-pub unsafe extern "C" fn lightning_db_fast_tx_scan_py(
-    tx: *const Transaction,
-    start_kind: c_int,
-    start: *const u8,
-    start_len: c_int,
-    end_kind: c_int,
-    end: *const u8,
-    end_len: c_int,
-    flags: c_int,
+/// `scan(start, end, flags)` of a transaction, as `db_scan`.
+pub(super) unsafe extern "C" fn tx_scan(
+    capsule: *mut c_void,
+    args: *const *mut c_void,
+    nargs: isize,
 ) -> *mut c_void {
     guard(
-        |_| super::python_error(),
+        |_| raise_last_error(),
         || {
             let api = python()?;
-            let range = key_range(start_kind, start, start_len, end_kind, end, end_len, flags)?;
-            let iter = super::object(tx, "transaction")?.with(|tx| tx.range(range))?;
+            let (range, flags) = scan_arguments(api, args, nargs)?;
+            let iter = transaction_of(api, capsule)?.with(|tx| tx.range(range))?;
             new_scan(api, iter, flags)
         },
     )
 }
 
-/// Ends a scan made by the `_scan_py` functions now, releasing its snapshot;
+/// Ends a scan made by a `scan` builtin now, releasing its snapshot;
 /// its `step` then returns the end object. `capsule` is `step.__self__`.
 /// Returns 0, or a negative error code (the scan is in use by a call of its
 /// own).

@@ -51,6 +51,9 @@ MAX_VALUE_SIZE: int = _uniffi.max_value_size()
 _NOT_FOUND = _native.NOT_FOUND
 _FAILED = _native.FAILED
 _END = _native.END
+_SCAN_REVERSE = _native.SCAN_REVERSE
+_SCAN_START_EXCLUDED = _native.SCAN_START_EXCLUDED
+_SCAN_END_INCLUDED = _native.SCAN_END_INCLUDED
 #: The library makes and reads Python objects (CPython): scans are its
 #: iterators, batches are read from their list in place.
 _PYTHON_OBJECTS = _native.PYTHON_OBJECTS
@@ -95,13 +98,9 @@ def _path(path: StrPath) -> str:
     return text
 
 
-#: The bound arguments of the scan functions for "no bound".
-_UNBOUNDED: Tuple[int, Optional[bytes], int] = (_native.UNBOUNDED, None, 0)
-
-
 def _bound(key: Optional[BytesLike], inclusive: bool) -> Tuple[int, Optional[bytes], int]:
     if key is None:
-        return _UNBOUNDED
+        return _native.UNBOUNDED, None, 0
     if type(key) is not bytes:
         key = _as_bytes(key, "bound")
     if len(key) > _MAX_INT:
@@ -194,13 +193,6 @@ def _cursor(ptr: Optional[int]) -> Cursor:
         raise _error(_native.last_error_code())
     handle = _native.Handle(ptr, _native.cursor_release)
     return Cursor(handle, _pages(handle))
-
-
-def _native_cursor(step: Any) -> Cursor:
-    """A cursor over a native scan (the result of a ``_scan_py`` function)."""
-    if step is _FAILED:
-        raise _error(_last_error_code())
-    return Cursor(step, iter(step, _END))
 
 
 class WriteBatch:
@@ -306,8 +298,8 @@ def _native_reads() -> Tuple[Callable[[Any, BytesLike], Optional[bytes]], Callab
     return get, getitem
 
 
-def _functions(made: object) -> Tuple[Callable[..., Any], Callable[..., Any]]:
-    """The ``(get, put)`` builtins of a ``_functions_py`` call."""
+def _functions(made: object) -> Tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
+    """The ``(get, put, scan)`` builtins of a ``_functions_py`` call."""
     if made is _FAILED:
         raise _error(_last_error_code())
     return made  # type: ignore[return-value]
@@ -322,7 +314,7 @@ class _Reader:
     _contains: Callable[..., int]
     _scan: Callable[..., Optional[int]]
     _scan_prefix: Callable[..., Optional[int]]
-    _scan_py: Callable[..., object]
+    _scanf: Callable[..., Any]
 
     def get(self, key: BytesLike) -> Optional[bytes]:
         """The value stored under ``key``, or None."""
@@ -368,14 +360,21 @@ class _Reader:
         """Pairs with ``start <= key < end`` in key order (``reverse`` for
         descending). None means unbounded; ``start_inclusive`` and
         ``end_inclusive`` choose each bound's kind."""
-        sk, skey, slen = _UNBOUNDED if start is None else _bound(start, start_inclusive)
-        ek, ekey, elen = _UNBOUNDED if end is None else _bound(end, end_inclusive)
         if _PYTHON_OBJECTS:
             # Inline, not a helper: a short range is a few microseconds in all.
-            step = self._scan_py(self._ptr, sk, skey, slen, ek, ekey, elen, 1 if reverse else 0)
-            if step is _FAILED:
-                raise _error(_last_error_code())
+            if start is not None and type(start) is not bytes:
+                start = _as_bytes(start, "bound")
+            if end is not None and type(end) is not bytes:
+                end = _as_bytes(end, "bound")
+            flags = (
+                (_SCAN_REVERSE if reverse else 0)
+                | (0 if start_inclusive else _SCAN_START_EXCLUDED)
+                | (_SCAN_END_INCLUDED if end_inclusive else 0)
+            )
+            step = self._scanf(start, end, flags)
             return Cursor(step, iter(step, _END))
+        sk, skey, slen = _bound(start, start_inclusive)
+        ek, ekey, elen = _bound(end, end_inclusive)
         return _cursor(self._scan(self._ptr, sk, skey, slen, ek, ekey, elen, int(reverse)))
 
     def prefix(self, prefix: BytesLike, *, reverse: bool = False) -> Cursor:
@@ -383,8 +382,8 @@ class _Reader:
         if type(prefix) is not bytes:
             prefix = _as_bytes(prefix, "prefix")
         if _PYTHON_OBJECTS:
-            flags = _native.SCAN_PREFIX | int(reverse)
-            return _native_cursor(self._scan_py(self._ptr, 1, prefix, len(prefix), 0, None, 0, flags))
+            step = self._scanf(prefix, None, _native.SCAN_PREFIX | (_SCAN_REVERSE if reverse else 0))
+            return Cursor(step, iter(step, _END))
         return _cursor(self._scan_prefix(self._ptr, prefix, len(prefix), int(reverse)))
 
     def keys(self) -> Iterator[bytes]:
@@ -412,7 +411,7 @@ class Transaction(_Reader):
             tx[b"a"] = tx[b"b"]
     """
 
-    __slots__ = ("_handle", "_ptr", "_finished", "_getf", "_putf")
+    __slots__ = ("_handle", "_ptr", "_finished", "_getf", "_putf", "_scanf")
     _get = staticmethod(_native.tx_get)
 
     if _native.PYTHON_OBJECTS:
@@ -420,14 +419,13 @@ class Transaction(_Reader):
     _contains = staticmethod(_native.tx_contains)
     _scan = staticmethod(_native.tx_scan)
     _scan_prefix = staticmethod(_native.tx_scan_prefix)
-    _scan_py = staticmethod(_native.tx_scan_py)
 
     def __init__(self, handle: _native.Handle) -> None:
         self._handle = handle
         self._ptr = handle.ptr
         self._finished = False
         if _PYTHON_OBJECTS:
-            self._getf, self._putf = _functions(_native.tx_functions_py(self._ptr))
+            self._getf, self._putf, self._scanf = _functions(_native.tx_functions_py(self._ptr))
 
     def put(self, key: BytesLike, value: BytesLike) -> None:
         if type(key) is not bytes:
@@ -499,7 +497,7 @@ class Database(_Reader):
     InvalidArgument. A Database is always truthy (``len(db)`` counts keys).
     """
 
-    __slots__ = ("_native", "_handle", "_ptr", "_getf", "_putf")
+    __slots__ = ("_native", "_handle", "_ptr", "_getf", "_putf", "_scanf")
     _get = staticmethod(_native.db_get)
 
     if _native.PYTHON_OBJECTS:
@@ -507,7 +505,6 @@ class Database(_Reader):
     _contains = staticmethod(_native.db_contains)
     _scan = staticmethod(_native.db_scan)
     _scan_prefix = staticmethod(_native.db_scan_prefix)
-    _scan_py = staticmethod(_native.db_scan_py)
 
     def __init__(self, path: StrPath, config: Optional[Config] = None) -> None:
         self._attach(_cold(_uniffi.create, _path(path), config))
@@ -529,7 +526,7 @@ class Database(_Reader):
         self._handle = _native.Handle(native.native_handle(), _native.db_release)
         self._ptr = self._handle.ptr
         if _PYTHON_OBJECTS:
-            self._getf, self._putf = _functions(_native.db_functions_py(self._ptr))
+            self._getf, self._putf, self._scanf = _functions(_native.db_functions_py(self._ptr))
 
     def put(self, key: BytesLike, value: BytesLike) -> None:
         """Stores ``value`` under ``key`` (one durable commit)."""

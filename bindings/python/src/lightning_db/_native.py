@@ -165,16 +165,14 @@ def _init_python() -> bool:
 
 #: Whether the ``_py`` functions may be used.
 PYTHON_OBJECTS = _init_python()
-#: The builtin functions ``(get, put)`` of a database or a transaction (see
-#: ``ffi-c/src/python/methods.rs``).
+#: The builtin functions ``(get, put, scan)`` of a database or a transaction
+#: (see ``ffi-c/src/python/methods.rs``).
 db_functions_py: Callable[..., object] = _py_function("lightning_db_fast_db_functions_py")
 tx_functions_py: Callable[..., object] = _py_function("lightning_db_fast_tx_functions_py")
-#: Scans as native iterators (see ``ffi-c/src/python/scan.rs``): each returns
-#: the builtin ``step`` to iterate as ``iter(step, END)``.
-db_scan_py: Callable[..., object] = _py_function("lightning_db_fast_db_scan_py")
-tx_scan_py: Callable[..., object] = _py_function("lightning_db_fast_tx_scan_py")
-#: Flags of the ``_scan_py`` functions.
-SCAN_REVERSE, SCAN_PREFIX = 1, 2
+#: Bits of the ``flags`` of a native ``scan(start, end, flags)`` (see
+#: ``ffi-c/src/python/scan.rs``), which returns the builtin ``step`` to iterate
+#: as ``iter(step, END)``.
+SCAN_REVERSE, SCAN_PREFIX, SCAN_START_EXCLUDED, SCAN_END_INCLUDED = 1, 2, 4, 8
 scan_close_py: Callable[..., int] = _function("lightning_db_fast_scan_close_py", _int, _pylib)
 scan_close_py.argtypes = [ctypes.py_object]  # type: ignore[attr-defined]
 db_write_py: Callable[..., int] = _function("lightning_db_fast_db_write_py", _int, _pylib)
