@@ -1,11 +1,12 @@
 //! `get`, `put` and `scan` of a database and of a transaction as builtin
 //! functions made in this library (CPython only; `scan` is in `scan`).
 //!
-//! A ctypes call costs several hundred nanoseconds converting its arguments
-//! and result, about as much as the engine's get itself. A builtin function is
-//! called by CPython directly, with the key and value as the bytes objects the
-//! caller holds, and answers with a bytes object or raises: the hottest calls
-//! of the Python layer pay for no conversion layer at all.
+//! A ctypes call converts each of its arguments and its result, a cost that
+//! grows with their number and that, for a put buffered in a transaction or
+//! the opening of a short scan, is as large as the library's own work. A
+//! builtin function is called by CPython directly, with the key and value as
+//! the bytes objects the caller holds, and answers with a Python object or
+//! raises: the hottest calls of the Python layer pay for no conversion layer.
 //!
 //! Invariants:
 //! - A database's functions hold its `LightningDB*` handle (a registry token,

@@ -50,10 +50,10 @@ static STEP: MethodDef = MethodDef::new(
 /// Bits of a scan's `flags`: walk from the end of the range; the start key is
 /// a prefix (the scan holds the keys that start with it, and the end is
 /// ignored); the start key itself is left out; the end key itself is let in.
-pub(super) const FLAG_REVERSE: c_long = 1;
-pub(super) const FLAG_PREFIX: c_long = 2;
-pub(super) const FLAG_START_EXCLUDED: c_long = 4;
-pub(super) const FLAG_END_INCLUDED: c_long = 8;
+const FLAG_REVERSE: c_long = 1;
+const FLAG_PREFIX: c_long = 2;
+const FLAG_START_EXCLUDED: c_long = 4;
+const FLAG_END_INCLUDED: c_long = 8;
 
 /// The range of a scan's arguments `(start, end, flags)`, the keys bytes or
 /// None (unbounded), and its flags.
