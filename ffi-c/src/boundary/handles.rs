@@ -9,14 +9,21 @@
 //! a stale handle can never alias a newer object, and a handle of one type is never
 //! a live handle of another type.
 //!
-//! Objects are held in `Arc`s: a call clones the `Arc` and releases the table lock
-//! before working, so a slow call does not block other handles, and freeing a
-//! handle while another thread is inside a call on it does not free memory under
-//! that call.
+//! Objects are held in `Arc`s, in a map that is replaced whole whenever a handle
+//! is made or freed (read-copy-update). A lookup reads the current map without a
+//! lock and borrows the object for the call ([`Held`]): it writes nothing that
+//! another thread reads, so threads calling on one database at once do not pass
+//! a lock's or a reference count's cache line between them. A call keeps the map
+//! it looked in, and so the object, alive until it returns: freeing a handle
+//! while another thread is inside a call on it does not free memory under that
+//! call, and a slow call blocks nothing. Making and freeing a handle copies the
+//! map, which holds the handles now live (a few per thread in practice).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+
+use arc_swap::{ArcSwap, Guard};
 
 use super::transactions::Transactions;
 use super::{Failure, Outcome};
@@ -50,7 +57,7 @@ impl std::ops::Deref for OpenDatabase {
 pub(crate) static DATABASES: Registry<OpenDatabase> = Registry::new("LightningDB*");
 
 /// The open database behind a `LightningDB*` handle.
-pub(crate) fn database(token: usize) -> Outcome<Arc<OpenDatabase>> {
+pub(crate) fn database(token: usize) -> Outcome<Held<OpenDatabase>> {
     DATABASES.get(token, "db")
 }
 
@@ -59,45 +66,90 @@ pub(crate) fn database(token: usize) -> Outcome<Arc<OpenDatabase>> {
 /// no token is 0 (NULL).
 static NEXT: AtomicUsize = AtomicUsize::new(1);
 
+type Live<T> = BTreeMap<usize, Arc<T>>;
+
 pub(crate) struct Registry<T> {
     /// The C type name, for messages.
     kind: &'static str,
-    live: RwLock<BTreeMap<usize, Arc<T>>>,
+    live: LazyLock<ArcSwap<Live<T>>>,
+    /// Held while a new map is made from the current one.
+    writer: Mutex<()>,
+}
+
+/// An object of a registry, borrowed for a call: the map it was found in stays
+/// alive (and unchanged) while this does.
+pub(crate) struct Held<T> {
+    map: Guard<Arc<Live<T>>>,
+    token: usize,
+}
+
+impl<T> std::ops::Deref for Held<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // Found in this very map when it was made, and the map never changes.
+        &self.map[&self.token]
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Held<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Held").field(&**self).finish()
+    }
+}
+
+impl<T> Held<T> {
+    /// A reference of its own to the object, for what outlives the call.
+    pub fn arc(&self) -> Arc<T> {
+        Arc::clone(&self.map[&self.token])
+    }
 }
 
 impl<T> Registry<T> {
     pub const fn new(kind: &'static str) -> Registry<T> {
         Registry {
             kind,
-            live: RwLock::new(BTreeMap::new()),
+            live: LazyLock::new(|| ArcSwap::from_pointee(BTreeMap::new())),
+            writer: Mutex::new(()),
         }
+    }
+
+    /// Replaces the map with `change` applied to a copy of it.
+    fn update<R>(&self, change: impl FnOnce(&mut Live<T>) -> R) -> R {
+        // Poisoning can only come from a panic inside these short critical sections
+        // (an allocation failure aborts instead); the map is still consistent.
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = Live::clone(&self.live.load());
+        let result = change(&mut map);
+        self.live.store(Arc::new(map));
+        result
     }
 
     /// Registers `value` and returns its new token.
     pub fn insert(&self, value: T) -> usize {
-        // Poisoning can only come from a panic inside these short critical sections
-        // (an allocation failure aborts instead); the map is still consistent.
-        let mut live = self.live.write().unwrap_or_else(PoisonError::into_inner);
-        let token = loop {
-            let token = NEXT.fetch_add(1, Ordering::Relaxed).wrapping_mul(16);
-            // Only reachable after the counter wraps on a 32-bit platform.
-            if token != 0 && !live.contains_key(&token) {
-                break token;
-            }
-        };
-        live.insert(token, Arc::new(value));
-        token
+        let value = Arc::new(value);
+        self.update(|live| {
+            let token = loop {
+                let token = NEXT.fetch_add(1, Ordering::Relaxed).wrapping_mul(16);
+                // Only reachable after the counter wraps on a 32-bit platform.
+                if token != 0 && !live.contains_key(&token) {
+                    break token;
+                }
+            };
+            live.insert(token, value);
+            token
+        })
     }
 
-    /// The live object behind `token`.
-    pub fn get(&self, token: usize, what: &str) -> Outcome<Arc<T>> {
+    /// The live object behind `token`, borrowed for the call.
+    pub fn get(&self, token: usize, what: &str) -> Outcome<Held<T>> {
         if token == 0 {
             return Err(Failure::null(what));
         }
-        let live = self.live.read().unwrap_or_else(PoisonError::into_inner);
-        live.get(&token)
-            .cloned()
-            .ok_or_else(|| self.unknown(token, what))
+        let map = self.live.load();
+        if !map.contains_key(&token) {
+            return Err(self.unknown(token, what));
+        }
+        Ok(Held { map, token })
     }
 
     /// Unregisters `token`; later lookups of it fail.
@@ -105,16 +157,13 @@ impl<T> Registry<T> {
         if token == 0 {
             return Err(Failure::null(what));
         }
-        let mut live = self.live.write().unwrap_or_else(PoisonError::into_inner);
-        live.remove(&token).ok_or_else(|| self.unknown(token, what))
+        self.update(|live| live.remove(&token))
+            .ok_or_else(|| self.unknown(token, what))
     }
 
     /// Live objects of this kind.
     pub fn len(&self) -> usize {
-        self.live
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.live.load().len()
     }
 
     fn unknown(&self, token: usize, what: &str) -> Failure {
@@ -152,6 +201,21 @@ mod tests {
             r.get(0, "thing").unwrap_err().code,
             LightningDBError::NullPointer
         );
+    }
+
+    #[test]
+    fn an_object_held_by_a_call_outlives_its_removal() {
+        let r: Registry<String> = Registry::new("Thing*");
+        let a = r.insert("alive".to_string());
+        let held = r.get(a, "thing").unwrap();
+        let removed = r.remove(a, "thing").unwrap();
+        drop(removed);
+        // The call that looked it up still reads it; new lookups fail.
+        assert_eq!(&*held, "alive");
+        assert!(r.get(a, "thing").is_err());
+        assert_eq!(r.len(), 0);
+        let b = r.insert("next".to_string());
+        assert_eq!(*r.get(b, "thing").unwrap().arc(), "next");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! bad option is reported where it is set rather than later by create/open.
 
 use std::ffi::c_int;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use lightning_db::{Config, SyncMode};
 
@@ -35,7 +35,7 @@ fn update(
     change: impl FnOnce(&mut Config) -> Outcome<()>,
 ) -> LightningDBError {
     run(name, || {
-        let config: Arc<Mutex<Config>> = CONFIGS.get(token(config), "config")?;
+        let config = CONFIGS.get(token(config), "config")?;
         let mut config = config.lock().unwrap_or_else(PoisonError::into_inner);
         let mut changed = config.clone();
         change(&mut changed)?;

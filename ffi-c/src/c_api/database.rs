@@ -6,11 +6,11 @@ use std::sync::Arc;
 use lightning_db::Database;
 
 use super::{config, LightningDB, LightningDBConfig, LightningDBError, LightningDBResult};
-use crate::boundary::handles::{self, OpenDatabase, DATABASES};
+use crate::boundary::handles::{self, Held, OpenDatabase, DATABASES};
 use crate::boundary::{self, out, run, run_handle, run_void, Outcome};
 
 /// The open database behind a handle argument.
-pub(crate) fn database(db: *const LightningDB) -> Outcome<Arc<OpenDatabase>> {
+pub(crate) fn database(db: *const LightningDB) -> Outcome<Held<OpenDatabase>> {
     handles::database(db.addr())
 }
 

@@ -122,7 +122,7 @@ unsafe fn create(
     // `Iter` is double-ended: reverse order is the same snapshot walked from the
     // back, fetched page by page like the forward walk.
     let token = ITERATORS.insert(Scan {
-        db,
+        db: db.arc(),
         cursor: Mutex::new(Cursor {
             entries: scan,
             reverse,

@@ -56,7 +56,7 @@ fn database(db: *const LightningDB) -> Result<Database> {
 
 /// The open database of a `LightningDB*`, for the point calls: one registry
 /// lookup and nothing more per call.
-fn open_database(db: *const LightningDB) -> Result<Arc<handles::OpenDatabase>> {
+fn open_database(db: *const LightningDB) -> Result<handles::Held<handles::OpenDatabase>> {
     Ok(handles::database(db.addr())?)
 }
 
