@@ -131,7 +131,7 @@ fn run_engine(n: usize, dir: &Path, engine: &str, page_cache_dropped: bool) -> E
         ..Default::default()
     };
     if run_phase(&mut run, n, &engine_dir, "write", &[]) {
-        if engine == "lightning" {
+        if crate::engines::is_lightning(engine) {
             // The first open replays the log, as every open after a plain
             // close() does; it then checkpoints, and the second open loads
             // the checkpoint.

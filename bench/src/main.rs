@@ -34,8 +34,14 @@ fn usage() -> ! {
     eprintln!(
         "usage: lightning-bench [--n N | --quick] [--rounds R] [--dir DIR] [--engines a,b,...] \
          [--out FILE]\n\
-         engines: {}",
-        engines::ENGINES.join(", ")
+         engines: {} (compiled in: {})",
+        engines::ENGINES.join(", "),
+        engines::ENGINES
+            .iter()
+            .filter(|e| engines::compiled(e))
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     std::process::exit(2)
 }
@@ -87,6 +93,22 @@ fn parse_args() -> Args {
     args
 }
 
+/// Exits with a message unless `engine` is known and compiled into this binary.
+fn require_compiled(engine: &str) {
+    if !engines::ENGINES.contains(&engine) {
+        eprintln!("unknown engine {engine}");
+        usage();
+    }
+    if !engines::compiled(engine) {
+        eprintln!(
+            "engine {engine} is not compiled into this binary: build the bench with \
+             `cargo build --release --features {engine}` (or with default features, which \
+             include every engine)"
+        );
+        std::process::exit(2);
+    }
+}
+
 fn run_child<S: Store>(args: &Args, n: usize, dir: &std::path::Path) {
     match args.phase.as_deref() {
         Some("write") => workload::write::<S>(n, dir),
@@ -106,27 +128,38 @@ fn main() {
     let n = args.n.unwrap_or(DEFAULT_N);
     if args.child {
         let dir = args.dir.clone().unwrap_or_else(|| usage());
-        match args.engine.as_deref().unwrap_or_else(|| usage()) {
+        let engine = args.engine.as_deref().unwrap_or_else(|| usage());
+        require_compiled(engine);
+        match engine {
             "lightning" => run_child::<engines::lightning::Lightning>(&args, n, &dir),
+            #[cfg(feature = "lightning-c")]
+            "lightning-c" => run_child::<engines::lightning_c::LightningC>(&args, n, &dir),
+            #[cfg(feature = "lmdb")]
             "lmdb" => run_child::<engines::lmdb::Lmdb>(&args, n, &dir),
+            #[cfg(feature = "redb")]
             "redb" => run_child::<engines::redb::Redb>(&args, n, &dir),
+            #[cfg(feature = "rocksdb")]
             "rocksdb" => run_child::<engines::rocksdb::Rocks>(&args, n, &dir),
+            #[cfg(feature = "sled")]
             "sled" => run_child::<engines::sled::Sled>(&args, n, &dir),
+            #[cfg(feature = "fjall")]
             "fjall" => run_child::<engines::fjall::Fjall>(&args, n, &dir),
+            #[cfg(feature = "sqlite")]
             "sqlite" => run_child::<engines::sqlite::Sqlite>(&args, n, &dir),
             _ => usage(),
         }
         return;
     }
-    let engines = args
-        .engines
-        .clone()
-        .unwrap_or_else(|| engines::ENGINES.iter().map(|s| s.to_string()).collect());
+    // Without --engines: every engine compiled in.
+    let engines = args.engines.clone().unwrap_or_else(|| {
+        engines::ENGINES
+            .iter()
+            .filter(|e| engines::compiled(e))
+            .map(|s| s.to_string())
+            .collect()
+    });
     for e in &engines {
-        if !engines::ENGINES.contains(&e.as_str()) {
-            eprintln!("unknown engine {e}");
-            usage();
-        }
+        require_compiled(e);
     }
     let dir = args
         .dir

@@ -236,17 +236,31 @@ pub fn markdown(
     );
 
     let ours = runs.iter().find(|r| r.engine == "lightning");
-    let peers: Vec<&EngineRun> = runs.iter().filter(|r| r.engine != "lightning").collect();
+    // Lightning DB through its C ABI is Lightning DB, not a peer: it gets a
+    // ratio column of its own when it ran.
+    let ours_c = runs.iter().find(|r| r.engine == "lightning-c");
+    let peers: Vec<&EngineRun> = runs
+        .iter()
+        .filter(|r| !engines::is_lightning(&r.engine))
+        .collect();
     let _ = write!(w, "| |");
     for r in runs {
         let _ = write!(w, " {} |", engines::title(&r.engine));
     }
-    let _ = writeln!(w, " Lightning ÷ best peer |");
+    let _ = write!(w, " Lightning ÷ best peer |");
+    if ours_c.is_some() {
+        let _ = write!(w, " C ABI ÷ best peer |");
+    }
+    let _ = writeln!(w);
     let _ = write!(w, "|---|");
     for _ in runs {
         let _ = write!(w, "---:|");
     }
-    let _ = writeln!(w, "---:|");
+    let _ = write!(w, "---:|");
+    if ours_c.is_some() {
+        let _ = write!(w, "---:|");
+    }
+    let _ = writeln!(w);
 
     let mut standings = Vec::new();
     for row in rows(n) {
@@ -254,12 +268,12 @@ pub fn markdown(
         let cells: Vec<Option<f64>> = runs
             .iter()
             .map(|r| {
-                let id = if r.engine == "lightning" {
+                let id = if engines::is_lightning(&r.engine) {
                     row.id
                 } else {
                     row.peer_id
                 };
-                if row.id != row.peer_id && r.engine != "lightning" {
+                if row.id != row.peer_id && !engines::is_lightning(&r.engine) {
                     return None;
                 }
                 value(r, id, n)
@@ -281,7 +295,7 @@ pub fn markdown(
             let text = match cell {
                 Some(v) if *v == best_all => format!("**{}**", format_value(row.kind, *v)),
                 Some(v) => format_value(row.kind, *v),
-                None if row.id != row.peer_id && r.engine != "lightning" => "—".into(),
+                None if row.id != row.peer_id && !engines::is_lightning(&r.engine) => "—".into(),
                 None if r.failed.is_empty() => "n/a".into(),
                 None => "failed".into(),
             };
@@ -293,7 +307,7 @@ pub fn markdown(
         };
         match ratio {
             Some(q) => {
-                let _ = writeln!(w, " {q:.2} |");
+                let _ = write!(w, " {q:.2} |");
                 standings.push(Standing {
                     label: row.label.clone(),
                     ratio: q,
@@ -301,16 +315,28 @@ pub fn markdown(
                 });
             }
             None => {
-                let _ = writeln!(w, " — |");
+                let _ = write!(w, " — |");
             }
         }
+        if let Some(c) = ours_c {
+            match (value(c, row.id, n), best_peer) {
+                (Some(o), Some(b)) if b > 0.0 => {
+                    let _ = write!(w, " {:.2} |", o / b);
+                }
+                _ => {
+                    let _ = write!(w, " — |");
+                }
+            }
+        }
+        let _ = writeln!(w);
     }
 
     let _ = writeln!(
         w,
         "\nTimes are wall-clock, each the best of {rounds} round(s); lower is better \
          everywhere; bold marks the best in a row. The last column is Lightning DB's number \
-         divided by the best peer's (below 1.00 Lightning DB leads). Rows of a few \
+         divided by the best peer's (below 1.00 Lightning DB leads); when Lightning DB (C ABI) ran, \
+         a further column gives its number divided by the same best peer. Rows of a few \
          microseconds (len() of engines that keep a count) are at the clock's noise.\n"
     );
 
@@ -495,6 +521,11 @@ fn locked_version(name: &str) -> String {
 fn versions(engine: &str) -> String {
     match engine {
         "lightning" => format!("lightning-db {}", locked_version("lightning-db")),
+        "lightning-c" => format!(
+            "lightning-db-ffi {}, lightning-db {}",
+            locked_version("lightning-db-ffi"),
+            locked_version("lightning-db")
+        ),
         "lmdb" => format!(
             "heed {}, lmdb-master-sys {}",
             locked_version("heed"),
@@ -505,6 +536,7 @@ fn versions(engine: &str) -> String {
             locked_version("rocksdb"),
             locked_version("librocksdb-sys")
         ),
+        #[cfg(feature = "sqlite")]
         "sqlite" => format!(
             "rusqlite {}, SQLite {} bundled",
             locked_version("rusqlite"),
