@@ -23,8 +23,8 @@ use std::ffi::c_void;
 use std::sync::Arc;
 
 use super::{
-    guard, new_function, open_database, py_bytes, python, python_alloc_failed, raise_last_error,
-    scan, MethodDef, PythonApi, ReleasedGil, METH_FASTCALL, METH_O,
+    builtin, guard, new_function, new_reference, open_database, py_bytes, python,
+    python_alloc_failed, scan, MethodDef, PythonApi, ReleasedGil, METH_FASTCALL, METH_O,
 };
 use crate::c_api::LightningDB;
 use crate::uniffi::{LightningDbError, Result, Transaction};
@@ -85,20 +85,14 @@ unsafe fn value_object(api: &PythonApi, value: Option<Vec<u8>>) -> Result<*mut c
 }
 
 unsafe fn none(api: &PythonApi) -> *mut c_void {
-    let none = api.none as *mut c_void;
-    (api.incref)(none);
-    none
+    new_reference(api, api.none)
 }
 
 unsafe extern "C" fn db_get(capsule: *mut c_void, key: *mut c_void) -> *mut c_void {
-    guard(
-        |_| raise_last_error(),
-        || {
-            let api = python()?;
-            let db = open_database(database_of(api, capsule))?;
-            value_object(api, db.get(bytes_of(api, key, "key")?)?)
-        },
-    )
+    builtin(|api| {
+        let db = open_database(database_of(api, capsule))?;
+        value_object(api, db.get(bytes_of(api, key, "key")?)?)
+    })
 }
 
 unsafe extern "C" fn db_put(
@@ -106,29 +100,21 @@ unsafe extern "C" fn db_put(
     args: *const *mut c_void,
     nargs: isize,
 ) -> *mut c_void {
-    guard(
-        |_| raise_last_error(),
-        || {
-            let api = python()?;
-            let (key, value) = key_and_value(api, args, nargs)?;
-            let db = open_database(database_of(api, capsule))?;
-            let gil = ReleasedGil::new(api);
-            db.put(key, value)?;
-            drop(gil);
-            Ok(none(api))
-        },
-    )
+    builtin(|api| {
+        let (key, value) = key_and_value(api, args, nargs)?;
+        let db = open_database(database_of(api, capsule))?;
+        let gil = ReleasedGil::new(api);
+        db.put(key, value)?;
+        drop(gil);
+        Ok(none(api))
+    })
 }
 
 unsafe extern "C" fn tx_get(capsule: *mut c_void, key: *mut c_void) -> *mut c_void {
-    guard(
-        |_| raise_last_error(),
-        || {
-            let api = python()?;
-            let key = bytes_of(api, key, "key")?;
-            value_object(api, transaction_of(api, capsule)?.with(|tx| tx.get(key))?)
-        },
-    )
+    builtin(|api| {
+        let key = bytes_of(api, key, "key")?;
+        value_object(api, transaction_of(api, capsule)?.with(|tx| tx.get(key))?)
+    })
 }
 
 unsafe extern "C" fn tx_put(
@@ -136,15 +122,11 @@ unsafe extern "C" fn tx_put(
     args: *const *mut c_void,
     nargs: isize,
 ) -> *mut c_void {
-    guard(
-        |_| raise_last_error(),
-        || {
-            let api = python()?;
-            let (key, value) = key_and_value(api, args, nargs)?;
-            transaction_of(api, capsule)?.with(|tx| tx.put(key, value))?;
-            Ok(none(api))
-        },
-    )
+    builtin(|api| {
+        let (key, value) = key_and_value(api, args, nargs)?;
+        transaction_of(api, capsule)?.with(|tx| tx.put(key, value))?;
+        Ok(none(api))
+    })
 }
 
 /// The handle a database's capsule holds (its pointer is the handle itself).

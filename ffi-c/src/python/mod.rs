@@ -465,13 +465,29 @@ unsafe fn raise_last_error() -> *mut c_void {
 /// The GIL is held.
 unsafe fn python_error() -> *mut c_void {
     match PYTHON.get() {
-        Some(api) => {
-            let error = api.failed as *mut c_void;
-            (api.incref)(error);
-            error
-        }
+        Some(api) => new_reference(api, api.failed),
         None => std::ptr::null_mut(),
     }
+}
+
+/// A new reference to one of the registered objects (`none`, `failed`, `end`).
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn new_reference(api: &PythonApi, object: usize) -> *mut c_void {
+    let object = object as *mut c_void;
+    (api.incref)(object);
+    object
+}
+
+/// The body of a builtin function made by this library: `f` runs through the
+/// boundary, and a failure is raised as the typed exception (the builtin then
+/// returns null, as CPython expects).
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn builtin(f: impl FnOnce(&'static PythonApi) -> Result<*mut c_void>) -> *mut c_void {
+    guard(|_| raise_last_error(), || f(python()?))
 }
 
 /// Stores `value` under `key`: 0, or a negative error code.

@@ -28,7 +28,7 @@ use lightning_db as engine;
 
 use super::methods::{bytes_of, database_of, transaction_of};
 use super::{
-    guard, new_function, py_bytes, python, python_alloc_failed, raise_last_error, MethodDef,
+    builtin, guard, new_function, new_reference, py_bytes, python, python_alloc_failed, MethodDef,
     PythonApi, METH_NOARGS,
 };
 use crate::uniffi::{LightningDbError, Result};
@@ -149,64 +149,58 @@ fn in_use() -> LightningDbError {
 
 /// A new reference to the END object.
 unsafe fn end(api: &PythonApi) -> *mut c_void {
-    let end = api.end as *mut c_void;
-    (api.incref)(end);
-    end
+    new_reference(api, api.end)
 }
 
 /// The next `(key, value)` tuple of the scan, or END.
 unsafe extern "C" fn step(capsule: *mut c_void, _no_args: *mut c_void) -> *mut c_void {
-    guard(
-        |_| raise_last_error(),
-        || {
-            let api = python()?;
-            let scan = scan_of(api, capsule)?;
-            let mut slot = match scan.iter.try_lock() {
-                Ok(slot) => slot,
-                Err(TryLockError::WouldBlock) => return Err(in_use()),
-                // A step that panicked left the scan poisoned: it reports so.
-                Err(TryLockError::Poisoned(_)) => {
-                    return Err(LightningDbError::invalid("the scan failed earlier"))
-                }
-            };
-            let Some(iter) = slot.as_mut() else {
-                return Ok(end(api));
-            };
-            let lend = |k: &[u8], v: &[u8]| -> Result<(*mut c_void, *mut c_void)> {
-                let key = py_bytes(api, k)?;
-                match py_bytes(api, v) {
-                    Ok(value) => Ok((key, value)),
-                    Err(e) => {
-                        (api.decref)(key);
-                        Err(e)
-                    }
-                }
-            };
-            let item = if scan.reverse {
-                iter.next_back_with(lend)
-            } else {
-                iter.next_with(lend)
-            };
-            let Some(item) = item else {
-                // Finished: the snapshot goes now, not when Python drops us.
-                *slot = None;
-                return Ok(end(api));
-            };
-            // Bytes are not tracked by Python's collector, so making them ran no
-            // finalizer; a tuple is, so the scan is let go before making one.
-            drop(slot);
-            let (key, value) = item??;
-            let tuple = (api.tuple_new)(2);
-            if tuple.is_null() {
-                (api.decref)(key);
-                (api.decref)(value);
-                return Err(python_alloc_failed("a tuple"));
+    builtin(|api| {
+        let scan = scan_of(api, capsule)?;
+        let mut slot = match scan.iter.try_lock() {
+            Ok(slot) => slot,
+            Err(TryLockError::WouldBlock) => return Err(in_use()),
+            // A step that panicked left the scan poisoned: it reports so.
+            Err(TryLockError::Poisoned(_)) => {
+                return Err(LightningDbError::invalid("the scan failed earlier"))
             }
-            (api.tuple_set)(tuple, 0, key);
-            (api.tuple_set)(tuple, 1, value);
-            Ok(tuple)
-        },
-    )
+        };
+        let Some(iter) = slot.as_mut() else {
+            return Ok(end(api));
+        };
+        let lend = |k: &[u8], v: &[u8]| -> Result<(*mut c_void, *mut c_void)> {
+            let key = py_bytes(api, k)?;
+            match py_bytes(api, v) {
+                Ok(value) => Ok((key, value)),
+                Err(e) => {
+                    (api.decref)(key);
+                    Err(e)
+                }
+            }
+        };
+        let item = if scan.reverse {
+            iter.next_back_with(lend)
+        } else {
+            iter.next_with(lend)
+        };
+        let Some(item) = item else {
+            // Finished: the snapshot goes now, not when Python drops us.
+            *slot = None;
+            return Ok(end(api));
+        };
+        // Bytes are not tracked by Python's collector, so making them ran no
+        // finalizer; a tuple is, so the scan is let go before making one.
+        drop(slot);
+        let (key, value) = item??;
+        let tuple = (api.tuple_new)(2);
+        if tuple.is_null() {
+            (api.decref)(key);
+            (api.decref)(value);
+            return Err(python_alloc_failed("a tuple"));
+        }
+        (api.tuple_set)(tuple, 0, key);
+        (api.tuple_set)(tuple, 1, value);
+        Ok(tuple)
+    })
 }
 
 /// `scan(start, end, flags)` of a database (see `methods`): a new reference
@@ -217,17 +211,13 @@ pub(super) unsafe extern "C" fn db_scan(
     args: *const *mut c_void,
     nargs: isize,
 ) -> *mut c_void {
-    guard(
-        |_| raise_last_error(),
-        || {
-            let api = python()?;
-            let (range, flags) = scan_arguments(api, args, nargs)?;
-            let iter = super::open_database(database_of(api, capsule))?
-                .db
-                .range(range)?;
-            new_scan(api, iter, flags)
-        },
-    )
+    builtin(|api| {
+        let (range, flags) = scan_arguments(api, args, nargs)?;
+        let iter = super::open_database(database_of(api, capsule))?
+            .db
+            .range(range)?;
+        new_scan(api, iter, flags)
+    })
 }
 
 /// `scan(start, end, flags)` of a transaction, as `db_scan`.
@@ -236,15 +226,11 @@ pub(super) unsafe extern "C" fn tx_scan(
     args: *const *mut c_void,
     nargs: isize,
 ) -> *mut c_void {
-    guard(
-        |_| raise_last_error(),
-        || {
-            let api = python()?;
-            let (range, flags) = scan_arguments(api, args, nargs)?;
-            let iter = transaction_of(api, capsule)?.with(|tx| tx.range(range))?;
-            new_scan(api, iter, flags)
-        },
-    )
+    builtin(|api| {
+        let (range, flags) = scan_arguments(api, args, nargs)?;
+        let iter = transaction_of(api, capsule)?.with(|tx| tx.range(range))?;
+        new_scan(api, iter, flags)
+    })
 }
 
 /// Ends a scan made by a `scan` builtin now, releasing its snapshot;
