@@ -20,6 +20,7 @@
 //! map, which holds the handles now live (a few per thread in practice).
 
 use std::collections::BTreeMap;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
@@ -79,15 +80,19 @@ pub(crate) struct Registry<T> {
 /// An object of a registry, borrowed for a call: the map it was found in stays
 /// alive (and unchanged) while this does.
 pub(crate) struct Held<T> {
-    map: Guard<Arc<Live<T>>>,
-    token: usize,
+    /// Keeps the map, and so `entry`, alive; never read.
+    _map: Guard<Arc<Live<T>>>,
+    /// The object's entry in that map.
+    entry: NonNull<Arc<T>>,
 }
 
 impl<T> std::ops::Deref for Held<T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // Found in this very map when it was made, and the map never changes.
-        &self.map[&self.token]
+        // SAFETY: `entry` points into the map `_map` holds; a published map is
+        // never changed (updates build a new one), so the entry stays where it
+        // was and valid for as long as `self`.
+        unsafe { self.entry.as_ref() }
     }
 }
 
@@ -100,7 +105,8 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Held<T> {
 impl<T> Held<T> {
     /// A reference of its own to the object, for what outlives the call.
     pub fn arc(&self) -> Arc<T> {
-        Arc::clone(&self.map[&self.token])
+        // SAFETY: as in `deref`.
+        Arc::clone(unsafe { self.entry.as_ref() })
     }
 }
 
@@ -146,10 +152,10 @@ impl<T> Registry<T> {
             return Err(Failure::null(what));
         }
         let map = self.live.load();
-        if !map.contains_key(&token) {
+        let Some(entry) = map.get(&token).map(NonNull::from) else {
             return Err(self.unknown(token, what));
-        }
-        Ok(Held { map, token })
+        };
+        Ok(Held { _map: map, entry })
     }
 
     /// Unregisters `token`; later lookups of it fail.
