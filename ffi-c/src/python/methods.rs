@@ -23,7 +23,7 @@ use std::ffi::c_void;
 use std::sync::Arc;
 
 use super::{
-    builtin, guard, new_function, new_reference, open_database, py_bytes, python,
+    builtin, bytes_of, guard, new_function, new_reference, open_database, py_bytes, python,
     python_alloc_failed, scan, MethodDef, PythonApi, ReleasedGil, METH_FASTCALL, METH_O,
 };
 use crate::c_api::LightningDB;
@@ -35,26 +35,6 @@ static TX_GET: MethodDef = MethodDef::new(c"get", tx_get as *const c_void, METH_
 static TX_PUT: MethodDef = MethodDef::new(c"put", tx_put as *const c_void, METH_FASTCALL);
 static DB_SCAN: MethodDef = MethodDef::new(c"scan", scan::db_scan as *const c_void, METH_FASTCALL);
 static TX_SCAN: MethodDef = MethodDef::new(c"scan", scan::tx_scan as *const c_void, METH_FASTCALL);
-
-/// The bytes of a bytes object, borrowed from it.
-///
-/// # Safety
-/// The GIL is held (or the object is kept alive and unchanged by the caller:
-/// bytes are immutable), and the slice does not outlive the object.
-pub(super) unsafe fn bytes_of<'a>(
-    api: &PythonApi,
-    object: *mut c_void,
-    what: &str,
-) -> Result<&'a [u8]> {
-    let (mut data, mut len) = (std::ptr::null_mut(), 0isize);
-    if (api.bytes_parts)(object, &mut data, &mut len) != 0 {
-        // CPython set a TypeError of its own, which is what Python raises.
-        return Err(LightningDbError::invalid(format!(
-            "the {what} is not bytes"
-        )));
-    }
-    Ok(std::slice::from_raw_parts(data.cast_const(), len as usize))
-}
 
 /// The two arguments of a `put`.
 ///

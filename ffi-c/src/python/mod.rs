@@ -137,12 +137,24 @@ fn into_handle<T>(obj: Arc<T>) -> *const T {
 /// `buf` must be null or point to `cap` writable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn lightning_db_fast_last_error(buf: *mut u8, cap: c_int) -> c_int {
-    let msg = std::ffi::CStr::from_ptr(boundary::last_error_message()).to_bytes();
+    copy_text(
+        std::ffi::CStr::from_ptr(boundary::last_error_message()).to_bytes(),
+        buf,
+        cap,
+    )
+}
+
+/// Copies `text` into `buf` (up to `cap` bytes, not terminated) and returns its
+/// full length, so that a caller with too small a buffer learns the size.
+///
+/// # Safety
+/// `buf` must be null or point to `cap` writable bytes.
+unsafe fn copy_text(text: &[u8], buf: *mut u8, cap: c_int) -> c_int {
     if !buf.is_null() && cap > 0 {
-        let n = msg.len().min(cap as usize);
-        std::ptr::copy_nonoverlapping(msg.as_ptr(), buf, n);
+        let n = text.len().min(cap as usize);
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf, n);
     }
-    c_int::try_from(msg.len()).unwrap_or(c_int::MAX)
+    c_int::try_from(text.len()).unwrap_or(c_int::MAX)
 }
 
 /// The code of this thread's last fast-call error: what a handle-returning
@@ -269,12 +281,7 @@ const PYTHON_API_NAMES: [&str; 21] = [
 /// `buf` must be null or point to `cap` writable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn lightning_db_fast_py_api_names(buf: *mut u8, cap: c_int) -> c_int {
-    let names = PYTHON_API_NAMES.join(",");
-    if !buf.is_null() && cap > 0 {
-        let n = names.len().min(cap as usize);
-        std::ptr::copy_nonoverlapping(names.as_ptr(), buf, n);
-    }
-    c_int::try_from(names.len()).unwrap_or(c_int::MAX)
+    copy_text(PYTHON_API_NAMES.join(",").as_bytes(), buf, cap)
 }
 
 /// Enables the `_py` functions, which make and read Python objects with the
@@ -458,6 +465,22 @@ unsafe fn raise_last_error() -> *mut c_void {
     std::ptr::null_mut()
 }
 
+/// The bytes of a bytes object, borrowed from it.
+///
+/// # Safety
+/// The GIL is held (or the object is kept alive and unchanged by the caller:
+/// bytes are immutable), and the slice does not outlive the object.
+unsafe fn bytes_of<'a>(api: &PythonApi, object: *mut c_void, what: &str) -> Result<&'a [u8]> {
+    let (mut data, mut len) = (std::ptr::null_mut(), 0isize);
+    if (api.bytes_parts)(object, &mut data, &mut len) != 0 {
+        // CPython set a TypeError of its own, which is what Python raises.
+        return Err(LightningDbError::invalid(format!(
+            "the {what} is not bytes"
+        )));
+    }
+    Ok(std::slice::from_raw_parts(data.cast_const(), len as usize))
+}
+
 /// A new reference to the registered error object (the result of a failed
 /// `_py` call), or null if none was registered.
 ///
@@ -635,13 +658,6 @@ pub unsafe extern "C" fn lightning_db_fast_db_write_py(
 /// `ops` is a tuple; the GIL is held; the operations do not outlive `ops`.
 unsafe fn ops_of_tuple<'a>(api: &PythonApi, ops: *mut c_void) -> Result<Vec<engine::Op<'a>>> {
     let shape = || LightningDbError::invalid("a batch holds (key, value or None) tuples of bytes");
-    let bytes = |object: *mut c_void| -> Result<&'a [u8]> {
-        let (mut data, mut len) = (std::ptr::null_mut(), 0isize);
-        if (api.bytes_parts)(object, &mut data, &mut len) != 0 {
-            return Err(shape());
-        }
-        Ok(std::slice::from_raw_parts(data, len as usize))
-    };
     let count = (api.tuple_size)(ops);
     if count < 0 {
         return Err(shape());
@@ -657,9 +673,9 @@ unsafe fn ops_of_tuple<'a>(api: &PythonApi, ops: *mut c_void) -> Result<Vec<engi
         let value = if value as usize == api.none {
             None
         } else {
-            Some(bytes(value)?)
+            Some(bytes_of(api, value, "value")?)
         };
-        batch.push((bytes(key)?, value));
+        batch.push((bytes_of(api, key, "key")?, value));
     }
     Ok(batch)
 }

@@ -26,10 +26,10 @@ use std::sync::{Mutex, TryLockError};
 
 use lightning_db as engine;
 
-use super::methods::{bytes_of, database_of, transaction_of};
+use super::methods::{database_of, transaction_of};
 use super::{
-    builtin, guard, new_function, new_reference, py_bytes, python, python_alloc_failed, MethodDef,
-    PythonApi, METH_NOARGS,
+    builtin, bytes_of, guard, new_function, new_reference, py_bytes, python, python_alloc_failed,
+    MethodDef, PythonApi, METH_NOARGS,
 };
 use crate::uniffi::{LightningDbError, Result};
 
