@@ -276,28 +276,6 @@ class Batch(WriteBatch):
             self._db.write(self)
 
 
-def _native_reads() -> Tuple[Callable[[Any, BytesLike], Optional[bytes]], Callable[[Any, BytesLike], bytes]]:
-    """``get`` and ``[]`` through the reader's builtin ``get`` function made by
-    the library (CPython only): a direct call, which raises on failure."""
-
-    def get(self: Any, key: BytesLike) -> Optional[bytes]:
-        """The value stored under ``key`` (as seen by this reader), or None."""
-        if type(key) is not bytes:
-            key = _as_bytes(key, "key")
-        return self._getf(key)  # type: ignore[no-any-return]
-
-    def getitem(self: Any, key: BytesLike) -> bytes:
-        if type(key) is not bytes:
-            key = _as_bytes(key, "key")
-        value = self._getf(key)
-        if value is None:
-            raise KeyError(key)
-        return value  # type: ignore[no-any-return]
-
-    getitem.__name__ = "__getitem__"
-    return get, getitem
-
-
 def _functions(made: object) -> Tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
     """The ``(get, put, scan)`` builtins of a ``_functions_py`` call."""
     if made is _FAILED:
@@ -314,20 +292,46 @@ class _Reader:
     _contains: Callable[..., int]
     _scan: Callable[..., Optional[int]]
     _scan_prefix: Callable[..., Optional[int]]
+    _getf: Callable[..., Any]
     _scanf: Callable[..., Any]
 
-    def get(self, key: BytesLike) -> Optional[bytes]:
-        """The value stored under ``key``, or None."""
-        # The portable path; Database and Transaction override it on CPython.
-        if type(key) is not bytes:
-            key = _as_bytes(key, "key")
-        buf, view = _buffers.pair
-        n = self._get(self._ptr, key, len(key), buf, _BUFFER)
-        if n >= 0:
-            return view[:n].tobytes() if n <= _BUFFER else _oversized(n)
-        if n == _NOT_FOUND:
-            return None
-        raise _error(n)
+    if _PYTHON_OBJECTS:
+        # Through the reader's builtin get, made by the library: a direct call,
+        # which raises on failure.
+
+        def get(self, key: BytesLike) -> Optional[bytes]:
+            """The value stored under ``key``, or None."""
+            if type(key) is not bytes:
+                key = _as_bytes(key, "key")
+            return self._getf(key)  # type: ignore[no-any-return]
+
+        def __getitem__(self, key: BytesLike) -> bytes:
+            if type(key) is not bytes:
+                key = _as_bytes(key, "key")
+            value = self._getf(key)
+            if value is None:
+                raise KeyError(key)
+            return value  # type: ignore[no-any-return]
+
+    else:
+
+        def get(self, key: BytesLike) -> Optional[bytes]:
+            """The value stored under ``key``, or None."""
+            if type(key) is not bytes:
+                key = _as_bytes(key, "key")
+            buf, view = _buffers.pair
+            n = self._get(self._ptr, key, len(key), buf, _BUFFER)
+            if n >= 0:
+                return view[:n].tobytes() if n <= _BUFFER else _oversized(n)
+            if n == _NOT_FOUND:
+                return None
+            raise _error(n)
+
+        def __getitem__(self, key: BytesLike) -> bytes:
+            value = self.get(key)
+            if value is None:
+                raise KeyError(key)
+            return value
 
     def contains(self, key: BytesLike) -> bool:
         if type(key) is not bytes:
@@ -336,12 +340,6 @@ class _Reader:
         if rc < 0:
             raise _error(rc)
         return rc == 1
-
-    def __getitem__(self, key: BytesLike) -> bytes:
-        value = self.get(key)
-        if value is None:
-            raise KeyError(key)
-        return value
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, (bytes, bytearray, memoryview)):
@@ -414,8 +412,6 @@ class Transaction(_Reader):
     __slots__ = ("_handle", "_ptr", "_finished", "_getf", "_putf", "_scanf")
     _get = staticmethod(_native.tx_get)
 
-    if _native.PYTHON_OBJECTS:
-        get, __getitem__ = _native_reads()  # type: ignore[assignment]
     _contains = staticmethod(_native.tx_contains)
     _scan = staticmethod(_native.tx_scan)
     _scan_prefix = staticmethod(_native.tx_scan_prefix)
@@ -500,8 +496,6 @@ class Database(_Reader):
     __slots__ = ("_native", "_handle", "_ptr", "_getf", "_putf", "_scanf")
     _get = staticmethod(_native.db_get)
 
-    if _native.PYTHON_OBJECTS:
-        get, __getitem__ = _native_reads()  # type: ignore[assignment]
     _contains = staticmethod(_native.db_contains)
     _scan = staticmethod(_native.db_scan)
     _scan_prefix = staticmethod(_native.db_scan_prefix)
