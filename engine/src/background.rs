@@ -1,11 +1,14 @@
 //! The background thread of a writing handle: the periodic sync that
-//! `SyncMode::Normal` promises, and compaction once enough bytes are dead.
+//! `SyncMode::Normal` promises, compaction once enough bytes are dead, and a
+//! checkpoint once enough keys have changed since the last one, so that the
+//! index's changes in memory stay bounded.
 //!
 //! Invariants:
 //! - The thread holds the shared state, never the handle: stopping it is the
 //!   handle's job, at close, before the writer goes away.
-//! - Compaction runs only if the maintenance lock is free at that moment: the
-//!   thread never waits behind a checkpoint, backup or compaction of the user's.
+//! - Compaction and checkpoints run only if the maintenance lock is free at that
+//!   moment: the thread never waits behind a checkpoint, backup or compaction
+//!   of the user's.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,13 +17,21 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::compaction;
 use crate::error::{Error, Result};
+use crate::maintenance;
 use crate::shared::Shared;
 
 /// How often the thread wakes when no sync period asks for more.
 const DEFAULT_PERIOD: Duration = Duration::from_millis(250);
 
-/// Background compaction looks at the dead bytes at most this often.
+/// Background compaction looks at the dead bytes, and the background
+/// checkpoint at the changes, at most this often.
 const COMPACTION_CHECK_PERIOD: Duration = Duration::from_secs(1);
+
+/// A checkpoint is written once the changes since the last one number this
+/// many, or as many as the keys in the last one if that is more: a checkpoint
+/// then writes at most twice as many entries as it takes out of memory (about
+/// 100 bytes each, with the hash index).
+const CHECKPOINT_CHANGES: usize = 1 << 20;
 
 /// A running background thread; `stop` ends it.
 pub(crate) struct Background {
@@ -66,9 +77,27 @@ fn run(shared: &Arc<Shared>, stop: &(Mutex<bool>, Condvar)) {
                 log::error!("background sync of {} failed: {e}", shared.dir.display());
             }
         }
-        if shared.config.auto_compact && last_compaction_check.elapsed() >= COMPACTION_CHECK_PERIOD
-        {
-            last_compaction_check = Instant::now();
+        if last_compaction_check.elapsed() < COMPACTION_CHECK_PERIOD {
+            continue;
+        }
+        last_compaction_check = Instant::now();
+        if let Some((changes, in_file)) = shared.index_changes() {
+            if changes >= CHECKPOINT_CHANGES.max(in_file) {
+                if let Some(_m) = shared.maintenance.try_lock() {
+                    log::info!(
+                        "background checkpoint of {}: {changes} changes",
+                        shared.dir.display()
+                    );
+                    if let Err(e) = maintenance::checkpoint(shared) {
+                        log::error!(
+                            "background checkpoint of {} failed: {e}",
+                            shared.dir.display()
+                        );
+                    }
+                }
+            }
+        }
+        if shared.config.auto_compact {
             let s = shared.stats();
             let dead = s.total_bytes.saturating_sub(s.live_bytes);
             if dead >= shared.config.compaction_min_dead_bytes

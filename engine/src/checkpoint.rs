@@ -1,23 +1,18 @@
-//! The checkpoint file: a self-contained copy of the index as of one commit.
+//! The checkpoint: the index as of one commit, in `index.ckpt`, so that
+//! opening replays only the log after it.
+//!
+//! A checkpoint is written as an index file (`index_file`), which an open maps
+//! and serves reads from. Databases made before it hold a checkpoint of the
+//! earlier format, read into memory until the next checkpoint replaces it:
 //!
 //! ```text
 //! magic "LDBCKPT3" | seq:u64 | covered_count:u32 | covered segment ids:u32*
 //! | entry_count:u64 | entry* | crc32 of everything before it:u32
-//! entry = head:u8 [shared:varint] [suffix_len:varint] suffix
-//!         [seq_back:varint] [segment:varint] [offset:varint] [len:varint]
-//! head  = short_shared << 5 | flags
 //! ```
 //!
-//! Entries are in key order, each key written as the length of the prefix it
-//! shares with the previous key and the rest. `short_shared` is that length when
-//! under 7; 7 says it follows as a varint. The other fields are left out where
-//! `flags` says they follow from the previous entry: `SAME_KEY_LEN` (the suffix
-//! length), `SAME_SEQ`, `SAME_SEGMENT`, `CONTIGUOUS` (the record starts where the
-//! previous one ended, as after compaction; only with `SAME_SEGMENT`) and
-//! `SAME_LEN`. `seq_back` is the checkpoint's `seq` minus the entry's. Varints are
-//! unsigned LEB128. A key of a fixed length costs about its unshared bytes and one
-//! more. Files of the earlier formats, `LDBCKPT1` and `LDBCKPT2`, belong to
-//! databases in record format 1 and are refused.
+//! with the entries of `entry_codec`, in key order. Files of the formats before
+//! it, `LDBCKPT1` and `LDBCKPT2`, belong to databases in record format 1 and are
+//! refused.
 //!
 //! Invariants:
 //! - Every entry reflects all commits up to `seq` and none after.
@@ -29,29 +24,25 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
+#[cfg(test)]
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::btree::Index;
+use crate::entry_codec::{decode_entry, Reader};
+#[cfg(test)]
+use crate::entry_codec::{
+    encode_entry, CONTIGUOUS, SAME_KEY_LEN, SAME_LEN, SAME_SEGMENT, SAME_SEQ, SHARED_SHIFT,
+};
 use crate::error::{Error, Result};
-use crate::format::MAX_KEY_SIZE;
 use crate::index::{Key, Loc};
+use crate::index_file::{self, IndexFile};
 use crate::sync;
 
 pub const CHECKPOINT_FILE: &str = "index.ckpt";
 const MAGIC: &[u8; 8] = b"LDBCKPT3";
 /// Checkpoints of databases in record format 1.
 const MAGICS_OF_FORMAT_1: [&[u8; 8]; 2] = [b"LDBCKPT1", b"LDBCKPT2"];
-
-const SAME_SEQ: u8 = 1;
-const SAME_SEGMENT: u8 = 2;
-const CONTIGUOUS: u8 = 4;
-const SAME_LEN: u8 = 8;
-const SAME_KEY_LEN: u8 = 16;
-const FLAGS: u8 = SAME_SEQ | SAME_SEGMENT | CONTIGUOUS | SAME_LEN | SAME_KEY_LEN;
-/// The head byte's shared-prefix field: this value says a varint follows.
-const LONG_SHARED: usize = 7;
-const SHARED_SHIFT: u32 = 5;
 
 pub struct Checkpoint {
     pub seq: u64,
@@ -63,11 +54,32 @@ pub fn path(dir: &Path) -> PathBuf {
     dir.join(CHECKPOINT_FILE)
 }
 
+#[cfg(test)]
 struct CrcWriter<W: Write> {
     inner: W,
     crc: crc32fast::Hasher,
 }
 
+#[cfg(test)]
+impl<W: Write> CrcWriter<W> {
+    fn new(inner: W) -> CrcWriter<W> {
+        CrcWriter {
+            inner,
+            crc: crc32fast::Hasher::new(),
+        }
+    }
+
+    /// The checksum of everything written so far.
+    fn crc(&self) -> u32 {
+        self.crc.clone().finalize()
+    }
+
+    fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+#[cfg(test)]
 impl<W: Write> Write for CrcWriter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
@@ -79,10 +91,21 @@ impl<W: Write> Write for CrcWriter<W> {
     }
 }
 
-/// Writes a checkpoint durably into `dir`.
-pub fn write(dir: &Path, seq: u64, covered: &BTreeSet<u32>, index: &Index) -> Result<()> {
+/// Writes a checkpoint of the `len` entries (ascending, unique keys) durably
+/// into `dir`, as an index file.
+pub fn write<K: AsRef<[u8]>>(
+    dir: &Path,
+    seq: u64,
+    covered: &BTreeSet<u32>,
+    len: usize,
+    entries: impl Iterator<Item = Result<(K, Loc)>>,
+) -> Result<()> {
     let tmp_path = dir.join(format!("{CHECKPOINT_FILE}.tmp"));
-    let result = write_via(&tmp_path, dir, seq, covered, index);
+    let result = index_file::write(&tmp_path, seq, covered, len, entries).and_then(|()| {
+        std::fs::rename(&tmp_path, path(dir))
+            .map_err(|e| Error::io(format!("rename {}", tmp_path.display()), e))?;
+        sync::dir(dir)
+    });
     if result.is_err() {
         // Most often the disk is full: give the space back now, not at the next open.
         let _ = std::fs::remove_file(&tmp_path);
@@ -90,6 +113,24 @@ pub fn write(dir: &Path, seq: u64, covered: &BTreeSet<u32>, index: &Index) -> Re
     result
 }
 
+/// A checkpoint as found on disk.
+pub enum Loaded {
+    /// An index file, mapped and checked.
+    Mapped(IndexFile),
+    /// A checkpoint of the earlier format, read into memory; the next checkpoint
+    /// replaces it with an index file.
+    Legacy(Checkpoint),
+}
+
+/// Writes a checkpoint in the earlier format, `LDBCKPT3`: what databases made
+/// before the index file hold.
+#[cfg(test)]
+pub fn write_legacy(dir: &Path, seq: u64, covered: &BTreeSet<u32>, index: &Index) -> Result<()> {
+    let tmp_path = dir.join(format!("{CHECKPOINT_FILE}.tmp"));
+    write_via(&tmp_path, dir, seq, covered, index)
+}
+
+#[cfg(test)]
 fn write_via(
     tmp_path: &Path,
     dir: &Path,
@@ -100,10 +141,7 @@ fn write_via(
     let final_path = path(dir);
     let io = |e| Error::io(format!("write checkpoint {}", tmp_path.display()), e);
     let file = File::create(tmp_path).map_err(io)?;
-    let mut w = CrcWriter {
-        inner: BufWriter::with_capacity(1 << 20, file),
-        crc: crc32fast::Hasher::new(),
-    };
+    let mut w = CrcWriter::new(BufWriter::with_capacity(1 << 20, file));
     w.write_all(MAGIC).map_err(io)?;
     w.write_all(&seq.to_le_bytes()).map_err(io)?;
     w.write_all(&(covered.len() as u32).to_le_bytes())
@@ -113,18 +151,16 @@ fn write_via(
     }
     w.write_all(&(index.len() as u64).to_le_bytes())
         .map_err(io)?;
-    // One write per entry: each write also updates the checksum, which costs
-    // far more per call than per byte.
     let mut entry = Vec::with_capacity(64);
     let mut prev: Option<(&Key, Loc)> = None;
     for (key, loc) in index.iter() {
         entry.clear();
-        encode_entry(&mut entry, seq, prev, key, *loc)?;
+        encode_entry(&mut entry, seq, prev.map(|(k, l)| (&k[..], l)), key, *loc)?;
         w.write_all(&entry).map_err(io)?;
         prev = Some((key, *loc));
     }
-    let crc = w.crc.clone().finalize();
-    let mut inner = w.inner;
+    let crc = w.crc();
+    let mut inner = w.into_inner();
     inner.write_all(&crc.to_le_bytes()).map_err(io)?;
     let file = inner.into_inner().map_err(|e| io(e.into_error()))?;
     sync::all(&file).map_err(io)?;
@@ -133,124 +169,23 @@ fn write_via(
     sync::dir(dir)
 }
 
-fn put_varint(out: &mut Vec<u8>, value: u64) {
-    leb128::write::unsigned(out, value).expect("writing to a Vec cannot fail");
-}
-
-/// Appends the entry of `key` at `loc`, following `prev`, the entry before it.
-fn encode_entry(
-    out: &mut Vec<u8>,
-    checkpoint_seq: u64,
-    prev: Option<(&Key, Loc)>,
-    key: &Key,
-    loc: Loc,
-) -> Result<()> {
-    let shared = prev.map_or(0, |(p, _)| {
-        p.iter().zip(key.iter()).take_while(|(a, b)| a == b).count()
-    });
-    let mut flags = 0;
-    if let Some((prev_key, p)) = prev {
-        if prev_key.len() == key.len() {
-            flags |= SAME_KEY_LEN;
-        }
-        if p.seq == loc.seq {
-            flags |= SAME_SEQ;
-        }
-        if p.segment == loc.segment {
-            flags |= SAME_SEGMENT;
-            if p.offset.checked_add(p.len) == Some(loc.offset) {
-                flags |= CONTIGUOUS;
-            }
-        }
-        if p.len == loc.len {
-            flags |= SAME_LEN;
-        }
-    }
-    out.push((shared.min(LONG_SHARED) as u8) << SHARED_SHIFT | flags);
-    if shared >= LONG_SHARED {
-        put_varint(out, shared as u64);
-    }
-    if flags & SAME_KEY_LEN == 0 {
-        put_varint(out, (key.len() - shared) as u64);
-    }
-    out.extend_from_slice(&key[shared..]);
-    if flags & SAME_SEQ == 0 {
-        let back = checkpoint_seq.checked_sub(loc.seq).ok_or_else(|| {
-            Error::corrupted(format!(
-                "index entry of seq {} is newer than its checkpoint {checkpoint_seq}",
-                loc.seq
-            ))
-        })?;
-        put_varint(out, back);
-    }
-    if flags & SAME_SEGMENT == 0 {
-        put_varint(out, loc.segment.into());
-    }
-    if flags & CONTIGUOUS == 0 {
-        put_varint(out, loc.offset.into());
-    }
-    if flags & SAME_LEN == 0 {
-        put_varint(out, loc.len.into());
-    }
-    Ok(())
-}
-
-/// Reads the entry after `prev` (the previous key is in `key`, which becomes this
-/// entry's key); `None` if it is malformed.
-fn decode_entry(
-    r: &mut Reader,
-    checkpoint_seq: u64,
-    key: &mut Vec<u8>,
-    prev: Option<Loc>,
-) -> Option<Loc> {
-    let head = r.take(1)?[0];
-    let flags = head & FLAGS;
-    if (flags & CONTIGUOUS != 0 && flags & SAME_SEGMENT == 0) || (flags != 0 && prev.is_none()) {
-        return None;
-    }
-    let shared = match usize::from(head >> SHARED_SHIFT) {
-        LONG_SHARED => usize::try_from(r.varint()?).ok()?,
-        short => short,
-    };
-    let suffix_len = if flags & SAME_KEY_LEN != 0 {
-        key.len().checked_sub(shared)?
-    } else {
-        usize::try_from(r.varint()?).ok()?
-    };
-    if shared > key.len() || shared.checked_add(suffix_len)? > MAX_KEY_SIZE {
-        return None;
-    }
-    key.truncate(shared);
-    key.extend_from_slice(r.take(suffix_len)?);
-    let u32_field = |r: &mut Reader| r.varint().and_then(|v| u32::try_from(v).ok());
-    let seq = match prev {
-        Some(p) if flags & SAME_SEQ != 0 => p.seq,
-        _ => checkpoint_seq.checked_sub(r.varint()?)?,
-    };
-    let segment = match prev {
-        Some(p) if flags & SAME_SEGMENT != 0 => p.segment,
-        _ => u32_field(r)?,
-    };
-    let offset = match prev {
-        Some(p) if flags & CONTIGUOUS != 0 => p.offset.checked_add(p.len)?,
-        _ => u32_field(r)?,
-    };
-    let len = match prev {
-        Some(p) if flags & SAME_LEN != 0 => p.len,
-        _ => u32_field(r)?,
-    };
-    Some(Loc {
-        seq,
-        segment,
-        offset,
-        len,
-    })
-}
-
 /// Reads the checkpoint of `dir`, if there is one.
-pub fn read(dir: &Path) -> Result<Option<Checkpoint>> {
+pub fn read(dir: &Path) -> Result<Option<Loaded>> {
     let p = path(dir);
-    let bytes = match std::fs::read(&p) {
+    let mut magic = [0u8; 8];
+    match File::open(&p).and_then(|mut f| std::io::Read::read(&mut f, &mut magic)) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(p.display(), e)),
+    }
+    if &magic == index_file::MAGIC {
+        return IndexFile::open(&p).map(|f| Some(Loaded::Mapped(f)));
+    }
+    read_legacy(&p).map(|c| c.map(Loaded::Legacy))
+}
+
+fn read_legacy(p: &Path) -> Result<Option<Checkpoint>> {
+    let bytes = match std::fs::read(p) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(p.display(), e)),
@@ -266,10 +201,7 @@ pub fn read(dir: &Path) -> Result<Option<Checkpoint>> {
     if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().unwrap()) {
         return Err(corrupt("checksum mismatch"));
     }
-    let mut r = Reader {
-        bytes: body,
-        pos: 8,
-    };
+    let mut r = Reader::new(body, 8);
     let parse = |r: &mut Reader| -> Option<Checkpoint> {
         let seq = r.u64()?;
         let n = r.u32()?;
@@ -286,7 +218,7 @@ pub fn read(dir: &Path) -> Result<Option<Checkpoint>> {
             index.insert(Key::new(&key), loc);
             prev = Some(loc);
         }
-        (r.pos == r.bytes.len()).then_some(Checkpoint {
+        r.at_end().then_some(Checkpoint {
             seq,
             covered,
             index,
@@ -297,38 +229,20 @@ pub fn read(dir: &Path) -> Result<Option<Checkpoint>> {
         .ok_or_else(|| corrupt("malformed contents"))
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let s = self.bytes.get(self.pos..self.pos.checked_add(n)?)?;
-        self.pos += n;
-        Some(s)
-    }
-    fn u32(&mut self) -> Option<u32> {
-        self.take(4)
-            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        self.take(8)
-            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
-    }
-    fn varint(&mut self) -> Option<u64> {
-        let mut rest = self.bytes.get(self.pos..)?;
-        let before = rest.len();
-        let value = leb128::read::unsigned(&mut rest).ok()?;
-        self.pos += before - rest.len();
-        Some(value)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn legacy(dir: &Path) -> Result<Checkpoint> {
+        match read(dir)? {
+            Some(Loaded::Legacy(c)) => Ok(c),
+            Some(Loaded::Mapped(_)) => {
+                panic!("an index file, not a checkpoint of the earlier format")
+            }
+            None => panic!("no checkpoint"),
+        }
+    }
 
     fn with_crc(mut bytes: Vec<u8>) -> Vec<u8> {
         let crc = crc32fast::hash(&bytes);
@@ -375,10 +289,21 @@ mod tests {
             for (k, l) in &entries {
                 index.insert(Key::new(k), *l);
             }
-            write(dir.path(), 100, &[3].into(), &index).unwrap();
-            let c = read(dir.path()).unwrap().unwrap();
+            write_legacy(dir.path(), 100, &[3].into(), &index).unwrap();
+            let c = legacy(dir.path()).unwrap();
             prop_assert_eq!(c.seq, 100);
-            prop_assert_eq!(c.index, index);
+            prop_assert_eq!(&c.index, &index);
+            // The index file of the same entries reads back the same.
+            write(dir.path(), 100, &[3].into(), index.len(), index.iter().map(|(k, l)| Ok((k, *l)))).unwrap();
+            let Some(Loaded::Mapped(file)) = read(dir.path()).unwrap() else {
+                panic!("an index file");
+            };
+            let mapped: Vec<(Key, Loc)> = file
+                .range((std::ops::Bound::Unbounded, std::ops::Bound::Unbounded))
+                .collect::<Result<_>>()
+                .unwrap();
+            let expected: Vec<(Key, Loc)> = index.iter().map(|(k, l)| (k.clone(), *l)).collect();
+            prop_assert_eq!(mapped, expected);
         }
     }
 
@@ -401,12 +326,33 @@ mod tests {
             };
             index.insert(Key::new(&key), loc);
         }
-        write(dir.path(), 9, &[2].into(), &index).unwrap();
+        write_legacy(dir.path(), 9, &[2].into(), &index).unwrap();
         let size = std::fs::metadata(path(dir.path())).unwrap().len();
         // About 22 unshared key bytes and the head byte: a key as long as the one
         // before it, the record after that one's, all else the same.
         assert!(size <= 64 + u64::from(n) * 23, "{size} bytes for {n} keys");
-        assert_eq!(read(dir.path()).unwrap().unwrap().index, index);
+        assert_eq!(legacy(dir.path()).unwrap().index, index);
+        // The index file adds to the entries its table (12 bytes a slot), the
+        // whole first entry of each block of 16, and 20 bytes of fences and
+        // checks a block: under two bytes a key beside the table.
+        write(
+            dir.path(),
+            9,
+            &[2].into(),
+            index.len(),
+            index.iter().map(|(k, l)| Ok((k, *l))),
+        )
+        .unwrap();
+        let size = std::fs::metadata(path(dir.path())).unwrap().len();
+        let table = 12 * index_file::table_slots(u64::from(n)) + 4 * 64;
+        assert!(
+            size <= 4096 + table + 128 + u64::from(n) * 25,
+            "{size} bytes for {n} keys"
+        );
+        let Some(Loaded::Mapped(file)) = read(dir.path()).unwrap() else {
+            panic!("an index file");
+        };
+        assert_eq!(file.len(), n as usize);
     }
 
     #[test]
@@ -414,7 +360,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for magic in MAGICS_OF_FORMAT_1 {
             std::fs::write(path(dir.path()), with_crc(header(magic, 9, 0))).unwrap();
-            let err = read(dir.path())
+            let err = legacy(dir.path())
                 .err()
                 .expect("a format 1 checkpoint is refused");
             assert_eq!(err.kind(), crate::ErrorKind::CorruptedData);
@@ -475,7 +421,7 @@ mod tests {
             let mut bytes = header(MAGIC, 9, entries.len() as u64);
             entries.iter().for_each(|e| bytes.extend_from_slice(e));
             std::fs::write(path(dir.path()), with_crc(bytes)).unwrap();
-            let err = read(dir.path())
+            let err = legacy(dir.path())
                 .err()
                 .unwrap_or_else(|| panic!("{why}: accepted"));
             assert_eq!(err.kind(), crate::ErrorKind::CorruptedData, "{why}");
@@ -490,7 +436,7 @@ mod tests {
             &[],
         ));
         std::fs::write(path(dir.path()), with_crc(bytes)).unwrap();
-        let c = read(dir.path()).unwrap().unwrap();
+        let c = legacy(dir.path()).unwrap();
         assert_eq!(c.index.len(), 1, "two entries of one key");
         assert_eq!(c.index.iter().next().unwrap().1.offset, 40);
     }
@@ -509,14 +455,34 @@ mod tests {
             },
         );
         let covered: BTreeSet<u32> = [1, 2].into();
-        write(dir.path(), 9, &covered, &index).unwrap();
-        let c = read(dir.path()).unwrap().unwrap();
+        write_legacy(dir.path(), 9, &covered, &index).unwrap();
+        let c = legacy(dir.path()).unwrap();
         assert_eq!(c.seq, 9);
         assert_eq!(c.covered, covered);
         assert_eq!(c.index, index);
 
         let mut bytes = std::fs::read(path(dir.path())).unwrap();
         bytes[20] ^= 1;
+        std::fs::write(path(dir.path()), bytes).unwrap();
+        assert_eq!(
+            read(dir.path()).err().unwrap().kind(),
+            crate::ErrorKind::CorruptedData
+        );
+
+        write(
+            dir.path(),
+            9,
+            &covered,
+            index.len(),
+            index.iter().map(|(k, l)| Ok((k, *l))),
+        )
+        .unwrap();
+        let Some(Loaded::Mapped(file)) = read(dir.path()).unwrap() else {
+            panic!("an index file");
+        };
+        assert_eq!((file.seq, &file.covered), (9, &covered));
+        let mut bytes = std::fs::read(path(dir.path())).unwrap();
+        bytes[10] ^= 1;
         std::fs::write(path(dir.path()), bytes).unwrap();
         assert_eq!(
             read(dir.path()).err().unwrap().kind(),

@@ -77,6 +77,7 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
     // skipped segment come back on replay.
     let mut live: BTreeMap<u32, u64> = BTreeMap::new();
     for loc in version.index.values() {
+        let loc = loc?;
         *live.entry(loc.segment).or_default() += u64::from(loc.len);
     }
     let inputs: BTreeSet<u32> = version
@@ -160,7 +161,8 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
         Ok(())
     };
 
-    for (key, loc) in version.index.iter() {
+    for entry in version.index.iter() {
+        let (key, loc) = entry?;
         if !inputs.contains(&loc.segment) {
             continue;
         }
@@ -170,10 +172,10 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
         // first copy's), and the value's checksum is verified on the way.
         let started = *frame_start.get_or_insert_with(|| format::begin_frame(&mut frame, loc.seq));
         let rel = frame.len();
-        seg.read_value(loc.offset, loc.len, key, |value| {
-            format::encode_entry(&mut frame, &started, EntryKind::Put, loc.seq, key, value)
+        seg.read_value(loc.offset, loc.len, &key, |value| {
+            format::encode_entry(&mut frame, &started, EntryKind::Put, loc.seq, &key, value)
         })?;
-        pending.push((key.clone(), *loc, rel, frame.len() - rel));
+        pending.push((key, loc, rel, frame.len() - rel));
         if frame.len() >= FRAME_TARGET {
             flush(
                 &mut frame,

@@ -349,7 +349,7 @@ mod tests {
         }
         tx.commit().unwrap();
         let version = db.shared.snapshot();
-        let offsets: Vec<u32> = version.index.values().map(|l| l.offset).collect();
+        let offsets: Vec<u32> = version.index.values().map(|l| l.unwrap().offset).collect();
         assert_eq!(offsets.len(), keys.len());
         assert!(
             offsets.windows(2).all(|w| w[0] < w[1]),
@@ -424,11 +424,11 @@ mod tests {
         assert_eq!(second.seq, first.seq + 1);
         // The first snapshot, still held, is unchanged by the commit.
         assert_eq!(
-            first.index.get(&Probe::new(b"k")).map(|l| l.seq),
+            first.index.get(&Probe::new(b"k")).unwrap().map(|l| l.seq),
             Some(first.seq)
         );
         assert_eq!(
-            second.index.get(&Probe::new(b"k")).map(|l| l.seq),
+            second.index.get(&Probe::new(b"k")).unwrap().map(|l| l.seq),
             Some(second.seq)
         );
         // A transaction that began before a commit keeps its snapshot.

@@ -1,5 +1,6 @@
-//! The point-lookup index: a hash of each live key mapped to where its newest
-//! value lives, beside the ordered index.
+//! The point-lookup index: a hash of each key changed since the index file was
+//! written, mapped to where its newest value lives (or to its removal), beside
+//! the ordered index.
 //!
 //! A get in the ordered index compares its key with about twenty others and takes
 //! a cache miss at most of them; here it takes one probe. The map stores no key,
@@ -7,9 +8,13 @@
 //! against the record on disk, which carries it anyway.
 //!
 //! Invariants (kept by the writer, under the writer lock):
-//! - Every live key's hash is in the map. A slot `At(loc)` means exactly one live
-//!   key has this hash and `loc` is its newest record, so a record whose key
-//!   differs from the one asked for means "absent".
+//! - Every key changed since the index file (every live key, without one) has
+//!   its hash in the map; a hash not in the map is the file's to answer. A slot
+//!   `At(loc)` means exactly one changed key has this hash and `loc` is its
+//!   newest record; a record whose key differs from the one asked for means
+//!   "absent" without a file, and "ask the ordered index" with one (a key of the
+//!   file may share the hash). `Removed` means the one changed key with this
+//!   hash was deleted.
 //! - `Shared` means two or more keys have had this hash; readers then ask the
 //!   ordered index. A slot never returns from `Shared` to `At`.
 //! - The map may run ahead of the published version (it is updated first), so a
@@ -21,11 +26,12 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use parking_lot::RwLock;
 
 use crate::btree::Index;
-use crate::index::Loc;
+use crate::index::{Loc, REMOVED};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
     At { segment: u32, offset: u32, len: u32 },
+    Removed,
     Shared,
 }
 
@@ -74,7 +80,9 @@ fn shard_of(hash: u64) -> usize {
 }
 
 impl HashIndex {
-    pub fn build(index: &Index) -> HashIndex {
+    /// The map of `changes` (the changes of a `KeyIndex`, removals included).
+    pub fn build(changes: &Index) -> HashIndex {
+        let index = changes;
         let hasher = foldhash::fast::RandomState::default();
         // Bucket first, then fill each shard alone: each table is small enough to
         // stay in cache while it is filled.
@@ -90,7 +98,11 @@ impl HashIndex {
             .map(|bucket| {
                 let mut shard = Shard::with_capacity_and_hasher(bucket.len(), Default::default());
                 for (h, loc) in bucket {
-                    put_in(&mut shard, h, None, loc);
+                    if loc.segment == REMOVED {
+                        remove_in(&mut shard, h, None);
+                    } else {
+                        put_in(&mut shard, h, None, loc);
+                    }
                 }
                 RwLock::new(shard)
             })
@@ -163,8 +175,9 @@ impl HashIndex {
 pub enum Change {
     /// The key, previously at `old` (from the ordered index), is now at `new`.
     Put { old: Option<Loc>, new: Loc },
-    /// The key at `old` was deleted.
-    Delete { old: Loc },
+    /// The key at `old` was deleted. With `hide`, its slot says so (an index
+    /// file below holds the key, or will); without, the slot goes.
+    Delete { old: Loc, hide: bool },
     /// The key moves from `old` to `new` if the map still points at `old`.
     Relocate { old: Loc, new: Loc },
 }
@@ -172,18 +185,20 @@ pub enum Change {
 fn apply_in(shard: &mut Shard, hash: u64, change: Change) {
     match change {
         Change::Put { old, new } => put_in(shard, hash, old, new),
-        Change::Delete { old } => {
+        Change::Delete { old, hide: false } => {
             if shard.get(&hash) == Some(&Slot::at(old)) {
                 shard.remove(&hash);
             }
         }
-        Change::Relocate { old, new } => {
-            if let Some(slot) = shard.get_mut(&hash) {
-                if *slot == Slot::at(old) {
-                    *slot = Slot::at(new);
-                }
+        Change::Delete { old, hide: true } => remove_in(shard, hash, Some(old)),
+        // A key of the index file that no change has touched has no slot yet.
+        Change::Relocate { old, new } => match shard.get_mut(&hash) {
+            Some(slot) if *slot == Slot::at(old) => *slot = Slot::at(new),
+            Some(_) => {}
+            None => {
+                shard.insert(hash, Slot::at(new));
             }
-        }
+        },
     }
 }
 
@@ -193,7 +208,20 @@ fn put_in(shard: &mut Shard, hash: u64, old: Option<Loc>, new: Loc) {
         Slot::At { .. } if *slot == Slot::at(new) => {}
         Slot::At { .. } if old.is_some_and(|o| *slot == Slot::at(o)) => *slot = Slot::at(new),
         Slot::At { .. } => *slot = Slot::Shared,
+        // The removed key written again, or another key with its hash: either
+        // way the one changed key with this hash is now at `new`.
+        Slot::Removed => *slot = Slot::at(new),
         Slot::Shared => {}
+    }
+}
+
+/// The key at `old` (`None`: a removal being rebuilt) was deleted.
+fn remove_in(shard: &mut Shard, hash: u64, old: Option<Loc>) {
+    let slot = shard.entry(hash).or_insert(Slot::Removed);
+    match (*slot, old) {
+        (Slot::Removed | Slot::Shared, _) => {}
+        (Slot::At { .. }, Some(old)) if *slot == Slot::at(old) => *slot = Slot::Removed,
+        (Slot::At { .. }, _) => *slot = Slot::Shared,
     }
 }
 
@@ -214,18 +242,23 @@ mod tests {
     fn collisions_fall_back_to_shared_and_stay_there() {
         let h = HashIndex::build(&Index::new());
         let put = |hash, old, new| h.apply(&[(hash, Change::Put { old, new })]);
-        let delete = |hash, old| h.apply(&[(hash, Change::Delete { old })]);
+        let delete = |hash, old, hide| h.apply(&[(hash, Change::Delete { old, hide })]);
         put(7, None, loc(0));
         assert_eq!(h.lookup(7), Some(Slot::at(loc(0))));
         put(7, Some(loc(0)), loc(10)); // the same key overwritten
         assert_eq!(h.lookup(7), Some(Slot::at(loc(10))));
         put(7, None, loc(20)); // another key with the same hash
         assert_eq!(h.lookup(7), Some(Slot::Shared));
-        delete(7, loc(20));
+        delete(7, loc(20), false);
         assert_eq!(h.lookup(7), Some(Slot::Shared));
         put(8, None, loc(30));
-        delete(8, loc(30));
+        delete(8, loc(30), false);
         assert_eq!(h.lookup(8), None);
+        put(8, None, loc(30));
+        delete(8, loc(30), true);
+        assert_eq!(h.lookup(8), Some(Slot::Removed));
+        put(8, None, loc(40)); // written again
+        assert_eq!(h.lookup(8), Some(Slot::at(loc(40))));
     }
 
     #[test]
@@ -255,7 +288,13 @@ mod tests {
                 },
             ));
             if i % 3 == 0 {
-                changes.push((hash, Change::Delete { old: second }));
+                changes.push((
+                    hash,
+                    Change::Delete {
+                        old: second,
+                        hide: i % 2 == 0,
+                    },
+                ));
             } else if i % 3 == 1 {
                 let moved = loc(200_000 + i as u32);
                 changes.push((
@@ -271,6 +310,7 @@ mod tests {
         h.apply(&changes);
         for (i, &hash) in hashes.iter().enumerate() {
             let expected = match i % 3 {
+                0 if i % 2 == 0 => Some(Slot::Removed),
                 0 => None,
                 1 => Some(Slot::at(loc(200_000 + i as u32))),
                 _ => Some(Slot::at(loc(100_000 + i as u32))),

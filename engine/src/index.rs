@@ -77,6 +77,12 @@ impl std::ops::Deref for Key {
     }
 }
 
+impl AsRef<[u8]> for Key {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
 impl std::borrow::Borrow<[u8]> for Key {
     fn borrow(&self) -> &[u8] {
         self
@@ -131,7 +137,13 @@ impl<'a> Probe<'a> {
     }
 }
 
-impl Probe<'_> {
+impl<'a> Probe<'a> {
+    /// The key looked up.
+    #[inline]
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
     /// How `key`, whose prefix is `key_prefix`, compares with the probed key.
     #[inline]
     pub(crate) fn order_of(&self, key_prefix: u64, key: &Key) -> std::cmp::Ordering {
@@ -140,6 +152,10 @@ impl Probe<'_> {
             .then_with(|| key[..].cmp(self.bytes))
     }
 }
+
+/// The segment of a location that stands for a removal (`key_index`):
+/// recovery refuses segment ids this high.
+pub const REMOVED: u32 = u32::MAX;
 
 /// Where the newest value of a key lives, and the commit that wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

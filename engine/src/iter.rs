@@ -90,7 +90,7 @@ fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 pub(crate) type Writes = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 type Overlay = VecDeque<(Vec<u8>, Option<Vec<u8>>)>;
 
-type Cursor<'a> = crate::btree::Range<'a>;
+type Cursor<'a> = crate::key_index::Range<'a>;
 
 self_cell::self_cell!(
     /// A snapshot and one cursor over a range of its index, walked from both
@@ -177,18 +177,18 @@ impl Iter {
 
     /// The next index entry from `end`, from the cursor or, once the cursor's
     /// two ends have met, the entry peeked at the other end.
-    fn take_base(&mut self, end: End) -> Option<(Key, Loc)> {
+    fn take_base(&mut self, end: End) -> Result<Option<(Key, Loc)>> {
         if let Some(entry) = self.peeked[end.index()].take() {
-            return Some(entry);
+            return Ok(Some(entry));
         }
-        let next = self.walk.with_dependent_mut(|_, cursor| {
-            let next = match end {
-                End::Front => cursor.next(),
-                End::Back => cursor.next_back(),
-            };
-            next.map(|(k, l)| (k.clone(), *l))
+        let next = self.walk.with_dependent_mut(|_, cursor| match end {
+            End::Front => cursor.next(),
+            End::Back => cursor.next_back(),
         });
-        next.or_else(|| self.peeked[end.other().index()].take())
+        match next {
+            Some(entry) => entry.map(Some),
+            None => Ok(self.peeked[end.other().index()].take()),
+        }
     }
 
     fn overlay_at(&self, end: End) -> Option<&(Vec<u8>, Option<Vec<u8>>)> {
@@ -222,28 +222,31 @@ impl Iter {
                 let (shared, last) = (&self.shared, &mut self.segment);
                 let mut f = Some(f);
                 let item = self.walk.with_dependent_mut(|version, cursor| {
-                    let (key, loc) = match end {
-                        End::Front => cursor.next(),
-                        End::Back => cursor.next_back(),
-                    }?;
-                    let f = f.take()?;
-                    let read = || {
-                        shared.check_open()?;
-                        let segment = last.get(version, loc.segment)?;
-                        // Start fetching the next record while this one is checked.
-                        if let Some(next) = cursor.upcoming(end == End::Back) {
-                            if next.segment == segment.id {
-                                segment.prefetch(next.offset, next.len);
-                            } else if let Some(other) = version.segments.get(&next.segment) {
-                                other.prefetch(next.offset, next.len);
+                    let taken = |key: &[u8], loc: Loc, upcoming: Option<Loc>| {
+                        let f = f.take()?;
+                        let read = || {
+                            shared.check_open()?;
+                            let segment = last.get(version, loc.segment)?;
+                            // Start fetching the next record while this one is checked.
+                            if let Some(next) = upcoming {
+                                if next.segment == segment.id {
+                                    segment.prefetch(next.offset, next.len);
+                                } else if let Some(other) = version.segments.get(&next.segment) {
+                                    other.prefetch(next.offset, next.len);
+                                }
                             }
-                        }
-                        segment.read_value(loc.offset, loc.len, key, |value| f(key, value))
+                            segment.read_value(loc.offset, loc.len, key, |value| f(key, value))
+                        };
+                        Some(read())
                     };
-                    Some(read())
+                    match end {
+                        End::Front => cursor.next_with(taken),
+                        End::Back => cursor.next_back_with(taken),
+                    }
                 });
                 return match (item, f) {
-                    (Some(item), _) => Some(item),
+                    (Some(Ok(item)), _) => item,
+                    (Some(Err(e)), _) => Some(Err(e)),
                     (None, Some(f)) => {
                         let (key, loc) = self.peeked[end.other().index()].take()?;
                         Some(self.resolve(&key, loc, f))
@@ -251,7 +254,10 @@ impl Iter {
                     (None, None) => None,
                 };
             }
-            let base = self.take_base(end);
+            let base = match self.take_base(end) {
+                Ok(base) => base,
+                Err(e) => return Some(Err(e)),
+            };
             let Some(over_key) = self.overlay_at(end).map(|(k, _)| k) else {
                 let (key, loc) = base?;
                 return Some(self.resolve(&key, loc, f));

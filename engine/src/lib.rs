@@ -37,22 +37,26 @@
 //!
 //! <!-- layers:begin -->
 //! ```text
-//! 8 db           the handle: open, close, the public methods
-//! 7 background   the periodic sync of SyncMode::Normal, background compaction
-//! 6 compaction   rewrites live records of sealed segments, drops the rest
-//! 6 transaction  snapshot reads, buffered writes, optimistic commit
-//! 5 iter         ordered scans over a version
-//! 5 maintenance  checkpoint, hot backup, verify
-//! 5 open         the writer lock; recovery up to a writer; read-only loading
-//! 4 shared       the state all of the above share: commit, point reads, snapshots
-//! 3 log_writer   the active segment: append, allocate, roll, seal; group commit,
+//! 10 db          the handle: open, close, the public methods
+//! 9 background   the periodic sync of SyncMode::Normal, background compaction
+//!                and checkpoints
+//! 8 compaction   rewrites live records of sealed segments, drops the rest
+//! 8 transaction  snapshot reads, buffered writes, optimistic commit
+//! 7 iter         ordered scans over a version
+//! 7 maintenance  checkpoint, hot backup, verify
+//! 7 open         the writer lock; recovery up to a writer; read-only loading
+//! 6 shared       the state all of the above share: commit, point reads, snapshots
+//! 5 log_writer   the active segment: append, allocate, roll, seal; group commit,
 //!                the sync policy of each SyncMode, the failed-sync state
-//! 3 recovery     load the checkpoint, replay the log after it
-//! 2 checkpoint   the file holding a snapshot of the index
-//! 2 hash_index   the point-read index: key hash to record location
-//! 2 version      immutable versions (snapshots) and their segment tables
-//! 1 btree        the persistent B+ tree the ordered index is made of
+//! 4 recovery     load the checkpoint, replay the log after it
+//! 4 version      immutable versions (snapshots) and their segment tables
+//! 3 checkpoint   `index.ckpt`: an index file, or one of the earlier format
+//! 3 key_index    every live key: the index file, and the changes since in memory
+//! 2 hash_index   the point-read index of the changes: key hash to record location
+//! 2 index_file   the checkpoint's sorted, mapped index file and its hash table
+//! 1 btree        the persistent B+ tree the changes are held in
 //! 1 config       Config and SyncMode
+//! 1 entry_codec  the prefix-compressed index entries of index and checkpoint files
 //! 1 segment      segment files: maps, reading records, scanning frames
 //! 1 sync         every fsync, and the power-loss tests' hook
 //! 1 tracker      which keys commits wrote while transactions are open
@@ -72,11 +76,14 @@ mod checkpoint;
 mod compaction;
 mod config;
 mod db;
+mod entry_codec;
 mod error;
 mod format;
 mod hash_index;
 mod index;
+mod index_file;
 mod iter;
+mod key_index;
 mod log_writer;
 mod maintenance;
 mod open;

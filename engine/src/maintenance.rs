@@ -11,10 +11,12 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::checkpoint;
 use crate::error::{Error, Result};
+use crate::index_file::IndexFile;
 use crate::reports::{Corruption, VerifyReport};
 use crate::segment::{self, segment_path};
 use crate::shared::Shared;
@@ -22,7 +24,7 @@ use crate::sync;
 
 /// Syncs everything written and writes a checkpoint of the latest version.
 pub(crate) fn checkpoint(shared: &Shared) -> Result<()> {
-    let version = shared.snapshot();
+    let version = shared.snapshot_for_checkpoint();
     shared.log.sync_to(version.seq)?;
     let covered: BTreeSet<u32> = version
         .segments
@@ -31,7 +33,20 @@ pub(crate) fn checkpoint(shared: &Shared) -> Result<()> {
         .filter(|id| version.active.map(|(a, _)| a) != Some(*id))
         .collect();
     let started = Instant::now();
-    checkpoint::write(&shared.dir, version.seq, &covered, &version.index)?;
+    let index = &version.index;
+    checkpoint::write(
+        &shared.dir,
+        version.seq,
+        &covered,
+        index.len(),
+        index.iter(),
+    )?;
+    if !shared.config.read_only {
+        // The file just written serves the writer's reads from now on, and the
+        // changes it holds leave memory.
+        let file = IndexFile::open(&checkpoint::path(&shared.dir))?;
+        shared.install_checkpoint(Arc::new(file), version.seq)?;
+    }
     shared.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
     log::info!(
         "checkpoint of {} at seq {}: {} keys in {:?}",
@@ -86,7 +101,8 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<()> {
         .copied()
         .filter(|id| active.map(|(a, _)| a) != Some(*id))
         .collect();
-    checkpoint::write(dest, version.seq, &covered, &version.index)?;
+    let index = &version.index;
+    checkpoint::write(dest, version.seq, &covered, index.len(), index.iter())?;
     sync::dir(dest)?;
     log::info!(
         "backup of {} to {} at seq {}",
@@ -169,7 +185,27 @@ pub(crate) fn verify(shared: &Shared, progress: &mut dyn FnMut(u64, u64)) -> Res
         }
     }
     progress(total, total);
-    for (key, loc) in version.index.iter() {
+    if let Some(file) = version.index.base() {
+        if let Err(e) = file.check_all() {
+            report.corruptions.push(Corruption {
+                file: checkpoint::path(&shared.dir).display().to_string(),
+                offset: 0,
+                reason: e.message().to_string(),
+            });
+        }
+    }
+    for entry in version.index.iter() {
+        let (key, loc) = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                report.corruptions.push(Corruption {
+                    file: checkpoint::path(&shared.dir).display().to_string(),
+                    offset: 0,
+                    reason: e.message().to_string(),
+                });
+                break;
+            }
+        };
         let Some(seg) = version.segments.get(&loc.segment) else {
             report.corruptions.push(Corruption {
                 file: segment_path(&shared.dir, loc.segment).display().to_string(),
@@ -178,7 +214,7 @@ pub(crate) fn verify(shared: &Shared, progress: &mut dyn FnMut(u64, u64)) -> Res
             });
             continue;
         };
-        if let Err(e) = seg.read_value(loc.offset, loc.len, key, |_| ()) {
+        if let Err(e) = seg.read_value(loc.offset, loc.len, &key, |_| ()) {
             report.unreadable_keys += 1;
             report.corruptions.push(Corruption {
                 file: seg.path.display().to_string(),

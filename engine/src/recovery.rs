@@ -14,18 +14,18 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use crate::btree::Index;
-use crate::checkpoint;
+use crate::checkpoint::{self, Loaded};
 use crate::error::{Error, Result};
 use crate::format::EntryKind;
 use crate::index::{Key, Loc, Probe};
+use crate::key_index::KeyIndex;
 use crate::segment::{self, segment_path, Segment};
 
 /// Sequence numbers at or above this are corruption (see `recover`).
 pub const MAX_SEQ: u64 = 1 << 63;
 
 pub struct Recovered {
-    pub index: Index,
+    pub index: KeyIndex,
     pub last_seq: u64,
     /// Segment ids present after recovery, ascending.
     pub segment_ids: Vec<u32>,
@@ -52,10 +52,23 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
             segment_path(dir, last).display()
         )));
     }
-    let ckpt = checkpoint::read(dir)?;
-    let (ckpt_seq, covered, mut index) = match ckpt {
-        Some(c) => (c.seq, c.covered, c.index),
-        None => (0, BTreeSet::new(), Index::new()),
+    // Segments the checkpoint itself points into must survive as long as it does,
+    // and hold every record it points at: the furthest byte it refers to in each.
+    let mut ckpt_ends: BTreeMap<u32, u64> = BTreeMap::new();
+    let (ckpt_seq, covered, mut index) = match checkpoint::read(dir)? {
+        Some(Loaded::Mapped(file)) => {
+            ckpt_ends.extend(file.segments.iter().map(|s| (s.id, s.end)));
+            let (seq, covered) = (file.seq, file.covered.clone());
+            (seq, covered, KeyIndex::on(std::sync::Arc::new(file)))
+        }
+        Some(Loaded::Legacy(c)) => {
+            for l in c.index.values() {
+                let end = ckpt_ends.entry(l.segment).or_default();
+                *end = (*end).max(l.offset as u64 + l.len as u64);
+            }
+            (c.seq, c.covered, KeyIndex::from_tree(c.index))
+        }
+        None => (0, BTreeSet::new(), KeyIndex::new()),
     };
     let present: BTreeSet<u32> = ids.iter().copied().collect();
     if let Some(missing) = covered.difference(&present).next() {
@@ -64,20 +77,10 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
             segment_path(dir, *missing).display()
         )));
     }
-    if let Some((k, loc)) = index.iter().find(|(_, l)| !present.contains(&l.segment)) {
+    if let Some(missing) = ckpt_ends.keys().find(|id| !present.contains(id)) {
         return Err(Error::corrupted(format!(
-            "checkpoint entry for a {}-byte key points at missing segment {}",
-            k.len(),
-            loc.segment
+            "the checkpoint points at missing segment {missing}"
         )));
-    }
-
-    // Segments the checkpoint itself points into must survive as long as it does,
-    // and hold every record it points at: the furthest byte it refers to in each.
-    let mut ckpt_ends: BTreeMap<u32, u64> = BTreeMap::new();
-    for l in index.values() {
-        let end = ckpt_ends.entry(l.segment).or_default();
-        *end = (*end).max(l.offset as u64 + l.len as u64);
     }
     let mut referenced: BTreeSet<u32> = ckpt_ends.keys().copied().collect();
     let mut last_seq = ckpt_seq;
@@ -161,18 +164,21 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
     }
     // Sort with each key's first bytes inline, so most comparisons do not reach
     // into the maps.
-    let mut changes: Vec<(u64, &[u8], Option<Loc>)> = changes
+    let mut changes: Vec<(u64, &[u8], u64, Option<Loc>)> = changes
         .into_iter()
-        .map(|(k, (_, l))| (crate::index::prefix_of(k), k, l))
+        .map(|(k, (seq, l))| (crate::index::prefix_of(k), k, seq, l))
         .collect();
     changes.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-    for (_, key, loc) in changes {
+    for (_, key, _, _) in &changes {
+        index.check(key)?;
+    }
+    for (_, key, seq, loc) in changes {
         match loc {
             Some(loc) => {
                 index.insert(Key::new(key), loc);
             }
             None => {
-                index.remove(&Probe::new(key));
+                index.remove(&Probe::new(key), seq);
             }
         }
     }
@@ -188,7 +194,13 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         )));
     }
 
-    referenced.extend(index.values().map(|l| l.segment));
+    referenced.extend(
+        index
+            .changes()
+            .values()
+            .filter(|l| l.segment != crate::index::REMOVED)
+            .map(|l| l.segment),
+    );
     let garbage = replayed
         .iter()
         .copied()

@@ -149,15 +149,19 @@ impl Segment {
         self.map.as_ref()?.get(offset..offset.checked_add(len)?)
     }
 
-    /// The put record at `offset` (encoded length `len`), its checksum verified.
+    /// The put record at `offset` (encoded length `len`, or, if `len` is 0,
+    /// the length its header gives), its checksum verified.
     #[inline(always)]
     pub fn entry(&self, offset: u32, len: u32) -> Result<format::Record<'_>> {
         let (offset, len) = (offset as usize, len as usize);
-        let bytes = self
-            .record_bytes(offset, len)
-            .ok_or_else(|| self.corrupt(offset, "record lies past the end of the file"))?;
+        let bytes = if len == 0 {
+            self.data().get(offset..)
+        } else {
+            self.record_bytes(offset, len)
+        }
+        .ok_or_else(|| self.corrupt(offset, "record lies past the end of the file"))?;
         let e = format::decode_entry(bytes).map_err(|why| self.corrupt(offset, why))?;
-        if e.kind != EntryKind::Put || e.len != len {
+        if e.kind != EntryKind::Put || (len != 0 && e.len != len) {
             return Err(self.corrupt(offset, "index entry does not match the record on disk"));
         }
         Ok(e)

@@ -30,12 +30,13 @@ use std::sync::Arc;
 use arc_swap::{ArcSwap, ArcSwapOption};
 use parking_lot::Mutex;
 
-use crate::btree::Index;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{self, EntryKind, MAX_COMMIT_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE};
 use crate::hash_index::{Change, HashIndex, Slot};
 use crate::index::{self, Key, Loc, Probe};
+use crate::index_file::{self, IndexFile};
+use crate::key_index::KeyIndex;
 use crate::log_writer::{LogSync, LogWriter};
 use crate::prefetch;
 use crate::recovery;
@@ -73,12 +74,11 @@ pub(crate) fn validate_value(value: &[u8]) -> Result<()> {
 
 /// What the writer changes, under `Shared::writer`.
 pub(crate) struct Writer {
-    pub index: Index,
+    pub index: KeyIndex,
     /// Changed through `Arc::make_mut`: versions and readers share it until then.
     pub segments: SegmentTable,
     pub log: LogWriter,
     pub next_seq: u64,
-    pub live_bytes: u64,
     /// Kept between commits to reuse their allocations.
     pub buf: Vec<u8>,
     pub placed: Vec<Placed>,
@@ -87,18 +87,16 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub(crate) fn new(
-        index: Index,
+        index: KeyIndex,
         segments: SegmentTable,
         log: LogWriter,
         next_seq: u64,
     ) -> Writer {
-        let live_bytes = index.values().map(|l| l.len as u64).sum();
         Writer {
             index,
             segments,
             log,
             next_seq,
-            live_bytes,
             buf: Vec::with_capacity(64 * 1024),
             placed: Vec::new(),
             changes: Vec::new(),
@@ -161,6 +159,9 @@ pub(crate) struct Shared {
     /// Keys after the latest commit, so that `len()` is one atomic load.
     pub live_keys: AtomicU64,
     hash: ArcSwap<HashIndex>,
+    /// The index file of the latest version, for point reads of the keys the
+    /// hash index does not hold. Stored before the hash index that relies on it.
+    base: ArcSwapOption<IndexFile>,
     /// None for a read-only handle, and once closed.
     pub writer: Mutex<Option<Writer>>,
     pub log: Arc<LogSync>,
@@ -182,7 +183,8 @@ impl Shared {
     ) -> Shared {
         Shared {
             dir,
-            hash: ArcSwap::from_pointee(HashIndex::build(&version.index)),
+            hash: ArcSwap::from_pointee(HashIndex::build(version.index.changes())),
+            base: ArcSwapOption::new(version.index.base().cloned()),
             live_keys: AtomicU64::new(version.index.len() as u64),
             tables: ArcSwap::new(version.segments.clone()),
             materialized: ArcSwapOption::from_pointee(version),
@@ -219,10 +221,14 @@ impl Shared {
         self.through_hash(
             key,
             None,
-            |segments, segment, offset, len| self.read_record(segments, key, segment, offset, len),
-            |version| match version.index.get(&Probe::new(key)) {
+            |segments, segment, offset, len| {
+                Ok(self
+                    .read_record(segments, key, segment, offset, len)?
+                    .map(Some))
+            },
+            |version| match version.index.get(&Probe::new(key))? {
                 None => Ok(None),
-                Some(loc) => self.read_value(version, key, *loc).map(Some),
+                Some(loc) => self.read_value(version, key, loc).map(Some),
             },
         )
     }
@@ -231,39 +237,74 @@ impl Shared {
         self.through_hash(
             key,
             false,
-            |segments, segment, offset, len| Ok(segments[&segment].entry(offset, len)?.key == key),
-            |version| Ok(version.index.contains_key(&Probe::new(key))),
+            |segments, segment, offset, len| {
+                Ok((segments[&segment].entry(offset, len)?.key == key).then_some(true))
+            },
+            |version| version.index.contains_key(&Probe::new(key)),
         )
     }
 
-    /// Looks `key` up in the hash index: `absent` if no live key has its hash;
-    /// `at(segments, segment, offset, len)` on the record of the one live key that
-    /// has it (a record of another key then means `key` is absent); `ordered` on a
-    /// snapshot if several keys share the hash.
+    /// Looks `key` up in the hash index: `absent` if it was removed, or if no
+    /// key with its hash has changed and the index file does not hold it;
+    /// `at(segments, segment, offset, len)` on the record the hash index or the
+    /// file names, `None` if that record holds another key; `ordered` on a
+    /// snapshot if several keys share the hash, or a file's key may.
     fn through_hash<T>(
         &self,
         key: &[u8],
         absent: T,
-        at: impl FnOnce(&BTreeMap<u32, Arc<Segment>>, u32, u32, u32) -> Result<T>,
+        at: impl Fn(&BTreeMap<u32, Arc<Segment>>, u32, u32, u32) -> Result<Option<T>>,
         ordered: impl FnOnce(&Version) -> Result<T>,
     ) -> Result<T> {
         let hash = self.hash.load();
         let h = hash.hash(key);
         for _ in 0..64 {
             let segments = self.tables.load();
-            match hash.lookup(h) {
-                None => return Ok(absent),
+            let (segment, offset, len) = match hash.lookup(h) {
+                Some(Slot::Removed) => return Ok(absent),
                 Some(Slot::Shared) => break,
                 Some(Slot::At {
                     segment,
                     offset,
                     len,
-                }) if segments.contains_key(&segment) => {
-                    return at(&segments, segment, offset, len)
+                }) => (segment, offset, len),
+                None => {
+                    let Some(base) = self.base.load_full() else {
+                        return Ok(absent);
+                    };
+                    // The file's table names records by place; their headers
+                    // give their lengths (0 below), and a tag may match
+                    // another key's record. A record moved by a compaction
+                    // since the hash index was loaded is looked for again.
+                    let mut moved = false;
+                    let found = base.probe(index_file::hash(key), |segment, offset| {
+                        if !segments.contains_key(&segment) {
+                            moved = true;
+                            return Ok(None);
+                        }
+                        at(&segments, segment, offset, 0)
+                    })?;
+                    match found {
+                        Some(found) => return Ok(found),
+                        None if moved => {
+                            std::thread::yield_now();
+                            continue;
+                        }
+                        None => return Ok(absent),
+                    }
                 }
+            };
+            if !segments.contains_key(&segment) {
                 // The table is stored before the hash index points into a new
-                // segment, but an older table may have been loaded just before.
-                Some(Slot::At { .. }) => std::thread::yield_now(),
+                // segment, but an older table may have been loaded just before;
+                // a compaction may have moved a record the file names.
+                std::thread::yield_now();
+                continue;
+            }
+            match at(&segments, segment, offset, len)? {
+                Some(found) => return Ok(found),
+                None if self.base.load().is_none() => return Ok(absent),
+                None => break,
             }
         }
         ordered(&self.snapshot())
@@ -337,7 +378,8 @@ impl Shared {
     /// Makes `version`, loaded again from the files, the latest of a read-only
     /// handle.
     pub(crate) fn publish_read_only(&self, version: Version) {
-        let hash = HashIndex::build(&version.index);
+        let hash = HashIndex::build(version.index.changes());
+        self.base.store(version.index.base().cloned());
         self.hash.store(Arc::new(hash));
         self.live_keys
             .store(version.index.len() as u64, Ordering::Release);
@@ -401,6 +443,11 @@ impl Shared {
             let mut guard = self.writer.lock();
             let w = guard.as_mut().ok_or_else(Error::closed)?;
             self.log.check_not_poisoned()?;
+            // Every part of the index file the commit will look in, checked
+            // before the commit is written.
+            for (k, _) in ops {
+                w.index.check(k)?;
+            }
             if let Some(snap) = snapshot_seq {
                 self.tracker
                     .lock()
@@ -503,7 +550,7 @@ impl Shared {
                 // (a cache miss a key in a large commit).
                 let key_at = start + p.offset as usize + header_len;
                 let k = &w.buf[key_at..key_at + k.len()];
-                let (old, change) = match v {
+                let change = match v {
                     Some(_) => {
                         let new = Loc {
                             seq,
@@ -511,18 +558,17 @@ impl Shared {
                             offset: (at + p.offset as u64) as u32,
                             len: len as u32,
                         };
-                        w.live_bytes += len as u64;
                         let old = w.index.insert(Key::new(k), new);
-                        (old, Some(Change::Put { old, new }))
+                        Some(Change::Put { old, new })
                     }
                     None => {
-                        let old = w.index.remove(&Probe::new(k));
-                        (old, old.map(|old| Change::Delete { old }))
+                        let removal = w.index.remove(&Probe::new(k), seq);
+                        removal.map(|r| Change::Delete {
+                            old: r.old,
+                            hide: r.marked,
+                        })
                     }
                 };
-                if let Some(old) = old {
-                    w.live_bytes -= old.len as u64;
-                }
                 if let Some(change) = change {
                     changes.push((p.hash, change));
                 }
@@ -581,8 +627,7 @@ impl Shared {
         let mut changes = Vec::with_capacity(relocations.len());
         for (key, old, new) in relocations {
             // Entries overwritten since the copy was made keep their newer value.
-            if let Some(loc) = w.index.get_mut(&Probe::new(key)).filter(|l| **l == *old) {
-                *loc = *new;
+            if w.index.relocate(&Probe::new(key), *old, *new) {
                 let (old, new) = (*old, *new);
                 changes.push((hash.hash(key), Change::Relocate { old, new }));
             }
@@ -601,17 +646,50 @@ impl Shared {
         Ok(self.rematerialize(w))
     }
 
+    /// A snapshot of the latest commit to write a checkpoint from: until the
+    /// checkpoint is installed, keys it holds that are deleted leave a removal.
+    pub(crate) fn snapshot_for_checkpoint(&self) -> Arc<Version> {
+        let mut guard = self.writer.lock();
+        let v = self.materialize(guard.as_ref());
+        if let Some(w) = guard.as_mut() {
+            w.index.pin(v.seq);
+        }
+        v
+    }
+
+    /// Puts the writer's index over `file`, a checkpoint as of commit `seq`:
+    /// the changes it holds leave memory, and the hash index keeps the rest.
+    pub(crate) fn install_checkpoint(&self, file: Arc<IndexFile>, seq: u64) -> Result<()> {
+        let mut guard = self.writer.lock();
+        let w = guard.as_mut().ok_or_else(Error::closed)?;
+        w.index = w.index.rebased(file.clone(), seq);
+        let hash = HashIndex::build(w.index.changes());
+        // The file before the hash index that leaves its keys to it.
+        self.base.store(Some(file));
+        self.hash.store(Arc::new(hash));
+        self.rematerialize(w);
+        Ok(())
+    }
+
+    /// The number of the index's changes since its file, and of the file's
+    /// keys; `None` without a writer.
+    pub(crate) fn index_changes(&self) -> Option<(usize, usize)> {
+        let guard = self.writer.lock();
+        let index = &guard.as_ref()?.index;
+        Some((index.changes().len(), index.base().map_or(0, |b| b.len())))
+    }
+
     pub(crate) fn stats(&self) -> Stats {
         let c = &self.counters;
         let writer_bytes = self
             .writer
             .lock()
             .as_ref()
-            .map(|w| (w.live_bytes, w.log.total_bytes()));
+            .map(|w| (w.index.live_bytes(), w.log.total_bytes()));
         let (live_bytes, total_bytes) = writer_bytes.unwrap_or_else(|| {
             let version = self.snapshot();
             (
-                version.index.values().map(|l| l.len as u64).sum(),
+                version.index.live_bytes(),
                 version
                     .segments
                     .values()

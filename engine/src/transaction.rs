@@ -82,9 +82,9 @@ impl Transaction {
             return Ok(w.map(<[u8]>::to_vec));
         }
         let snapshot = self.snapshot();
-        match snapshot.index.get(&Probe::new(key)) {
+        match snapshot.index.get(&Probe::new(key))? {
             None => Ok(None),
-            Some(loc) => self.shared.read_value(snapshot, key, *loc).map(Some),
+            Some(loc) => self.shared.read_value(snapshot, key, loc).map(Some),
         }
     }
 
@@ -93,7 +93,7 @@ impl Transaction {
         validate_key(key)?;
         Ok(match self.writes.get(key) {
             Some(w) => w.is_some(),
-            None => self.snapshot().index.contains_key(&Probe::new(key)),
+            None => self.snapshot().index.contains_key(&Probe::new(key))?,
         })
     }
 

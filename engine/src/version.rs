@@ -1,9 +1,10 @@
 //! Snapshots: an immutable, consistent state of the database as of one commit.
 //!
-//! The index maps every live key to the location of its newest value. It is a
-//! persistent B+ tree (`btree`): cloning it is O(1) and later writes copy only
-//! the nodes they touch, so a [`Version`] made from it stays immutable for the
-//! readers, iterators and transactions that use it without holding any lock.
+//! The index maps every live key to the location of its newest value
+//! (`key_index`: the mapped index file and a persistent B+ tree of the changes
+//! since): cloning it is O(1) and later writes copy only the nodes they touch,
+//! so a [`Version`] made from it stays immutable for the readers, iterators and
+//! transactions that use it without holding any lock.
 //!
 //! Invariant: every segment a version's index points into is in its segment
 //! table, whose `Arc`s keep the maps alive after compaction removes the files.
@@ -11,8 +12,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::btree::Index;
 use crate::error::{Error, Result};
+use crate::key_index::KeyIndex;
 use crate::segment::Segment;
 
 pub type SegmentTable = Arc<BTreeMap<u32, Arc<Segment>>>;
@@ -21,7 +22,7 @@ pub type SegmentTable = Arc<BTreeMap<u32, Arc<Segment>>>;
 #[derive(Clone)]
 pub struct Version {
     pub seq: u64,
-    pub index: Index,
+    pub index: KeyIndex,
     pub segments: SegmentTable,
     /// The active segment and the bytes written to it, if this handle writes.
     pub active: Option<(u32, u64)>,

@@ -222,6 +222,77 @@ fn a_damaged_checkpoint_is_corrupted_data() {
 }
 
 #[test]
+// The index file is checked piece by piece as it is read: damage anywhere in it
+// is refused at open or by the first read of its block or table chunk, and
+// never returned as an answer (a wrong value, or a present key taken as absent).
+fn damage_to_the_index_file_is_refused_when_read_never_trusted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let n = 300u32;
+    build(&dir, n);
+    Database::open(&dir, Config::default())
+        .unwrap()
+        .checkpoint()
+        .unwrap();
+    let value = |i: u32| format!("value-{i:04}-{}", "x".repeat(50)).into_bytes();
+    let good = fs::read(dir.join("index.ckpt")).unwrap();
+    let work = tmp.path().join("work");
+    let (mut at_open, mut on_read) = (0, 0);
+    for at in (0..good.len()).step_by(good.len() / 150 + 1) {
+        let _ = fs::remove_dir_all(&work);
+        copy_dir(&dir, &work);
+        flip(&work.join("index.ckpt"), at);
+        let read_only = Config {
+            read_only: true,
+            ..Config::default()
+        };
+        let db = match Database::open(&work, read_only) {
+            Ok(db) => db,
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::CorruptedData, "byte {at}: {e}");
+                at_open += 1;
+                continue;
+            }
+        };
+        let mut refused = false;
+        for i in 0..n {
+            match db.get(format!("key{i:04}").as_bytes()) {
+                Ok(v) => assert_eq!(v, Some(value(i)), "byte {at}, key {i}"),
+                Err(e) => {
+                    assert_eq!(e.kind(), ErrorKind::CorruptedData, "byte {at}: {e}");
+                    refused = true;
+                }
+            }
+        }
+        let mut seen = 0;
+        for item in db.iter().unwrap() {
+            match item {
+                Ok((k, v)) => {
+                    let i: u32 = std::str::from_utf8(&k[3..]).unwrap().parse().unwrap();
+                    assert_eq!(v, value(i), "byte {at}");
+                    seen += 1;
+                }
+                Err(e) => {
+                    assert_eq!(e.kind(), ErrorKind::CorruptedData, "byte {at}: {e}");
+                    refused = true;
+                }
+            }
+        }
+        let report = db.verify().unwrap();
+        assert!(refused || seen < n, "byte {at}: the damage went unnoticed");
+        assert!(
+            !report.corruptions.is_empty(),
+            "byte {at}: verify found nothing"
+        );
+        on_read += 1;
+    }
+    assert!(
+        at_open > 0 && on_read > 0,
+        "{at_open} refused at open, {on_read} on read"
+    );
+}
+
+#[test]
 fn random_damage_never_yields_wrong_bytes_or_a_panic() {
     use rand::Rng;
     let tmp = tempfile::tempdir().unwrap();

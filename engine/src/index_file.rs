@@ -1,0 +1,1024 @@
+//! The index file: a checkpoint of the index, sorted and memory-mapped, that
+//! serves lookups and ranges in place, so that opening a database costs a map
+//! and a check of a few hundred bytes per thousand keys instead of rebuilding
+//! every key in memory.
+//!
+//! ```text
+//! magic "LDBCKPT4" | pad to 4096 | table | block* | checks | fences | meta | footer
+//! table  = slot * table_slots, slot = tag:u32 segment:u32 offset:u32
+//! block  = entry* (of entry_codec; each block starts afresh)
+//! checks = crc32:u32 per block | crc32:u32 per 4096 bytes of the table
+//! fences = first-key prefix:u64 per block | block start:u64 per block, and the
+//!          end of the last block
+//! meta   = seq:u64 | covered_count:u32 | covered ids:u32* | key_count:u64
+//!          | live_bytes:u64 | segment_count:u32 | (id:u32 end:u64)*
+//! footer = block_count:u64 | table_slots:u64 | checks at:u64 | fences at:u64
+//!          | meta at:u64 | crc32 of checks, fences and meta:u32 | "LDBINDEX"
+//! ```
+//!
+//! A block holds up to [`BLOCK_ENTRIES`] entries in key order, encoded as in
+//! `entry_codec` (each key as the prefix it shares with the one before it and
+//! the rest). An ordered lookup searches the dense array of the blocks'
+//! first-key prefixes (and the first key itself where prefixes tie), then
+//! decodes one block. `(id, end)` names every segment an entry points into and
+//! the furthest byte it points at there, so that recovery checks the segments
+//! without reading the entries.
+//!
+//! The table serves point reads without the binary search, as the in-memory
+//! hash index does for the keys changed since: open addressing with linear
+//! probing over slots at most four fifths full, each key's in slot
+//! `(h * table_slots) >> 64` or after, where `h` is the key's XXH3-64 hash. A
+//! slot holds the low 32 bits of `h` as its tag and where the key's record is
+//! (its length is in the record's header); a segment of `u32::MAX`, which no
+//! segment has, marks an empty slot. A tag can match another key's: the
+//! record, which holds its key, says which.
+//!
+//! Invariants:
+//! - Keys are unique and ascending within a block and from one block to the
+//!   next; every block holds at least one entry.
+//! - Opening checks the footer's checksum (over the checks, the fences and the
+//!   meta) and the structure they describe; each block and each 4096 bytes of
+//!   the table is checked against its checksum the first time it is read. A
+//!   torn or rotten file is refused, never trusted: opening fails, and so does
+//!   a read that meets a bad block, with CorruptedData. Once renamed into place
+//!   a file is never changed (a new checkpoint replaces the name).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use memmap2::{Mmap, MmapOptions};
+
+use crate::entry_codec::{self, Reader};
+use crate::error::{Error, Result};
+use crate::index::{prefix_of, Key, Loc};
+use crate::sync;
+
+pub const MAGIC: &[u8; 8] = b"LDBCKPT4";
+const END_MAGIC: &[u8; 8] = b"LDBINDEX";
+const FOOTER_LEN: usize = 5 * 8 + 4 + 8;
+/// Where the table starts: a page, so that it can be mapped for writing alone.
+const TABLE_AT: u64 = 4096;
+const SLOT: usize = 12;
+const EMPTY: u32 = u32::MAX;
+/// Bytes of the table per checksum.
+const CHUNK: usize = 4096;
+
+/// Entries per block: a lookup decodes on average half a block after its
+/// binary search, and a block's first-key prefix costs 16 bytes of fences.
+pub const BLOCK_ENTRIES: usize = 16;
+
+/// The hash of a key in the table. Fixed by the file format.
+pub fn hash(key: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key)
+}
+
+/// Slots for `len` keys: at most four fifths full, and never full, so that a
+/// probe always ends.
+pub(crate) fn table_slots(len: u64) -> u64 {
+    len + len / 4 + 1
+}
+
+/// The slot where the probe for hash `h` starts.
+fn home_slot(h: u64, slots: usize) -> usize {
+    ((u128::from(h) * slots as u128) >> 64) as usize
+}
+
+/// A segment that entries of the file point into, and the furthest byte they
+/// point at in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentEnd {
+    pub id: u32,
+    pub end: u64,
+}
+
+pub struct IndexFile {
+    map: Mmap,
+    pub seq: u64,
+    pub covered: BTreeSet<u32>,
+    pub segments: Vec<SegmentEnd>,
+    len: usize,
+    live_bytes: u64,
+    blocks: usize,
+    slots: usize,
+    checks: usize,
+    fences: usize,
+    /// One bit per block, then per chunk of the table: checked already.
+    checked: Box<[AtomicU64]>,
+}
+
+impl std::fmt::Debug for IndexFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexFile")
+            .field("seq", &self.seq)
+            .field("len", &self.len)
+            .field("blocks", &self.blocks)
+            .finish()
+    }
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap())
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap())
+}
+
+/// Writes the `len` entries (ascending, unique keys) as an index file at
+/// `path`, synced; the caller renames it into place.
+pub fn write<K: AsRef<[u8]>>(
+    path: &Path,
+    seq: u64,
+    covered: &BTreeSet<u32>,
+    len: usize,
+    entries: impl Iterator<Item = Result<(K, Loc)>>,
+) -> Result<()> {
+    let io = |e| Error::io(format!("write index file {}", path.display()), e);
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    if len >= EMPTY as usize {
+        return Err(Error::invalid(format!(
+            "an index file holds fewer than {EMPTY} keys, not {len}"
+        )));
+    }
+    let slots = table_slots(len as u64);
+    let table_bytes = slots * SLOT as u64;
+    let blocks_at = TABLE_AT + table_bytes;
+    file.set_len(blocks_at).map_err(io)?;
+    let mut head = [0u8; 8];
+    head.copy_from_slice(MAGIC);
+    std::io::Write::write_all(&mut &file, &head).map_err(io)?;
+    // SAFETY: the file was made above and nothing else maps or writes it.
+    let mut table = unsafe {
+        MmapOptions::new()
+            .offset(TABLE_AT)
+            .len(table_bytes as usize)
+            .map_mut(&file)
+    }
+    .map_err(io)?;
+    table.fill(0xff);
+    file.seek(SeekFrom::Start(blocks_at)).map_err(io)?;
+    let mut w = BufWriter::with_capacity(1 << 20, &file);
+    let mut pos = blocks_at;
+    let (mut prefixes, mut starts, mut block_crcs) = (Vec::new(), Vec::new(), Vec::new());
+    let mut ends: BTreeMap<u32, u64> = BTreeMap::new();
+    let (mut count, mut live_bytes) = (0usize, 0u64);
+    let mut block: Vec<u8> = Vec::with_capacity(4096);
+    let mut prev: Option<(Vec<u8>, Loc)> = None;
+    let flush_block = |block: &mut Vec<u8>,
+                       w: &mut BufWriter<&File>,
+                       pos: &mut u64,
+                       block_crcs: &mut Vec<u32>|
+     -> Result<()> {
+        if !block.is_empty() {
+            w.write_all(block).map_err(io)?;
+            block_crcs.push(crc32fast::hash(block));
+            *pos += block.len() as u64;
+            block.clear();
+        }
+        Ok(())
+    };
+    for entry in entries {
+        let (key, loc) = entry?;
+        let key = key.as_ref();
+        if loc.len == 0 || count == len {
+            return Err(Error::corrupted(format!(
+                "index file {}: an entry of length 0, or more than the {len} the index holds",
+                path.display()
+            )));
+        }
+        if count % BLOCK_ENTRIES == 0 {
+            flush_block(&mut block, &mut w, &mut pos, &mut block_crcs)?;
+            prefixes.push(prefix_of(key));
+            starts.push(pos);
+            prev = None;
+        }
+        entry_codec::encode_entry(
+            &mut block,
+            seq,
+            prev.as_ref().map(|(k, l)| (&k[..], *l)),
+            key,
+            loc,
+        )?;
+        let kept = prev.get_or_insert_with(|| (Vec::new(), loc));
+        kept.0.clear();
+        kept.0.extend_from_slice(key);
+        kept.1 = loc;
+        count += 1;
+        live_bytes += u64::from(loc.len);
+        let end = ends.entry(loc.segment).or_default();
+        *end = (*end).max(u64::from(loc.offset) + u64::from(loc.len));
+        let h = hash(key);
+        let mut slot = home_slot(h, slots as usize);
+        while u32_at(&table, slot * SLOT + 4) != EMPTY {
+            slot = (slot + 1) % slots as usize;
+        }
+        if loc.segment == EMPTY {
+            return Err(Error::corrupted("an index entry in segment u32::MAX"));
+        }
+        let bytes = &mut table[slot * SLOT..(slot + 1) * SLOT];
+        bytes[0..4].copy_from_slice(&(h as u32).to_le_bytes());
+        bytes[4..8].copy_from_slice(&loc.segment.to_le_bytes());
+        bytes[8..12].copy_from_slice(&loc.offset.to_le_bytes());
+    }
+    if count != len {
+        return Err(Error::corrupted(format!(
+            "index file {}: {count} entries where the index holds {len}",
+            path.display()
+        )));
+    }
+    flush_block(&mut block, &mut w, &mut pos, &mut block_crcs)?;
+    let checks_at = pos;
+    let mut tail = Vec::new();
+    for crc in &block_crcs {
+        tail.extend_from_slice(&crc.to_le_bytes());
+    }
+    for chunk in table.chunks(CHUNK) {
+        tail.extend_from_slice(&crc32fast::hash(chunk).to_le_bytes());
+    }
+    let fences_at = checks_at + tail.len() as u64;
+    for p in &prefixes {
+        tail.extend_from_slice(&p.to_le_bytes());
+    }
+    for s in starts.iter().chain([&pos]) {
+        tail.extend_from_slice(&s.to_le_bytes());
+    }
+    let meta_at = checks_at + tail.len() as u64;
+    tail.extend_from_slice(&seq.to_le_bytes());
+    tail.extend_from_slice(&(covered.len() as u32).to_le_bytes());
+    for id in covered {
+        tail.extend_from_slice(&id.to_le_bytes());
+    }
+    tail.extend_from_slice(&(count as u64).to_le_bytes());
+    tail.extend_from_slice(&live_bytes.to_le_bytes());
+    tail.extend_from_slice(&(ends.len() as u32).to_le_bytes());
+    for (id, end) in &ends {
+        tail.extend_from_slice(&id.to_le_bytes());
+        tail.extend_from_slice(&end.to_le_bytes());
+    }
+    let crc = crc32fast::hash(&tail);
+    for n in [prefixes.len() as u64, slots, checks_at, fences_at, meta_at] {
+        tail.extend_from_slice(&n.to_le_bytes());
+    }
+    tail.extend_from_slice(&crc.to_le_bytes());
+    tail.extend_from_slice(END_MAGIC);
+    w.write_all(&tail).map_err(io)?;
+    w.flush().map_err(io)?;
+    drop(w);
+    table.flush().map_err(io)?;
+    drop(table);
+    sync::all(&file).map_err(io)
+}
+
+impl IndexFile {
+    /// Maps the index file at `path` and checks its footer and the checks,
+    /// fences and meta it describes.
+    pub fn open(path: &Path) -> Result<IndexFile> {
+        let file = File::open(path).map_err(|e| Error::io(path.display(), e))?;
+        // SAFETY: index files are never changed once renamed into place (a new
+        // checkpoint replaces the name, not the contents).
+        let map = unsafe { Mmap::map(&file) }
+            .map_err(|e| Error::io(format!("map {}", path.display()), e))?;
+        let corrupt = |why: &str| Error::corrupted(format!("index file {}: {why}", path.display()));
+        let parsed = parse(&map).ok_or_else(|| corrupt("not an index file, torn or rotten"))?;
+        let bits = (parsed.blocks + (parsed.slots * SLOT).div_ceil(CHUNK)).div_ceil(64);
+        Ok(IndexFile {
+            map,
+            seq: parsed.seq,
+            covered: parsed.covered,
+            segments: parsed.segments,
+            len: parsed.len,
+            live_bytes: parsed.live_bytes,
+            blocks: parsed.blocks,
+            slots: parsed.slots,
+            checks: parsed.checks,
+            fences: parsed.fences,
+            checked: (0..bits).map(|_| AtomicU64::new(0)).collect(),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The sum of the lengths of the records the entries point at.
+    pub fn live_bytes(&self) -> u64 {
+        self.live_bytes
+    }
+
+    fn corrupt(&self, what: String) -> Error {
+        Error::corrupted(format!("index file at seq {}: {what}", self.seq))
+    }
+
+    /// Checks unit `n` (a block, or a chunk of the table after the blocks)
+    /// against its checksum the first time it is read.
+    fn check(&self, n: usize, bytes: &[u8]) -> Result<()> {
+        let (word, bit) = (&self.checked[n / 64], 1u64 << (n % 64));
+        if word.load(Ordering::Acquire) & bit != 0 {
+            return Ok(());
+        }
+        if crc32fast::hash(bytes) != u32_at(&self.map, self.checks + 4 * n) {
+            return Err(self.corrupt(format!("checksum mismatch in unit {n}")));
+        }
+        word.fetch_or(bit, Ordering::Release);
+        Ok(())
+    }
+
+    fn prefix(&self, block: usize) -> u64 {
+        u64_at(&self.map, self.fences + 8 * block)
+    }
+
+    fn block_bytes(&self, block: usize) -> Result<&[u8]> {
+        let start = u64_at(&self.map, self.fences + 8 * (self.blocks + block)) as usize;
+        let end = u64_at(&self.map, self.fences + 8 * (self.blocks + block + 1)) as usize;
+        let bytes = &self.map[start..end];
+        self.check(block, bytes)?;
+        Ok(bytes)
+    }
+
+    /// Decodes block `block` into `into`.
+    fn decode_block(&self, block: usize, into: &mut BlockCursor) -> Result<()> {
+        into.keys.clear();
+        into.ends.clear();
+        into.locs.clear();
+        into.block = block;
+        let mut r = Reader::new(self.block_bytes(block)?, 0);
+        let mut key = Vec::new();
+        let mut prev = None;
+        while !r.at_end() {
+            let loc = entry_codec::decode_entry(&mut r, self.seq, &mut key, prev)
+                .ok_or_else(|| self.corrupt(format!("malformed entry in block {block}")))?;
+            into.keys.extend_from_slice(&key);
+            into.ends.push(into.keys.len() as u32);
+            into.locs.push(loc);
+            prev = Some(loc);
+        }
+        Ok(())
+    }
+
+    /// The first key of block `block`, decoded from its first entry.
+    fn first_key(&self, block: usize) -> Result<Vec<u8>> {
+        let mut r = Reader::new(self.block_bytes(block)?, 0);
+        let mut key = Vec::new();
+        entry_codec::decode_entry(&mut r, self.seq, &mut key, None)
+            .ok_or_else(|| self.corrupt(format!("malformed entry in block {block}")))?;
+        Ok(key)
+    }
+
+    /// The last block whose first key is at most `key` (or, with `strict`,
+    /// below it); `None` if every block starts above it.
+    fn block_for(&self, key: &[u8], strict: bool) -> Result<Option<usize>> {
+        let probe = prefix_of(key);
+        // Blocks before `lo` start at or below the key; from `hi` on, above.
+        let (mut lo, mut hi) = (0, self.blocks);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let below = match self.prefix(mid).cmp(&probe) {
+                std::cmp::Ordering::Less => true,
+                std::cmp::Ordering::Greater => false,
+                std::cmp::Ordering::Equal => {
+                    let first = self.first_key(mid)?;
+                    if strict {
+                        &first[..] < key
+                    } else {
+                        &first[..] <= key
+                    }
+                }
+            };
+            if below {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo.checked_sub(1))
+    }
+
+    /// Checks every block and every chunk of the table (`verify`).
+    pub fn check_all(&self) -> Result<()> {
+        for block in 0..self.blocks {
+            self.block_bytes(block)?;
+        }
+        let table_end = TABLE_AT as usize + self.slots * SLOT;
+        for (chunk, at) in (TABLE_AT as usize..table_end).step_by(CHUNK).enumerate() {
+            self.check(
+                self.blocks + chunk,
+                &self.map[at..(at + CHUNK).min(table_end)],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Checks the block that would hold `key`, so that a lookup of it later
+    /// cannot fail.
+    pub fn check_key(&self, key: &[u8]) -> Result<()> {
+        if let Some(block) = self.block_for(key, false)? {
+            self.block_bytes(block)?;
+        }
+        Ok(())
+    }
+
+    /// The location of `key`'s newest value, if the file holds it: an ordered
+    /// lookup.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Loc>> {
+        let Some(block) = self.block_for(key, false)? else {
+            return Ok(None);
+        };
+        let mut r = Reader::new(self.block_bytes(block)?, 0);
+        let mut k = Vec::with_capacity(key.len());
+        let mut prev = None;
+        while !r.at_end() {
+            let loc = entry_codec::decode_entry(&mut r, self.seq, &mut k, prev)
+                .ok_or_else(|| self.corrupt(format!("malformed entry in block {block}")))?;
+            match k[..].cmp(key) {
+                std::cmp::Ordering::Less => prev = Some(loc),
+                std::cmp::Ordering::Equal => return Ok(Some(loc)),
+                std::cmp::Ordering::Greater => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Hands `found` the places (segment, offset) of the records of the keys
+    /// whose tag matches hash `h`, in probe order, until it returns `Some`;
+    /// `None` if it never did: the file does not hold the key.
+    pub fn probe<T>(
+        &self,
+        h: u64,
+        mut found: impl FnMut(u32, u32) -> Result<Option<T>>,
+    ) -> Result<Option<T>> {
+        let tag = h as u32;
+        let table_end = TABLE_AT as usize + self.slots * SLOT;
+        let mut slot = home_slot(h, self.slots);
+        for _ in 0..self.slots {
+            let at = TABLE_AT as usize + slot * SLOT;
+            let chunk = (at - TABLE_AT as usize) / CHUNK;
+            let chunk_at = TABLE_AT as usize + chunk * CHUNK;
+            let chunk_end = (chunk_at + CHUNK).min(table_end);
+            self.check(self.blocks + chunk, &self.map[chunk_at..chunk_end])?;
+            // A slot may straddle two chunks.
+            if at + SLOT > chunk_end {
+                let next_end = (chunk_end + CHUNK).min(table_end);
+                self.check(self.blocks + chunk + 1, &self.map[chunk_end..next_end])?;
+            }
+            let segment = u32_at(&self.map, at + 4);
+            if segment == EMPTY {
+                return Ok(None);
+            }
+            if u32_at(&self.map, at) == tag {
+                if let Some(t) = found(segment, u32_at(&self.map, at + 8))? {
+                    return Ok(Some(t));
+                }
+            }
+            slot = (slot + 1) % self.slots;
+        }
+        Ok(None)
+    }
+
+    /// The entries with keys within `bounds`, in order from either end.
+    pub fn range(&self, (start, end): (Bound<&[u8]>, Bound<&[u8]>)) -> FileRange<'_> {
+        FileRange {
+            file: self,
+            start: start.map(|k| k.to_vec()),
+            end: end.map(|k| k.to_vec()),
+            front: Side::Unstarted,
+            back: Side::Unstarted,
+        }
+    }
+}
+
+struct Parsed {
+    seq: u64,
+    covered: BTreeSet<u32>,
+    segments: Vec<SegmentEnd>,
+    len: usize,
+    live_bytes: u64,
+    blocks: usize,
+    slots: usize,
+    checks: usize,
+    fences: usize,
+}
+
+/// The footer and what it describes, if they are whole and consistent.
+fn parse(bytes: &[u8]) -> Option<Parsed> {
+    if bytes.len() < TABLE_AT as usize + FOOTER_LEN
+        || &bytes[..8] != MAGIC
+        || bytes[8..TABLE_AT as usize].iter().any(|&b| b != 0)
+        || &bytes[bytes.len() - 8..] != END_MAGIC
+    {
+        return None;
+    }
+    let footer = bytes.len() - FOOTER_LEN;
+    let field = |i: usize| usize::try_from(u64_at(bytes, footer + 8 * i)).ok();
+    let (blocks, slots, checks, fences, meta) =
+        (field(0)?, field(1)?, field(2)?, field(3)?, field(4)?);
+    let crc = u32_at(bytes, footer + 40);
+    let table_end = (TABLE_AT as usize).checked_add(slots.checked_mul(SLOT)?)?;
+    if checks < table_end
+        || checks.checked_add(4 * (blocks + (slots * SLOT).div_ceil(CHUNK)))? != fences
+        || fences.checked_add(16 * blocks + 8)? != meta
+        || meta > footer
+        || crc32fast::hash(&bytes[checks..footer]) != crc
+    {
+        return None;
+    }
+    // Block starts ascend from the table's end to the checks, each block
+    // non-empty.
+    let start = |i: usize| u64_at(bytes, fences + 8 * (blocks + i)) as usize;
+    if start(0) != table_end || start(blocks) != checks {
+        return None;
+    }
+    if (0..blocks).any(|i| start(i) >= start(i + 1)) {
+        return None;
+    }
+    let mut r = Reader::new(&bytes[..footer], meta);
+    let seq = r.u64()?;
+    let mut covered = BTreeSet::new();
+    for _ in 0..r.u32()? {
+        covered.insert(r.u32()?);
+    }
+    let len = usize::try_from(r.u64()?).ok()?;
+    let live_bytes = r.u64()?;
+    let mut segments = Vec::new();
+    for _ in 0..r.u32()? {
+        segments.push(SegmentEnd {
+            id: r.u32()?,
+            end: r.u64()?,
+        });
+    }
+    let blocks_needed = len.div_ceil(BLOCK_ENTRIES);
+    if !r.at_end() || blocks != blocks_needed || slots as u64 != table_slots(len as u64) {
+        return None;
+    }
+    Some(Parsed {
+        seq,
+        covered,
+        segments,
+        len,
+        live_bytes,
+        blocks,
+        slots,
+        checks,
+        fences,
+    })
+}
+
+/// One decoded block: its keys back to back, where each ends, and the
+/// locations.
+#[derive(Default)]
+struct BlockCursor {
+    block: usize,
+    keys: Vec<u8>,
+    ends: Vec<u32>,
+    locs: Vec<Loc>,
+}
+
+impl BlockCursor {
+    /// Room for a block of keys of up to 32 bytes without growing: a range
+    /// decodes at least one block.
+    fn new() -> BlockCursor {
+        BlockCursor {
+            block: 0,
+            keys: Vec::with_capacity(BLOCK_ENTRIES * 32),
+            ends: Vec::with_capacity(BLOCK_ENTRIES),
+            locs: Vec::with_capacity(BLOCK_ENTRIES),
+        }
+    }
+
+    fn key(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.keys[start..self.ends[i] as usize]
+    }
+}
+
+enum Side {
+    Unstarted,
+    /// The decoded block and the position of the next entry to take (from the
+    /// front: its index; from the back: one past it).
+    At(BlockCursor, usize),
+    Done,
+}
+
+/// A range of a file's entries, walked from either end. The two ends meet
+/// where the last key taken from one is reached from the other.
+pub struct FileRange<'a> {
+    file: &'a IndexFile,
+    start: Bound<Vec<u8>>,
+    end: Bound<Vec<u8>>,
+    front: Side,
+    back: Side,
+}
+
+impl FileRange<'_> {
+    fn seek_front(&mut self) -> Result<()> {
+        let file = self.file;
+        self.front = Side::Done;
+        let (block, pos) = match &self.start {
+            Bound::Unbounded => (0, None),
+            Bound::Included(k) => (file.block_for(k, true)?.unwrap_or(0), Some((k, false))),
+            Bound::Excluded(k) => (file.block_for(k, false)?.unwrap_or(0), Some((k, true))),
+        };
+        if block >= file.blocks {
+            return Ok(());
+        }
+        let mut cursor = BlockCursor::new();
+        file.decode_block(block, &mut cursor)?;
+        let i = match pos {
+            None => 0,
+            Some((k, excluded)) => (0..cursor.locs.len())
+                .find(|&i| {
+                    let c = cursor.key(i);
+                    if excluded {
+                        c > &k[..]
+                    } else {
+                        c >= &k[..]
+                    }
+                })
+                .unwrap_or(cursor.locs.len()),
+        };
+        self.front = Side::At(cursor, i);
+        Ok(())
+    }
+
+    fn seek_back(&mut self) -> Result<()> {
+        let file = self.file;
+        self.back = Side::Done;
+        if file.blocks == 0 {
+            return Ok(());
+        }
+        let (block, pos) = match &self.end {
+            Bound::Unbounded => (Some(file.blocks - 1), None),
+            Bound::Included(k) => (file.block_for(k, false)?, Some((k, false))),
+            Bound::Excluded(k) => (file.block_for(k, true)?, Some((k, true))),
+        };
+        let Some(block) = block else {
+            return Ok(());
+        };
+        let mut cursor = BlockCursor::new();
+        file.decode_block(block, &mut cursor)?;
+        let n = cursor.locs.len();
+        let i = match pos {
+            None => n,
+            Some((k, excluded)) => (0..n)
+                .rev()
+                .find(|&i| {
+                    let c = cursor.key(i);
+                    if excluded {
+                        c < &k[..]
+                    } else {
+                        c <= &k[..]
+                    }
+                })
+                .map_or(0, |i| i + 1),
+        };
+        self.back = Side::At(cursor, i);
+        Ok(())
+    }
+
+    /// The position of the next entry from the front, as (block, index).
+    fn front_pos(&self) -> Option<(usize, usize)> {
+        match &self.front {
+            Side::At(c, i) => Some((c.block, *i)),
+            _ => None,
+        }
+    }
+
+    /// One past the last entry taken from the back, as (block, index).
+    fn back_pos(&self) -> Option<(usize, usize)> {
+        match &self.back {
+            Side::At(c, i) => Some((c.block, *i)),
+            _ => None,
+        }
+    }
+
+    /// The location of the entry one end would take next, if that end has
+    /// started: a hint for prefetching, not checked against the bounds.
+    pub fn upcoming(&self, back: bool) -> Option<Loc> {
+        match if back { &self.back } else { &self.front } {
+            Side::At(c, i) if back => i.checked_sub(1).map(|i| c.locs[i]),
+            Side::At(c, i) => c.locs.get(*i).copied(),
+            _ => None,
+        }
+    }
+
+    fn finish(&mut self) {
+        // An end stops at the range's bound or where the other end has been:
+        // either way nothing is left for the other end.
+        self.front = Side::Done;
+        self.back = Side::Done;
+    }
+
+    /// Takes the next entry from the front and lends its key to `f`, with the
+    /// location of the entry after it in the block (a hint for prefetching).
+    pub fn next_with<T>(
+        &mut self,
+        f: impl FnOnce(&[u8], Loc, Option<Loc>) -> T,
+    ) -> Option<Result<T>> {
+        if let Side::Unstarted = self.front {
+            if let Err(e) = self.seek_front() {
+                self.finish();
+                return Some(Err(e));
+            }
+        }
+        let back = self.back_pos();
+        let taken = loop {
+            let Side::At(cursor, i) = &mut self.front else {
+                self.finish();
+                return None;
+            };
+            if *i == cursor.locs.len() {
+                let next = cursor.block + 1;
+                if next >= self.file.blocks || back.is_some_and(|(bb, _)| next > bb) {
+                    break Ok(None);
+                }
+                if let Err(e) = self.file.decode_block(next, cursor) {
+                    break Err(e);
+                }
+                *i = 0;
+                continue;
+            }
+            let at = *i;
+            if back.is_some_and(|b| (cursor.block, at) >= b)
+                || !within_end(&self.end, cursor.key(at))
+            {
+                break Ok(None);
+            }
+            *i += 1;
+            break Ok(Some(at));
+        };
+        match (taken, &self.front) {
+            (Ok(Some(at)), Side::At(cursor, _)) => Some(Ok(f(
+                cursor.key(at),
+                cursor.locs[at],
+                cursor.locs.get(at + 1).copied(),
+            ))),
+            (Err(e), _) => {
+                self.finish();
+                Some(Err(e))
+            }
+            _ => {
+                self.finish();
+                None
+            }
+        }
+    }
+
+    /// Takes the next entry from the back and lends its key to `f`, with the
+    /// location of the entry before it in the block.
+    pub fn next_back_with<T>(
+        &mut self,
+        f: impl FnOnce(&[u8], Loc, Option<Loc>) -> T,
+    ) -> Option<Result<T>> {
+        if let Side::Unstarted = self.back {
+            if let Err(e) = self.seek_back() {
+                self.finish();
+                return Some(Err(e));
+            }
+        }
+        let front = self.front_pos();
+        let taken = loop {
+            let Side::At(cursor, i) = &mut self.back else {
+                self.finish();
+                return None;
+            };
+            if *i == 0 {
+                if cursor.block == 0 || front.is_some_and(|(fb, _)| cursor.block - 1 < fb) {
+                    break Ok(None);
+                }
+                if let Err(e) = self.file.decode_block(cursor.block - 1, cursor) {
+                    break Err(e);
+                }
+                *i = cursor.locs.len();
+                continue;
+            }
+            let at = *i - 1;
+            if front.is_some_and(|f| (cursor.block, at) < f)
+                || !within_start(&self.start, cursor.key(at))
+            {
+                break Ok(None);
+            }
+            *i = at;
+            break Ok(Some(at));
+        };
+        match (taken, &self.back) {
+            (Ok(Some(at)), Side::At(cursor, _)) => Some(Ok(f(
+                cursor.key(at),
+                cursor.locs[at],
+                at.checked_sub(1).map(|i| cursor.locs[i]),
+            ))),
+            (Err(e), _) => {
+                self.finish();
+                Some(Err(e))
+            }
+            _ => {
+                self.finish();
+                None
+            }
+        }
+    }
+}
+
+fn within_end(end: &Bound<Vec<u8>>, key: &[u8]) -> bool {
+    match end {
+        Bound::Unbounded => true,
+        Bound::Included(e) => key <= &e[..],
+        Bound::Excluded(e) => key < &e[..],
+    }
+}
+
+fn within_start(start: &Bound<Vec<u8>>, key: &[u8]) -> bool {
+    match start {
+        Bound::Unbounded => true,
+        Bound::Included(s) => key >= &s[..],
+        Bound::Excluded(s) => key > &s[..],
+    }
+}
+
+impl Iterator for FileRange<'_> {
+    type Item = Result<(Key, Loc)>;
+    fn next(&mut self) -> Option<Result<(Key, Loc)>> {
+        self.next_with(|k, l, _| (Key::new(k), l))
+    }
+}
+
+impl DoubleEndedIterator for FileRange<'_> {
+    fn next_back(&mut self) -> Option<Result<(Key, Loc)>> {
+        self.next_back_with(|k, l, _| (Key::new(k), l))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn loc(i: u32) -> Loc {
+        Loc {
+            seq: 90 + u64::from(i % 7),
+            segment: 1 + i % 3,
+            offset: 16 + i * 40,
+            len: 40,
+        }
+    }
+
+    fn written(entries: &BTreeMap<Vec<u8>, Loc>) -> (tempfile::TempDir, IndexFile) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        write(
+            &path,
+            100,
+            &[1, 2].into(),
+            entries.len(),
+            entries.iter().map(|(k, l)| Ok((k, *l))),
+        )
+        .unwrap();
+        let file = IndexFile::open(&path).unwrap();
+        (dir, file)
+    }
+
+    fn bound(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+        b.as_ref().map(|k| &k[..])
+    }
+
+    fn bound_strategy() -> impl Strategy<Value = Bound<Vec<u8>>> {
+        prop_oneof![
+            Just(Bound::Unbounded),
+            key_strategy().prop_map(Bound::Included),
+            key_strategy().prop_map(Bound::Excluded),
+        ]
+    }
+
+    fn key_strategy() -> impl Strategy<Value = Vec<u8>> {
+        // Few distinct bytes and lengths around the prefix's eight, so that
+        // prefixes tie and keys share long prefixes.
+        prop::collection::vec(prop::sample::select(vec![0u8, 1, 0xff]), 1..12)
+    }
+
+    proptest! {
+        #[test]
+        fn lookups_and_ranges_agree_with_a_sorted_map(
+            keys in prop::collection::btree_set(key_strategy(), 0..300),
+            probes in prop::collection::vec(key_strategy(), 20),
+            ranges in prop::collection::vec((bound_strategy(), bound_strategy(), any::<u8>()), 8),
+        ) {
+            let entries: BTreeMap<Vec<u8>, Loc> =
+                keys.iter().enumerate().map(|(i, k)| (k.clone(), loc(i as u32))).collect();
+            let (_dir, file) = written(&entries);
+            prop_assert_eq!(file.len(), entries.len());
+            prop_assert_eq!(file.live_bytes(), 40 * entries.len() as u64);
+            for p in probes.iter().chain(keys.iter()) {
+                prop_assert_eq!(file.get(p).unwrap(), entries.get(p).copied());
+                // The table finds every key's record, maybe after others whose
+                // tag matches.
+                let mut places = Vec::new();
+                file.probe(hash(p), |segment, offset| { places.push((segment, offset)); Ok(None::<()>) }).unwrap();
+                if let Some(l) = entries.get(p) {
+                    prop_assert!(places.contains(&(l.segment, l.offset)), "{:?} not among {:?}", l, places);
+                }
+            }
+            for (start, end, turns) in &ranges {
+                // Bounds BTreeMap::range refuses.
+                match (start, end) {
+                    (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) if s > e => continue,
+                    (Bound::Excluded(s), Bound::Excluded(e)) if s == e => continue,
+                    _ => {}
+                }
+                let expected: Vec<(Vec<u8>, Loc)> = entries
+                    .range::<[u8], _>((bound(start), bound(end)))
+                    .map(|(k, l)| (k.clone(), *l))
+                    .collect();
+                // Take from both ends, in an order given by the bits of `turns`,
+                // and check the two ends meet without losing or repeating one.
+                let mut range = file.range((bound(start), bound(end)));
+                let (mut front, mut back) = (Vec::new(), Vec::new());
+                for step in 0.. {
+                    let from_back = step < 8 && turns >> step & 1 == 1;
+                    let item = if from_back { range.next_back() } else { range.next() };
+                    match item {
+                        Some(Ok((k, l))) if from_back => back.push((k.to_vec(), l)),
+                        Some(Ok((k, l))) => front.push((k.to_vec(), l)),
+                        Some(Err(e)) => panic!("{e}"),
+                        None if from_back => {}
+                        None => break,
+                    }
+                }
+                prop_assert!(range.next_back().is_none());
+                back.reverse();
+                front.extend(back);
+                prop_assert_eq!(&front, &expected);
+            }
+        }
+    }
+
+    #[test]
+    fn meta_names_the_segments_and_the_furthest_byte_in_each() {
+        let entries: BTreeMap<Vec<u8>, Loc> = (0..100u32)
+            .map(|i| (i.to_be_bytes().to_vec(), loc(i)))
+            .collect();
+        let (_dir, file) = written(&entries);
+        assert_eq!(file.seq, 100);
+        assert_eq!(file.covered, [1, 2].into());
+        let expected: Vec<SegmentEnd> = (1..=3)
+            .map(|id| SegmentEnd {
+                id,
+                end: entries
+                    .values()
+                    .filter(|l| l.segment == id)
+                    .map(|l| u64::from(l.offset + l.len))
+                    .max()
+                    .unwrap(),
+            })
+            .collect();
+        assert_eq!(file.segments, expected);
+    }
+
+    /// Reads every part of `file`: a scan, and a lookup of every key both ways.
+    fn read_all(file: &IndexFile, keys: &[Vec<u8>]) -> Result<()> {
+        for entry in file.range((Bound::Unbounded, Bound::Unbounded)) {
+            entry?;
+        }
+        for k in keys {
+            file.get(k)?;
+            file.probe(hash(k), |_, _| Ok(None::<()>))?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn every_flipped_byte_and_every_cut_is_refused() {
+        let entries: BTreeMap<Vec<u8>, Loc> = (0..70u32)
+            .map(|i| (format!("key{i:04}").into_bytes(), loc(i)))
+            .collect();
+        let (dir, _) = written(&entries);
+        let path = dir.path().join("index");
+        let good = std::fs::read(&path).unwrap();
+        let bad = dir.path().join("bad");
+        let keys: Vec<Vec<u8>> = entries.keys().cloned().collect();
+        read_all(&IndexFile::open(&path).unwrap(), &keys).unwrap();
+        for at in (0..good.len()).step_by(3) {
+            let mut bytes = good.clone();
+            bytes[at] ^= 0x10;
+            std::fs::write(&bad, &bytes).unwrap();
+            // Refused when opened, or when the part it is in is first read.
+            let err = IndexFile::open(&bad)
+                .and_then(|file| read_all(&file, &keys))
+                .expect_err("a flipped byte is refused");
+            assert_eq!(err.kind(), crate::ErrorKind::CorruptedData, "byte {at}");
+        }
+        for len in [0, 8, good.len() / 2, good.len() - 1] {
+            std::fs::write(&bad, &good[..len]).unwrap();
+            let err = IndexFile::open(&bad).expect_err("a cut file is refused");
+            assert_eq!(err.kind(), crate::ErrorKind::CorruptedData, "cut at {len}");
+        }
+    }
+}

@@ -1,0 +1,495 @@
+//! Every live key and the location of its newest value: the index file of the
+//! last checkpoint, mapped, and the changes since it, in memory.
+//!
+//! The index file answers for every key the changes do not name. A change is
+//! either a location or a *removal* (a location in segment [`REMOVED`]), which
+//! hides the file's entry of a key deleted since the checkpoint. Cloning is
+//! O(1): the changes are a persistent B+ tree and the file is shared.
+//!
+//! Invariants:
+//! - `len` and `live_bytes` count the keys, and the lengths of their records,
+//!   of the merged view.
+//! - A key deleted since the file was written has a removal in the changes if
+//!   the file holds it, or while a checkpoint is being written (from a
+//!   snapshot that may hold it); otherwise it leaves the changes. A removal's `seq` is the commit that deleted the key,
+//!   so that `rebased` can tell which changes a newer index file holds.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use crate::btree::{self, Index};
+use crate::error::Result;
+use crate::index::{Key, Loc, Probe};
+use crate::index_file::{FileRange, IndexFile};
+
+pub use crate::index::REMOVED;
+
+fn removal(seq: u64) -> Loc {
+    Loc {
+        seq,
+        segment: REMOVED,
+        offset: 0,
+        len: 0,
+    }
+}
+
+fn live(loc: &Loc) -> Option<Loc> {
+    (loc.segment != REMOVED).then_some(*loc)
+}
+
+#[derive(Clone, Default)]
+pub struct KeyIndex {
+    base: Option<Arc<IndexFile>>,
+    changes: Index,
+    len: usize,
+    live_bytes: u64,
+    /// The commit a checkpoint being written is a snapshot of, if any (one
+    /// that failed leaves it set: removals made meanwhile are merely kept).
+    pinned: Option<u64>,
+}
+
+/// What `KeyIndex::remove` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Removal {
+    /// The location the key had.
+    pub old: Loc,
+    /// Whether a removal stays in the changes to hide a file's entry.
+    pub marked: bool,
+}
+
+impl KeyIndex {
+    pub fn new() -> KeyIndex {
+        KeyIndex::default()
+    }
+
+    /// An index of exactly the entries of `tree` (a checkpoint of the earlier
+    /// format, read into memory), with no file below.
+    pub fn from_tree(tree: Index) -> KeyIndex {
+        KeyIndex {
+            base: None,
+            len: tree.len(),
+            live_bytes: tree.values().map(|l| u64::from(l.len)).sum(),
+            changes: tree,
+            pinned: None,
+        }
+    }
+
+    /// The entries of `file`, with no changes yet.
+    pub fn on(file: Arc<IndexFile>) -> KeyIndex {
+        KeyIndex {
+            len: file.len(),
+            live_bytes: file.live_bytes(),
+            base: Some(file),
+            changes: Index::new(),
+            pinned: None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The sum of the lengths of the live keys' records.
+    pub fn live_bytes(&self) -> u64 {
+        self.live_bytes
+    }
+
+    pub fn base(&self) -> Option<&Arc<IndexFile>> {
+        self.base.as_ref()
+    }
+
+    /// The changes since the file, removals included.
+    pub fn changes(&self) -> &Index {
+        &self.changes
+    }
+
+    /// Reads the part of the file that holds `key`, if any, checking it: the
+    /// writer calls it for every key of a commit before the commit is written,
+    /// so that changing the index after cannot fail.
+    pub fn check(&self, key: &[u8]) -> Result<()> {
+        match &self.base {
+            Some(base) => base.check_key(key),
+            None => Ok(()),
+        }
+    }
+
+    /// The file's entry of `key`, in a part the writer has checked (`check`);
+    /// a part that fails its check is taken to hold nothing.
+    fn in_base(&self, key: &[u8]) -> Option<Loc> {
+        match self.base.as_ref()?.get(key) {
+            Ok(loc) => loc,
+            Err(e) => {
+                log::error!("{e}");
+                None
+            }
+        }
+    }
+
+    pub fn get(&self, probe: &Probe) -> Result<Option<Loc>> {
+        match self.changes.get(probe) {
+            Some(loc) => Ok(live(loc)),
+            None => match &self.base {
+                Some(base) => base.get(probe.bytes()),
+                None => Ok(None),
+            },
+        }
+    }
+
+    pub fn contains_key(&self, probe: &Probe) -> Result<bool> {
+        Ok(self.get(probe)?.is_some())
+    }
+
+    /// Sets the location of `key`, returning the one it replaces.
+    pub fn insert(&mut self, key: Key, loc: Loc) -> Option<Loc> {
+        let old = match self.changes.insert(key.clone(), loc) {
+            Some(old) => live(&old),
+            None => self.in_base(&key),
+        };
+        match old {
+            Some(old) => self.live_bytes -= u64::from(old.len),
+            None => self.len += 1,
+        }
+        self.live_bytes += u64::from(loc.len);
+        old
+    }
+
+    /// Notes that a checkpoint is being written from the snapshot of commit
+    /// `seq` of this index, until `rebased` puts the index over it.
+    pub fn pin(&mut self, seq: u64) {
+        self.pinned = Some(seq);
+    }
+
+    /// Removes `probe`'s key, deleted by commit `seq`.
+    pub fn remove(&mut self, probe: &Probe, seq: u64) -> Option<Removal> {
+        let changed = self.changes.get(probe).copied();
+        if changed.is_some_and(|l| l.segment == REMOVED) {
+            return None;
+        }
+        let in_base = self.in_base(probe.bytes());
+        let old = changed.or(in_base)?;
+        let marked = self.pinned.is_some() || in_base.is_some();
+        if marked {
+            self.changes.insert(Key::new(probe.bytes()), removal(seq));
+        } else {
+            self.changes.remove(probe);
+        }
+        self.len -= 1;
+        self.live_bytes -= u64::from(old.len);
+        Some(Removal { old, marked })
+    }
+
+    /// Points `probe`'s key at `new` if it is still at `old`.
+    pub fn relocate(&mut self, probe: &Probe, old: Loc, new: Loc) -> bool {
+        match self.changes.get(probe) {
+            Some(loc) if *loc == old => {
+                *self.changes.get_mut(probe).expect("found just above") = new;
+            }
+            Some(_) => return false,
+            None if self.in_base(probe.bytes()) == Some(old) => {
+                self.changes.insert(Key::new(probe.bytes()), new);
+            }
+            None => return false,
+        }
+        self.live_bytes = self.live_bytes - u64::from(old.len) + u64::from(new.len);
+        true
+    }
+
+    /// The same entries over `file`, a checkpoint of this index as of commit
+    /// `seq`: changes up to `seq` are in the file and leave memory. No entry
+    /// was relocated since that snapshot (a relocation keeps the record's
+    /// `seq`): compaction and checkpoints take turns under the maintenance lock.
+    pub fn rebased(&self, file: Arc<IndexFile>, seq: u64) -> KeyIndex {
+        let mut changes = Index::new();
+        for (key, loc) in self.changes.iter().filter(|(_, l)| l.seq > seq) {
+            changes.insert(key.clone(), *loc);
+        }
+        KeyIndex {
+            base: Some(file),
+            changes,
+            len: self.len,
+            live_bytes: self.live_bytes,
+            pinned: None,
+        }
+    }
+
+    /// The entries with keys within `bounds`, in order from either end.
+    pub fn range<'a>(&'a self, bounds: (Bound<&[u8]>, Bound<&[u8]>)) -> Range<'a> {
+        Range {
+            changes: self.changes.range(bounds),
+            base: self.base.as_ref().map(|b| b.range(bounds)),
+            only_base: self.changes.len() == 0,
+            changes_peeked: [None, None],
+            base_peeked: [None, None],
+        }
+    }
+
+    pub fn iter(&self) -> Range<'_> {
+        self.range((Bound::Unbounded, Bound::Unbounded))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = Result<Loc>> + '_ {
+        self.iter().map(|entry| entry.map(|(_, loc)| loc))
+    }
+}
+
+/// The merged entries of a range, walked from either end.
+pub struct Range<'a> {
+    changes: btree::Range<'a>,
+    base: Option<FileRange<'a>>,
+    /// No changes: the file's entries are the index's.
+    only_base: bool,
+    /// An entry taken from each end of each side but not yet merged.
+    changes_peeked: [Option<(&'a Key, &'a Loc)>; 2],
+    base_peeked: [Option<(Key, Loc)>; 2],
+}
+
+const FRONT: usize = 0;
+const BACK: usize = 1;
+
+impl<'a> Range<'a> {
+    /// The location of the entry one end would consider next, if known: a hint
+    /// for prefetching.
+    #[inline]
+    pub fn upcoming(&self, back: bool) -> Option<Loc> {
+        match &self.base {
+            None => self.changes.upcoming(back).copied(),
+            Some(base) => base.upcoming(back),
+        }
+    }
+
+    fn peek_changes(&mut self, end: usize) -> Option<(&'a Key, &'a Loc)> {
+        if self.changes_peeked[end].is_none() {
+            self.changes_peeked[end] = if end == FRONT {
+                self.changes.next()
+            } else {
+                self.changes.next_back()
+            }
+            .or_else(|| self.changes_peeked[1 - end].take());
+        }
+        self.changes_peeked[end]
+    }
+
+    fn peek_base(&mut self, end: usize) -> Result<Option<&(Key, Loc)>> {
+        if self.base_peeked[end].is_none() {
+            let Some(base) = self.base.as_mut() else {
+                return Ok(None);
+            };
+            self.base_peeked[end] = match if end == FRONT {
+                base.next()
+            } else {
+                base.next_back()
+            } {
+                Some(entry) => Some(entry?),
+                None => self.base_peeked[1 - end].take(),
+            };
+        }
+        Ok(self.base_peeked[end].as_ref())
+    }
+
+    /// The next entry from `end`, lent to `f` with the location of the entry
+    /// after it, if known (a hint for prefetching).
+    #[inline]
+    fn next_from<T>(
+        &mut self,
+        end: usize,
+        f: impl FnOnce(&[u8], Loc, Option<Loc>) -> T,
+    ) -> Option<Result<T>> {
+        if self.base.is_none() {
+            // Without a file the changes are the index.
+            loop {
+                let (key, loc) = if end == FRONT {
+                    self.changes.next()
+                } else {
+                    self.changes.next_back()
+                }?;
+                if let Some(loc) = live(loc) {
+                    return Some(Ok(f(key, loc, self.changes.upcoming(end == BACK).copied())));
+                }
+            }
+        }
+        if self.only_base {
+            let base = self.base.as_mut()?;
+            return if end == FRONT {
+                base.next_with(f)
+            } else {
+                base.next_back_with(f)
+            };
+        }
+        loop {
+            let change = self.peek_changes(end);
+            let base = match self.peek_base(end) {
+                Ok(base) => base,
+                Err(e) => return Some(Err(e)),
+            };
+            let order = match (change, base) {
+                (None, None) => return None,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some((ck, _)), Some((bk, _))) => {
+                    let o = ck[..].cmp(&bk[..]);
+                    if end == FRONT {
+                        o
+                    } else {
+                        o.reverse()
+                    }
+                }
+            };
+            if order != std::cmp::Ordering::Greater {
+                let (key, loc) = self.changes_peeked[end].take().expect("peeked");
+                if order == std::cmp::Ordering::Equal {
+                    self.base_peeked[end] = None;
+                }
+                match live(loc) {
+                    Some(loc) => return Some(Ok(f(key, loc, self.upcoming(end == BACK)))),
+                    None => continue,
+                }
+            }
+            let (key, loc) = self.base_peeked[end].take().expect("peeked");
+            return Some(Ok(f(&key, loc, self.upcoming(end == BACK))));
+        }
+    }
+
+    /// Takes the next entry from the front, lent to `f` with a prefetching hint.
+    pub fn next_with<T>(
+        &mut self,
+        f: impl FnOnce(&[u8], Loc, Option<Loc>) -> T,
+    ) -> Option<Result<T>> {
+        self.next_from(FRONT, f)
+    }
+
+    /// Takes the next entry from the back, lent to `f` with a prefetching hint.
+    pub fn next_back_with<T>(
+        &mut self,
+        f: impl FnOnce(&[u8], Loc, Option<Loc>) -> T,
+    ) -> Option<Result<T>> {
+        self.next_from(BACK, f)
+    }
+}
+
+impl Iterator for Range<'_> {
+    type Item = Result<(Key, Loc)>;
+
+    fn next(&mut self) -> Option<Result<(Key, Loc)>> {
+        self.next_from(FRONT, |k, l, _| (Key::new(k), l))
+    }
+}
+
+impl DoubleEndedIterator for Range<'_> {
+    fn next_back(&mut self) -> Option<Result<(Key, Loc)>> {
+        self.next_from(BACK, |k, l, _| (Key::new(k), l))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    fn loc(seq: u64, i: u32) -> Loc {
+        Loc {
+            seq,
+            segment: 1,
+            offset: i * 8,
+            len: 8 + i % 5,
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Put(u8),
+        Remove(u8),
+        Relocate(u8),
+        Checkpoint,
+    }
+
+    fn op_strategy() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => any::<u8>().prop_map(Op::Put),
+            3 => any::<u8>().prop_map(Op::Remove),
+            1 => any::<u8>().prop_map(Op::Relocate),
+            1 => Just(Op::Checkpoint),
+        ]
+    }
+
+    fn key(k: u8) -> Vec<u8> {
+        // Keys of several lengths sharing prefixes.
+        vec![b'k'; 1 + k as usize % 11]
+            .into_iter()
+            .chain([k])
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        // Writes, removals, relocations and checkpoints in any order leave the
+        // merged view equal to a sorted map given the same writes, from both ends.
+        fn the_merged_view_is_the_map_of_the_writes(ops in prop::collection::vec(op_strategy(), 1..200)) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut index = KeyIndex::new();
+            let mut model: BTreeMap<Vec<u8>, Loc> = BTreeMap::new();
+            let mut pending: Option<(u64, KeyIndex)> = None;
+            for (i, op) in ops.iter().enumerate() {
+                let seq = i as u64 + 1;
+                match op {
+                    Op::Put(k) => {
+                        let l = loc(seq, i as u32);
+                        prop_assert_eq!(index.insert(Key::new(&key(*k)), l), model.insert(key(*k), l));
+                    }
+                    Op::Remove(k) => {
+                        prop_assert_eq!(index.remove(&Probe::new(&key(*k)), seq).map(|r| r.old), model.remove(&key(*k)));
+                    }
+                    // Compaction and checkpoints take turns (the maintenance lock).
+                    Op::Relocate(k) if pending.is_none() => {
+                        if let Some(old) = model.get(&key(*k)).copied() {
+                            let new = Loc { segment: old.segment + 1, ..old };
+                            prop_assert!(index.relocate(&Probe::new(&key(*k)), old, new));
+                            prop_assert!(!index.relocate(&Probe::new(&key(*k)), old, new));
+                            model.insert(key(*k), new);
+                        }
+                    }
+                    Op::Relocate(_) => {}
+                    Op::Checkpoint => {
+                        // A checkpoint of this commit's snapshot, made while the
+                        // writes that follow, up to the next checkpoint, land.
+                        if let Some((file_seq, snapshot)) = pending.take() {
+                            let path = dir.path().join(format!("index{i}"));
+                            crate::index_file::write(&path, file_seq, &BTreeSet::new(), snapshot.len(), snapshot.iter()).unwrap();
+                            let file = Arc::new(IndexFile::open(&path).unwrap());
+                            index = index.rebased(file, file_seq);
+                        }
+                        index.pin(seq);
+                        pending = Some((seq, index.clone()));
+                    }
+                }
+                prop_assert_eq!(index.len(), model.len());
+                prop_assert_eq!(index.live_bytes(), model.values().map(|l| u64::from(l.len)).sum::<u64>());
+            }
+            let forward: Vec<(Vec<u8>, Loc)> = index.iter().map(|e| { let (k, l) = e.unwrap(); (k.to_vec(), l) }).collect();
+            let expected: Vec<(Vec<u8>, Loc)> = model.iter().map(|(k, l)| (k.clone(), *l)).collect();
+            prop_assert_eq!(&forward, &expected);
+            let mut backward: Vec<(Vec<u8>, Loc)> = index.iter().rev().map(|e| { let (k, l) = e.unwrap(); (k.to_vec(), l) }).collect();
+            backward.reverse();
+            prop_assert_eq!(&backward, &expected);
+            for k in 0..=255u8 {
+                prop_assert_eq!(index.get(&Probe::new(&key(k))).unwrap(), model.get(&key(k)).copied());
+            }
+            // Both ends of a bounded range at once.
+            let (lo, hi) = (key(40), key(200));
+            let mut range = index.range((Bound::Included(&lo[..]), Bound::Excluded(&hi[..])));
+            let mut ends = Vec::new();
+            let mut back = Vec::new();
+            loop {
+                match (range.next(), range.next_back()) {
+                    (Some(a), Some(b)) => { ends.push(a.unwrap().0.to_vec()); back.push(b.unwrap().0.to_vec()); }
+                    (Some(a), None) => { ends.push(a.unwrap().0.to_vec()); break; }
+                    (None, _) => break,
+                }
+            }
+            back.reverse();
+            ends.extend(back);
+            let expected: Vec<Vec<u8>> = model.range::<Vec<u8>, _>(&lo..&hi).map(|(k, _)| k.clone()).collect();
+            prop_assert_eq!(ends, expected);
+        }
+    }
+}
