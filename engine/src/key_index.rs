@@ -154,7 +154,8 @@ impl KeyIndex {
     }
 
     /// Notes that a checkpoint is being written from the snapshot of commit
-    /// `seq` of this index, until `rebased` puts the index over it.
+    /// `seq` of this index, or that a compaction is copying the records of
+    /// one, until `rebased` puts the index over a new file.
     pub fn pin(&mut self, seq: u64) {
         self.pinned = Some(seq);
     }
@@ -178,14 +179,22 @@ impl KeyIndex {
         Some(Removal { old, marked })
     }
 
-    /// Points `probe`'s key at `new` if it is still at `old`.
+    /// Points `probe`'s key at `new` if it is still at `old`, which a snapshot
+    /// over the same file, taken after `pin`, found.
+    ///
+    /// A key the changes do not name now was not named in the snapshot either:
+    /// since `pin` a deleted key leaves a removal, and only `rebased` (which
+    /// changes the file too) takes changes away. The snapshot's `old` then came
+    /// from the file, where the key still is, so the file is not searched
+    /// again.
     pub fn relocate(&mut self, probe: &Probe, old: Loc, new: Loc) -> bool {
         match self.changes.get(probe) {
             Some(loc) if *loc == old => {
                 *self.changes.get_mut(probe).expect("found just above") = new;
             }
             Some(_) => return false,
-            None if self.in_base(probe.bytes()) == Some(old) => {
+            None if self.base.is_some() => {
+                debug_assert_eq!(self.in_base(probe.bytes()), Some(old));
                 self.changes.insert(Key::new(probe.bytes()), new);
             }
             None => return false,
@@ -491,5 +500,29 @@ mod tests {
             let expected: Vec<Vec<u8>> = model.range::<Vec<u8>, _>(&lo..&hi).map(|(k, _)| k.clone()).collect();
             prop_assert_eq!(ends, expected);
         }
+    }
+
+    #[test]
+    // A compaction pins the index, copies a key's record, and relocates the
+    // key; a commit deleting the key meanwhile must win.
+    fn a_key_deleted_while_its_record_is_copied_stays_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        let in_file = (b"in-file".to_vec(), loc(1, 1));
+        crate::index_file::write(&path, 1, &BTreeSet::new(), 1, [Ok(in_file)].into_iter()).unwrap();
+        let mut index = KeyIndex::on(Arc::new(IndexFile::open(&path).unwrap()));
+        for (k, seq) in [(&b"changed"[..], 2), (&b"in-file"[..], 3)] {
+            let old = index.get(&Probe::new(k)).unwrap();
+            if old.is_none() {
+                index.insert(Key::new(k), loc(seq, seq as u32));
+            }
+            index.pin(seq);
+            let old = index.get(&Probe::new(k)).unwrap().unwrap();
+            assert!(index.remove(&Probe::new(k), seq + 10).unwrap().marked);
+            let new = Loc { segment: 9, ..old };
+            assert!(!index.relocate(&Probe::new(k), old, new), "{k:?}");
+            assert_eq!(index.get(&Probe::new(k)).unwrap(), None, "{k:?}");
+        }
+        assert_eq!(index.len(), 0);
     }
 }

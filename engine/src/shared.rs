@@ -598,6 +598,10 @@ impl Shared {
     pub(crate) fn roll_for_compaction(&self) -> Result<Arc<Version>> {
         let mut guard = self.writer.lock();
         let w = guard.as_mut().ok_or_else(Error::closed)?;
+        // Keys deleted while the copies are made leave a removal, which tells
+        // the relocation of their copy that they are gone (`relocate`); the
+        // checkpoint that ends the compaction takes them away.
+        w.index.pin(w.next_seq - 1);
         if w.log.active_len() > 0 {
             let last_seq = w.next_seq - 1;
             w.log.roll(&mut w.segments, last_seq)?;
