@@ -49,6 +49,7 @@ use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use memmap2::{Mmap, MmapOptions};
 
@@ -108,7 +109,16 @@ pub struct IndexFile {
     fences: usize,
     /// One bit per block, then per chunk of the table: checked already.
     checked: Box<[AtomicU64]>,
+    /// Every [`SAMPLE`]th block's first-key prefix, made at the first search:
+    /// a search narrows to one stretch of the fences in this small array, which
+    /// stays in cache, instead of missing it at each of its last steps.
+    samples: OnceLock<Box<[u64]>>,
 }
+
+/// Blocks per entry of `IndexFile::samples`: a stretch of the fences a search
+/// ends in is 512 bytes. Unit tests sample every other block, so that their
+/// small files have many samples, and ties between them.
+const SAMPLE: usize = if cfg!(test) { 2 } else { 64 };
 
 impl std::fmt::Debug for IndexFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -303,6 +313,7 @@ impl IndexFile {
             checks: parsed.checks,
             fences: parsed.fences,
             checked: (0..bits).map(|_| AtomicU64::new(0)).collect(),
+            samples: OnceLock::new(),
         })
     }
 
@@ -357,10 +368,24 @@ impl IndexFile {
         while !r.at_end() {
             let loc = entry_codec::decode_entry(&mut r, self.seq, &mut key, prev)
                 .ok_or_else(|| self.corrupt(format!("malformed entry in block {block}")))?;
+            // A file with good checksums holds what the writer wrote; these
+            // checks cost little and keep a made-up one from breaking the
+            // order the readers rely on.
+            if prev.is_some() && into.key(into.locs.len() - 1) >= &key[..] {
+                return Err(self.corrupt(format!("keys out of order in block {block}")));
+            }
             into.keys.extend_from_slice(&key);
             into.ends.push(into.keys.len() as u32);
             into.locs.push(loc);
             prev = Some(loc);
+        }
+        let expected = if block + 1 < self.blocks {
+            BLOCK_ENTRIES
+        } else {
+            self.len - BLOCK_ENTRIES * (self.blocks - 1)
+        };
+        if into.locs.len() != expected {
+            return Err(self.corrupt(format!("block {block} holds the wrong number of entries")));
         }
         Ok(())
     }
@@ -379,7 +404,18 @@ impl IndexFile {
     fn block_for(&self, key: &[u8], strict: bool) -> Result<Option<usize>> {
         let probe = prefix_of(key);
         // Blocks before `lo` start at or below the key; from `hi` on, above.
-        let (mut lo, mut hi) = (0, self.blocks);
+        // A sampled block with a smaller prefix starts below the key, and one
+        // with a greater prefix above it, as do the blocks before and after it.
+        let samples = self.samples.get_or_init(|| {
+            (0..self.blocks)
+                .step_by(SAMPLE)
+                .map(|b| self.prefix(b))
+                .collect()
+        });
+        let below = samples.partition_point(|&p| p < probe);
+        let above = samples.partition_point(|&p| p <= probe);
+        let mut lo = below.saturating_sub(1) * SAMPLE;
+        let mut hi = (above * SAMPLE).min(self.blocks);
         while lo < hi {
             let mid = (lo + hi) / 2;
             let below = match self.prefix(mid).cmp(&probe) {
@@ -448,13 +484,15 @@ impl IndexFile {
         Ok(None)
     }
 
-    /// Hands `found` the places (segment, offset) of the records of the keys
-    /// whose tag matches hash `h`, in probe order, until it returns `Some`;
-    /// `None` if it never did: the file does not hold the key.
+    /// Hands `found` the places (segment, offset, and the most bytes the
+    /// record there may take: to the furthest byte the file refers to in that
+    /// segment) of the records of the keys whose tag matches hash `h`, in probe
+    /// order, until it returns `Some`; `None` if it never did: the file does
+    /// not hold the key.
     pub fn probe<T>(
         &self,
         h: u64,
-        mut found: impl FnMut(u32, u32) -> Result<Option<T>>,
+        mut found: impl FnMut(u32, u32, u32) -> Result<Option<T>>,
     ) -> Result<Option<T>> {
         let tag = h as u32;
         let table_end = TABLE_AT as usize + self.slots * SLOT;
@@ -475,7 +513,22 @@ impl IndexFile {
                 return Ok(None);
             }
             if u32_at(&self.map, at) == tag {
-                if let Some(t) = found(segment, u32_at(&self.map, at + 8))? {
+                let offset = u32_at(&self.map, at + 8);
+                let end = self
+                    .segments
+                    .binary_search_by_key(&segment, |s| s.id)
+                    .map_or(0, |i| self.segments[i].end);
+                // Only a made-up file names a place past the records it refers
+                // to; recovery checked that those lie in whole frames.
+                let max_len = end
+                    .saturating_sub(u64::from(offset))
+                    .min(u64::from(u32::MAX));
+                if max_len == 0 {
+                    return Err(self.corrupt(format!(
+                        "the table names segment {segment} at {offset}, past its entries"
+                    )));
+                }
+                if let Some(t) = found(segment, offset, max_len as u32)? {
                     return Ok(Some(t));
                 }
             }
@@ -538,6 +591,11 @@ fn parse(bytes: &[u8]) -> Option<Parsed> {
         return None;
     }
     if (0..blocks).any(|i| start(i) >= start(i + 1)) {
+        return None;
+    }
+    // First-key prefixes ascend with the blocks.
+    let prefix = |i: usize| u64_at(bytes, fences + 8 * i);
+    if (1..blocks).any(|i| prefix(i - 1) > prefix(i)) {
         return None;
     }
     let mut r = Reader::new(&bytes[..footer], meta);
@@ -755,21 +813,7 @@ impl FileRange<'_> {
             *i += 1;
             break Ok(Some(at));
         };
-        match (taken, &self.front) {
-            (Ok(Some(at)), Side::At(cursor, _)) => Some(Ok(f(
-                cursor.key(at),
-                cursor.locs[at],
-                cursor.locs.get(at + 1).copied(),
-            ))),
-            (Err(e), _) => {
-                self.finish();
-                Some(Err(e))
-            }
-            _ => {
-                self.finish();
-                None
-            }
-        }
+        self.lend(taken, false, f)
     }
 
     /// Takes the next entry from the back and lends its key to `f`, with the
@@ -809,12 +853,28 @@ impl FileRange<'_> {
             *i = at;
             break Ok(Some(at));
         };
-        match (taken, &self.back) {
-            (Ok(Some(at)), Side::At(cursor, _)) => Some(Ok(f(
-                cursor.key(at),
-                cursor.locs[at],
-                at.checked_sub(1).map(|i| cursor.locs[i]),
-            ))),
+        self.lend(taken, true, f)
+    }
+
+    /// Lends entry `taken` of the block decoded at one end (the back, with
+    /// `back`) to `f`, with the location of the entry after it in walking
+    /// order; or, on none or an error, ends the range.
+    fn lend<T>(
+        &mut self,
+        taken: Result<Option<usize>>,
+        back: bool,
+        f: impl FnOnce(&[u8], Loc, Option<Loc>) -> T,
+    ) -> Option<Result<T>> {
+        let side = if back { &self.back } else { &self.front };
+        match (taken, side) {
+            (Ok(Some(at)), Side::At(cursor, _)) => {
+                let after = if back {
+                    at.checked_sub(1).map(|i| cursor.locs[i])
+                } else {
+                    cursor.locs.get(at + 1).copied()
+                };
+                Some(Ok(f(cursor.key(at), cursor.locs[at], after)))
+            }
             (Err(e), _) => {
                 self.finish();
                 Some(Err(e))
@@ -921,7 +981,7 @@ mod tests {
                 // The table finds every key's record, maybe after others whose
                 // tag matches.
                 let mut places = Vec::new();
-                file.probe(hash(p), |segment, offset| { places.push((segment, offset)); Ok(None::<()>) }).unwrap();
+                file.probe(hash(p), |segment, offset, _| { places.push((segment, offset)); Ok(None::<()>) }).unwrap();
                 if let Some(l) = entries.get(p) {
                     prop_assert!(places.contains(&(l.segment, l.offset)), "{:?} not among {:?}", l, places);
                 }
@@ -961,6 +1021,22 @@ mod tests {
     }
 
     #[test]
+    // Only a writer given keys out of order makes such a file (its checksums
+    // are good): scans refuse it rather than break their order.
+    fn keys_out_of_order_are_corrupted_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        let entries = [(b"b".to_vec(), loc(0)), (b"a".to_vec(), loc(1))];
+        write(&path, 100, &BTreeSet::new(), 2, entries.into_iter().map(Ok)).unwrap();
+        let file = IndexFile::open(&path).unwrap();
+        let err = file
+            .range((Bound::Unbounded, Bound::Unbounded))
+            .find_map(|e| e.err())
+            .expect("a scan refuses the block");
+        assert_eq!(err.kind(), crate::ErrorKind::CorruptedData);
+    }
+
+    #[test]
     fn meta_names_the_segments_and_the_furthest_byte_in_each() {
         let entries: BTreeMap<Vec<u8>, Loc> = (0..100u32)
             .map(|i| (i.to_be_bytes().to_vec(), loc(i)))
@@ -989,7 +1065,7 @@ mod tests {
         }
         for k in keys {
             file.get(k)?;
-            file.probe(hash(k), |_, _| Ok(None::<()>))?;
+            file.probe(hash(k), |_, _, _| Ok(None::<()>))?;
         }
         Ok(())
     }

@@ -149,19 +149,23 @@ impl Segment {
         self.map.as_ref()?.get(offset..offset.checked_add(len)?)
     }
 
-    /// The put record at `offset` (encoded length `len`, or, if `len` is 0,
-    /// the length its header gives), its checksum verified.
+    /// The put record at `offset` (encoded length `len`), its checksum verified.
     #[inline(always)]
     pub fn entry(&self, offset: u32, len: u32) -> Result<format::Record<'_>> {
+        self.entry_in(offset, Span::Exact(len))
+    }
+
+    /// The put record at `offset`, of the length `span` gives or allows, its
+    /// checksum verified.
+    #[inline(always)]
+    pub fn entry_in(&self, offset: u32, span: Span) -> Result<format::Record<'_>> {
+        let (Span::Exact(len) | Span::AtMost(len)) = span;
         let (offset, len) = (offset as usize, len as usize);
-        let bytes = if len == 0 {
-            self.data().get(offset..)
-        } else {
-            self.record_bytes(offset, len)
-        }
-        .ok_or_else(|| self.corrupt(offset, "record lies past the end of the file"))?;
+        let bytes = self
+            .record_bytes(offset, len)
+            .ok_or_else(|| self.corrupt(offset, "record lies past the end of the file"))?;
         let e = format::decode_entry(bytes).map_err(|why| self.corrupt(offset, why))?;
-        if e.kind != EntryKind::Put || (len != 0 && e.len != len) {
+        if e.kind != EntryKind::Put || matches!(span, Span::Exact(_)) && e.len != len {
             return Err(self.corrupt(offset, "index entry does not match the record on disk"));
         }
         Ok(e)
@@ -198,6 +202,16 @@ impl Segment {
     pub fn corrupt(&self, offset: usize, why: &str) -> Error {
         Error::corrupted(format!("{} at offset {offset}: {why}", self.path.display()))
     }
+}
+
+/// How many bytes a record to be read takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Span {
+    /// As the index says.
+    Exact(u32),
+    /// What its header says, within this many: a place in the index file's
+    /// table names no length, and the file's record of the segment bounds it.
+    AtMost(u32),
 }
 
 /// What scanning a segment found.

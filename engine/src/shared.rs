@@ -41,7 +41,7 @@ use crate::log_writer::{LogSync, LogWriter};
 use crate::prefetch;
 use crate::recovery;
 use crate::reports::Stats;
-use crate::segment::{file_len, Segment};
+use crate::segment::{file_len, Segment, Span};
 use crate::tracker::Tracker;
 use crate::value_cache::ValueCache;
 use crate::version::{self, SegmentTable, Version};
@@ -221,9 +221,9 @@ impl Shared {
         self.through_hash(
             key,
             None,
-            |segments, segment, offset, len| {
+            |segments, segment, offset, span| {
                 Ok(self
-                    .read_record(segments, key, segment, offset, len)?
+                    .read_record(segments, key, segment, offset, span)?
                     .map(Some))
             },
             |version| match version.index.get(&Probe::new(key))? {
@@ -237,8 +237,8 @@ impl Shared {
         self.through_hash(
             key,
             false,
-            |segments, segment, offset, len| {
-                Ok((segments[&segment].entry(offset, len)?.key == key).then_some(true))
+            |segments, segment, offset, span| {
+                Ok((segments[&segment].entry_in(offset, span)?.key == key).then_some(true))
             },
             |version| version.index.contains_key(&Probe::new(key)),
         )
@@ -253,36 +253,36 @@ impl Shared {
         &self,
         key: &[u8],
         absent: T,
-        at: impl Fn(&BTreeMap<u32, Arc<Segment>>, u32, u32, u32) -> Result<Option<T>>,
+        at: impl Fn(&BTreeMap<u32, Arc<Segment>>, u32, u32, Span) -> Result<Option<T>>,
         ordered: impl FnOnce(&Version) -> Result<T>,
     ) -> Result<T> {
         let hash = self.hash.load();
         let h = hash.hash(key);
         for _ in 0..64 {
             let segments = self.tables.load();
-            let (segment, offset, len) = match hash.lookup(h) {
+            let (segment, offset, span) = match hash.lookup(h) {
                 Some(Slot::Removed) => return Ok(absent),
                 Some(Slot::Shared) => break,
                 Some(Slot::At {
                     segment,
                     offset,
                     len,
-                }) => (segment, offset, len),
+                }) => (segment, offset, Span::Exact(len)),
                 None => {
                     let Some(base) = self.base.load_full() else {
                         return Ok(absent);
                     };
                     // The file's table names records by place; their headers
-                    // give their lengths (0 below), and a tag may match
-                    // another key's record. A record moved by a compaction
-                    // since the hash index was loaded is looked for again.
+                    // give their lengths, and a tag may match another key's
+                    // record. A record moved by a compaction since the hash
+                    // index was loaded is looked for again.
                     let mut moved = false;
-                    let found = base.probe(index_file::hash(key), |segment, offset| {
+                    let found = base.probe(index_file::hash(key), |segment, offset, most| {
                         if !segments.contains_key(&segment) {
                             moved = true;
                             return Ok(None);
                         }
-                        at(&segments, segment, offset, 0)
+                        at(&segments, segment, offset, Span::AtMost(most))
                     })?;
                     match found {
                         Some(found) => return Ok(found),
@@ -301,7 +301,7 @@ impl Shared {
                 std::thread::yield_now();
                 continue;
             }
-            match at(&segments, segment, offset, len)? {
+            match at(&segments, segment, offset, span)? {
                 Some(found) => return Ok(found),
                 None if self.base.load().is_none() => return Ok(absent),
                 None => break,
@@ -366,13 +366,19 @@ impl Shared {
 
     /// The value at `loc`, which the ordered index says holds `key`.
     pub(crate) fn read_value(&self, version: &Version, key: &[u8], loc: Loc) -> Result<Vec<u8>> {
-        self.read_record(&version.segments, key, loc.segment, loc.offset, loc.len)?
-            .ok_or_else(|| {
-                Error::corrupted(format!(
-                    "segment {} at offset {}: index entry does not match the record on disk",
-                    loc.segment, loc.offset
-                ))
-            })
+        self.read_record(
+            &version.segments,
+            key,
+            loc.segment,
+            loc.offset,
+            Span::Exact(loc.len),
+        )?
+        .ok_or_else(|| {
+            Error::corrupted(format!(
+                "segment {} at offset {}: index entry does not match the record on disk",
+                loc.segment, loc.offset
+            ))
+        })
     }
 
     /// Makes `version`, loaded again from the files, the latest of a read-only
@@ -396,7 +402,7 @@ impl Shared {
         key: &[u8],
         segment: u32,
         offset: u32,
-        len: u32,
+        span: Span,
     ) -> Result<Option<Vec<u8>>> {
         if let Some(cache) = &self.cache {
             if let Some((key_len, bytes)) = cache.get(segment, offset) {
@@ -407,7 +413,7 @@ impl Shared {
         }
         self.counters.cache_misses.fetch_add(1, Ordering::Relaxed);
         let seg = version::segment_in(segments, segment)?;
-        let e = seg.entry(offset, len)?;
+        let e = seg.entry_in(offset, span)?;
         if let Some(cache) = &self.cache {
             cache.offer(segment, offset, e.key, e.value);
         }
