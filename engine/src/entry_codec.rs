@@ -101,6 +101,29 @@ pub(crate) fn decode_entry(
     key: &mut Vec<u8>,
     prev: Option<Loc>,
 ) -> Option<Loc> {
+    let e = decode_parts(r, checkpoint_seq, key.len(), prev)?;
+    key.truncate(e.shared);
+    key.extend_from_slice(e.suffix);
+    Some(e.loc)
+}
+
+/// An entry as written: its key is the first `shared` bytes of the previous
+/// key followed by `suffix`.
+pub(crate) struct Parts<'a> {
+    pub shared: usize,
+    pub suffix: &'a [u8],
+    pub loc: Loc,
+}
+
+/// Reads the entry after one whose key is `prev_key_len` bytes long and whose
+/// location is `prev`, without building its key; `None` if it is malformed.
+#[inline]
+pub(crate) fn decode_parts<'a>(
+    r: &mut Reader<'a>,
+    checkpoint_seq: u64,
+    prev_key_len: usize,
+    prev: Option<Loc>,
+) -> Option<Parts<'a>> {
     let head = r.take(1)?[0];
     let flags = head & FLAGS;
     if (flags & CONTIGUOUS != 0 && flags & SAME_SEGMENT == 0) || (flags != 0 && prev.is_none()) {
@@ -111,15 +134,14 @@ pub(crate) fn decode_entry(
         short => short,
     };
     let suffix_len = if flags & SAME_KEY_LEN != 0 {
-        key.len().checked_sub(shared)?
+        prev_key_len.checked_sub(shared)?
     } else {
         usize::try_from(r.varint()?).ok()?
     };
-    if shared > key.len() || shared.checked_add(suffix_len)? > MAX_KEY_SIZE {
+    if shared > prev_key_len || shared.checked_add(suffix_len)? > MAX_KEY_SIZE {
         return None;
     }
-    key.truncate(shared);
-    key.extend_from_slice(r.take(suffix_len)?);
+    let suffix = r.take(suffix_len)?;
     let u32_field = |r: &mut Reader| r.varint().and_then(|v| u32::try_from(v).ok());
     let seq = match prev {
         Some(p) if flags & SAME_SEQ != 0 => p.seq,
@@ -137,11 +159,15 @@ pub(crate) fn decode_entry(
         Some(p) if flags & SAME_LEN != 0 => p.len,
         _ => u32_field(r)?,
     };
-    Some(Loc {
-        seq,
-        segment,
-        offset,
-        len,
+    Some(Parts {
+        shared,
+        suffix,
+        loc: Loc {
+            seq,
+            segment,
+            offset,
+            len,
+        },
     })
 }
 

@@ -330,6 +330,19 @@ impl IndexFile {
         Error::corrupted(format!("index file at seq {}: {what}", self.seq))
     }
 
+    /// How many entries block `block` holds: all but the last are full.
+    fn entries_in(&self, block: usize) -> usize {
+        if block + 1 < self.blocks {
+            BLOCK_ENTRIES
+        } else {
+            self.len - BLOCK_ENTRIES * (self.blocks - 1)
+        }
+    }
+
+    fn wrong_count(&self, block: usize) -> Error {
+        self.corrupt(format!("block {block} holds the wrong number of entries"))
+    }
+
     /// Checks unit `n` (a block, or a chunk of the table after the blocks)
     /// against its checksum the first time it is read.
     fn check(&self, n: usize, bytes: &[u8]) -> Result<()> {
@@ -379,13 +392,8 @@ impl IndexFile {
             into.locs.push(loc);
             prev = Some(loc);
         }
-        let expected = if block + 1 < self.blocks {
-            BLOCK_ENTRIES
-        } else {
-            self.len - BLOCK_ENTRIES * (self.blocks - 1)
-        };
-        if into.locs.len() != expected {
-            return Err(self.corrupt(format!("block {block} holds the wrong number of entries")));
+        if into.locs.len() != self.entries_in(block) {
+            return Err(self.wrong_count(block));
         }
         Ok(())
     }
@@ -543,7 +551,7 @@ impl IndexFile {
             file: self,
             start: start.map(|k| k.to_vec()),
             end: end.map(|k| k.to_vec()),
-            front: Side::Unstarted,
+            front: Front::Unstarted,
             back: Side::Unstarted,
         }
     }
@@ -658,6 +666,178 @@ impl BlockCursor {
     }
 }
 
+/// Entries the front end of a range keeps decoded: the next to take and those
+/// after it, whose records a reader can start fetching early.
+const RING: usize = 4;
+
+/// A decoded entry and its position (block, index in the block).
+struct Decoded {
+    key: Vec<u8>,
+    loc: Loc,
+    pos: (usize, usize),
+}
+
+/// Why the front end stopped decoding ahead.
+enum Stop {
+    EndOfFile,
+    Failed(Error),
+}
+
+/// The front end of a range: entries decoded as the range comes near them, a
+/// few ahead of the one taken, each key built from the one before; a short
+/// range decodes little more than it reads.
+struct Forward<'a> {
+    reader: Reader<'a>,
+    /// Entries decoded and not yet taken are `ring[first..first + len]`,
+    /// wrapping; the slot before them holds the last one taken.
+    ring: [Decoded; RING],
+    first: usize,
+    len: usize,
+    /// Whether any entry has been decoded (the last one is the base of the next).
+    started: bool,
+    stop: Option<Stop>,
+}
+
+impl<'a> Forward<'a> {
+    fn new() -> Forward<'a> {
+        Forward {
+            reader: Reader::new(&[], 0),
+            ring: std::array::from_fn(|_| Decoded {
+                key: Vec::with_capacity(32),
+                loc: Loc {
+                    seq: 0,
+                    segment: 0,
+                    offset: 0,
+                    len: 0,
+                },
+                pos: (0, 0),
+            }),
+            first: 0,
+            len: 0,
+            started: false,
+            stop: None,
+        }
+    }
+
+    fn last(&self) -> &Decoded {
+        &self.ring[(self.first + self.len + RING - 1) % RING]
+    }
+
+    /// Decodes the first entry of block `block` into the next free slot.
+    fn enter(&mut self, file: &'a IndexFile, block: usize) -> Result<()> {
+        self.reader = Reader::new(file.block_bytes(block)?, 0);
+        let e = entry_codec::decode_parts(&mut self.reader, file.seq, 0, None)
+            .ok_or_else(|| file.corrupt(format!("malformed entry in block {block}")))?;
+        let slot = &mut self.ring[(self.first + self.len) % RING];
+        slot.key.clear();
+        slot.key.extend_from_slice(e.suffix);
+        slot.loc = e.loc;
+        slot.pos = (block, 0);
+        self.len += 1;
+        self.started = true;
+        Ok(())
+    }
+
+    /// Decodes the entry after the last one decoded into the next free slot
+    /// (there must be one); `false` at the end of the file.
+    fn decode_one(&mut self, file: &'a IndexFile) -> Result<bool> {
+        let (block, index) = self.last().pos;
+        let expected = file.entries_in(block);
+        if self.reader.at_end() {
+            if index + 1 != expected {
+                return Err(file.wrong_count(block));
+            }
+            if block + 1 >= file.blocks {
+                return Ok(false);
+            }
+            self.enter(file, block + 1)?;
+            return Ok(true);
+        }
+        if index + 1 >= expected {
+            return Err(file.wrong_count(block));
+        }
+        let at = (self.first + self.len) % RING;
+        let prev = (at + RING - 1) % RING;
+        let (prev_len, prev_loc) = (self.ring[prev].key.len(), self.ring[prev].loc);
+        let e = entry_codec::decode_parts(&mut self.reader, file.seq, prev_len, Some(prev_loc))
+            .ok_or_else(|| file.corrupt(format!("malformed entry in block {block}")))?;
+        let mut key = std::mem::take(&mut self.ring[at].key);
+        key.clear();
+        key.extend_from_slice(&self.ring[prev].key[..e.shared]);
+        key.extend_from_slice(e.suffix);
+        // A file with good checksums holds what the writer wrote; this check
+        // costs little and keeps a made-up one from breaking the order the
+        // readers rely on.
+        let in_order = key > self.ring[prev].key;
+        self.ring[at] = Decoded {
+            key,
+            loc: e.loc,
+            pos: (block, index + 1),
+        };
+        if !in_order {
+            return Err(file.corrupt(format!("keys out of order in block {block}")));
+        }
+        self.len += 1;
+        Ok(true)
+    }
+
+    /// Decodes ahead until the ring is full, the range's end or the back end
+    /// is reached, or decoding stops (an error is kept for when the range
+    /// reaches it). Returns how many entries were decoded.
+    fn fill(
+        &mut self,
+        file: &'a IndexFile,
+        end: &Bound<Vec<u8>>,
+        back: Option<(usize, usize)>,
+    ) -> usize {
+        let mut decoded = 0;
+        while self.len < RING && self.stop.is_none() {
+            if self.len > 0 {
+                let last = self.last();
+                if back.is_some_and(|b| last.pos >= b) || !within_end(end, &last.key) {
+                    break;
+                }
+            }
+            match self.decode_one(file) {
+                Ok(true) => decoded += 1,
+                Ok(false) => self.stop = Some(Stop::EndOfFile),
+                Err(e) => self.stop = Some(Stop::Failed(e)),
+            }
+        }
+        decoded
+    }
+
+    /// The next entry to take, if decoded.
+    fn front(&self) -> Option<&Decoded> {
+        (self.len > 0).then(|| &self.ring[self.first])
+    }
+
+    fn take(&mut self) {
+        self.first = (self.first + 1) % RING;
+        self.len -= 1;
+    }
+
+    /// The position of the next entry to take, as (block, index).
+    fn pos(&self) -> (usize, usize) {
+        match self.front() {
+            Some(d) => d.pos,
+            None => {
+                let (block, index) = self.last().pos;
+                (block, index + 1)
+            }
+        }
+    }
+}
+
+// A range is made once per scan and kept in place: the walker inline saves an
+// allocation per scan.
+#[allow(clippy::large_enum_variant)]
+enum Front<'a> {
+    Unstarted,
+    At(Forward<'a>),
+    Done,
+}
+
 enum Side {
     Unstarted,
     /// The decoded block and the position of the next entry to take (from the
@@ -672,15 +852,15 @@ pub struct FileRange<'a> {
     file: &'a IndexFile,
     start: Bound<Vec<u8>>,
     end: Bound<Vec<u8>>,
-    front: Side,
+    front: Front<'a>,
     back: Side,
 }
 
-impl FileRange<'_> {
+impl<'a> FileRange<'a> {
     fn seek_front(&mut self) -> Result<()> {
         let file = self.file;
-        self.front = Side::Done;
-        let (block, pos) = match &self.start {
+        self.front = Front::Done;
+        let (block, bound) = match &self.start {
             Bound::Unbounded => (0, None),
             Bound::Included(k) => (file.block_for(k, true)?.unwrap_or(0), Some((k, false))),
             Bound::Excluded(k) => (file.block_for(k, false)?.unwrap_or(0), Some((k, true))),
@@ -688,22 +868,21 @@ impl FileRange<'_> {
         if block >= file.blocks {
             return Ok(());
         }
-        let mut cursor = BlockCursor::new();
-        file.decode_block(block, &mut cursor)?;
-        let i = match pos {
-            None => 0,
-            Some((k, excluded)) => (0..cursor.locs.len())
-                .find(|&i| {
-                    let c = cursor.key(i);
-                    if excluded {
-                        c > &k[..]
-                    } else {
-                        c >= &k[..]
-                    }
-                })
-                .unwrap_or(cursor.locs.len()),
-        };
-        self.front = Side::At(cursor, i);
+        let mut walk = Forward::new();
+        walk.enter(file, block)?;
+        if let Some((k, excluded)) = bound {
+            loop {
+                if walk.len == 0 && !walk.decode_one(file)? {
+                    return Ok(());
+                }
+                let key = &walk.ring[walk.first].key;
+                if if excluded { key > k } else { key >= k } {
+                    break;
+                }
+                walk.take();
+            }
+        }
+        self.front = Front::At(walk);
         Ok(())
     }
 
@@ -745,7 +924,7 @@ impl FileRange<'_> {
     /// The position of the next entry from the front, as (block, index).
     fn front_pos(&self) -> Option<(usize, usize)> {
         match &self.front {
-            Side::At(c, i) => Some((c.block, *i)),
+            Front::At(walk) => Some(walk.pos()),
             _ => None,
         }
     }
@@ -761,9 +940,14 @@ impl FileRange<'_> {
     /// The location of the entry one end would take next, if that end has
     /// started: a hint for prefetching, not checked against the bounds.
     pub fn upcoming(&self, back: bool) -> Option<Loc> {
-        match if back { &self.back } else { &self.front } {
-            Side::At(c, i) if back => i.checked_sub(1).map(|i| c.locs[i]),
-            Side::At(c, i) => c.locs.get(*i).copied(),
+        if !back {
+            return match &self.front {
+                Front::At(walk) => walk.front().map(|d| d.loc),
+                _ => None,
+            };
+        }
+        match &self.back {
+            Side::At(c, i) => i.checked_sub(1).map(|i| c.locs[i]),
             _ => None,
         }
     }
@@ -771,56 +955,55 @@ impl FileRange<'_> {
     fn finish(&mut self) {
         // An end stops at the range's bound or where the other end has been:
         // either way nothing is left for the other end.
-        self.front = Side::Done;
+        self.front = Front::Done;
         self.back = Side::Done;
     }
 
     /// Takes the next entry from the front and lends its key to `f`, with the
     /// location of the entry after it in the block (a hint for prefetching).
-    pub fn next_with<T>(
-        &mut self,
-        f: impl FnOnce(&[u8], Loc, Option<Loc>) -> T,
-    ) -> Option<Result<T>> {
-        if let Side::Unstarted = self.front {
+    pub fn next_with<T>(&mut self, f: impl FnOnce(&[u8], Loc, &[Loc]) -> T) -> Option<Result<T>> {
+        if let Front::Unstarted = self.front {
             if let Err(e) = self.seek_front() {
                 self.finish();
                 return Some(Err(e));
             }
         }
         let back = self.back_pos();
-        let taken = loop {
-            let Side::At(cursor, i) = &mut self.front else {
-                self.finish();
-                return None;
-            };
-            if *i == cursor.locs.len() {
-                let next = cursor.block + 1;
-                if next >= self.file.blocks || back.is_some_and(|(bb, _)| next > bb) {
-                    break Ok(None);
-                }
-                if let Err(e) = self.file.decode_block(next, cursor) {
-                    break Err(e);
-                }
-                *i = 0;
-                continue;
-            }
-            let at = *i;
-            if back.is_some_and(|b| (cursor.block, at) >= b)
-                || !within_end(&self.end, cursor.key(at))
-            {
-                break Ok(None);
-            }
-            *i += 1;
-            break Ok(Some(at));
+        let file = self.file;
+        let Front::At(walk) = &mut self.front else {
+            self.finish();
+            return None;
         };
-        self.lend(taken, false, f)
+        let decoded = walk.fill(file, &self.end, back);
+        let Some(next) = walk.front() else {
+            let stop = walk.stop.take();
+            self.finish();
+            return match stop {
+                Some(Stop::Failed(e)) => Some(Err(e)),
+                _ => None,
+            };
+        };
+        if back.is_some_and(|b| next.pos >= b) || !within_end(&self.end, &next.key) {
+            self.finish();
+            return None;
+        }
+        // The records of the entries decoded just now, after this one, are
+        // worth fetching early.
+        let mut ahead = [next.loc; RING];
+        let fresh = decoded.min(walk.len) - usize::from(decoded >= walk.len);
+        for (i, slot) in ahead.iter_mut().take(fresh).enumerate() {
+            *slot = walk.ring[(walk.first + walk.len - fresh + i) % RING].loc;
+        }
+        let out = f(&next.key, next.loc, &ahead[..fresh]);
+        walk.take();
+        Some(Ok(out))
     }
 
     /// Takes the next entry from the back and lends its key to `f`, with the
     /// location of the entry before it in the block.
     pub fn next_back_with<T>(
         &mut self,
-        f: impl FnOnce(&[u8], Loc, Option<Loc>) -> T,
+        f: impl FnOnce(&[u8], Loc, &[Loc]) -> T,
     ) -> Option<Result<T>> {
         if let Side::Unstarted = self.back {
             if let Err(e) = self.seek_back() {
@@ -853,27 +1036,21 @@ impl FileRange<'_> {
             *i = at;
             break Ok(Some(at));
         };
-        self.lend(taken, true, f)
+        self.lend_back(taken, f)
     }
 
-    /// Lends entry `taken` of the block decoded at one end (the back, with
-    /// `back`) to `f`, with the location of the entry after it in walking
-    /// order; or, on none or an error, ends the range.
-    fn lend<T>(
+    /// Lends entry `taken` of the block decoded at the back to `f`, with the
+    /// location of the entry before it; or, on none or an error, ends the
+    /// range.
+    fn lend_back<T>(
         &mut self,
         taken: Result<Option<usize>>,
-        back: bool,
-        f: impl FnOnce(&[u8], Loc, Option<Loc>) -> T,
+        f: impl FnOnce(&[u8], Loc, &[Loc]) -> T,
     ) -> Option<Result<T>> {
-        let side = if back { &self.back } else { &self.front };
-        match (taken, side) {
+        match (taken, &self.back) {
             (Ok(Some(at)), Side::At(cursor, _)) => {
-                let after = if back {
-                    at.checked_sub(1).map(|i| cursor.locs[i])
-                } else {
-                    cursor.locs.get(at + 1).copied()
-                };
-                Some(Ok(f(cursor.key(at), cursor.locs[at], after)))
+                let before = at.checked_sub(1).map(|i| cursor.locs[i]);
+                Some(Ok(f(cursor.key(at), cursor.locs[at], before.as_slice())))
             }
             (Err(e), _) => {
                 self.finish();
@@ -1018,6 +1195,34 @@ mod tests {
                 prop_assert_eq!(&front, &expected);
             }
         }
+    }
+
+    #[test]
+    fn a_front_walk_names_each_record_before_it_is_taken() {
+        let entries: BTreeMap<Vec<u8>, Loc> = (0..100u32)
+            .map(|i| (format!("key{i:03}").into_bytes(), loc(i)))
+            .collect();
+        let (_dir, file) = written(&entries);
+        let start = b"key013".to_vec();
+        let end = b"key090".to_vec();
+        let mut range = file.range((Bound::Included(&start[..]), Bound::Excluded(&end[..])));
+        let (mut hinted, mut taken) = (Vec::new(), Vec::new());
+        while let Some(step) = range.next_with(|_, l, ahead| {
+            taken.push(l);
+            hinted.extend_from_slice(ahead);
+        }) {
+            step.unwrap();
+        }
+        let expected: Vec<Loc> = (13..90).map(loc).collect();
+        assert_eq!(taken, expected);
+        // Every record after the first is hinted a few steps before the step
+        // that takes it, and little past the range's end is.
+        for (step, l) in taken.iter().enumerate().skip(1) {
+            let at = hinted.iter().position(|h| h == l).expect("hinted");
+            assert!(at < step + RING, "hinted at {at}, taken at step {step}");
+        }
+        assert!(hinted.len() <= taken.len() + RING);
+        assert_eq!(hinted[..RING - 1], expected[1..RING]);
     }
 
     #[test]

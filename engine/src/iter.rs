@@ -222,13 +222,13 @@ impl Iter {
                 let (shared, last) = (&self.shared, &mut self.segment);
                 let mut f = Some(f);
                 let item = self.walk.with_dependent_mut(|version, cursor| {
-                    let taken = |key: &[u8], loc: Loc, upcoming: Option<Loc>| {
+                    let taken = |key: &[u8], loc: Loc, upcoming: &[Loc]| {
                         let f = f.take()?;
                         let read = || {
                             shared.check_open()?;
                             let segment = last.get(version, loc.segment)?;
-                            // Start fetching the next record while this one is checked.
-                            if let Some(next) = upcoming {
+                            // Start fetching the next records while this one is checked.
+                            for next in upcoming {
                                 if next.segment == segment.id {
                                     segment.prefetch(next.offset, next.len);
                                 } else if let Some(other) = version.segments.get(&next.segment) {

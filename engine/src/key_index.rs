@@ -301,7 +301,7 @@ impl<'a> Range<'a> {
     fn next_from<T>(
         &mut self,
         end: usize,
-        f: impl FnOnce(&[u8], Loc, Option<Loc>) -> T,
+        f: impl FnOnce(&[u8], Loc, &[Loc]) -> T,
     ) -> Option<Result<T>> {
         if self.base.is_none() {
             // Without a file the changes are the index.
@@ -312,7 +312,8 @@ impl<'a> Range<'a> {
                     self.changes.next_back()
                 }?;
                 if let Some(loc) = live(loc) {
-                    return Some(Ok(f(key, loc, self.changes.upcoming(end == BACK).copied())));
+                    let hint = self.changes.upcoming(end == BACK).copied();
+                    return Some(Ok(f(key, loc, hint.as_slice())));
                 }
             }
         }
@@ -349,27 +350,28 @@ impl<'a> Range<'a> {
                     self.base_peeked[end] = None;
                 }
                 match live(loc) {
-                    Some(loc) => return Some(Ok(f(key, loc, self.upcoming(end == BACK)))),
+                    Some(loc) => {
+                        let hint = self.upcoming(end == BACK);
+                        return Some(Ok(f(key, loc, hint.as_slice())));
+                    }
                     None => continue,
                 }
             }
             let (key, loc) = self.base_peeked[end].take().expect("peeked");
-            return Some(Ok(f(&key, loc, self.upcoming(end == BACK))));
+            let hint = self.upcoming(end == BACK);
+            return Some(Ok(f(&key, loc, hint.as_slice())));
         }
     }
 
     /// Takes the next entry from the front, lent to `f` with a prefetching hint.
-    pub fn next_with<T>(
-        &mut self,
-        f: impl FnOnce(&[u8], Loc, Option<Loc>) -> T,
-    ) -> Option<Result<T>> {
+    pub fn next_with<T>(&mut self, f: impl FnOnce(&[u8], Loc, &[Loc]) -> T) -> Option<Result<T>> {
         self.next_from(FRONT, f)
     }
 
     /// Takes the next entry from the back, lent to `f` with a prefetching hint.
     pub fn next_back_with<T>(
         &mut self,
-        f: impl FnOnce(&[u8], Loc, Option<Loc>) -> T,
+        f: impl FnOnce(&[u8], Loc, &[Loc]) -> T,
     ) -> Option<Result<T>> {
         self.next_from(BACK, f)
     }
