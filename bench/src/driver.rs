@@ -78,19 +78,14 @@ fn run_phase(run: &mut EngineRun, n: usize, dir: &Path, phase: &str, extra: &[&s
     out.status.success()
 }
 
-pub fn run(n: usize, dir: &Path, engines: &[String], rounds: usize, out: Option<&Path>) {
-    let started = Instant::now();
-    std::fs::create_dir_all(dir).expect("create the benchmark directory");
-    let page_cache_dropped = drop_page_cache();
-    eprintln!(
-        "{n} keys in {}; page cache {}",
-        dir.display(),
-        if page_cache_dropped {
-            "dropped between engines"
-        } else {
-            "NOT dropped (no permission)"
-        }
-    );
+/// Runs every engine at `n` keys, `rounds` times, keeping each row's best.
+fn run_rounds(
+    n: usize,
+    dir: &Path,
+    engines: &[String],
+    rounds: usize,
+    page_cache_dropped: bool,
+) -> Vec<EngineRun> {
     // Rounds go over all engines in turn, so that a burst of load from other
     // processes on this shared machine lands on one round of every engine rather
     // than on every round of one; each row keeps the best of its rounds.
@@ -102,21 +97,62 @@ pub fn run(n: usize, dir: &Path, engines: &[String], rounds: usize, out: Option<
         })
         .collect();
     for round in 1..=rounds {
-        eprintln!("round {round} of {rounds}");
+        eprintln!("{n} keys: round {round} of {rounds}");
         for best in runs.iter_mut() {
             let run = run_engine(n, dir, &best.engine, page_cache_dropped);
             best.merge(run);
         }
     }
-    let text = report::markdown(n, dir, &runs, rounds, page_cache_dropped, started.elapsed());
+    runs
+}
+
+/// Prepares `dir` and says whether the page cache can be dropped between
+/// engines.
+fn prepare(dir: &Path) -> bool {
+    std::fs::create_dir_all(dir).expect("create the benchmark directory");
+    let page_cache_dropped = drop_page_cache();
+    eprintln!(
+        "data in {}; page cache {}",
+        dir.display(),
+        if page_cache_dropped {
+            "dropped between engines"
+        } else {
+            "NOT dropped (no permission)"
+        }
+    );
+    page_cache_dropped
+}
+
+fn write_report(text: &str, out: Option<&Path>) {
     println!("{text}");
     if let Some(out) = out {
         if let Some(parent) = out.parent() {
             let _ = std::fs::create_dir_all(parent);
         }
-        std::fs::write(out, &text).expect("write the report");
+        std::fs::write(out, text).expect("write the report");
         eprintln!("wrote {}", out.display());
     }
+}
+
+pub fn run(n: usize, dir: &Path, engines: &[String], rounds: usize, out: Option<&Path>) {
+    let started = Instant::now();
+    let page_cache_dropped = prepare(dir);
+    let runs = run_rounds(n, dir, engines, rounds, page_cache_dropped);
+    let text = report::markdown(n, dir, &runs, rounds, page_cache_dropped, started.elapsed());
+    write_report(&text, out);
+}
+
+/// Runs the engines at each size in `sizes` and reports how each row's cost
+/// per operation grows with the number of keys.
+pub fn scale(sizes: &[usize], dir: &Path, engines: &[String], rounds: usize, out: Option<&Path>) {
+    let started = Instant::now();
+    let page_cache_dropped = prepare(dir);
+    let runs: Vec<Vec<EngineRun>> = sizes
+        .iter()
+        .map(|&n| run_rounds(n, dir, engines, rounds, page_cache_dropped))
+        .collect();
+    let text = report::scale_markdown(sizes, dir, &runs, rounds, started.elapsed());
+    write_report(&text, out);
 }
 
 fn run_engine(n: usize, dir: &Path, engine: &str, page_cache_dropped: bool) -> EngineRun {

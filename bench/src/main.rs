@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! lightning-bench [--n N | --quick] [--rounds R] [--dir DIR] [--engines a,b] [--out FILE]
+//! lightning-bench --scale N1,N2,... [--rounds R] [--dir DIR] [--engines a,b] [--out FILE]
 //! lightning-bench --child --engine NAME --phase write|open|read --n N --dir DIR
 //!                 [--row NAME] [--checkpoint] [--rows r1,r2]
 //! ```
@@ -12,7 +13,9 @@
 //! RSS is its own and no engine inherits another's heap, caches or allocator
 //! state; it drops the OS page cache between engines when the kernel lets it.
 //! It prints a Markdown table, one column per engine and a last column with
-//! Lightning DB's ratio to the best peer.
+//! Lightning DB's ratio to the best peer. With `--scale` it runs the workload at
+//! each size in turn and prints, per engine, each row's cost per operation at
+//! every size and the ratio of the largest to the smallest.
 
 mod driver;
 mod engines;
@@ -32,8 +35,8 @@ const DEFAULT_ROUNDS: usize = 2;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: lightning-bench [--n N | --quick] [--rounds R] [--dir DIR] [--engines a,b,...] \
-         [--out FILE]\n\
+        "usage: lightning-bench [--n N | --quick | --scale N1,N2,...] [--rounds R] [--dir DIR] \
+         [--engines a,b,...] [--out FILE]\n\
          engines: {} (compiled in: {})",
         engines::ENGINES.join(", "),
         engines::ENGINES
@@ -55,6 +58,7 @@ struct Args {
     checkpoint: bool,
     rows: Vec<String>,
     n: Option<usize>,
+    scale: Vec<usize>,
     rounds: Option<usize>,
     dir: Option<PathBuf>,
     engines: Option<Vec<String>>,
@@ -75,6 +79,12 @@ fn parse_args() -> Args {
             "--checkpoint" => args.checkpoint = true,
             "--rows" => args.rows = list(value()),
             "--n" => args.n = Some(value().replace('_', "").parse().unwrap_or_else(|_| usage())),
+            "--scale" => {
+                args.scale = list(value())
+                    .iter()
+                    .map(|n| n.replace('_', "").parse().unwrap_or_else(|_| usage()))
+                    .collect()
+            }
             "--quick" => {
                 args.n = Some(QUICK_N);
                 args.rounds = args.rounds.or(Some(1));
@@ -166,5 +176,9 @@ fn main() {
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join("lightning-bench"));
     let rounds = args.rounds.unwrap_or(DEFAULT_ROUNDS).max(1);
-    driver::run(n, &dir, &engines, rounds, args.out.as_deref());
+    if args.scale.is_empty() {
+        driver::run(n, &dir, &engines, rounds, args.out.as_deref());
+    } else {
+        driver::scale(&args.scale, &dir, &engines, rounds, args.out.as_deref());
+    }
 }

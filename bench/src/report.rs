@@ -42,7 +42,15 @@ fn rows(n: usize) -> Vec<Row> {
     vec![
         row(
             "bulk_load",
-            format!("bulk load ({} puts, 1 commit)", k(n)),
+            if n > workload::BULK_COMMIT {
+                format!(
+                    "bulk load ({} puts, commits of {})",
+                    k(n),
+                    k(workload::BULK_COMMIT)
+                )
+            } else {
+                format!("bulk load ({} puts, 1 commit)", k(n))
+            },
             Kind::Ms,
             true,
         ),
@@ -544,4 +552,144 @@ fn versions(engine: &str) -> String {
         ),
         other => format!("{other} {}", locked_version(other)),
     }
+}
+
+/// A row of the scale table: its label without sizes, what it is divided by
+/// at `n` keys (the operations a timing row times, or the keys a size row
+/// holds), and the name of that unit.
+fn scale_row(id: &str, n: usize) -> Option<(&'static str, f64, &'static str)> {
+    let loaded = workload::loaded_keys(n) as f64;
+    let live = workload::live_keys_at_end(n) as f64;
+    let n = n as f64;
+    Some(match id {
+        "bulk_load" => ("bulk load", n, "put"),
+        "individual_writes" => (
+            "individual writes",
+            workload::INDIVIDUAL_WRITES as f64,
+            "commit",
+        ),
+        "batch_writes" => (
+            "batch writes",
+            (workload::BATCHES * workload::BATCH_SIZE) as f64,
+            "put",
+        ),
+        "len" => ("len()", 1.0, "call"),
+        "random_reads" => ("random reads", n, "get"),
+        "random_reads_again" => ("random reads, again", n, "get"),
+        "range_reads" => ("random range reads", n / 2.0, "range"),
+        "reads_2t" => ("random reads, 2 threads", n, "get"),
+        "reads_4t" => ("random reads, 4 threads", n, "get"),
+        "reads_8t" => ("random reads, 8 threads", n, "get"),
+        "removals" => ("removals", n / 2.0, "delete"),
+        "compaction" => ("compaction", live, "live key"),
+        "open" => ("open + 1 get (Lightning: log replay)", 1.0, "open"),
+        "open_checkpoint" => ("open after checkpoint() + 1 get", 1.0, "open"),
+        "size_before" => ("size on disk before compaction", loaded, "key"),
+        "size_after" => ("size on disk after compaction", live, "live key"),
+        "size_after_live" => ("size after compaction ÷ live data", 1.0, "—"),
+        "open_ram_per_key" => ("heap after open", 1.0, "key"),
+        "open_checkpoint_ram_per_key" => ("heap after open from checkpoint", 1.0, "key"),
+        "peak_rss_write" => ("peak RSS, write phase", loaded, "key"),
+        "peak_rss_read" => ("peak RSS, read phase", loaded, "key"),
+        _ => return None,
+    })
+}
+
+fn format_per_op(kind: Kind, v: f64) -> String {
+    match kind {
+        Kind::Ms if v >= 100.0 => format!("{} ms", count(v.round() as u64)),
+        Kind::Ms if v >= 1.0 => format!("{v:.2} ms"),
+        Kind::Ms if v >= 0.01 => format!("{:.2} µs", v * 1e3),
+        Kind::Ms => format!("{:.3} µs", v * 1e3),
+        Kind::Bytes | Kind::BytesPerKey => format!("{v:.0} B"),
+        Kind::Multiple => format!("{v:.2}×"),
+    }
+}
+
+/// The scale report: for each engine, every row at each size, its cost per
+/// operation (or per key), and the largest size's cost over the smallest's.
+pub fn scale_markdown(
+    sizes: &[usize],
+    dir: &Path,
+    runs: &[Vec<EngineRun>],
+    rounds: usize,
+    total: Duration,
+) -> String {
+    let mut md = String::new();
+    let w = &mut md;
+    let sizes_text: Vec<String> = sizes.iter().map(|&n| count(n as u64)).collect();
+    let _ = writeln!(
+        w,
+        "# How the cost of each operation grows with the keys held: {}\n",
+        sizes_text.join(", ")
+    );
+    let _ = writeln!(
+        w,
+        "{}; {}; total run time {:.1} min; each row the best of {rounds} round(s).\n",
+        date(),
+        machine(dir),
+        total.as_secs_f64() / 60.0
+    );
+    let (first, last) = (0, sizes.len() - 1);
+    let engine_names: Vec<&str> = runs[0].iter().map(|r| r.engine.as_str()).collect();
+    for (e, engine) in engine_names.iter().enumerate() {
+        let _ = writeln!(w, "## {}\n", engines::title(engine));
+        let _ = write!(w, "| row | per |");
+        for s in &sizes_text {
+            let _ = write!(w, " at {s} |");
+        }
+        for s in &sizes_text {
+            let _ = write!(w, " per op at {s} |");
+        }
+        let _ = writeln!(w, " {} ÷ {} |", sizes_text[last], sizes_text[first]);
+        let _ = writeln!(w, "|---|---|{}---:|", "---:|".repeat(2 * sizes.len()));
+        for row in rows(sizes[first]) {
+            let id = row.id;
+            let Some((label, _, per)) = scale_row(id, sizes[first]) else {
+                continue;
+            };
+            let values: Vec<Option<f64>> = sizes
+                .iter()
+                .zip(runs)
+                .map(|(&n, at)| value(&at[e], id, n))
+                .collect();
+            if values.iter().all(Option::is_none) {
+                continue;
+            }
+            let per_op: Vec<Option<f64>> = sizes
+                .iter()
+                .zip(&values)
+                .map(|(&n, v)| Some(v.as_ref()? / scale_row(id, n)?.1))
+                .collect();
+            let _ = write!(w, "| {label} | {per} |");
+            for v in &values {
+                let text = v.map_or("—".into(), |v| format_value(row.kind, v));
+                let _ = write!(w, " {text} |");
+            }
+            for v in &per_op {
+                let text = v.map_or("—".into(), |v| format_per_op(row.kind, v));
+                let _ = write!(w, " {text} |");
+            }
+            let ratio = match (per_op[first], per_op[last]) {
+                (Some(a), Some(b)) if a > 0.0 => format!("{:.2}", b / a),
+                _ => "—".into(),
+            };
+            let _ = writeln!(w, " {ratio} |");
+        }
+        let _ = writeln!(w);
+    }
+    let _ = writeln!(
+        w,
+        "Per op: a timing row divided by the operations it times (a range of {} \
+         entries is one operation; compaction is divided by the keys alive after \
+         it), a size row by the keys it holds. The last column is the cost per \
+         operation at {} keys over that at {}: 1.00 means the cost does not grow \
+         with the keys held. Above {} keys the bulk load commits {} puts at a time.",
+        workload::SCAN_LEN,
+        sizes_text[last],
+        sizes_text[first],
+        count(workload::BULK_COMMIT as u64),
+        count(workload::BULK_COMMIT as u64),
+    );
+    md
 }

@@ -25,6 +25,10 @@ pub const INDIVIDUAL_WRITES: usize = 1_000;
 pub const BATCHES: usize = 100;
 pub const BATCH_SIZE: usize = 1_000;
 pub const SCAN_LEN: usize = 10;
+/// The bulk load commits at most this many puts at a time: one commit of ten
+/// million pairs would pass Lightning DB's 1 GiB commit limit (and most
+/// engines' comfort). Up to a million keys the bulk load is one commit.
+pub const BULK_COMMIT: usize = 1_000_000;
 pub const READ_THREADS: [usize; 3] = [2, 4, 8];
 
 /// Keys after the write phase.
@@ -110,7 +114,12 @@ pub fn write<S: Store>(n: usize, dir: &Path) {
     let mut store = S::open(dir);
 
     let t = Instant::now();
-    store.commit_puts(&mut (0..n).map(|_| pairs.next_pair()));
+    let mut left = n;
+    while left > 0 {
+        let now = left.min(BULK_COMMIT);
+        store.commit_puts(&mut (0..now).map(|_| pairs.next_pair()));
+        left -= now;
+    }
     let ms = emit_ms("bulk_load", t);
     eprintln!("  bulk load of {n}: {ms:.0} ms");
 
