@@ -349,22 +349,6 @@ impl Index {
         }
     }
 
-    /// The location of `probe`'s key to change in place (copying the path to it
-    /// from any other version that shares it).
-    pub fn get_mut(&mut self, probe: &Probe) -> Option<&mut Loc> {
-        self.get(probe)?;
-        let mut node = Arc::make_mut(&mut self.root);
-        loop {
-            node = match node {
-                Node::Branch(branch) => {
-                    let c = branch.child_for(probe);
-                    Arc::make_mut(&mut branch.children[c])
-                }
-                Node::Leaf(leaf) => return leaf.search(probe).ok().map(|i| &mut leaf.locs[i]),
-            }
-        }
-    }
-
     /// Sets the location of `key`, returning the one it replaces.
     pub fn insert(&mut self, key: Key, loc: Loc) -> Option<Loc> {
         match insert_into(Arc::make_mut(&mut self.root), key, loc, true) {
@@ -801,7 +785,6 @@ mod tests {
     enum Op {
         Insert(u16),
         Remove(u16),
-        Relocate(u16),
         Snapshot,
     }
 
@@ -809,7 +792,6 @@ mod tests {
         prop_oneof![
             4 => (0u16..3000).prop_map(Op::Insert),
             3 => (0u16..3000).prop_map(Op::Remove),
-            1 => (0u16..3000).prop_map(Op::Relocate),
             1 => Just(Op::Snapshot),
         ]
     }
@@ -844,12 +826,6 @@ mod tests {
                     Op::Remove(k) => {
                         let key = key_of(k);
                         prop_assert_eq!(index.remove(&Probe::new(&key)), model.remove(&key));
-                    }
-                    Op::Relocate(k) => {
-                        let key = key_of(k);
-                        let got = index.get_mut(&Probe::new(&key)).map(|l| { l.offset += 1; *l });
-                        let want = model.get_mut(&key).map(|l| { l.offset += 1; *l });
-                        prop_assert_eq!(got, want);
                     }
                     Op::Snapshot => snapshots.push((index.clone(), model.clone())),
                 }

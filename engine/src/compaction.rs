@@ -8,17 +8,22 @@
 //! 2. Copy each live record of the snapshot that lives in an input into new
 //!    segments written under temporary names; seal, sync, rename, sync directory.
 //!    A crash here leaves temporary files, removed at the next open.
-//! 3. Under the writer lock, point every index entry that still refers to its old
-//!    location at the copy (entries overwritten meanwhile keep their newer value).
-//! 4. Write a checkpoint of that index. A crash before it completes leaves the old
-//!    checkpoint and all inputs in place; the copies are then replayed like any
-//!    uncovered segment and, carrying the records' own sequence numbers, change
-//!    nothing.
+//! 3. Write the index file of the snapshot with every copied key at its copy: a
+//!    checkpoint as of the snapshot's commit, covering the sealed segments that
+//!    stay and the copies. A crash before its rename leaves the old checkpoint
+//!    and all inputs in place; the copies are then replayed like any uncovered
+//!    segment and, carrying the records' own sequence numbers, change nothing.
+//!    A crash after it leaves inputs the checkpoint does not need, which
+//!    recovery removes.
+//! 4. Under the writer lock, rebase the index on that file: the changes since
+//!    the snapshot stay over it, so a key written or deleted while its record was
+//!    copied keeps its newer state (the index is pinned from step 1, so a
+//!    deletion leaves a removal there).
 //! 5. Remove the inputs. Snapshots that still read them keep their mappings.
 //!
 //! Deletes are not copied. A put older than a delete is either in an input too
 //! (and all inputs go away together) or in a sealed segment left as it was, which
-//! the checkpoint of step 4 covers: recovery never replays it, so the put cannot
+//! the checkpoint of step 3 covers: recovery never replays it, so the put cannot
 //! come back.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,10 +34,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::format::{self, EntryKind};
 use crate::index::{Key, Loc};
-use crate::maintenance;
+use crate::index_file::IndexFile;
 use crate::reports::CompactionReport;
 use crate::segment::{file_len, segment_path, Segment, TEMP_SUFFIX};
 use crate::shared::Shared;
@@ -210,8 +216,40 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
     }
     let bytes_after: u64 = outputs.iter().map(|o| o.len).sum();
 
-    shared.install_compaction(&relocations, &inputs, segments)?;
-    maintenance::checkpoint(shared)?;
+    // The snapshot's records are synced (the roll sealed their segments), and
+    // the copies are: the checkpoint may cover both.
+    shared.log.sync_to(version.seq)?;
+    let covered: BTreeSet<u32> = version
+        .segments
+        .keys()
+        .copied()
+        .filter(|id| Some(*id) != active && !inputs.contains(id))
+        .chain(outputs.iter().map(|o| o.id))
+        .collect();
+    // The copies were made in key order, so each relocation is met in turn by
+    // the walk over the snapshot; a record's place names it alone.
+    let mut moves = relocations.iter().peekable();
+    let entries = version.index.iter().map(|entry| {
+        let (key, loc) = entry?;
+        match moves.next_if(|(_, old, _)| *old == loc) {
+            Some((_, _, new)) => Ok((key, *new)),
+            None => Ok((key, loc)),
+        }
+    });
+    checkpoint::write(
+        &shared.dir,
+        version.seq,
+        &covered,
+        version.index.len(),
+        entries,
+    )?;
+    debug_assert!(
+        moves.next().is_none(),
+        "every relocation is in the snapshot"
+    );
+    let file = IndexFile::open(&checkpoint::path(&shared.dir))?;
+    shared.install_compaction(Arc::new(file), version.seq, &relocations, &inputs, segments)?;
+    shared.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
     for id in &inputs {
         let p = segment_path(&shared.dir, *id);
         std::fs::remove_file(&p).map_err(|e| Error::io(p.display(), e))?;

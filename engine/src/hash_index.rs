@@ -178,8 +178,6 @@ pub enum Change {
     /// The key at `old` was deleted. With `hide`, its slot says so (an index
     /// file below holds the key, or will); without, the slot goes.
     Delete { old: Loc, hide: bool },
-    /// The key moves from `old` to `new` if the map still points at `old`.
-    Relocate { old: Loc, new: Loc },
 }
 
 fn apply_in(shard: &mut Shard, hash: u64, change: Change) {
@@ -191,14 +189,6 @@ fn apply_in(shard: &mut Shard, hash: u64, change: Change) {
             }
         }
         Change::Delete { old, hide: true } => remove_in(shard, hash, Some(old)),
-        // A key of the index file that no change has touched has no slot yet.
-        Change::Relocate { old, new } => match shard.get_mut(&hash) {
-            Some(slot) if *slot == Slot::at(old) => *slot = Slot::at(new),
-            Some(_) => {}
-            None => {
-                shard.insert(hash, Slot::at(new));
-            }
-        },
     }
 }
 
@@ -299,8 +289,8 @@ mod tests {
                 let moved = loc(200_000 + i as u32);
                 changes.push((
                     hash,
-                    Change::Relocate {
-                        old: second,
+                    Change::Put {
+                        old: Some(second),
                         new: moved,
                     },
                 ));

@@ -179,34 +179,22 @@ impl KeyIndex {
         Some(Removal { old, marked })
     }
 
-    /// Points `probe`'s key at `new` if it is still at `old`, which a snapshot
-    /// over the same file, taken after `pin`, found.
-    ///
-    /// A key the changes do not name now was not named in the snapshot either:
-    /// since `pin` a deleted key leaves a removal, and only `rebased` (which
-    /// changes the file too) takes changes away. The snapshot's `old` then came
-    /// from the file, where the key still is, so the file is not searched
-    /// again.
-    pub fn relocate(&mut self, probe: &Probe, old: Loc, new: Loc) -> bool {
-        match self.changes.get(probe) {
-            Some(loc) if *loc == old => {
-                *self.changes.get_mut(probe).expect("found just above") = new;
+    /// Counts the records a compaction copied at their copies' lengths, after
+    /// `rebased` on the file that names the copies. A key changed since the
+    /// snapshot the copies were made from is in the changes (the index was
+    /// pinned), and its record is not the copy.
+    pub fn relocated<'k>(&mut self, moves: impl Iterator<Item = (&'k [u8], Loc, Loc)>) {
+        for (key, old, new) in moves {
+            if self.changes.len() == 0 || self.changes.get(&Probe::new(key)).is_none() {
+                self.live_bytes = self.live_bytes - u64::from(old.len) + u64::from(new.len);
             }
-            Some(_) => return false,
-            None if self.base.is_some() => {
-                debug_assert_eq!(self.in_base(probe.bytes()), Some(old));
-                self.changes.insert(Key::new(probe.bytes()), new);
-            }
-            None => return false,
         }
-        self.live_bytes = self.live_bytes - u64::from(old.len) + u64::from(new.len);
-        true
     }
 
     /// The same entries over `file`, a checkpoint of this index as of commit
-    /// `seq`: changes up to `seq` are in the file and leave memory. No entry
-    /// was relocated since that snapshot (a relocation keeps the record's
-    /// `seq`): compaction and checkpoints take turns under the maintenance lock.
+    /// `seq`: changes up to `seq` are in the file and leave memory. Records
+    /// keep their `seq` when a compaction copies them, so a copy is never
+    /// newer than the snapshot it was copied from.
     pub fn rebased(&self, file: Arc<IndexFile>, seq: u64) -> KeyIndex {
         let mut changes = Index::new();
         for (key, loc) in self.changes.iter().filter(|(_, l)| l.seq > seq) {
@@ -410,16 +398,16 @@ mod tests {
     enum Op {
         Put(u8),
         Remove(u8),
-        Relocate(u8),
-        Checkpoint,
+        /// A checkpoint; with `true`, a compaction's, which also moves the
+        /// records of every key whose byte is odd.
+        Checkpoint(bool),
     }
 
     fn op_strategy() -> impl Strategy<Value = Op> {
         prop_oneof![
             4 => any::<u8>().prop_map(Op::Put),
             3 => any::<u8>().prop_map(Op::Remove),
-            1 => any::<u8>().prop_map(Op::Relocate),
-            1 => Just(Op::Checkpoint),
+            1 => any::<bool>().prop_map(Op::Checkpoint),
         ]
     }
 
@@ -433,13 +421,13 @@ mod tests {
 
     proptest! {
         #[test]
-        // Writes, removals, relocations and checkpoints in any order leave the
+        // Writes, removals, checkpoints and compactions in any order leave the
         // merged view equal to a sorted map given the same writes, from both ends.
         fn the_merged_view_is_the_map_of_the_writes(ops in prop::collection::vec(op_strategy(), 1..200)) {
             let dir = tempfile::tempdir().unwrap();
             let mut index = KeyIndex::new();
             let mut model: BTreeMap<Vec<u8>, Loc> = BTreeMap::new();
-            let mut pending: Option<(u64, KeyIndex)> = None;
+            let mut pending: Option<(u64, KeyIndex, bool)> = None;
             for (i, op) in ops.iter().enumerate() {
                 let seq = i as u64 + 1;
                 match op {
@@ -450,27 +438,42 @@ mod tests {
                     Op::Remove(k) => {
                         prop_assert_eq!(index.remove(&Probe::new(&key(*k)), seq).map(|r| r.old), model.remove(&key(*k)));
                     }
-                    // Compaction and checkpoints take turns (the maintenance lock).
-                    Op::Relocate(k) if pending.is_none() => {
-                        if let Some(old) = model.get(&key(*k)).copied() {
-                            let new = Loc { segment: old.segment + 1, ..old };
-                            prop_assert!(index.relocate(&Probe::new(&key(*k)), old, new));
-                            prop_assert!(!index.relocate(&Probe::new(&key(*k)), old, new));
-                            model.insert(key(*k), new);
-                        }
-                    }
-                    Op::Relocate(_) => {}
-                    Op::Checkpoint => {
-                        // A checkpoint of this commit's snapshot, made while the
-                        // writes that follow, up to the next checkpoint, land.
-                        if let Some((file_seq, snapshot)) = pending.take() {
+                    Op::Checkpoint(compact) => {
+                        // A checkpoint (or compaction) of this commit's snapshot,
+                        // made while the writes that follow, up to the next one,
+                        // land.
+                        if let Some((file_seq, snapshot, compacted)) = pending.take() {
+                            let moves: Vec<(Vec<u8>, Loc, Loc)> = if compacted {
+                                snapshot
+                                    .iter()
+                                    .map(|e| e.unwrap())
+                                    .filter(|(k, _)| k[k.len() - 1] % 2 == 1)
+                                    .map(|(k, old)| (k.to_vec(), old, Loc { segment: old.segment + 1, len: old.len + 1, ..old }))
+                                    .collect()
+                            } else {
+                                Vec::new()
+                            };
+                            let mut moved = moves.iter().peekable();
+                            let entries = snapshot.iter().map(|e| {
+                                let (k, l) = e?;
+                                Ok(match moved.next_if(|m| m.1 == l) {
+                                    Some(m) => (k, m.2),
+                                    None => (k, l),
+                                })
+                            });
                             let path = dir.path().join(format!("index{i}"));
-                            crate::index_file::write(&path, file_seq, &BTreeSet::new(), snapshot.len(), snapshot.iter()).unwrap();
+                            crate::index_file::write(&path, file_seq, &BTreeSet::new(), snapshot.len(), entries).unwrap();
                             let file = Arc::new(IndexFile::open(&path).unwrap());
                             index = index.rebased(file, file_seq);
+                            index.relocated(moves.iter().map(|(k, old, new)| (&k[..], *old, *new)));
+                            for (k, old, new) in &moves {
+                                if model.get(k) == Some(old) {
+                                    model.insert(k.clone(), *new);
+                                }
+                            }
                         }
                         index.pin(seq);
-                        pending = Some((seq, index.clone()));
+                        pending = Some((seq, index.clone(), *compact));
                     }
                 }
                 prop_assert_eq!(index.len(), model.len());
@@ -505,26 +508,35 @@ mod tests {
     }
 
     #[test]
-    // A compaction pins the index, copies a key's record, and relocates the
-    // key; a commit deleting the key meanwhile must win.
+    // A compaction pins the index, copies a key's record, and writes the file
+    // of its snapshot with the key at the copy; a commit deleting the key
+    // meanwhile must win.
     fn a_key_deleted_while_its_record_is_copied_stays_deleted() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("index");
         let in_file = (b"in-file".to_vec(), loc(1, 1));
         crate::index_file::write(&path, 1, &BTreeSet::new(), 1, [Ok(in_file)].into_iter()).unwrap();
         let mut index = KeyIndex::on(Arc::new(IndexFile::open(&path).unwrap()));
-        for (k, seq) in [(&b"changed"[..], 2), (&b"in-file"[..], 3)] {
-            let old = index.get(&Probe::new(k)).unwrap();
-            if old.is_none() {
-                index.insert(Key::new(k), loc(seq, seq as u32));
-            }
-            index.pin(seq);
-            let old = index.get(&Probe::new(k)).unwrap().unwrap();
-            assert!(index.remove(&Probe::new(k), seq + 10).unwrap().marked);
-            let new = Loc { segment: 9, ..old };
-            assert!(!index.relocate(&Probe::new(k), old, new), "{k:?}");
+        index.insert(Key::new(b"changed"), loc(2, 2));
+        index.pin(2);
+        let snapshot = index.clone();
+        for k in [&b"changed"[..], b"in-file"] {
+            assert!(index.remove(&Probe::new(k), 3).unwrap().marked, "{k:?}");
+        }
+        let moves: Vec<(Vec<u8>, Loc, Loc)> = snapshot
+            .iter()
+            .map(|e| e.unwrap())
+            .map(|(k, old)| (k.to_vec(), old, Loc { segment: 9, ..old }))
+            .collect();
+        let path = dir.path().join("compacted");
+        let entries = moves.iter().map(|(k, _, new)| Ok((k, *new)));
+        crate::index_file::write(&path, 2, &BTreeSet::new(), moves.len(), entries).unwrap();
+        index = index.rebased(Arc::new(IndexFile::open(&path).unwrap()), 2);
+        index.relocated(moves.iter().map(|(k, old, new)| (&k[..], *old, *new)));
+        for k in [&b"changed"[..], b"in-file"] {
             assert_eq!(index.get(&Probe::new(k)).unwrap(), None, "{k:?}");
         }
-        assert_eq!(index.len(), 0);
+        assert_eq!(index.iter().count(), 0);
+        assert_eq!((index.len(), index.live_bytes()), (0, 0));
     }
 }

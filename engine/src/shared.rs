@@ -604,9 +604,9 @@ impl Shared {
     pub(crate) fn roll_for_compaction(&self) -> Result<Arc<Version>> {
         let mut guard = self.writer.lock();
         let w = guard.as_mut().ok_or_else(Error::closed)?;
-        // Keys deleted while the copies are made leave a removal, which tells
-        // the relocation of their copy that they are gone (`relocate`); the
-        // checkpoint that ends the compaction takes them away.
+        // Keys deleted while the copies are made leave a removal, which keeps
+        // them hidden over the index file the compaction writes from this
+        // snapshot; the file after it takes the removals away.
         w.index.pin(w.next_seq - 1);
         if w.log.active_len() > 0 {
             let last_seq = w.next_seq - 1;
@@ -616,33 +616,32 @@ impl Shared {
         Ok(self.materialize(Some(w)))
     }
 
-    /// Swaps compacted segments in: entries still pointing at their old location
-    /// move to the new one; the input segments leave the table.
+    /// Swaps compacted segments in under `file`, the index file of the
+    /// compaction's snapshot (commit `seq`) with the copied keys at their
+    /// copies: the changes since stay over it, and the inputs leave the table.
     pub(crate) fn install_compaction(
         &self,
+        file: Arc<IndexFile>,
+        seq: u64,
         relocations: &[(Key, Loc, Loc)],
         inputs: &BTreeSet<u32>,
         outputs: Vec<Arc<Segment>>,
     ) -> Result<Arc<Version>> {
         let mut guard = self.writer.lock();
         let w = guard.as_mut().ok_or_else(Error::closed)?;
-        // The outputs join the point-read table before the hash index points into
+        // The outputs join the point-read table before the file points into
         // them; the inputs leave it after, when nothing points into them.
         let mut with_outputs = (*w.segments).clone();
         for seg in &outputs {
             with_outputs.insert(seg.id, seg.clone());
         }
         self.tables.store(Arc::new(with_outputs));
-        let hash = self.hash.load();
-        let mut changes = Vec::with_capacity(relocations.len());
-        for (key, old, new) in relocations {
-            // Entries overwritten since the copy was made keep their newer value.
-            if w.index.relocate(&Probe::new(key), *old, *new) {
-                let (old, new) = (*old, *new);
-                changes.push((hash.hash(key), Change::Relocate { old, new }));
-            }
-        }
-        hash.apply(&changes);
+        w.index = w.index.rebased(file.clone(), seq);
+        w.index
+            .relocated(relocations.iter().map(|(k, old, new)| (&k[..], *old, *new)));
+        let hash = HashIndex::build(w.index.changes());
+        self.base.store(Some(file));
+        self.hash.store(Arc::new(hash));
         let segments = Arc::make_mut(&mut w.segments);
         for id in inputs {
             if let Some(seg) = segments.remove(id) {
