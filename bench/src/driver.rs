@@ -168,9 +168,11 @@ fn run_engine(n: usize, dir: &Path, engine: &str, page_cache_dropped: bool) -> E
     };
     if run_phase(&mut run, n, &engine_dir, "write", &[]) {
         if crate::engines::is_lightning(engine) {
-            // The first open replays the log, as every open after a plain
-            // close() does; it then checkpoints, and the second open loads
-            // the checkpoint.
+            // The first open replays the log written since the last
+            // checkpoint, as every open after a plain close() does (at a
+            // million keys the background thread may or may not have written
+            // one before the close); it then checkpoints, and the second open
+            // loads the checkpoint.
             run_phase(
                 &mut run,
                 n,
