@@ -462,15 +462,6 @@ impl IndexFile {
         Ok(())
     }
 
-    /// Checks the block that would hold `key`, so that a lookup of it later
-    /// cannot fail.
-    pub fn check_key(&self, key: &[u8]) -> Result<()> {
-        if let Some(block) = self.block_for(key, false)? {
-            self.block_bytes(block)?;
-        }
-        Ok(())
-    }
-
     /// The location of `key`'s newest value, if the file holds it: an ordered
     /// lookup.
     pub fn get(&self, key: &[u8]) -> Result<Option<Loc>> {

@@ -103,25 +103,14 @@ impl KeyIndex {
         &self.changes
     }
 
-    /// Reads the part of the file that holds `key`, if any, checking it: the
-    /// writer calls it for every key of a commit before the commit is written,
-    /// so that changing the index after cannot fail.
-    pub fn check(&self, key: &[u8]) -> Result<()> {
+    /// The file's entry of `key`, read through a checked part of the file. The
+    /// writer looks up every key of a commit before the commit is written and
+    /// hands the answer to `insert_over` or `remove_over`: changing the index
+    /// after cannot fail, and the file is searched once a key.
+    pub fn in_file(&self, key: &[u8]) -> Result<Option<Loc>> {
         match &self.base {
-            Some(base) => base.check_key(key),
-            None => Ok(()),
-        }
-    }
-
-    /// The file's entry of `key`, in a part the writer has checked (`check`);
-    /// a part that fails its check is taken to hold nothing.
-    fn in_base(&self, key: &[u8]) -> Option<Loc> {
-        match self.base.as_ref()?.get(key) {
-            Ok(loc) => loc,
-            Err(e) => {
-                log::error!("{e}");
-                None
-            }
+            Some(base) => base.get(key),
+            None => Ok(None),
         }
     }
 
@@ -140,10 +129,18 @@ impl KeyIndex {
     }
 
     /// Sets the location of `key`, returning the one it replaces.
+    #[cfg(test)]
     pub fn insert(&mut self, key: Key, loc: Loc) -> Option<Loc> {
-        let old = match self.changes.insert(key.clone(), loc) {
+        let in_file = self.in_file(&key).unwrap();
+        self.insert_over(key, loc, in_file)
+    }
+
+    /// Sets the location of `key`, returning the one it replaces; `in_file` is
+    /// the file's entry of the key (`in_file`).
+    pub fn insert_over(&mut self, key: Key, loc: Loc, in_file: Option<Loc>) -> Option<Loc> {
+        let old = match self.changes.insert(key, loc) {
             Some(old) => live(&old),
-            None => self.in_base(&key),
+            None => in_file,
         };
         match old {
             Some(old) => self.live_bytes -= u64::from(old.len),
@@ -161,14 +158,26 @@ impl KeyIndex {
     }
 
     /// Removes `probe`'s key, deleted by commit `seq`.
+    #[cfg(test)]
     pub fn remove(&mut self, probe: &Probe, seq: u64) -> Option<Removal> {
+        let in_file = self.in_file(probe.bytes()).unwrap();
+        self.remove_over(probe, seq, in_file)
+    }
+
+    /// Removes `probe`'s key, deleted by commit `seq`; `in_file` is the file's
+    /// entry of the key (`in_file`).
+    pub fn remove_over(
+        &mut self,
+        probe: &Probe,
+        seq: u64,
+        in_file: Option<Loc>,
+    ) -> Option<Removal> {
         let changed = self.changes.get(probe).copied();
         if changed.is_some_and(|l| l.segment == REMOVED) {
             return None;
         }
-        let in_base = self.in_base(probe.bytes());
-        let old = changed.or(in_base)?;
-        let marked = self.pinned.is_some() || in_base.is_some();
+        let old = changed.or(in_file)?;
+        let marked = self.pinned.is_some() || in_file.is_some();
         if marked {
             self.changes.insert(Key::new(probe.bytes()), removal(seq));
         } else {

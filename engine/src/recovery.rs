@@ -169,16 +169,14 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         .map(|(k, (seq, l))| (crate::index::prefix_of(k), k, seq, l))
         .collect();
     changes.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-    for (_, key, _, _) in &changes {
-        index.check(key)?;
-    }
     for (_, key, seq, loc) in changes {
+        let in_file = index.in_file(key)?;
         match loc {
             Some(loc) => {
-                index.insert(Key::new(key), loc);
+                index.insert_over(Key::new(key), loc, in_file);
             }
             None => {
-                index.remove(&Probe::new(key), seq);
+                index.remove_over(&Probe::new(key), seq, in_file);
             }
         }
     }

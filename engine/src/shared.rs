@@ -136,6 +136,9 @@ pub(crate) struct Placed {
     offset: u32,
     /// Its index in the commit's writes.
     op: u32,
+    /// The index file's entry of its key, looked up before the commit is
+    /// written (`KeyIndex::in_file`).
+    in_file: Option<Loc>,
 }
 
 #[derive(Default)]
@@ -449,11 +452,6 @@ impl Shared {
             let mut guard = self.writer.lock();
             let w = guard.as_mut().ok_or_else(Error::closed)?;
             self.log.check_not_poisoned()?;
-            // Every part of the index file the commit will look in, checked
-            // before the commit is written.
-            for (k, _) in ops {
-                w.index.check(k)?;
-            }
             if let Some(snap) = snapshot_seq {
                 self.tracker
                     .lock()
@@ -483,6 +481,7 @@ impl Shared {
                 hash: 0,
                 offset: 0,
                 op: i as u32,
+                in_file: None,
             }));
             if placed.len() > 1 {
                 placed.sort_unstable_by(|a, b| {
@@ -501,6 +500,21 @@ impl Shared {
                     prefetch::line(&ops[ahead.op as usize]);
                 }
                 sorted.push(ops[placed[j].op as usize]);
+            }
+            // The index file's entry of each key, in key order (neighbours share
+            // its blocks), before the commit is written: a part of the file that
+            // fails its check fails the commit, not the index update after it.
+            if w.index.base().is_some() {
+                for (p, (k, _)) in placed.iter_mut().zip(&sorted) {
+                    match w.index.in_file(k) {
+                        Ok(found) => p.in_file = found,
+                        Err(e) => {
+                            w.buf = buf;
+                            w.placed = placed;
+                            return Err(e);
+                        }
+                    }
+                }
             }
             let frame = format::begin_frame(&mut buf, seq);
             let start = frame.start;
@@ -564,11 +578,11 @@ impl Shared {
                             offset: (at + p.offset as u64) as u32,
                             len: len as u32,
                         };
-                        let old = w.index.insert(Key::new(k), new);
+                        let old = w.index.insert_over(Key::new(k), new, p.in_file);
                         Some(Change::Put { old, new })
                     }
                     None => {
-                        let removal = w.index.remove(&Probe::new(k), seq);
+                        let removal = w.index.remove_over(&Probe::new(k), seq, p.in_file);
                         removal.map(|r| Change::Delete {
                             old: r.old,
                             hide: r.marked,

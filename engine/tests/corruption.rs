@@ -293,6 +293,76 @@ fn damage_to_the_index_file_is_refused_when_read_never_trusted() {
 }
 
 #[test]
+// A commit looks up its keys in the index file before it is written: a write
+// whose key lies in a damaged part of the file is refused and leaves nothing
+// behind, and the writes beside it go on.
+fn a_write_over_a_damaged_index_file_is_refused_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let n = 300u32;
+    build(&dir, n);
+    Database::open(&dir, Config::default())
+        .unwrap()
+        .checkpoint()
+        .unwrap();
+    let old = |i: u32| format!("value-{i:04}-{}", "x".repeat(50)).into_bytes();
+    let new = |i: u32| format!("new-{i:04}").into_bytes();
+    let key = |i: u32| format!("key{i:04}").into_bytes();
+    let config = Config {
+        sync_mode: lightning_db::SyncMode::Off,
+        ..Config::default()
+    };
+    let good = fs::read(dir.join("index.ckpt")).unwrap();
+    let work = tmp.path().join("work");
+    let mut refused_writes = 0;
+    for at in (0..good.len()).step_by(good.len() / 60 + 1) {
+        let _ = fs::remove_dir_all(&work);
+        copy_dir(&dir, &work);
+        flip(&work.join("index.ckpt"), at);
+        let Ok(db) = Database::open(&work, config.clone()) else {
+            continue;
+        };
+        let mut written = vec![false; n as usize];
+        for i in 0..n {
+            let result = if i % 3 == 0 {
+                db.delete(&key(i)).map(drop)
+            } else {
+                db.put(&key(i), &new(i))
+            };
+            match result {
+                Ok(()) => written[i as usize] = true,
+                Err(e) => {
+                    assert_eq!(e.kind(), ErrorKind::CorruptedData, "byte {at}: {e}");
+                    refused_writes += 1;
+                }
+            }
+        }
+        let check = |db: &Database, when: &str| {
+            for i in 0..n {
+                let expected = match (written[i as usize], i % 3 == 0) {
+                    (true, true) => None,
+                    (true, false) => Some(new(i)),
+                    (false, _) => Some(old(i)),
+                };
+                match db.get(&key(i)) {
+                    Ok(v) => assert_eq!(v, expected, "byte {at}, key {i}, {when}"),
+                    // Only a key the file holds in a damaged part, unchanged.
+                    Err(e) => {
+                        assert_eq!(e.kind(), ErrorKind::CorruptedData, "byte {at}: {e}");
+                        assert!(!written[i as usize], "byte {at}, key {i}, {when}");
+                    }
+                }
+            }
+        };
+        check(&db, "before reopening");
+        db.close().unwrap();
+        let db = Database::open(&work, config.clone()).unwrap();
+        check(&db, "after reopening");
+    }
+    assert!(refused_writes > 0, "no write met the damage");
+}
+
+#[test]
 fn random_damage_never_yields_wrong_bytes_or_a_panic() {
     use rand::Rng;
     let tmp = tempfile::tempdir().unwrap();
