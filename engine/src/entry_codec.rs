@@ -115,6 +115,24 @@ pub(crate) struct Parts<'a> {
     pub loc: Loc,
 }
 
+impl Parts<'_> {
+    /// Whether this entry's key sorts after `prev`, the key of the entry
+    /// before it. The writer shares the longest common prefix, so the first
+    /// byte after it decides; a made-up file that shares less is compared in
+    /// full.
+    #[inline]
+    pub(crate) fn follows(&self, prev: &[u8]) -> bool {
+        match (prev.get(self.shared), self.suffix.first()) {
+            // `prev` is a prefix of this key.
+            (None, Some(_)) => true,
+            (Some(&p), Some(&s)) if s != p => s > p,
+            // This key is `prev` or a prefix of it.
+            (_, None) => false,
+            (Some(_), Some(_)) => &prev[self.shared..] < self.suffix,
+        }
+    }
+}
+
 /// Reads the entry after one whose key is `prev_key_len` bytes long and whose
 /// location is `prev`, without building its key; `None` if it is malformed.
 #[inline]
@@ -208,5 +226,28 @@ impl<'a> Reader<'a> {
         let value = leb128::read::unsigned(&mut rest).ok()?;
         self.pos += before - rest.len();
         Some(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        // Any split of a key into a shared part and a suffix, as a made-up
+        // file may write, orders like the keys themselves.
+        fn follows_agrees_with_the_order_of_the_keys(
+            prev in prop::collection::vec(0u8..4, 0..6),
+            shared in 0usize..7,
+            suffix in prop::collection::vec(0u8..4, 0..6),
+        ) {
+            let shared = shared.min(prev.len());
+            let key: Vec<u8> = prev[..shared].iter().chain(&suffix).copied().collect();
+            let loc = Loc { seq: 1, segment: 1, offset: 0, len: 1 };
+            let parts = Parts { shared, suffix: &suffix, loc };
+            prop_assert_eq!(parts.follows(&prev), key > prev);
+        }
     }
 }

@@ -376,21 +376,25 @@ impl IndexFile {
         into.locs.clear();
         into.block = block;
         let mut r = Reader::new(self.block_bytes(block)?, 0);
-        let mut key = Vec::new();
-        let mut prev = None;
+        let mut prev: Option<(usize, Loc)> = None;
         while !r.at_end() {
-            let loc = entry_codec::decode_entry(&mut r, self.seq, &mut key, prev)
+            let prev_key = prev.map_or(&[][..], |_| into.key(into.locs.len() - 1));
+            let e = entry_codec::decode_parts(&mut r, self.seq, prev_key.len(), prev.map(|p| p.1))
                 .ok_or_else(|| self.corrupt(format!("malformed entry in block {block}")))?;
             // A file with good checksums holds what the writer wrote; these
             // checks cost little and keep a made-up one from breaking the
             // order the readers rely on.
-            if prev.is_some() && into.key(into.locs.len() - 1) >= &key[..] {
+            if prev.is_some() && !e.follows(prev_key) {
                 return Err(self.corrupt(format!("keys out of order in block {block}")));
             }
-            into.keys.extend_from_slice(&key);
+            // Each key is the one before it, up to `shared`, then its suffix.
+            let start = prev.map_or(0, |(start, _)| start);
+            let at = into.keys.len();
+            into.keys.extend_from_within(start..start + e.shared);
+            into.keys.extend_from_slice(e.suffix);
             into.ends.push(into.keys.len() as u32);
-            into.locs.push(loc);
-            prev = Some(loc);
+            into.locs.push(e.loc);
+            prev = Some((at, e.loc));
         }
         if into.locs.len() != self.entries_in(block) {
             return Err(self.wrong_count(block));
@@ -752,14 +756,14 @@ impl<'a> Forward<'a> {
         let (prev_len, prev_loc) = (self.ring[prev].key.len(), self.ring[prev].loc);
         let e = entry_codec::decode_parts(&mut self.reader, file.seq, prev_len, Some(prev_loc))
             .ok_or_else(|| file.corrupt(format!("malformed entry in block {block}")))?;
+        // A file with good checksums holds what the writer wrote; this check
+        // costs little and keeps a made-up one from breaking the order the
+        // readers rely on.
+        let in_order = e.follows(&self.ring[prev].key);
         let mut key = std::mem::take(&mut self.ring[at].key);
         key.clear();
         key.extend_from_slice(&self.ring[prev].key[..e.shared]);
         key.extend_from_slice(e.suffix);
-        // A file with good checksums holds what the writer wrote; this check
-        // costs little and keeps a made-up one from breaking the order the
-        // readers rely on.
-        let in_order = key > self.ring[prev].key;
         self.ring[at] = Decoded {
             key,
             loc: e.loc,
