@@ -159,8 +159,15 @@ impl Segment {
     /// checksum verified.
     #[inline(always)]
     pub fn entry_in(&self, offset: u32, span: Span) -> Result<format::Record<'_>> {
-        let (Span::Exact(len) | Span::AtMost(len)) = span;
-        let (offset, len) = (offset as usize, len as usize);
+        let (offset, len) = match span {
+            Span::Exact(len) => (offset as usize, len as usize),
+            // A record that the segment still holds whole is read even when the
+            // file was cut short after it: its header says where it ends.
+            Span::AtMost(most) => {
+                let held = self.data().len().saturating_sub(offset as usize);
+                (offset as usize, (most as usize).min(held))
+            }
+        };
         let bytes = self
             .record_bytes(offset, len)
             .ok_or_else(|| self.corrupt(offset, "record lies past the end of the file"))?;
@@ -209,8 +216,9 @@ impl Segment {
 pub enum Span {
     /// As the index says.
     Exact(u32),
-    /// What its header says, within this many: a place in the index file's
-    /// table names no length, and the file's record of the segment bounds it.
+    /// What its header says, within this many and within the segment's data:
+    /// a place in the index file's table names no length, and the file's
+    /// record of the segment bounds it.
     AtMost(u32),
 }
 

@@ -363,6 +363,59 @@ fn a_write_over_a_damaged_index_file_is_refused_and_leaves_nothing() {
 }
 
 #[test]
+// The index file's table names a record by its place, bounded by the furthest
+// byte the file refers to in its segment. A segment cut short after that must
+// still serve the records it holds whole, as a scan does, and refuse the rest.
+fn a_covered_segment_cut_short_still_serves_its_whole_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = Config {
+        segment_size: 4096,
+        sync_mode: lightning_db::SyncMode::Off,
+        auto_compact: false,
+        ..Config::default()
+    };
+    let value = vec![b'v'; 500];
+    {
+        let db = Database::create(tmp.path(), config.clone()).unwrap();
+        for i in 0..20u32 {
+            db.put(format!("key{i:03}").as_bytes(), &value).unwrap();
+        }
+        db.checkpoint().unwrap();
+    }
+    let first = &segments(tmp.path())[0];
+    fs::OpenOptions::new()
+        .write(true)
+        .open(first)
+        .unwrap()
+        .set_len(3000)
+        .unwrap();
+    let db = Database::open(tmp.path(), config).unwrap();
+    let (mut whole, mut refused) = (0, 0);
+    for i in 0..20u32 {
+        let key = format!("key{i:03}");
+        match db.get(key.as_bytes()) {
+            Ok(v) => {
+                assert_eq!(v.as_deref(), Some(&value[..]), "{key}");
+                whole += 1;
+            }
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::CorruptedData, "{key}: {e}");
+                refused += 1;
+            }
+        }
+    }
+    assert!(whole >= 4 && refused > 0, "{whole} read, {refused} refused");
+    // A scan reports a damaged record and goes on to the next.
+    let scan: Vec<_> = db.iter().unwrap().collect();
+    let scanned = scan.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(
+        (scanned, scan.len() - scanned),
+        (whole, refused),
+        "a get reads what a scan reads"
+    );
+}
+
+#[test]
 fn random_damage_never_yields_wrong_bytes_or_a_panic() {
     use rand::Rng;
     let tmp = tempfile::tempdir().unwrap();
