@@ -109,6 +109,25 @@ pub mod fuzzing {
         FrameError, FrameStart, Record, FRAME_HEADER_LEN,
     };
     pub use crate::segment::{scan, ScanEnd};
+
+    /// Writes (key, seq, segment, offset, len) entries to `path` with the index file writer.
+    pub fn write_index_file(
+        path: &std::path::Path,
+        seq: u64,
+        covered: &std::collections::BTreeSet<u32>,
+        entries: &[(Vec<u8>, u64, u32, u32, u32)],
+    ) -> crate::Result<()> {
+        let locs = entries.iter().map(|(key, seq, segment, offset, len)| {
+            let loc = crate::index::Loc {
+                seq: *seq,
+                segment: *segment,
+                offset: *offset,
+                len: *len,
+            };
+            Ok((key, loc))
+        });
+        crate::index_file::write(path, seq, covered, entries.len(), locs)
+    }
 }
 
 #[cfg(feature = "fault-injection")]

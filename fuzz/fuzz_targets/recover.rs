@@ -2,8 +2,12 @@
 //!
 //! The input lays out segment files (`NNNNNNNNNN.seg`) made of raw bytes, valid
 //! frames (with puts, deletes, seals, unknown entry kinds), zeros, flipped bytes
-//! and cut tails, optionally an `index.ckpt` checkpoint (raw bytes, or a
-//! well-formed one whose entries may point at real records) and stray files. Then
+//! and cut tails, optionally an `index.ckpt` checkpoint and stray files. The
+//! checkpoint is of either format: the earlier `LDBCKPT3` (raw bytes, or a
+//! well-formed one whose entries may point at real records), or an `LDBCKPT4`
+//! index file written by the engine's own writer (entries built the same way, in
+//! key order or not, with or without duplicates), then maybe damaged by flipped
+//! bytes and a cut tail. Then
 //! `Database::open` must return Ok or an error, never panic or hang. When it
 //! opens: iteration forwards and backwards agree, every key read by the iteration
 //! reads the same through `get`, `len` and `verify` agree with it, a put is
@@ -11,16 +15,17 @@
 //! readable plus the put; a read-only handle then sees the same.
 #![no_main]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use lightning_db::fuzzing::{
-    begin_frame, encode_entry, encode_seal_frame, finish_frame, EntryKind, FrameStart,
+    begin_frame, encode_entry, encode_seal_frame, finish_frame, write_index_file, EntryKind,
+    FrameStart,
 };
 use lightning_db::{Config, Database, ErrorKind, SyncMode};
-use lightning_db_fuzz::{scratch_dir, Key, Pairs};
+use lightning_db_fuzz::{scratch_dir, Key, Pairs, MAX_KEY_SIZE};
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
 enum Seq {
@@ -124,6 +129,26 @@ enum CkptSpec {
         entries: Vec<CkptEntry>,
         damage: Option<(u16, u8)>,
     },
+    /// An index file (`LDBCKPT4`), written by the engine's writer.
+    Index {
+        seq: Seq,
+        covered: Vec<SegRef>,
+        entries: Vec<CkptEntry>,
+        order: Order,
+        /// Bytes to xor, counted from the start or from the end of the file.
+        flips: Vec<(bool, u16, u8)>,
+        /// Bytes to cut off the end of the file.
+        cut: Option<u16>,
+    },
+}
+
+/// The order the index file's entries are given to the writer in. The engine
+/// gives it ascending, unique keys; the reader must refuse the others.
+#[derive(Arbitrary, Debug)]
+enum Order {
+    AsGiven,
+    Sorted,
+    SortedUnique,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -211,12 +236,106 @@ fn build_segment(spec: &SegSpec) -> (Vec<u8>, Vec<Written>) {
 
 const CKPT_MAGIC: &[u8; 8] = b"LDBCKPT3";
 
-fn build_checkpoint(spec: &CkptSpec, ids: &[u32], written: &[Vec<Written>]) -> Vec<u8> {
-    let seg_id = |r: SegRef| match r {
+/// An entry of a checkpoint: (key, seq, segment, offset, len).
+type Row = (Vec<u8>, u64, u32, u32, u32);
+
+fn seg_id(ids: &[u32], r: SegRef) -> u32 {
+    match r {
         SegRef::Nth(n) if !ids.is_empty() => ids[n as usize % ids.len()],
         SegRef::Nth(n) => n as u32,
         SegRef::Id(id) => id,
+    }
+}
+
+/// The first 32 entries, each pointing at a real record or anywhere.
+fn build_rows(entries: &[CkptEntry], ids: &[u32], written: &[Vec<Written>]) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for e in entries.iter().take(32) {
+        let (mut key, mut rseq, segment, offset, len) = match &e.loc {
+            LocSpec::Entry { seg, nth } if !ids.is_empty() => {
+                let s = *seg as usize % ids.len();
+                match written[s].get(*nth as usize % written[s].len().max(1)) {
+                    Some((off, len, key, seq)) => (key.clone(), *seq, ids[s], *off, *len),
+                    None => (Vec::new(), 0, ids[s], 0, 0),
+                }
+            }
+            LocSpec::Entry { seg, nth } => (Vec::new(), 0, *seg as u32, *nth as u32, 0),
+            LocSpec::Raw { seg, offset, len } => (Vec::new(), 0, seg_id(ids, *seg), *offset, *len),
+        };
+        if let Some(k) = &e.key {
+            key = k.0.clone();
+        }
+        if let Some(s) = e.seq {
+            rseq = s.get();
+        }
+        rows.push((key, rseq, segment, offset, len));
+    }
+    rows
+}
+
+/// Writes an index file at `path` with the engine's writer, then damages it
+/// as `flips` and `cut` say. Returns whether a part of it may be refused only
+/// when read (see `Lenience`): bytes were changed, or the entries are not the
+/// ascending, unique, valid-length keys the engine gives the writer.
+fn write_index(path: &Path, spec: &CkptSpec, ids: &[u32], written: &[Vec<Written>]) -> Lenience {
+    let CkptSpec::Index {
+        seq,
+        covered,
+        entries,
+        order,
+        flips,
+        cut,
+    } = spec
+    else {
+        unreachable!("not an index file");
     };
+    let seq = seq.get();
+    let covered: BTreeSet<u32> = covered.iter().take(8).map(|r| seg_id(ids, *r)).collect();
+    let mut rows = build_rows(entries, ids, written);
+    // The writer is trusted: it refuses (with an error, leaving a torn file)
+    // what the engine never gives it, which would not test the reader.
+    rows.retain(|(_, rseq, segment, _, len)| *rseq <= seq && *len != 0 && *segment != u32::MAX);
+    match order {
+        Order::AsGiven => {}
+        Order::Sorted => rows.sort_by(|a, b| a.0.cmp(&b.0)),
+        Order::SortedUnique => {
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            rows.dedup_by(|a, b| a.0 == b.0);
+        }
+    }
+    write_index_file(path, seq, &covered, &rows).expect("write an index file");
+    let made_up =
+        !rows.windows(2).all(|w| w[0].0 < w[1].0) || rows.iter().any(|r| r.0.len() > MAX_KEY_SIZE);
+    let lenience = if made_up {
+        Lenience::RefusedWhenRead
+    } else {
+        Lenience::Strict
+    };
+    if flips.is_empty() && cut.is_none() {
+        return lenience;
+    }
+    let good = std::fs::read(path).unwrap();
+    let mut bytes = good.clone();
+    for &(from_end, at, xor) in flips.iter().take(8) {
+        let at = at as usize % bytes.len();
+        let at = if from_end { bytes.len() - 1 - at } else { at };
+        bytes[at] ^= if xor == 0 { 1 } else { xor };
+    }
+    if let Some(n) = cut {
+        let n = *n as usize % (bytes.len() + 1);
+        bytes.truncate(bytes.len() - n);
+    }
+    let damaged = bytes != good;
+    std::fs::write(path, bytes).unwrap();
+    if damaged {
+        Lenience::RefusedWhenRead
+    } else {
+        lenience
+    }
+}
+
+fn build_checkpoint(spec: &CkptSpec, ids: &[u32], written: &[Vec<Written>]) -> Vec<u8> {
+    let seg_id = |r: SegRef| seg_id(ids, r);
     match spec {
         CkptSpec::Raw { bytes, magic, crc } => {
             let mut out = Vec::new();
@@ -243,29 +362,7 @@ fn build_checkpoint(spec: &CkptSpec, ids: &[u32], written: &[Vec<Written>]) -> V
             for id in &covered {
                 out.extend_from_slice(&id.to_le_bytes());
             }
-            let mut rows = Vec::new();
-            for e in entries.iter().take(32) {
-                let (mut key, mut rseq, segment, offset, len) = match &e.loc {
-                    LocSpec::Entry { seg, nth } if !ids.is_empty() => {
-                        let s = *seg as usize % ids.len();
-                        match written[s].get(*nth as usize % written[s].len().max(1)) {
-                            Some((off, len, key, seq)) => (key.clone(), *seq, ids[s], *off, *len),
-                            None => (Vec::new(), 0, ids[s], 0, 0),
-                        }
-                    }
-                    LocSpec::Entry { seg, nth } => (Vec::new(), 0, *seg as u32, *nth as u32, 0),
-                    LocSpec::Raw { seg, offset, len } => {
-                        (Vec::new(), 0, seg_id(*seg), *offset, *len)
-                    }
-                };
-                if let Some(k) = &e.key {
-                    key = k.0.clone();
-                }
-                if let Some(s) = e.seq {
-                    rseq = s.get();
-                }
-                rows.push((key, rseq, segment, offset, len));
-            }
+            let rows = build_rows(entries, ids, written);
             // The engine writes the index in key order; a checkpoint may not be.
             // Each field is left out where it follows from the previous row, as
             // the engine does (see the engine's checkpoint.rs).
@@ -273,7 +370,7 @@ fn build_checkpoint(spec: &CkptSpec, ids: &[u32], written: &[Vec<Written>]) -> V
             let varint = |out: &mut Vec<u8>, v: u64| {
                 leb128::write::unsigned(out, v).unwrap();
             };
-            let mut prev: Option<&(Vec<u8>, u64, u32, u32, u32)> = None;
+            let mut prev: Option<&Row> = None;
             for row in &rows {
                 let (key, rseq, segment, offset, len) = row;
                 let shared = prev.map_or(0, |p| {
@@ -323,6 +420,7 @@ fn build_checkpoint(spec: &CkptSpec, ids: &[u32], written: &[Vec<Written>]) -> V
             }
             out
         }
+        CkptSpec::Index { .. } => unreachable!("written by write_index"),
     }
 }
 
@@ -330,8 +428,10 @@ fn segment_name(id: u32) -> String {
     format!("{id:010}.seg")
 }
 
-/// Lays the input out in `dir`; returns every key it mentions.
-fn lay_out(dir: &Path, input: &Input) -> Vec<Vec<u8>> {
+/// Lays the input out in `dir`; returns every key it mentions, and whether
+/// the checks are lenient (an index file may refuse parts of itself when read).
+fn lay_out(dir: &Path, input: &Input) -> (Vec<Vec<u8>>, Lenience) {
+    let mut lenience = Lenience::Strict;
     let mut keys = vec![input.put_key.0.clone()];
     let mut ids = Vec::new();
     let mut written = Vec::new();
@@ -353,15 +453,18 @@ fn lay_out(dir: &Path, input: &Input) -> Vec<Vec<u8>> {
         written.push(w);
     }
     if let Some(c) = &input.checkpoint {
-        if let CkptSpec::Built { entries, .. } = c {
+        if let CkptSpec::Built { entries, .. } | CkptSpec::Index { entries, .. } = c {
             keys.extend(
                 entries
                     .iter()
                     .filter_map(|e| e.key.as_ref().map(|k| k.0.clone())),
             );
         }
-        let bytes = build_checkpoint(c, &ids, &written);
-        std::fs::write(dir.join("index.ckpt"), bytes).unwrap();
+        let path = dir.join("index.ckpt");
+        match c {
+            CkptSpec::Index { .. } => lenience = write_index(&path, c, &ids, &written),
+            _ => std::fs::write(path, build_checkpoint(c, &ids, &written)).unwrap(),
+        }
     }
     for s in input.strays.iter().take(4) {
         match s {
@@ -379,7 +482,7 @@ fn lay_out(dir: &Path, input: &Input) -> Vec<Vec<u8>> {
     keys.sort();
     keys.dedup();
     keys.retain(|k| Key(k.clone()).is_valid());
-    keys
+    (keys, lenience)
 }
 
 /// Every item of a full scan: the readable pairs in order, and how many failed.
@@ -401,7 +504,58 @@ fn scan(db: &Database) -> (Pairs, usize) {
     (ok, errs)
 }
 
-fn check_open_database(db: &Database, probe: &[Vec<u8>]) -> (Pairs, usize) {
+/// How much of a database that opened has to agree with itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lenience {
+    Strict,
+    /// The checkpoint is an index file with bytes changed, or made up with
+    /// keys out of order, twice or too long. Opening checks only its footer and
+    /// what that describes; a block or a chunk of the table is checked the first
+    /// time it is read, and refused then (CorruptedData), by design. A scan ends
+    /// at the first refused block, so the two directions see different parts and
+    /// neither counts the entries behind it, which `len` and `verify` do; a get,
+    /// or a put (which checks the block of its key first), of a key in a refused
+    /// part fails. A legacy checkpoint, read whole at open, never opens so. What
+    /// still holds: every error is CorruptedData, every scan is in order, a key
+    /// a scan read reads the same or fails, and a reopen sees what the scan
+    /// before it saw, as does a read-only handle.
+    RefusedWhenRead,
+}
+
+/// The checks of `check_open_database` that hold for a checkpoint whose parts
+/// may be refused when read (`Lenience::RefusedWhenRead`).
+fn check_refused_when_read(db: &Database) -> (Pairs, usize) {
+    let (ok, errs) = scan(db);
+    assert!(ok.windows(2).all(|w| w[0].0 < w[1].0), "keys out of order");
+    let mut back_ok = Vec::new();
+    for item in db.iter().unwrap().rev() {
+        match item {
+            Ok(kv) => back_ok.push(kv),
+            Err(e) => assert_eq!(e.kind(), ErrorKind::CorruptedData, "{e}"),
+        }
+    }
+    back_ok.reverse();
+    assert!(
+        back_ok.windows(2).all(|w| w[0].0 < w[1].0),
+        "keys out of order in reverse"
+    );
+    for (k, v) in ok.iter().chain(&back_ok) {
+        match db.get(k) {
+            Ok(got) => assert_eq!(got.as_ref(), Some(v), "get of a key a scan read"),
+            Err(e) => assert_eq!(e.kind(), ErrorKind::CorruptedData, "{e}"),
+        }
+    }
+    match db.verify() {
+        Ok(report) => assert!(errs == 0 || !report.is_clean(), "unreadable but clean"),
+        Err(e) => assert_eq!(e.kind(), ErrorKind::CorruptedData, "{e}"),
+    }
+    (ok, errs)
+}
+
+fn check_open_database(db: &Database, probe: &[Vec<u8>], lenience: Lenience) -> (Pairs, usize) {
+    if lenience == Lenience::RefusedWhenRead {
+        return check_refused_when_read(db);
+    }
     let (ok, errs) = scan(db);
     assert!(ok.windows(2).all(|w| w[0].0 < w[1].0), "keys out of order");
 
@@ -463,7 +617,7 @@ fn config(input: &Input) -> Config {
 fuzz_target!(|input: Input| {
     let tmp = scratch_dir();
     let dir = tmp.path();
-    let probe = lay_out(dir, &input);
+    let (probe, lenience) = lay_out(dir, &input);
     let cfg = config(&input);
     // A checkpoint that opens has a good checksum, so here it was made up by the
     // fuzzer rather than damaged: it may contradict the segments in ways no crash
@@ -483,13 +637,20 @@ fuzz_target!(|input: Input| {
             return;
         }
     };
-    let (before, errs) = check_open_database(&db, &probe);
+    let (before, errs) = check_open_database(&db, &probe, lenience);
 
     let (pk, pv) = (&input.put_key.0, &input.put_value);
-    let put = input.put_key.is_valid();
+    let mut put = input.put_key.is_valid();
     if put {
-        db.put(pk, pv).expect("put into a database that opened");
-        assert_eq!(db.get(pk).unwrap().as_ref(), Some(pv));
+        match db.put(pk, pv) {
+            Ok(()) => assert_eq!(db.get(pk).unwrap().as_ref(), Some(pv)),
+            // The block its key belongs in is refused (see `Lenience`).
+            Err(e) if lenience == Lenience::RefusedWhenRead => {
+                assert_eq!(e.kind(), ErrorKind::CorruptedData, "{e}");
+                put = false;
+            }
+            Err(e) => panic!("put into a database that opened: {e}"),
+        }
     }
     drop(db);
 
@@ -505,7 +666,7 @@ fuzz_target!(|input: Input| {
         }
         Err(e) => panic!("reopen of a database that opened: {e}"),
     };
-    let (after, after_errs) = check_open_database(&db, &probe);
+    let (after, after_errs) = check_open_database(&db, &probe, lenience);
     let after: BTreeMap<_, _> = after.into_iter().collect();
     if errs == 0 {
         assert_eq!(after_errs, 0);
