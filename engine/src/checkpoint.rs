@@ -178,7 +178,7 @@ pub fn read(dir: &Path) -> Result<Option<Loaded>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(p.display(), e)),
     }
-    if &magic == index_file::MAGIC {
+    if index_file::is_index_file(&magic) {
         return IndexFile::open(&p).map(|f| Some(Loaded::Mapped(f)));
     }
     read_legacy(&p).map(|c| c.map(Loaded::Legacy))

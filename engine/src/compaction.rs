@@ -81,11 +81,19 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
     // Skipping them is safe because the checkpoint written below covers every
     // sealed segment, so a delete dropped here cannot let an older put in a
     // skipped segment come back on replay.
-    let mut live: BTreeMap<u32, u64> = BTreeMap::new();
-    for loc in version.index.values() {
-        let loc = loc?;
-        *live.entry(loc.segment).or_default() += u64::from(loc.len);
-    }
+    // The index keeps each segment's live bytes; over an index file of the
+    // format before, they are counted here.
+    let live: BTreeMap<u32, u64> = match version.index.live_by_segment() {
+        Some(live) => live.clone(),
+        None => {
+            let mut live = BTreeMap::new();
+            for loc in version.index.values() {
+                let loc = loc?;
+                *live.entry(loc.segment).or_default() += u64::from(loc.len);
+            }
+            live
+        }
+    };
     let inputs: BTreeSet<u32> = version
         .segments
         .iter()

@@ -4,14 +4,14 @@
 //! every key in memory.
 //!
 //! ```text
-//! magic "LDBCKPT4" | pad to 4096 | table | block* | checks | fences | meta | footer
+//! magic "LDBCKPT5" | pad to 4096 | table | block* | checks | fences | meta | footer
 //! table  = slot * table_slots, slot = tag:u32 segment:u32 offset:u32
 //! block  = entry* (of entry_codec; each block starts afresh)
 //! checks = crc32:u32 per block | crc32:u32 per 4096 bytes of the table
 //! fences = first-key prefix:u64 per block | block start:u64 per block, and the
 //!          end of the last block
 //! meta   = seq:u64 | covered_count:u32 | covered ids:u32* | key_count:u64
-//!          | live_bytes:u64 | segment_count:u32 | (id:u32 end:u64)*
+//!          | live_bytes:u64 | segment_count:u32 | (id:u32 end:u64 live:u64)*
 //! footer = block_count:u64 | table_slots:u64 | checks at:u64 | fences at:u64
 //!          | meta at:u64 | crc32 of checks, fences and meta:u32 | "LDBINDEX"
 //! ```
@@ -20,9 +20,12 @@
 //! `entry_codec` (each key as the prefix it shares with the one before it and
 //! the rest). An ordered lookup searches the dense array of the blocks'
 //! first-key prefixes (and the first key itself where prefixes tie), then
-//! decodes one block. `(id, end)` names every segment an entry points into and
-//! the furthest byte it points at there, so that recovery checks the segments
-//! without reading the entries.
+//! decodes one block. `(id, end, live)` names every segment an entry points
+//! into, the furthest byte it points at there, so that recovery checks the
+//! segments without reading the entries, and the bytes of the records it names
+//! there, so that a compaction picks its segments without reading the entries
+//! either. Files of the format before (`LDBCKPT4`) have no `live` and are read
+//! as well.
 //!
 //! The table serves point reads without the binary search, as the in-memory
 //! hash index does for the keys changed since: open addressing with linear
@@ -58,7 +61,15 @@ use crate::error::{Error, Result};
 use crate::index::{prefix_of, Key, Loc};
 use crate::sync;
 
-pub const MAGIC: &[u8; 8] = b"LDBCKPT4";
+pub const MAGIC: &[u8; 8] = b"LDBCKPT5";
+/// The format before per-segment live bytes; read, never written.
+const MAGIC_4: &[u8; 8] = b"LDBCKPT4";
+
+/// Whether a file starting with `magic` is an index file of a format this
+/// version reads.
+pub fn is_index_file(magic: &[u8; 8]) -> bool {
+    magic == MAGIC || magic == MAGIC_4
+}
 const END_MAGIC: &[u8; 8] = b"LDBINDEX";
 const FOOTER_LEN: usize = 5 * 8 + 4 + 8;
 /// Where the table starts: a page, so that it can be mapped for writing alone.
@@ -88,12 +99,14 @@ fn home_slot(h: u64, slots: usize) -> usize {
     ((u128::from(h) * slots as u128) >> 64) as usize
 }
 
-/// A segment that entries of the file point into, and the furthest byte they
-/// point at in it.
+/// A segment that entries of the file point into, the furthest byte they
+/// point at in it, and the bytes of the records they name there (`None` in a
+/// file of the format before).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentEnd {
     pub id: u32,
     pub end: u64,
+    pub live: Option<u64>,
 }
 
 pub struct IndexFile {
@@ -147,6 +160,27 @@ pub fn write<K: AsRef<[u8]>>(
     len: usize,
     entries: impl Iterator<Item = Result<(K, Loc)>>,
 ) -> Result<()> {
+    write_format(path, MAGIC, seq, covered, len, entries)
+}
+
+/// A file of the format before, for the tests of its reader.
+#[cfg(test)]
+fn write_format_4<K: AsRef<[u8]>>(
+    path: &Path,
+    len: usize,
+    entries: impl Iterator<Item = Result<(K, Loc)>>,
+) -> Result<()> {
+    write_format(path, MAGIC_4, 100, &BTreeSet::new(), len, entries)
+}
+
+fn write_format<K: AsRef<[u8]>>(
+    path: &Path,
+    magic: &[u8; 8],
+    seq: u64,
+    covered: &BTreeSet<u32>,
+    len: usize,
+    entries: impl Iterator<Item = Result<(K, Loc)>>,
+) -> Result<()> {
     let io = |e| Error::io(format!("write index file {}", path.display()), e);
     let mut file = OpenOptions::new()
         .create(true)
@@ -165,7 +199,7 @@ pub fn write<K: AsRef<[u8]>>(
     let blocks_at = TABLE_AT + table_bytes;
     file.set_len(blocks_at).map_err(io)?;
     let mut head = [0u8; 8];
-    head.copy_from_slice(MAGIC);
+    head.copy_from_slice(magic);
     std::io::Write::write_all(&mut &file, &head).map_err(io)?;
     // SAFETY: the file was made above and nothing else maps or writes it.
     let mut table = unsafe {
@@ -180,7 +214,9 @@ pub fn write<K: AsRef<[u8]>>(
     let mut w = BufWriter::with_capacity(1 << 20, &file);
     let mut pos = blocks_at;
     let (mut prefixes, mut starts, mut block_crcs) = (Vec::new(), Vec::new(), Vec::new());
-    let mut ends: BTreeMap<u32, u64> = BTreeMap::new();
+    // Per segment: the furthest byte an entry points at, and the bytes of the
+    // records the entries name.
+    let mut ends: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
     let (mut count, mut live_bytes) = (0usize, 0u64);
     let mut block: Vec<u8> = Vec::with_capacity(4096);
     let mut prev: Option<(Vec<u8>, Loc)> = None;
@@ -225,8 +261,9 @@ pub fn write<K: AsRef<[u8]>>(
         kept.1 = loc;
         count += 1;
         live_bytes += u64::from(loc.len);
-        let end = ends.entry(loc.segment).or_default();
+        let (end, live) = ends.entry(loc.segment).or_default();
         *end = (*end).max(u64::from(loc.offset) + u64::from(loc.len));
+        *live += u64::from(loc.len);
         let h = hash(key);
         let mut slot = home_slot(h, slots as usize);
         while u32_at(&table, slot * SLOT + 4) != EMPTY {
@@ -271,9 +308,12 @@ pub fn write<K: AsRef<[u8]>>(
     tail.extend_from_slice(&(count as u64).to_le_bytes());
     tail.extend_from_slice(&live_bytes.to_le_bytes());
     tail.extend_from_slice(&(ends.len() as u32).to_le_bytes());
-    for (id, end) in &ends {
+    for (id, (end, live)) in &ends {
         tail.extend_from_slice(&id.to_le_bytes());
         tail.extend_from_slice(&end.to_le_bytes());
+        if magic == MAGIC {
+            tail.extend_from_slice(&live.to_le_bytes());
+        }
     }
     let crc = crc32fast::hash(&tail);
     for n in [prefixes.len() as u64, slots, checks_at, fences_at, meta_at] {
@@ -567,7 +607,7 @@ struct Parsed {
 /// The footer and what it describes, if they are whole and consistent.
 fn parse(bytes: &[u8]) -> Option<Parsed> {
     if bytes.len() < TABLE_AT as usize + FOOTER_LEN
-        || &bytes[..8] != MAGIC
+        || !is_index_file(bytes[..8].try_into().expect("eight bytes"))
         || bytes[8..TABLE_AT as usize].iter().any(|&b| b != 0)
         || &bytes[bytes.len() - 8..] != END_MAGIC
     {
@@ -609,11 +649,13 @@ fn parse(bytes: &[u8]) -> Option<Parsed> {
     }
     let len = usize::try_from(r.u64()?).ok()?;
     let live_bytes = r.u64()?;
+    let with_live = &bytes[..8] == MAGIC;
     let mut segments = Vec::new();
     for _ in 0..r.u32()? {
         segments.push(SegmentEnd {
             id: r.u32()?,
             end: r.u64()?,
+            live: if with_live { Some(r.u64()?) } else { None },
         });
     }
     let blocks_needed = len.div_ceil(BLOCK_ENTRIES);
@@ -1237,25 +1279,53 @@ mod tests {
     }
 
     #[test]
-    fn meta_names_the_segments_and_the_furthest_byte_in_each() {
+    fn meta_names_the_segments_the_furthest_byte_and_the_live_bytes_in_each() {
         let entries: BTreeMap<Vec<u8>, Loc> = (0..100u32)
             .map(|i| (i.to_be_bytes().to_vec(), loc(i)))
             .collect();
         let (_dir, file) = written(&entries);
         assert_eq!(file.seq, 100);
         assert_eq!(file.covered, [1, 2].into());
+        let in_segment = |id| entries.values().filter(move |l| l.segment == id);
         let expected: Vec<SegmentEnd> = (1..=3)
             .map(|id| SegmentEnd {
                 id,
-                end: entries
-                    .values()
-                    .filter(|l| l.segment == id)
+                end: in_segment(id)
                     .map(|l| u64::from(l.offset + l.len))
                     .max()
                     .unwrap(),
+                live: Some(in_segment(id).map(|l| u64::from(l.len)).sum()),
             })
             .collect();
         assert_eq!(file.segments, expected);
+    }
+
+    #[test]
+    // A file of the format before per-segment live bytes opens, reads, and
+    // says it does not know them.
+    fn a_file_of_the_format_before_is_read() {
+        let entries: BTreeMap<Vec<u8>, Loc> = (0..100u32)
+            .map(|i| (i.to_be_bytes().to_vec(), loc(i)))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        write_format_4(
+            &path,
+            entries.len(),
+            entries.iter().map(|(k, l)| Ok((k, *l))),
+        )
+        .unwrap();
+        let file = IndexFile::open(&path).unwrap();
+        assert!(file.segments.iter().all(|s| s.live.is_none()));
+        assert_eq!(file.segments.len(), 3);
+        for (k, l) in &entries {
+            assert_eq!(file.get(k).unwrap(), Some(*l));
+        }
+        let all: Vec<Loc> = file
+            .range((Bound::Unbounded, Bound::Unbounded))
+            .map(|e| e.unwrap().1)
+            .collect();
+        assert_eq!(all, entries.values().copied().collect::<Vec<_>>());
     }
 
     /// Reads every part of `file`: a scan, and a lookup of every key both ways.

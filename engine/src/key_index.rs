@@ -14,6 +14,7 @@
 //!   snapshot that may hold it); otherwise it leaves the changes. A removal's `seq` is the commit that deleted the key,
 //!   so that `rebased` can tell which changes a newer index file holds.
 
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -46,6 +47,11 @@ pub struct KeyIndex {
     /// The commit a checkpoint being written is a snapshot of, if any (one
     /// that failed leaves it set: removals made meanwhile are merely kept).
     pinned: Option<u64>,
+    /// The bytes of the live records in each segment: from the file's
+    /// metadata at open, then kept as the index changes; unknown over a file
+    /// of the format before. A compaction picks its segments by them; a wrong
+    /// count could only make it copy a segment it need not, or leave one.
+    by_segment: Option<Arc<BTreeMap<u32, u64>>>,
 }
 
 /// What `KeyIndex::remove` did.
@@ -59,29 +65,68 @@ pub struct Removal {
 
 impl KeyIndex {
     pub fn new() -> KeyIndex {
-        KeyIndex::default()
+        KeyIndex {
+            by_segment: Some(Arc::default()),
+            ..KeyIndex::default()
+        }
     }
 
     /// An index of exactly the entries of `tree` (a checkpoint of the earlier
     /// format, read into memory), with no file below.
     pub fn from_tree(tree: Index) -> KeyIndex {
+        let mut by_segment = BTreeMap::new();
+        for l in tree.values() {
+            *by_segment.entry(l.segment).or_default() += u64::from(l.len);
+        }
         KeyIndex {
             base: None,
             len: tree.len(),
             live_bytes: tree.values().map(|l| u64::from(l.len)).sum(),
             changes: tree,
             pinned: None,
+            by_segment: Some(Arc::new(by_segment)),
         }
     }
 
     /// The entries of `file`, with no changes yet.
     pub fn on(file: Arc<IndexFile>) -> KeyIndex {
+        let by_segment = file
+            .segments
+            .iter()
+            .map(|s| Some((s.id, s.live?)))
+            .collect::<Option<BTreeMap<u32, u64>>>();
         KeyIndex {
             len: file.len(),
             live_bytes: file.live_bytes(),
             base: Some(file),
             changes: Index::new(),
             pinned: None,
+            by_segment: by_segment.map(Arc::new),
+        }
+    }
+
+    /// The bytes of the live records in each segment, if known.
+    pub fn live_by_segment(&self) -> Option<&BTreeMap<u32, u64>> {
+        self.by_segment.as_deref()
+    }
+
+    /// Counts a record that stopped being live (`old`) and one that started
+    /// (`new`) in their segments' live bytes.
+    fn account(&mut self, old: Option<Loc>, new: Option<Loc>) {
+        let Some(map) = self.by_segment.as_mut() else {
+            return;
+        };
+        let map = Arc::make_mut(map);
+        if let Some(old) = old {
+            if let Some(live) = map.get_mut(&old.segment) {
+                *live = live.saturating_sub(u64::from(old.len));
+                if *live == 0 {
+                    map.remove(&old.segment);
+                }
+            }
+        }
+        if let Some(new) = new {
+            *map.entry(new.segment).or_default() += u64::from(new.len);
         }
     }
 
@@ -147,6 +192,7 @@ impl KeyIndex {
             None => self.len += 1,
         }
         self.live_bytes += u64::from(loc.len);
+        self.account(old, Some(loc));
         old
     }
 
@@ -185,6 +231,7 @@ impl KeyIndex {
         }
         self.len -= 1;
         self.live_bytes -= u64::from(old.len);
+        self.account(Some(old), None);
         Some(Removal { old, marked })
     }
 
@@ -196,6 +243,7 @@ impl KeyIndex {
         for (key, old, new) in moves {
             if self.changes.len() == 0 || self.changes.get(&Probe::new(key)).is_none() {
                 self.live_bytes = self.live_bytes - u64::from(old.len) + u64::from(new.len);
+                self.account(Some(old), Some(new));
             }
         }
     }
@@ -215,6 +263,7 @@ impl KeyIndex {
             len: self.len,
             live_bytes: self.live_bytes,
             pinned: None,
+            by_segment: self.by_segment.clone(),
         }
     }
 
@@ -487,6 +536,11 @@ mod tests {
                 }
                 prop_assert_eq!(index.len(), model.len());
                 prop_assert_eq!(index.live_bytes(), model.values().map(|l| u64::from(l.len)).sum::<u64>());
+                let mut by_segment: BTreeMap<u32, u64> = BTreeMap::new();
+                for l in model.values() {
+                    *by_segment.entry(l.segment).or_default() += u64::from(l.len);
+                }
+                prop_assert_eq!(index.live_by_segment(), Some(&by_segment));
             }
             let forward: Vec<(Vec<u8>, Loc)> = index.iter().map(|e| { let (k, l) = e.unwrap(); (k.to_vec(), l) }).collect();
             let expected: Vec<(Vec<u8>, Loc)> = model.iter().map(|(k, l)| (k.clone(), *l)).collect();

@@ -4,8 +4,8 @@
 //! frames (with puts, deletes, seals, unknown entry kinds), zeros, flipped bytes
 //! and cut tails, optionally an `index.ckpt` checkpoint and stray files. The
 //! checkpoint is of either format: the earlier `LDBCKPT3` (raw bytes, or a
-//! well-formed one whose entries may point at real records), or an `LDBCKPT4`
-//! index file written by the engine's own writer (entries built the same way, in
+//! well-formed one whose entries may point at real records), or an index file
+//! (`LDBCKPT5`) written by the engine's own writer (entries built the same way, in
 //! key order or not, with or without duplicates), then maybe damaged by flipped
 //! bytes and a cut tail. Then
 //! `Database::open` must return Ok or an error, never panic or hang. When it
@@ -129,7 +129,7 @@ enum CkptSpec {
         entries: Vec<CkptEntry>,
         damage: Option<(u16, u8)>,
     },
-    /// An index file (`LDBCKPT4`), written by the engine's writer.
+    /// An index file (`LDBCKPT5`), written by the engine's writer.
     Index {
         seq: Seq,
         covered: Vec<SegRef>,
