@@ -509,9 +509,32 @@ impl IndexFile {
     /// The location of `key`'s newest value, if the file holds it: an ordered
     /// lookup.
     pub fn get(&self, key: &[u8]) -> Result<Option<Loc>> {
-        let Some(block) = self.block_for(key, false)? else {
-            return Ok(None);
+        match self.block_for(key, false)? {
+            Some(block) => self.get_in(block, key),
+            None => Ok(None),
+        }
+    }
+
+    /// `get`, for keys looked up in ascending order: `near` is the block of
+    /// the key before, which this key's search starts from and leaves at its
+    /// own. Keys of one block, as in a large sorted commit, are found without
+    /// searching the fences again.
+    pub fn get_ascending(&self, key: &[u8], near: &mut Option<usize>) -> Result<Option<Loc>> {
+        // The key before started at or after block `b`'s first key, and this
+        // one is not below it: it is in `b` if the next block starts above it.
+        let block = match *near {
+            Some(b) if b + 1 == self.blocks || self.prefix(b + 1) > prefix_of(key) => Some(b),
+            _ => self.block_for(key, false)?,
         };
+        *near = block;
+        match block {
+            Some(block) => self.get_in(block, key),
+            None => Ok(None),
+        }
+    }
+
+    /// The entry of `key` in block `block`, which holds it if the file does.
+    fn get_in(&self, block: usize, key: &[u8]) -> Result<Option<Loc>> {
         let mut r = Reader::new(self.block_bytes(block)?, 0);
         let mut k = Vec::with_capacity(key.len());
         let mut prev = None;
@@ -1199,6 +1222,13 @@ mod tests {
                 if let Some(l) = entries.get(p) {
                     prop_assert!(places.contains(&(l.segment, l.offset)), "{:?} not among {:?}", l, places);
                 }
+            }
+            // Looked up in ascending order, with repeats, from one block to the next.
+            let mut ascending: Vec<&Vec<u8>> = probes.iter().chain(keys.iter()).chain(probes.iter().take(3)).collect();
+            ascending.sort();
+            let mut near = None;
+            for p in ascending {
+                prop_assert_eq!(file.get_ascending(p, &mut near).unwrap(), entries.get(p).copied());
             }
             for (start, end, turns) in &ranges {
                 // Bounds BTreeMap::range refuses.

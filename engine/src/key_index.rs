@@ -148,13 +148,24 @@ impl KeyIndex {
         &self.changes
     }
 
-    /// The file's entry of `key`, read through a checked part of the file. The
-    /// writer looks up every key of a commit before the commit is written and
-    /// hands the answer to `insert_over` or `remove_over`: changing the index
-    /// after cannot fail, and the file is searched once a key.
+    /// The file's entry of `key`, read through a checked part of the file.
+    #[cfg(test)]
     pub fn in_file(&self, key: &[u8]) -> Result<Option<Loc>> {
         match &self.base {
             Some(base) => base.get(key),
+            None => Ok(None),
+        }
+    }
+
+    /// The file's entry of `key`, read through a checked part of the file, for
+    /// keys looked up in ascending order: `near` starts `None` and is kept
+    /// between the calls (`IndexFile::get_ascending`). The writer looks up every
+    /// key of a commit, in key order, before the commit is written and hands
+    /// the answer to `insert_over` or `remove_over`: changing the index after
+    /// cannot fail, and the file is searched once a key.
+    pub fn in_file_ascending(&self, key: &[u8], near: &mut Option<usize>) -> Result<Option<Loc>> {
+        match &self.base {
+            Some(base) => base.get_ascending(key, near),
             None => Ok(None),
         }
     }
@@ -181,7 +192,7 @@ impl KeyIndex {
     }
 
     /// Sets the location of `key`, returning the one it replaces; `in_file` is
-    /// the file's entry of the key (`in_file`).
+    /// the file's entry of the key (`in_file_ascending`).
     pub fn insert_over(&mut self, key: Key, loc: Loc, in_file: Option<Loc>) -> Option<Loc> {
         let old = match self.changes.insert(key, loc) {
             Some(old) => live(&old),

@@ -169,8 +169,9 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         .map(|(k, (seq, l))| (crate::index::prefix_of(k), k, seq, l))
         .collect();
     changes.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+    let mut near = None;
     for (_, key, seq, loc) in changes {
-        let in_file = index.in_file(key)?;
+        let in_file = index.in_file_ascending(key, &mut near)?;
         match loc {
             Some(loc) => {
                 index.insert_over(Key::new(key), loc, in_file);

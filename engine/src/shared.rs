@@ -505,8 +505,9 @@ impl Shared {
             // its blocks), before the commit is written: a part of the file that
             // fails its check fails the commit, not the index update after it.
             if w.index.base().is_some() {
+                let mut near = None;
                 for (p, (k, _)) in placed.iter_mut().zip(&sorted) {
-                    match w.index.in_file(k) {
+                    match w.index.in_file_ascending(k, &mut near) {
                         Ok(found) => p.in_file = found,
                         Err(e) => {
                             w.buf = buf;
