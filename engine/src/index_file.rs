@@ -443,12 +443,12 @@ impl IndexFile {
     }
 
     /// The first key of block `block`, decoded from its first entry.
-    fn first_key(&self, block: usize) -> Result<Vec<u8>> {
+    fn first_key(&self, block: usize) -> Result<&[u8]> {
         let mut r = Reader::new(self.block_bytes(block)?, 0);
-        let mut key = Vec::new();
-        entry_codec::decode_entry(&mut r, self.seq, &mut key, None)
+        // A block's first entry shares nothing: its suffix is its key.
+        let e = entry_codec::decode_parts(&mut r, self.seq, 0, None)
             .ok_or_else(|| self.corrupt(format!("malformed entry in block {block}")))?;
-        Ok(key)
+        Ok(e.suffix)
     }
 
     /// The last block whose first key is at most `key` (or, with `strict`,
@@ -476,9 +476,9 @@ impl IndexFile {
                 std::cmp::Ordering::Equal => {
                     let first = self.first_key(mid)?;
                     if strict {
-                        &first[..] < key
+                        first < key
                     } else {
-                        &first[..] <= key
+                        first <= key
                     }
                 }
             };
@@ -730,9 +730,53 @@ impl BlockCursor {
 /// after it, whose records a reader can start fetching early.
 const RING: usize = 4;
 
+/// Keys up to this long are held in a decoded entry itself.
+const INLINE_KEY: usize = 40;
+
+/// The key of a decoded entry: inline up to [`INLINE_KEY`] bytes, as most keys
+/// are, so that a range allocates nothing for its keys.
+struct KeyBuf {
+    len: usize,
+    inline: [u8; INLINE_KEY],
+    long: Vec<u8>,
+}
+
+impl KeyBuf {
+    fn new() -> KeyBuf {
+        KeyBuf {
+            len: 0,
+            inline: [0; INLINE_KEY],
+            long: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn get(&self) -> &[u8] {
+        if self.len <= INLINE_KEY {
+            &self.inline[..self.len]
+        } else {
+            &self.long
+        }
+    }
+
+    /// Makes this key `head` followed by `tail`.
+    #[inline]
+    fn set(&mut self, head: &[u8], tail: &[u8]) {
+        self.len = head.len() + tail.len();
+        if self.len <= INLINE_KEY {
+            self.inline[..head.len()].copy_from_slice(head);
+            self.inline[head.len()..self.len].copy_from_slice(tail);
+        } else {
+            self.long.clear();
+            self.long.extend_from_slice(head);
+            self.long.extend_from_slice(tail);
+        }
+    }
+}
+
 /// A decoded entry and its position (block, index in the block).
 struct Decoded {
-    key: Vec<u8>,
+    key: KeyBuf,
     loc: Loc,
     pos: (usize, usize),
 }
@@ -763,7 +807,7 @@ impl<'a> Forward<'a> {
         Forward {
             reader: Reader::new(&[], 0),
             ring: std::array::from_fn(|_| Decoded {
-                key: Vec::with_capacity(32),
+                key: KeyBuf::new(),
                 loc: Loc {
                     seq: 0,
                     segment: 0,
@@ -789,8 +833,7 @@ impl<'a> Forward<'a> {
         let e = entry_codec::decode_parts(&mut self.reader, file.seq, 0, None)
             .ok_or_else(|| file.corrupt(format!("malformed entry in block {block}")))?;
         let slot = &mut self.ring[(self.first + self.len) % RING];
-        slot.key.clear();
-        slot.key.extend_from_slice(e.suffix);
+        slot.key.set(&[], e.suffix);
         slot.loc = e.loc;
         slot.pos = (block, 0);
         self.len += 1;
@@ -818,22 +861,24 @@ impl<'a> Forward<'a> {
         }
         let at = (self.first + self.len) % RING;
         let prev = (at + RING - 1) % RING;
-        let (prev_len, prev_loc) = (self.ring[prev].key.len(), self.ring[prev].loc);
+        let (prev_len, prev_loc) = (self.ring[prev].key.get().len(), self.ring[prev].loc);
         let e = entry_codec::decode_parts(&mut self.reader, file.seq, prev_len, Some(prev_loc))
             .ok_or_else(|| file.corrupt(format!("malformed entry in block {block}")))?;
         // A file with good checksums holds what the writer wrote; this check
         // costs little and keeps a made-up one from breaking the order the
         // readers rely on.
-        let in_order = e.follows(&self.ring[prev].key);
-        let mut key = std::mem::take(&mut self.ring[at].key);
-        key.clear();
-        key.extend_from_slice(&self.ring[prev].key[..e.shared]);
-        key.extend_from_slice(e.suffix);
-        self.ring[at] = Decoded {
-            key,
-            loc: e.loc,
-            pos: (block, index + 1),
+        let in_order = e.follows(self.ring[prev].key.get());
+        // The slot written and the one before it, borrowed together.
+        let (slot, before) = if at > prev {
+            let (low, high) = self.ring.split_at_mut(at);
+            (&mut high[0], &low[prev])
+        } else {
+            let (low, high) = self.ring.split_at_mut(prev);
+            (&mut low[at], &high[0])
         };
+        slot.key.set(&before.key.get()[..e.shared], e.suffix);
+        slot.loc = e.loc;
+        slot.pos = (block, index + 1);
         if !in_order {
             return Err(file.corrupt(format!("keys out of order in block {block}")));
         }
@@ -854,7 +899,7 @@ impl<'a> Forward<'a> {
         while self.len < RING && self.stop.is_none() {
             if self.len > 0 {
                 let last = self.last();
-                if back.is_some_and(|b| last.pos >= b) || !within_end(end, &last.key) {
+                if back.is_some_and(|b| last.pos >= b) || !within_end(end, last.key.get()) {
                     break;
                 }
             }
@@ -935,7 +980,7 @@ impl<'a> FileRange<'a> {
                 if walk.len == 0 && !walk.decode_one(file)? {
                     return Ok(());
                 }
-                let key = &walk.ring[walk.first].key;
+                let key = walk.ring[walk.first].key.get();
                 if if excluded { key > k } else { key >= k } {
                     break;
                 }
@@ -1043,7 +1088,7 @@ impl<'a> FileRange<'a> {
                 _ => None,
             };
         };
-        if back.is_some_and(|b| next.pos >= b) || !within_end(&self.end, &next.key) {
+        if back.is_some_and(|b| next.pos >= b) || !within_end(&self.end, next.key.get()) {
             self.finish();
             return None;
         }
@@ -1054,7 +1099,7 @@ impl<'a> FileRange<'a> {
         for (i, slot) in ahead.iter_mut().take(fresh).enumerate() {
             *slot = walk.ring[(walk.first + walk.len - fresh + i) % RING].loc;
         }
-        let out = f(&next.key, next.loc, &ahead[..fresh]);
+        let out = f(next.key.get(), next.loc, &ahead[..fresh]);
         walk.take();
         Some(Ok(out))
     }
