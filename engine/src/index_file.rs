@@ -841,6 +841,74 @@ impl<'a> Forward<'a> {
         Ok(())
     }
 
+    /// Decodes the first entry from block `block` on whose key is at least
+    /// `target` (above it, with `excluded`) into the first slot; `false` if
+    /// the file has none.
+    ///
+    /// The entries before it are not built: each key is the one before it up
+    /// to `shared`, then its suffix, so its order against the target follows
+    /// from how much of the target the key before it matched (`matched`) and
+    /// its own suffix. A key that shares more than that with the key before it
+    /// sorts where that key did, below the target; one that shares at most
+    /// that much equals the target up to `shared` and is compared from there.
+    /// Neither step relies on the file's keys ascending.
+    fn seek(
+        &mut self,
+        file: &'a IndexFile,
+        mut block: usize,
+        target: &[u8],
+        excluded: bool,
+    ) -> Result<bool> {
+        loop {
+            let mut reader = Reader::new(file.block_bytes(block)?, 0);
+            let expected = file.entries_in(block);
+            let (mut matched, mut prev_len, mut prev_loc) = (0, 0, None);
+            let mut index = 0;
+            while !reader.at_end() {
+                if index >= expected {
+                    return Err(file.wrong_count(block));
+                }
+                let e = entry_codec::decode_parts(&mut reader, file.seq, prev_len, prev_loc)
+                    .ok_or_else(|| file.corrupt(format!("malformed entry in block {block}")))?;
+                let (order, now_matched) = if e.shared <= matched {
+                    let rest = &target[e.shared..];
+                    let common = e
+                        .suffix
+                        .iter()
+                        .zip(rest)
+                        .take_while(|(a, b)| a == b)
+                        .count();
+                    (e.suffix.cmp(rest), e.shared + common)
+                } else {
+                    (std::cmp::Ordering::Less, matched)
+                };
+                let reached = match order {
+                    std::cmp::Ordering::Greater => true,
+                    std::cmp::Ordering::Equal => !excluded,
+                    std::cmp::Ordering::Less => false,
+                };
+                if reached {
+                    let slot = &mut self.ring[0];
+                    slot.key.set(&target[..e.shared], e.suffix);
+                    slot.loc = e.loc;
+                    slot.pos = (block, index);
+                    (self.reader, self.first, self.len, self.started) = (reader, 0, 1, true);
+                    return Ok(true);
+                }
+                (matched, prev_len, prev_loc) =
+                    (now_matched, e.shared + e.suffix.len(), Some(e.loc));
+                index += 1;
+            }
+            if index != expected {
+                return Err(file.wrong_count(block));
+            }
+            block += 1;
+            if block >= file.blocks {
+                return Ok(false);
+            }
+        }
+    }
+
     /// Decodes the entry after the last one decoded into the next free slot
     /// (there must be one); `false` at the end of the file.
     fn decode_one(&mut self, file: &'a IndexFile) -> Result<bool> {
@@ -974,20 +1042,16 @@ impl<'a> FileRange<'a> {
             return Ok(());
         }
         let mut walk = Forward::new();
-        walk.enter(file, block)?;
-        if let Some((k, excluded)) = bound {
-            loop {
-                if walk.len == 0 && !walk.decode_one(file)? {
-                    return Ok(());
-                }
-                let key = walk.ring[walk.first].key.get();
-                if if excluded { key > k } else { key >= k } {
-                    break;
-                }
-                walk.take();
+        let found = match bound {
+            None => {
+                walk.enter(file, block)?;
+                true
             }
+            Some((k, excluded)) => walk.seek(file, block, k, excluded)?,
+        };
+        if found {
+            self.front = Front::At(walk);
         }
-        self.front = Front::At(walk);
         Ok(())
     }
 
@@ -1335,6 +1399,39 @@ mod tests {
         }
         assert!(hinted.len() <= taken.len() + RING);
         assert_eq!(hinted[..RING - 1], expected[1..RING]);
+    }
+
+    proptest! {
+        #[test]
+        // A made-up file whose keys do not ascend: a range never hands out a key
+        // outside its bounds or out of order; it may refuse the block instead.
+        fn a_range_of_a_made_up_file_stays_within_its_bounds(
+            keys in prop::collection::vec(key_strategy(), 1..80),
+            start in key_strategy(),
+            excluded in any::<bool>(),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("index");
+            let entries = keys.iter().enumerate().map(|(i, k)| Ok((k, loc(i as u32))));
+            write(&path, 100, &BTreeSet::new(), keys.len(), entries).unwrap();
+            // Blocks whose first keys do not ascend are refused at open.
+            let Ok(file) = IndexFile::open(&path) else {
+                return Ok(());
+            };
+            let bound = if excluded { Bound::Excluded(&start[..]) } else { Bound::Included(&start[..]) };
+            let mut last: Option<Vec<u8>> = None;
+            for item in file.range((bound, Bound::Unbounded)) {
+                match item {
+                    Ok((k, _)) => {
+                        let within = if excluded { k[..] > start[..] } else { k[..] >= start[..] };
+                        prop_assert!(within, "{:?} before the start {:?}", &k[..], start);
+                        prop_assert!(last.as_deref().is_none_or(|l| l < &k[..]));
+                        last = Some(k.to_vec());
+                    }
+                    Err(e) => prop_assert_eq!(e.kind(), crate::ErrorKind::CorruptedData),
+                }
+            }
+        }
     }
 
     #[test]
