@@ -641,10 +641,17 @@ fn parse(bytes: &[u8]) -> Option<Parsed> {
     let (blocks, slots, checks, fences, meta) =
         (field(0)?, field(1)?, field(2)?, field(3)?, field(4)?);
     let crc = u32_at(bytes, footer + 40);
-    let table_end = (TABLE_AT as usize).checked_add(slots.checked_mul(SLOT)?)?;
+    // The footer is not under the checksum: every size derived from it is
+    // checked for overflow, so that no made-up count wraps into agreement.
+    let table_bytes = slots.checked_mul(SLOT)?;
+    let table_end = (TABLE_AT as usize).checked_add(table_bytes)?;
+    let checks_len = blocks
+        .checked_add(table_bytes.div_ceil(CHUNK))?
+        .checked_mul(4)?;
+    let fences_len = blocks.checked_mul(16)?.checked_add(8)?;
     if checks < table_end
-        || checks.checked_add(4 * (blocks + (slots * SLOT).div_ceil(CHUNK)))? != fences
-        || fences.checked_add(16 * blocks + 8)? != meta
+        || checks.checked_add(checks_len)? != fences
+        || fences.checked_add(fences_len)? != meta
         || meta > footer
         || crc32fast::hash(&bytes[checks..footer]) != crc
     {
@@ -682,6 +689,10 @@ fn parse(bytes: &[u8]) -> Option<Parsed> {
         });
     }
     let blocks_needed = len.div_ceil(BLOCK_ENTRIES);
+    // The writer holds fewer keys than that; more would overflow the table's size.
+    if len >= EMPTY as usize {
+        return None;
+    }
     if !r.at_end() || blocks != blocks_needed || slots as u64 != table_slots(len as u64) {
         return None;
     }
@@ -1432,6 +1443,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    // A block count in the footer that wraps the sizes derived from it into
+    // agreement (2^62 more blocks: 4 and 16 bytes each) is refused at open,
+    // not an overflow (a panic where overflow is checked: debug and fuzz
+    // builds, where the recover target found it).
+    fn a_block_count_that_wraps_is_refused() {
+        let entries: BTreeMap<Vec<u8>, Loc> = (0..100u32)
+            .map(|i| (i.to_be_bytes().to_vec(), loc(i)))
+            .collect();
+        let (dir, file) = written(&entries);
+        drop(file);
+        let path = dir.path().join("index");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = bytes.len() - FOOTER_LEN;
+        let blocks = u64_at(&bytes, at) + (1 << 62);
+        bytes[at..at + 8].copy_from_slice(&blocks.to_le_bytes());
+        std::fs::write(&path, bytes).unwrap();
+        let err = IndexFile::open(&path).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::CorruptedData);
     }
 
     #[test]
