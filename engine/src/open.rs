@@ -190,6 +190,14 @@ fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, 
             (id, path, Arc::new(file), data_len as u64, allocated)
         }
         None => {
+            // Recovery refuses a file named with one of the last two ids (see
+            // `recover`); making one here would lock the next open out.
+            if next_id > u32::MAX - 2 {
+                return Err(Error::new(
+                    ErrorKind::IoError,
+                    "segment ids are used up: no new segment can be started",
+                ));
+            }
             let (path, file) = create_segment(dir, next_id)?;
             (next_id, path, file, 0, 0)
         }

@@ -84,6 +84,34 @@ fn a_segment_id_at_the_end_of_the_id_space_is_an_error_not_a_panic() {
     db.put(b"k", b"v").unwrap();
 }
 
+/// recover: a sealed segment named with the third-last id opened, and the writer
+/// started its active segment with the next id, which the next open refuses:
+/// the database could not be opened again. A writer that would need an id
+/// past the third-last now fails to open instead (the ids are used up); a
+/// read-only open still reads everything.
+#[test]
+fn a_writer_never_names_a_segment_the_next_open_refuses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let small = Config {
+        segment_size: 4096,
+        ..config()
+    };
+    let db = Database::open(tmp.path(), small.clone()).unwrap();
+    db.put(b"k", &[7u8; 3000]).unwrap();
+    db.close().unwrap();
+    // The segment is more than half full, so the next writer starts another.
+    fs::rename(segment(tmp.path(), 1), segment(tmp.path(), u32::MAX - 2)).unwrap();
+    let err = Database::open(tmp.path(), small.clone()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::IoError, "{err}");
+    assert!(!segment(tmp.path(), u32::MAX - 1).exists());
+    let ro = Config {
+        read_only: true,
+        ..small
+    };
+    let db = Database::open(tmp.path(), ro).unwrap();
+    assert_eq!(db.get(b"k").unwrap(), Some(vec![7u8; 3000]));
+}
+
 /// recover: a record of sequence number u64::MAX (or a checkpoint of it) made
 /// `open` overflow the next sequence number, and one of u64::MAX - 1 made the
 /// first commit overflow it; without overflow checks the commit got sequence
