@@ -6,8 +6,8 @@
 # NODE_PATH or other path variables), then from there runs the JavaScript
 # example and type-checks (`tsc --noEmit --strict`), compiles and runs the
 # TypeScript example. Needs scripts/build-addon.sh to have filled
-# npm/linux-x64-gnu, and npm's cache filled by ci/install-deps-node (typescript
-# and @types/node are installed offline from it).
+# npm/linux-x64-gnu, and npm's cache filled by ci/install-deps-node with every
+# package installed here from the registry (scripts/offline-closure.js).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 here=$PWD
