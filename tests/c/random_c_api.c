@@ -65,7 +65,7 @@
     X(begin_transaction) X(put_tx) X(get_tx) X(delete_tx) X(contains_tx)                 \
     X(commit_transaction) X(abort_transaction) X(iter_range) X(iter_prefix)              \
     X(iter_range_tx) X(iter_prefix_tx) X(iter_next) X(iter_free)                         \
-    X(get_into) X(get_tx_into) X(iter_next_borrowed) X(iter_next_page) X(write_packed) X(release)    \
+    X(get_into) X(get_tx_into) X(iter_next_borrowed) X(iter_next_page) X(range_page) X(write_packed) X(release)    \
     X(delete_found)                                                                      \
     X(config_set_compaction_dead_ratio) X(config_set_compaction_min_dead_bytes)          \
     X(config_set_normal_sync_interval_ms)
@@ -2448,6 +2448,111 @@ static void op_iter_next_page(void) {
     }
 }
 
+/* The first page of a range in one call, and the iterator over the rest. */
+static void op_range_page(void) {
+    int di = pick_db();
+    if (di < 0) {
+        op_open();
+        return;
+    }
+    int ii = FREE_SLOT(iters, MAXITER); /* where the rest goes, if asked for */
+    bool want_rest = ii >= 0 && !one_in(3), reverse = one_in(2);
+    Faults f = {0};
+    unsigned m = fault_mask(5); /* db, start, end, count, max_entries */
+    LightningDB *h = db_arg(&f, m & 1, di);
+    Bound b1, b2;
+    bound_arg(&f, m & 2, &b1, false, "start");
+    bound_arg(&f, m & 4, &b2, false, "end");
+    static uint8_t *page;
+    if (!page)
+        page = malloc(200000);
+    size_t cap = one_in(4) ? below(64) : below(200000), max = 1 + below(12);
+    size_t count = 77, used = 77, *cp = &count;
+    if (m & 8) {
+        cp = NULL;
+        fault(&f, S(NullPointer), "count NULL");
+    }
+    if (m & 16) {
+        max = 0;
+        fault(&f, S(InvalidArgument), "max_entries 0");
+    }
+    LightningDBIterator *rest = (LightningDBIterator *)&anchor, **rp = want_rest ? &rest : NULL;
+    char ctx[160];
+    snprintf(ctx, sizeof ctx, "range%s on db #%d, bounds %zu/%zu bytes, capacity %zu, max %zu%s",
+             reverse ? " reversed" : "", di, b1.l, b2.l, cap, max, want_rest ? ", rest" : "");
+    int got = check(F_range_page,
+                    CALL(range_page, (h, b1.p, b1.l, b2.p, b2.l, reverse, page, cap, max, cp,
+                                      &used, rp)),
+                    &f, S(Success), ctx);
+    if (got != Success || !cp) {
+        if ((cp && count) || used || (rp && rest))
+            mismatch("range_page (%s) failed with %zu entries, %zu bytes, rest %p", ctx,
+                     cp ? count : 0, used, rp ? (void *)rest : NULL);
+        return;
+    }
+    /* What the range holds, in the order asked. */
+    Iter x = {0};
+    x.keys = malloc((size_t)nkeys * sizeof *x.keys);
+    x.vals = malloc((size_t)nkeys * sizeof *x.vals);
+    Val *const *view = view_of(di);
+    for (int i = 0; i < nkeys; i++) {
+        int k = reverse ? nkeys - 1 - i : i;
+        if (view[k] && in_range(k, &b1, &b2)) {
+            x.keys[x.n] = k;
+            x.vals[x.n] = val_ref(view[k]);
+            x.n++;
+        }
+    }
+    if (count > max)
+        mismatch("range_page (%s): %zu entries, more than %zu", ctx, count, max);
+    size_t at = 0;
+    for (size_t i = 0; i < count && x.pos < x.n; i++) {
+        uint32_t kl, vl;
+        memcpy(&kl, page + at, 4);
+        memcpy(&vl, page + at + 4, 4);
+        int k = x.keys[x.pos];
+        if (kl != ulen[k] || memcmp(page + at + 8, ukey[k], kl) != 0)
+            mismatch("range_page (%s): entry %zu has a %u-byte key, expected key #%d", ctx, i, kl,
+                     k);
+        else
+            check_bytes("value from range_page", page + at + 8 + kl, vl, x.vals[x.pos], ctx);
+        at += 8 + (size_t)kl + vl;
+        x.pos++;
+    }
+    if ((size_t)x.pos < count)
+        mismatch("range_page (%s): %zu entries, the range holds %d", ctx, count, x.n);
+    if (count > 0 && at != used)
+        mismatch("range_page (%s): %zu bytes used, entries span %zu", ctx, used, at);
+    if (count == 0 && x.n > 0) {
+        size_t need = LIGHTNING_DB_PAGE_ENTRY_HEADER + ulen[x.keys[0]] + x.vals[0]->len;
+        if (used != need || need <= cap)
+            mismatch("range_page (%s): reported %zu bytes needed, expected %zu", ctx, used, need);
+    }
+    if (count == 0 && x.n == 0 && used)
+        mismatch("range_page (%s): an empty range, yet %zu bytes needed", ctx, used);
+    if (x.pos < x.n && count > 0 && count < max) { /* stopped early: the next must not fit */
+        int k = x.keys[x.pos];
+        if (used + 8 + ulen[k] + x.vals[x.pos]->len <= cap)
+            mismatch("range_page (%s): stopped after %zu entries with room left", ctx, count);
+    }
+    bool more = x.pos < x.n;
+    if (rp && more != (rest != NULL))
+        mismatch("range_page (%s): %d of %d entries delivered, yet rest is %p", ctx, x.pos, x.n,
+                 (void *)rest);
+    if (rp && rest) {
+        x.used = true;
+        x.h = rest;
+        x.db = di;
+        iters[ii] = x;
+        note("  iterator slot %d: the rest of a page, %d of %d entries delivered", ii, x.pos, x.n);
+    } else {
+        for (int i = 0; i < x.n; i++)
+            val_unref(x.vals[i]);
+        free(x.keys);
+        free(x.vals);
+    }
+}
+
 static void put_u32(uint8_t *p, size_t v) {
     uint32_t x = (uint32_t)v;
     memcpy(p, &x, 4);
@@ -2570,7 +2675,8 @@ static const struct {
     {op_config, 15},        {op_misc, 10},
     {op_full_check, 2},     {op_get_into, 60},
     {op_get_tx_into, 20},   {op_iter_next_borrowed, 60},
-    {op_iter_next_page, 40}, {op_write_packed, 20},
+    {op_iter_next_page, 40}, {op_range_page, 30},
+    {op_write_packed, 20},
 };
 
 static uint64_t parse_u64(const char *s, const char *what) {

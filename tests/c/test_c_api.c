@@ -628,8 +628,16 @@ static void test_corrupted_data(void) {
     CHECK(strstr(lightning_db_last_error_message(), "0000000001.seg") != NULL);
     EXPECT(lightning_db_verify(db, NULL), CorruptedData);
 
+    /* A page over the damaged entry delivers nothing and makes no iterator. */
+    uint8_t page[4096];
+    size_t count = 1, used = 1;
+    LightningDBIterator *it = (LightningDBIterator *)page;
+    EXPECT(lightning_db_range_page(db, NULL, 0, NULL, 0, true, page, sizeof page, 100, &count,
+                                   &used, &it),
+           CorruptedData);
+    CHECK(count == 0 && used == 0 && it == NULL);
+
     /* A scan reports the damaged entry and moves on past it. */
-    LightningDBIterator *it;
     OK(lightning_db_iter_prefix(db, NULL, 0, true, &it));
     int entries = 0, errors = 0;
     for (int i = 0; i < 100; i++) {
@@ -1614,6 +1622,142 @@ static void test_lending_calls(void) {
     lightning_db_free(db);
 }
 
+/* The entries of a page, as "key=value,..." (for the checks below). */
+static const char *page_text(const uint8_t *page, size_t count, size_t used) {
+    static char text[512];
+    size_t at = 0, n = 0;
+    text[0] = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t kl, vl;
+        memcpy(&kl, page + at, 4);
+        memcpy(&vl, page + at + 4, 4);
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s%.*s=%.*s", i ? "," : "", (int)kl,
+                              (const char *)page + at + 8, (int)vl,
+                              (const char *)page + at + 8 + kl);
+        at += 8 + kl + vl;
+    }
+    if (at != used)
+        snprintf(text + n, sizeof text - n, " (entries span %zu bytes, %zu used)", at, used);
+    return text;
+}
+
+#define CHECK_PAGE(page, count, used, want)                                                    \
+    do {                                                                                       \
+        const char *got_ = page_text(page, count, used);                                       \
+        if (strcmp(got_, want) != 0)                                                           \
+            fail_at(__FILE__, __LINE__, "page holds \"%s\", expected \"%s\"", got_, want);     \
+        else                                                                                   \
+            passed++;                                                                          \
+    } while (0)
+
+static void test_range_page(void) {
+    LightningDB *db = create_db("range-page", SyncOff);
+    const char *keys[] = {"a", "b", "c", "d", "e"};
+    const char *vals[] = {"1", "22", "333", "4444", "55555"};
+    for (int i = 0; i < 5; i++)
+        OK(put_s(db, keys[i], vals[i]));
+    uint8_t page[256];
+    size_t count, used;
+    LightningDBIterator *rest = (LightningDBIterator *)page; /* a value that must be replaced */
+
+    /* The whole range fits: no iterator is made. */
+    OK(lightning_db_range_page(db, NULL, 0, NULL, 0, false, page, sizeof page, 10, &count, &used,
+                               &rest));
+    CHECK(count == 5 && rest == NULL);
+    CHECK_PAGE(page, count, used, "a=1,b=22,c=333,d=4444,e=55555");
+
+    /* max_entries ends the page; without `rest` nothing is kept. */
+    OK(lightning_db_range_page(db, NULL, 0, NULL, 0, false, page, sizeof page, 2, &count, &used,
+                               NULL));
+    CHECK(count == 2 && used == 10 + 11);
+    CHECK_PAGE(page, count, used, "a=1,b=22");
+
+    /* With `rest`: an iterator over the entries after the page, read from the
+     * snapshot of the page, not from the commits made since. */
+    OK(lightning_db_range_page(db, B("b"), 1, NULL, 0, false, page, sizeof page, 1, &count, &used,
+                               &rest));
+    CHECK(count == 1 && rest != NULL);
+    CHECK_PAGE(page, count, used, "b=22");
+    OK(put_s(db, "cc", "new"));
+    OK(lightning_db_delete(db, B("d"), 1));
+    OK(lightning_db_iter_next_page(rest, page, sizeof page, 10, &count, &used));
+    CHECK_PAGE(page, count, used, "c=333,d=4444,e=55555");
+    OK(lightning_db_iter_next_page(rest, page, sizeof page, 10, &count, &used));
+    CHECK(count == 0 && used == 0);
+    lightning_db_iter_free(rest);
+
+    /* A full page that ends the range: the entry read ahead shows the end. */
+    OK(lightning_db_range_page(db, B("c"), 1, NULL, 0, false, page, sizeof page, 3, &count, &used,
+                               &rest));
+    CHECK(count == 3 && rest == NULL);
+    CHECK_PAGE(page, count, used, "c=333,cc=new,e=55555");
+
+    /* Reverse, within [b, e). */
+    OK(lightning_db_range_page(db, B("b"), 1, B("e"), 1, true, page, sizeof page, 10, &count,
+                               &used, &rest));
+    CHECK(rest == NULL);
+    CHECK_PAGE(page, count, used, "cc=new,c=333,b=22");
+
+    /* An entry that does not fit after others is kept for the iterator. */
+    OK(lightning_db_range_page(db, NULL, 0, NULL, 0, false, page, 10 + 11 + 5, 10, &count, &used,
+                               &rest));
+    CHECK(count == 2 && used == 21 && rest != NULL);
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    bool has;
+    OK(lightning_db_iter_next_borrowed(rest, &k, &kl, &v, &vl, &has));
+    CHECK(has && kl == 1 && k[0] == 'c' && vl == 3 && memcmp(v, "333", 3) == 0);
+    lightning_db_iter_free(rest);
+
+    /* A first entry larger than the page: its size is told, and it is kept. */
+    OK(lightning_db_range_page(db, B("e"), 1, NULL, 0, false, page, 10, 10, &count, &used, NULL));
+    CHECK(count == 0 && used == 14);
+    OK(lightning_db_range_page(db, B("e"), 1, NULL, 0, false, NULL, 0, 10, &count, &used, &rest));
+    CHECK(count == 0 && used == 14 && rest != NULL);
+    OK(lightning_db_iter_next_page(rest, page, 14, 10, &count, &used));
+    CHECK_PAGE(page, count, used, "e=55555");
+    OK(lightning_db_iter_next_page(rest, page, sizeof page, 10, &count, &used));
+    CHECK(count == 0 && used == 0);
+    lightning_db_iter_free(rest);
+
+    /* An empty range. */
+    rest = (LightningDBIterator *)page;
+    OK(lightning_db_range_page(db, B("x"), 1, NULL, 0, false, page, sizeof page, 10, &count,
+                               &used, &rest));
+    CHECK(count == 0 && used == 0 && rest == NULL);
+
+    /* Refused arguments deliver nothing and make no iterator. */
+    rest = (LightningDBIterator *)page;
+    EXPECT(lightning_db_range_page(db, NULL, 0, NULL, 0, false, page, sizeof page, 0, &count,
+                                   &used, &rest),
+           InvalidArgument);
+    CHECK(count == 0 && used == 0 && rest == NULL);
+    EXPECT(lightning_db_range_page(db, NULL, 0, NULL, 0, false, NULL, 8, 1, &count, &used, NULL),
+           NullPointer);
+    EXPECT(lightning_db_range_page(db, NULL, 0, NULL, 0, false, page, 8, 1, NULL, &used, NULL),
+           NullPointer);
+    EXPECT(lightning_db_range_page(db, NULL, 0, NULL, 0, false, page, 8, 1, &count, NULL, NULL),
+           NullPointer);
+    EXPECT(lightning_db_range_page(db, NULL, 5, NULL, 0, false, page, 8, 1, &count, &used, NULL),
+           NullPointer);
+    EXPECT(lightning_db_range_page(NULL, NULL, 0, NULL, 0, false, page, 8, 1, &count, &used, NULL),
+           NullPointer);
+
+    /* After close: refused; an iterator made before it fails at its next step. */
+    OK(lightning_db_range_page(db, NULL, 0, NULL, 0, false, page, sizeof page, 1, &count, &used,
+                               &rest));
+    CHECK(rest != NULL);
+    OK(lightning_db_close(db));
+    EXPECT(lightning_db_range_page(db, NULL, 0, NULL, 0, false, page, sizeof page, 1, &count,
+                                   &used, NULL),
+           InvalidArgument);
+    CHECK(count == 0 && used == 0);
+    EXPECT(lightning_db_iter_next_page(rest, page, sizeof page, 1, &count, &used),
+           InvalidArgument);
+    lightning_db_iter_free(rest);
+    lightning_db_free(db);
+}
+
 static const struct test tests[] = {
     {"version_and_error_strings", test_version_and_error_strings},
     {"guide_flow_twice", test_guide_flow_twice},
@@ -1621,6 +1765,7 @@ static const struct test tests[] = {
     {"put_overwrite_delete_contains", test_put_overwrite_delete_contains},
     {"null_pointers", test_null_pointers},
     {"lending_calls", test_lending_calls},
+    {"range_page", test_range_page},
     {"invalid_utf8_paths", test_invalid_utf8_paths},
     {"invalid_arguments", test_invalid_arguments},
     {"io_errors", test_io_errors},

@@ -3,8 +3,8 @@
 //! `#[no_mangle] extern "C"` functions a C program links against, so that the
 //! table shows what the boundary (handle tables, argument checks, copies) costs.
 //! Reads use the header's lending calls, as the integration guide's fast path
-//! does: `lightning_db_get_into` for point reads and
-//! `lightning_db_iter_next_borrowed` for ranges.
+//! does: `lightning_db_get_into` for point reads and `lightning_db_range_page`
+//! for ranges.
 
 use std::ffi::{CStr, CString};
 use std::os::unix::ffi::OsStrExt;
@@ -14,11 +14,10 @@ use std::ptr;
 use lightning_db_ffi::c_api::{
     lightning_db_checkpoint, lightning_db_close, lightning_db_compact, lightning_db_config_free,
     lightning_db_config_new, lightning_db_config_set_sync_mode, lightning_db_create,
-    lightning_db_free, lightning_db_get_into, lightning_db_iter_free,
-    lightning_db_iter_next_borrowed, lightning_db_iter_range, lightning_db_last_error_message,
-    lightning_db_put, lightning_db_stats, lightning_db_write_packed, LightningDB, LightningDBError,
-    LightningDBIterator, LightningDBStats, LightningDBSyncMode, LIGHTNING_DB_NO_VALUE,
-    LIGHTNING_DB_PACKED_DELETE, LIGHTNING_DB_PACKED_PUT,
+    lightning_db_free, lightning_db_get_into, lightning_db_last_error_message, lightning_db_put,
+    lightning_db_range_page, lightning_db_stats, lightning_db_write_packed, LightningDB,
+    LightningDBError, LightningDBStats, LightningDBSyncMode, LIGHTNING_DB_NO_VALUE,
+    LIGHTNING_DB_PACKED_DELETE, LIGHTNING_DB_PACKED_PUT, LIGHTNING_DB_PAGE_ENTRY_HEADER,
 };
 
 use crate::store::{Key, Reader, Store, Value, KEY_SIZE, VALUE_SIZE};
@@ -28,9 +27,9 @@ pub const CONFIG: &str = "the `lightning` engine's configuration set through the
 every commit returns; 64 MiB value cache, auto-compaction on: defaults), `lightning_db_create`. \
 Bulk load, batches and removals are one `lightning_db_write_packed` each (one buffer of packed \
 operations, one atomic commit); individual writes are `lightning_db_put`; point reads are \
-`lightning_db_get_into` into a caller buffer (no allocation handed out); range reads are \
-`lightning_db_iter_range` (start key, no end) + `lightning_db_iter_next_borrowed` (lent key \
-and value, no copy) + `lightning_db_iter_free`; len() is `lightning_db_stats` (`live_keys`, \
+`lightning_db_get_into` into a caller buffer (no allocation handed out); range reads are one \
+`lightning_db_range_page` each (start key, no end, at most 10 entries copied into a caller \
+buffer from one snapshot, no iterator made); len() is `lightning_db_stats` (`live_keys`, \
 there is no len call); compaction `lightning_db_compact`; checkpoint \
 `lightning_db_checkpoint`; close `lightning_db_close`. The Rust crate's functions are called \
 directly (statically linked, no dlopen).";
@@ -70,6 +69,9 @@ pub struct LightningCReader<'a> {
     db: &'a Handle,
     /// Caller buffer for `lightning_db_get_into`; every value here is 150 bytes.
     buf: [u8; 256],
+    /// Caller buffer for `lightning_db_range_page`: a range reads at most 10
+    /// entries of 8 + 24 + 150 bytes.
+    page: Vec<u8>,
 }
 
 impl Reader for LightningCReader<'_> {
@@ -95,48 +97,40 @@ impl Reader for LightningCReader<'_> {
     }
 
     fn scan(&mut self, start: &[u8], n: usize) -> (usize, u64) {
-        let mut iter: *mut LightningDBIterator = ptr::null_mut();
+        let (mut count, mut used) = (0usize, 0usize);
         // SAFETY: start is valid for its length; the end bound is NULL/0
-        // (unbounded); iter is writable.
+        // (unbounded); the page is writable for its length; count and used are
+        // writable; rest is NULL (no iterator wanted).
         let err = unsafe {
-            lightning_db_iter_range(
+            lightning_db_range_page(
                 self.db.0,
                 start.as_ptr(),
                 start.len(),
                 ptr::null(),
                 0,
                 false,
-                &mut iter,
+                self.page.as_mut_ptr(),
+                self.page.len(),
+                n,
+                &mut count,
+                &mut used,
+                ptr::null_mut(),
             )
         };
-        check("lightning_db_iter_range", err);
-        let (mut count, mut sum) = (0, 0u64);
-        while count < n {
-            let (mut k, mut k_len, mut v, mut v_len) = (ptr::null(), 0usize, ptr::null(), 0usize);
-            let mut has_entry = false;
-            // SAFETY: every out-pointer is writable; the lent bytes are read
-            // before the next call on this iterator.
-            let err = unsafe {
-                lightning_db_iter_next_borrowed(
-                    iter,
-                    &mut k,
-                    &mut k_len,
-                    &mut v,
-                    &mut v_len,
-                    &mut has_entry,
-                )
-            };
-            check("lightning_db_iter_next_borrowed", err);
-            if !has_entry {
-                break;
-            }
-            assert!(v_len > 0);
-            count += 1;
-            // SAFETY: v points to v_len (> 0) bytes lent by the iterator.
-            sum += u64::from(unsafe { *v });
+        check("lightning_db_range_page", err);
+        assert!(
+            count > 0 || used == 0,
+            "a {used}-byte entry did not fit in the page"
+        );
+        let (mut at, mut sum) = (0, 0u64);
+        for _ in 0..count {
+            let len = |at: usize| u32::from_le_bytes(self.page[at..at + 4].try_into().unwrap());
+            let (k, v) = (len(at) as usize, len(at + 4) as usize);
+            assert!(v > 0);
+            sum += u64::from(self.page[at + LIGHTNING_DB_PAGE_ENTRY_HEADER + k]);
+            at += LIGHTNING_DB_PAGE_ENTRY_HEADER + k + v;
         }
-        // Freed once; the lent bytes are not used after this.
-        lightning_db_iter_free(iter);
+        assert_eq!(at, used);
         (count, sum)
     }
 }
@@ -235,6 +229,7 @@ impl Store for LightningC {
         LightningCReader {
             db: &self.db,
             buf: [0; 256],
+            page: vec![0; 4096],
         }
     }
 

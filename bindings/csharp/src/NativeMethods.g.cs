@@ -600,6 +600,36 @@ namespace LightningDB.Interop
         internal static extern LightningDBError lightning_db_iter_next_page(LightningDBIterator* iter, byte* buf, System.UIntPtr cap, System.UIntPtr max_entries, System.UIntPtr* count, System.UIntPtr* used);
 
         /// <summary>
+        ///  Reads the first entries of a range in one call: what `lightning_db_iter_range`
+        ///  followed by `lightning_db_iter_next_page` deliver, from one snapshot, without
+        ///  making an iterator unless the caller asks for the rest. Made for short ranges,
+        ///  where creating and freeing an iterator costs as much as reading the entries.
+        ///
+        ///  The range, `reverse` and the bounds are those of `lightning_db_iter_range`;
+        ///  `buf`, `cap`, `max_entries`, `*count` and `*used` those of
+        ///  `lightning_db_iter_next_page` (the page format, and `*count` 0 with `*used` &gt; 0
+        ///  when the first entry alone needs more than `cap` bytes).
+        ///
+        ///  `rest` NULL: only this page is wanted. `rest` non-NULL: `*rest` receives an
+        ///  iterator over the entries of the range after the page (from the same
+        ///  snapshot, an entry that did not fit first), or NULL when the page holds the
+        ///  whole range; to know that when the page is full, the next entry is read
+        ///  ahead and kept for the iterator.
+        ///
+        ///  Errors are those of `lightning_db_iter_range` and `lightning_db_iter_next_page`
+        ///  (`max_entries` 0 is InvalidArgument). An error delivers nothing and makes no
+        ///  iterator (`*count` and `*used` 0, `*rest` NULL), also when it is met after some
+        ///  entries; to read the entries around a damaged one, step with an iterator.
+        ///
+        ///  Memory: `buf` is the caller's; after Success only its first `*used` bytes
+        ///  are written, after an error its contents are unspecified. `*count`, `*used`
+        ///  and a non-NULL `rest` are always written. Release a returned iterator with
+        ///  `lightning_db_iter_free`.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "lightning_db_range_page", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern LightningDBError lightning_db_range_page(LightningDB* db, byte* start, System.UIntPtr start_len, byte* end, System.UIntPtr end_len, [MarshalAs(UnmanagedType.U1)] bool reverse, byte* buf, System.UIntPtr cap, System.UIntPtr max_entries, System.UIntPtr* count, System.UIntPtr* used, LightningDBIterator** rest);
+
+        /// <summary>
         ///  Releases an iterator. NULL: no-op. An iterator already freed (or never
         ///  returned by this library) is detected and ignored (reported by
         ///  `lightning_db_last_error_code`, InvalidArgument).

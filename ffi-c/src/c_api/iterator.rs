@@ -2,6 +2,7 @@
 //! snapshot, of the database or of a transaction.
 
 use std::ops::Bound;
+use std::ptr::NonNull;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use lightning_db::{Iter, KeyRange};
@@ -41,6 +42,17 @@ struct Cursor {
 }
 
 impl Cursor {
+    fn new(entries: Iter, reverse: bool) -> Cursor {
+        Cursor {
+            entries,
+            reverse,
+            key: Vec::new(),
+            value: Vec::new(),
+            pending: false,
+            deferred: None,
+        }
+    }
+
     /// Reads the next entry into `key`/`value`; false at the end.
     fn advance(&mut self) -> Outcome<bool> {
         if let Some(failure) = self.deferred.take() {
@@ -66,6 +78,115 @@ impl Cursor {
             None => Ok(false),
             Some(result) => result.map(|()| true).map_err(Failure::from),
         }
+    }
+
+    /// Writes the next entries into `page`, up to `max_entries`, each straight
+    /// from the engine's lent bytes. Stops at the end of the scan, or before an
+    /// entry that does not fit, which is kept pending (and whose size is the
+    /// bytes reported if it is the first). Returns the entries and bytes written,
+    /// and the error that ended the page, if one did.
+    fn fill_page(
+        &mut self,
+        page: &mut Page,
+        max_entries: usize,
+    ) -> (usize, usize, Option<Failure>) {
+        let (mut n, mut at) = (0usize, 0usize);
+        while n < max_entries {
+            if let Some(failure) = self.deferred.take() {
+                return (n, at, Some(failure));
+            }
+            let Cursor {
+                entries,
+                reverse,
+                key,
+                value,
+                pending,
+                ..
+            } = self;
+            let room = page.cap - at;
+            // Ok(size) once written; Err(size) if it does not fit, then kept.
+            let placed = if *pending {
+                let need = LIGHTNING_DB_PAGE_ENTRY_HEADER + key.len() + value.len();
+                if need <= room {
+                    // SAFETY: `need` bytes from `at` are within the caller's buffer.
+                    unsafe { page.put(at, key, value) };
+                    *pending = false;
+                    Ok(need)
+                } else {
+                    Err(need)
+                }
+            } else {
+                let place = |k: &[u8], v: &[u8]| {
+                    let need = LIGHTNING_DB_PAGE_ENTRY_HEADER + k.len() + v.len();
+                    if need > room {
+                        key.clear();
+                        key.extend_from_slice(k);
+                        value.clear();
+                        value.extend_from_slice(v);
+                        return Err(need);
+                    }
+                    // SAFETY: `need` bytes from `at` are within the caller's buffer.
+                    unsafe { page.put(at, k, v) };
+                    Ok(need)
+                };
+                let step = if *reverse {
+                    entries.next_back_with(place)
+                } else {
+                    entries.next_with(place)
+                };
+                match step {
+                    None => break,
+                    Some(Err(e)) => return (n, at, Some(Failure::from(e))),
+                    Some(Ok(placed)) => {
+                        *pending = placed.is_err();
+                        placed
+                    }
+                }
+            };
+            match placed {
+                Ok(size) => {
+                    at += size;
+                    n += 1;
+                }
+                Err(need) => {
+                    if n == 0 {
+                        at = need;
+                    }
+                    break;
+                }
+            }
+        }
+        (n, at, None)
+    }
+}
+
+/// The caller's page buffer: `cap` writable bytes at `buf` (NULL when `cap` is 0),
+/// which may be uninitialised, so it is written through the pointer, never read.
+struct Page {
+    buf: *mut u8,
+    cap: usize,
+}
+
+impl Page {
+    /// Writes one entry (its lengths, key and value) at `at`.
+    ///
+    /// # Safety
+    /// `at + LIGHTNING_DB_PAGE_ENTRY_HEADER + k.len() + v.len() <= self.cap`.
+    unsafe fn put(&mut self, at: usize, k: &[u8], v: &[u8]) {
+        // Lengths fit in 32 bits: keys are at most 16 KiB and values 256 MiB.
+        let header = [
+            (k.len() as u32).to_le_bytes(),
+            (v.len() as u32).to_le_bytes(),
+        ];
+        let out = self.buf.add(at);
+        std::ptr::copy_nonoverlapping(
+            header.as_ptr().cast::<u8>(),
+            out,
+            LIGHTNING_DB_PAGE_ENTRY_HEADER,
+        );
+        let out = out.add(LIGHTNING_DB_PAGE_ENTRY_HEADER);
+        std::ptr::copy_nonoverlapping(k.as_ptr(), out, k.len());
+        std::ptr::copy_nonoverlapping(v.as_ptr(), out.add(k.len()), v.len());
     }
 }
 
@@ -123,14 +244,7 @@ unsafe fn create(
     // back, fetched page by page like the forward walk.
     let token = ITERATORS.insert(Scan {
         db: db.arc(),
-        cursor: Mutex::new(Cursor {
-            entries: scan,
-            reverse,
-            key: Vec::new(),
-            value: Vec::new(),
-            pending: false,
-            deferred: None,
-        }),
+        cursor: Mutex::new(Cursor::new(scan, reverse)),
     });
     iter.write(std::ptr::without_provenance_mut(token));
     Ok(())
@@ -394,36 +508,94 @@ pub unsafe extern "C" fn lightning_db_iter_next_page(
             return Err(Failure::invalid("max_entries is 0"));
         }
         let mut cursor = scan.cursor()?;
-        let (mut n, mut at) = (0usize, 0usize);
-        while n < max_entries {
-            match cursor.advance() {
-                Ok(true) => {}
-                Ok(false) => break,
-                // The entries before it are delivered now, the error by the
-                // next call: nothing is skipped in silence.
-                Err(failure) if n > 0 => {
-                    cursor.deferred = Some(failure);
-                    break;
-                }
-                Err(failure) => return Err(failure),
+        let (n, at, failure) = cursor.fill_page(&mut Page { buf, cap }, max_entries);
+        match failure {
+            // The entries before it are delivered now, the error by the next
+            // call: nothing is skipped in silence.
+            Some(failure) if n > 0 => cursor.deferred = Some(failure),
+            Some(failure) => return Err(failure),
+            None => {}
+        }
+        count.write(n);
+        used.write(at);
+        Ok(())
+    })
+}
+
+/// Reads the first entries of a range in one call: what `lightning_db_iter_range`
+/// followed by `lightning_db_iter_next_page` deliver, from one snapshot, without
+/// making an iterator unless the caller asks for the rest. Made for short ranges,
+/// where creating and freeing an iterator costs as much as reading the entries.
+///
+/// The range, `reverse` and the bounds are those of `lightning_db_iter_range`;
+/// `buf`, `cap`, `max_entries`, `*count` and `*used` those of
+/// `lightning_db_iter_next_page` (the page format, and `*count` 0 with `*used` > 0
+/// when the first entry alone needs more than `cap` bytes).
+///
+/// `rest` NULL: only this page is wanted. `rest` non-NULL: `*rest` receives an
+/// iterator over the entries of the range after the page (from the same
+/// snapshot, an entry that did not fit first), or NULL when the page holds the
+/// whole range; to know that when the page is full, the next entry is read
+/// ahead and kept for the iterator.
+///
+/// Errors are those of `lightning_db_iter_range` and `lightning_db_iter_next_page`
+/// (`max_entries` 0 is InvalidArgument). An error delivers nothing and makes no
+/// iterator (`*count` and `*used` 0, `*rest` NULL), also when it is met after some
+/// entries; to read the entries around a damaged one, step with an iterator.
+///
+/// Memory: `buf` is the caller's; after Success only its first `*used` bytes
+/// are written, after an error its contents are unspecified. `*count`, `*used`
+/// and a non-NULL `rest` are always written. Release a returned iterator with
+/// `lightning_db_iter_free`.
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_range_page(
+    db: *mut LightningDB,
+    start: *const u8,
+    start_len: usize,
+    end: *const u8,
+    end_len: usize,
+    reverse: bool,
+    buf: *mut u8,
+    cap: usize,
+    max_entries: usize,
+    count: *mut usize,
+    used: *mut usize,
+    rest: *mut *mut LightningDBIterator,
+) -> LightningDBError {
+    for ptr in [count, used] {
+        if !ptr.is_null() {
+            ptr.write(0);
+        }
+    }
+    if !rest.is_null() {
+        rest.write(std::ptr::null_mut());
+    }
+    run("lightning_db_range_page", || {
+        let db = database(db)?;
+        let (count, used) = (out(count, "count")?, out(used, "used")?);
+        super::database::out_buffer(buf, cap)?;
+        if max_entries == 0 {
+            return Err(Failure::invalid("max_entries is 0"));
+        }
+        let keys = range(start, start_len, end, end_len)?;
+        let mut cursor = Cursor::new(db.range(keys)?, reverse);
+        let (n, at, failure) = cursor.fill_page(&mut Page { buf, cap }, max_entries);
+        if let Some(failure) = failure {
+            return Err(failure);
+        }
+        if let Some(rest) = NonNull::new(rest) {
+            // An entry that did not fit is pending; otherwise read one ahead.
+            let more = cursor.pending || {
+                cursor.pending = cursor.advance()?;
+                cursor.pending
+            };
+            if more {
+                let token = ITERATORS.insert(Scan {
+                    db: db.arc(),
+                    cursor: Mutex::new(cursor),
+                });
+                rest.write(std::ptr::without_provenance_mut(token));
             }
-            let need = LIGHTNING_DB_PAGE_ENTRY_HEADER + cursor.key.len() + cursor.value.len();
-            if need > cap - at {
-                cursor.pending = true;
-                if n == 0 {
-                    at = need;
-                }
-                break;
-            }
-            let out = std::slice::from_raw_parts_mut(buf.add(at), need);
-            // Lengths fit: keys are at most 16 KiB and values 256 MiB.
-            out[..4].copy_from_slice(&(cursor.key.len() as u32).to_le_bytes());
-            out[4..8].copy_from_slice(&(cursor.value.len() as u32).to_le_bytes());
-            let (k, v) = out[8..].split_at_mut(cursor.key.len());
-            k.copy_from_slice(&cursor.key);
-            v.copy_from_slice(&cursor.value);
-            at += need;
-            n += 1;
         }
         count.write(n);
         used.write(at);
