@@ -961,6 +961,25 @@ enum LightningDBError lightning_db_range_page(struct LightningDB *db,
                                               struct LightningDBIterator **rest);
 
 /**
+ * As `lightning_db_range_page`, over what transaction `tx_id` sees: its snapshot
+ * with its own writes (made before this call) applied. An iterator returned in
+ * `*rest` stays usable after the transaction ends.
+ */
+enum LightningDBError lightning_db_range_page_tx(struct LightningDB *db,
+                                                 uint64_t tx_id,
+                                                 const uint8_t *start,
+                                                 size_t start_len,
+                                                 const uint8_t *end,
+                                                 size_t end_len,
+                                                 bool reverse,
+                                                 uint8_t *buf,
+                                                 size_t cap,
+                                                 size_t max_entries,
+                                                 size_t *count,
+                                                 size_t *used,
+                                                 struct LightningDBIterator **rest);
+
+/**
  * Releases an iterator. NULL: no-op. An iterator already freed (or never
  * returned by this library) is detected and ignored (reported by
  * `lightning_db_last_error_code`, InvalidArgument).

@@ -65,7 +65,8 @@
     X(begin_transaction) X(put_tx) X(get_tx) X(delete_tx) X(contains_tx)                 \
     X(commit_transaction) X(abort_transaction) X(iter_range) X(iter_prefix)              \
     X(iter_range_tx) X(iter_prefix_tx) X(iter_next) X(iter_free)                         \
-    X(get_into) X(get_tx_into) X(iter_next_borrowed) X(iter_next_page) X(range_page) X(write_packed) X(release)    \
+    X(get_into) X(get_tx_into) X(iter_next_borrowed) X(iter_next_page) X(range_page)      \
+    X(range_page_tx) X(write_packed) X(release)                                          \
     X(delete_found)                                                                      \
     X(config_set_compaction_dead_ratio) X(config_set_compaction_min_dead_bytes)          \
     X(config_set_normal_sync_interval_ms)
@@ -2371,6 +2372,74 @@ static void op_iter_next_borrowed(void) {
         mismatch("iter_next_borrowed (%s) returned %s with an entry", ctx, code_name(got));
 }
 
+/* The caller's page of a page call: a shared buffer of 200,000 bytes, a capacity
+ * (often too small for one entry) and a maximum number of entries; `*count_out`
+ * is NULL (a fault) when `bad_count`, and the maximum 0 (a fault) when `bad_max`. */
+static uint8_t *page_args(Faults *f, bool bad_count, bool bad_max, size_t *cap, size_t *max,
+                          size_t *count, size_t **count_out) {
+    static uint8_t *page;
+    if (!page)
+        page = malloc(200000);
+    *cap = one_in(4) ? below(64) : below(200000);
+    *max = 1 + below(12);
+    *count = 77;
+    *count_out = count;
+    if (bad_count) {
+        *count_out = NULL;
+        fault(f, S(NullPointer), "count NULL");
+    }
+    if (bad_max) {
+        *max = 0;
+        fault(f, S(InvalidArgument), "max_entries 0");
+    }
+    return page;
+}
+
+/* Checks a page that a call `fn` filled with `count` entries (`used` bytes, of
+ * `cap`, at most `max` entries) against the entries `x` expects from its
+ * position, and moves `x` past them. */
+static void check_page(const char *fn, Iter *x, const uint8_t *page, size_t cap, size_t max,
+                       size_t count, size_t used, const char *ctx) {
+    if (count > max)
+        mismatch("%s (%s): %zu entries, more than %zu", fn, ctx, count, max);
+    if (count == 0) {
+        if (x->pos >= x->n) {
+            if (used)
+                mismatch("%s (%s): at the end, yet %zu bytes needed", fn, ctx, used);
+            return;
+        }
+        int k = x->keys[x->pos];
+        size_t need = LIGHTNING_DB_PAGE_ENTRY_HEADER + ulen[k] + x->vals[x->pos]->len;
+        if (used != need || need <= cap)
+            mismatch("%s (%s): reported %zu bytes needed, expected %zu", fn, ctx, used, need);
+        return;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (x->pos >= x->n) {
+            mismatch("%s (%s): entry %zu past the end of the scan", fn, ctx, i);
+            return;
+        }
+        uint32_t kl, vl;
+        memcpy(&kl, page + at, 4);
+        memcpy(&vl, page + at + 4, 4);
+        int k = x->keys[x->pos];
+        if (kl != ulen[k] || memcmp(page + at + 8, ukey[k], kl) != 0)
+            mismatch("%s (%s): entry %zu has a %u-byte key, expected key #%d", fn, ctx, i, kl, k);
+        else
+            check_bytes(fn, page + at + 8 + kl, vl, x->vals[x->pos], ctx);
+        at += 8 + (size_t)kl + vl;
+        x->pos++;
+    }
+    if (at != used)
+        mismatch("%s (%s): %zu bytes used, entries span %zu", fn, ctx, used, at);
+    if (x->pos < x->n && count < max) { /* stopped early: the next entry must not fit */
+        int k = x->keys[x->pos];
+        if (used + 8 + ulen[k] + x->vals[x->pos]->len <= cap)
+            mismatch("%s (%s): stopped after %zu entries with room left", fn, ctx, count);
+    }
+}
+
 static void op_iter_next_page(void) {
     int ii = PICK(iters, MAXITER);
     if (ii < 0) {
@@ -2381,19 +2450,8 @@ static void op_iter_next_page(void) {
     Faults f = {0};
     unsigned m = fault_mask(3);
     LightningDBIterator *h = (m & 1) ? bad_handle(&f, K_ITER, "iter", false) : x->h;
-    static uint8_t *page;
-    if (!page)
-        page = malloc(200000);
-    size_t cap = one_in(4) ? below(64) : below(200000), max = 1 + below(12);
-    size_t count = 77, used = 77, *cp = &count;
-    if (m & 2) {
-        cp = NULL;
-        fault(&f, S(NullPointer), "count NULL");
-    }
-    if (m & 4) {
-        max = 0;
-        fault(&f, S(InvalidArgument), "max_entries 0");
-    }
+    size_t cap, max, count, used = 77, *cp;
+    uint8_t *page = page_args(&f, m & 2, m & 4, &cap, &max, &count, &cp);
     char ctx[120];
     snprintf(ctx, sizeof ctx, "iterator slot %d at %d of %d, capacity %zu, max %zu%s", ii, x->pos,
              x->n, cap, max, x->db < 0 ? ", its database closed" : "");
@@ -2406,51 +2464,14 @@ static void op_iter_next_page(void) {
                      cp ? count : 0, used);
         return;
     }
-    if (count > max)
-        mismatch("iter_next_page (%s): %zu entries, more than %zu", ctx, count, max);
-    if (count == 0) {
-        if (x->pos >= x->n) {
-            if (used)
-                mismatch("iter_next_page (%s): at the end, yet %zu bytes needed", ctx, used);
-            return;
-        }
-        int k = x->keys[x->pos];
-        size_t need = LIGHTNING_DB_PAGE_ENTRY_HEADER + ulen[k] + x->vals[x->pos]->len;
-        if (used != need || need <= cap)
-            mismatch("iter_next_page (%s): reported %zu bytes needed, expected %zu", ctx, used,
-                     need);
-        return;
-    }
-    size_t at = 0;
-    for (size_t i = 0; i < count; i++) {
-        if (x->pos >= x->n) {
-            mismatch("iter_next_page (%s): entry %zu past the end of the scan", ctx, i);
-            return;
-        }
-        uint32_t kl, vl;
-        memcpy(&kl, page + at, 4);
-        memcpy(&vl, page + at + 4, 4);
-        int k = x->keys[x->pos];
-        if (kl != ulen[k] || memcmp(page + at + 8, ukey[k], kl) != 0)
-            mismatch("iter_next_page (%s): entry %zu has a %u-byte key, expected key #%d", ctx, i,
-                     kl, k);
-        else
-            check_bytes("value from iter_next_page", page + at + 8 + kl, vl, x->vals[x->pos], ctx);
-        at += 8 + (size_t)kl + vl;
-        x->pos++;
-    }
-    if (at != used)
-        mismatch("iter_next_page (%s): %zu bytes used, entries span %zu", ctx, used, at);
-    if (x->pos < x->n && count < max) { /* stopped early: the next entry must not fit */
-        int k = x->keys[x->pos];
-        if (used + 8 + ulen[k] + x->vals[x->pos]->len <= cap)
-            mismatch("iter_next_page (%s): stopped after %zu entries with room left", ctx, count);
-    }
+    check_page("iter_next_page", x, page, cap, max, count, used, ctx);
 }
 
-/* The first page of a range in one call, and the iterator over the rest. */
+/* The first page of a range in one call, of the database or of a transaction,
+ * and the iterator over the rest. */
 static void op_range_page(void) {
-    int di = pick_db();
+    int ti = one_in(2) ? PICK(txs, MAXTX) : -1;
+    int di = ti >= 0 ? txs[ti].db : pick_db();
     if (di < 0) {
         op_open();
         return;
@@ -2458,35 +2479,34 @@ static void op_range_page(void) {
     int ii = FREE_SLOT(iters, MAXITER); /* where the rest goes, if asked for */
     bool want_rest = ii >= 0 && !one_in(3), reverse = one_in(2);
     Faults f = {0};
-    unsigned m = fault_mask(5); /* db, start, end, count, max_entries */
-    LightningDB *h = db_arg(&f, m & 1, di);
+    unsigned m = fault_mask(ti >= 0 ? 6 : 5); /* db, start, end, count, max_entries, tx id */
+    uint64_t id = 0;
+    LightningDB *h;
+    if (ti >= 0) {
+        id = (m & 32) ? bad_txid(&f, di) : txs[ti].id;
+        h = tx_db_arg(&f, m & 1, &txs[ti], id);
+    } else {
+        h = db_arg(&f, m & 1, di);
+    }
     Bound b1, b2;
     bound_arg(&f, m & 2, &b1, false, "start");
     bound_arg(&f, m & 4, &b2, false, "end");
-    static uint8_t *page;
-    if (!page)
-        page = malloc(200000);
-    size_t cap = one_in(4) ? below(64) : below(200000), max = 1 + below(12);
-    size_t count = 77, used = 77, *cp = &count;
-    if (m & 8) {
-        cp = NULL;
-        fault(&f, S(NullPointer), "count NULL");
-    }
-    if (m & 16) {
-        max = 0;
-        fault(&f, S(InvalidArgument), "max_entries 0");
-    }
+    size_t cap, max, count, used = 77, *cp;
+    uint8_t *page = page_args(&f, m & 8, m & 16, &cap, &max, &count, &cp);
     LightningDBIterator *rest = (LightningDBIterator *)&anchor, **rp = want_rest ? &rest : NULL;
     char ctx[160];
-    snprintf(ctx, sizeof ctx, "range%s on db #%d, bounds %zu/%zu bytes, capacity %zu, max %zu%s",
-             reverse ? " reversed" : "", di, b1.l, b2.l, cap, max, want_rest ? ", rest" : "");
-    int got = check(F_range_page,
-                    CALL(range_page, (h, b1.p, b1.l, b2.p, b2.l, reverse, page, cap, max, cp,
-                                      &used, rp)),
-                    &f, S(Success), ctx);
+    snprintf(ctx, sizeof ctx, "%srange%s on db #%d, bounds %zu/%zu bytes, capacity %zu, max %zu%s",
+             ti >= 0 ? "tx " : "", reverse ? " reversed" : "", di, b1.l, b2.l, cap, max,
+             want_rest ? ", rest" : "");
+    int fn = ti >= 0 ? F_range_page_tx : F_range_page;
+    int got = ti >= 0 ? CALL(range_page_tx, (h, id, b1.p, b1.l, b2.p, b2.l, reverse, page, cap,
+                                             max, cp, &used, rp))
+                      : CALL(range_page, (h, b1.p, b1.l, b2.p, b2.l, reverse, page, cap, max, cp,
+                                          &used, rp));
+    check(fn, got, &f, S(Success), ctx);
     if (got != Success || !cp) {
         if ((cp && count) || used || (rp && rest))
-            mismatch("range_page (%s) failed with %zu entries, %zu bytes, rest %p", ctx,
+            mismatch("%s (%s) failed with %zu entries, %zu bytes, rest %p", fn_name[fn], ctx,
                      cp ? count : 0, used, rp ? (void *)rest : NULL);
         return;
     }
@@ -2497,48 +2517,18 @@ static void op_range_page(void) {
     Val *const *view = view_of(di);
     for (int i = 0; i < nkeys; i++) {
         int k = reverse ? nkeys - 1 - i : i;
-        if (view[k] && in_range(k, &b1, &b2)) {
+        Val *v = ti >= 0 ? tx_view(&txs[ti], k) : view[k];
+        if (v && in_range(k, &b1, &b2)) {
             x.keys[x.n] = k;
-            x.vals[x.n] = val_ref(view[k]);
+            x.vals[x.n] = val_ref(v);
             x.n++;
         }
     }
-    if (count > max)
-        mismatch("range_page (%s): %zu entries, more than %zu", ctx, count, max);
-    size_t at = 0;
-    for (size_t i = 0; i < count && x.pos < x.n; i++) {
-        uint32_t kl, vl;
-        memcpy(&kl, page + at, 4);
-        memcpy(&vl, page + at + 4, 4);
-        int k = x.keys[x.pos];
-        if (kl != ulen[k] || memcmp(page + at + 8, ukey[k], kl) != 0)
-            mismatch("range_page (%s): entry %zu has a %u-byte key, expected key #%d", ctx, i, kl,
-                     k);
-        else
-            check_bytes("value from range_page", page + at + 8 + kl, vl, x.vals[x.pos], ctx);
-        at += 8 + (size_t)kl + vl;
-        x.pos++;
-    }
-    if ((size_t)x.pos < count)
-        mismatch("range_page (%s): %zu entries, the range holds %d", ctx, count, x.n);
-    if (count > 0 && at != used)
-        mismatch("range_page (%s): %zu bytes used, entries span %zu", ctx, used, at);
-    if (count == 0 && x.n > 0) {
-        size_t need = LIGHTNING_DB_PAGE_ENTRY_HEADER + ulen[x.keys[0]] + x.vals[0]->len;
-        if (used != need || need <= cap)
-            mismatch("range_page (%s): reported %zu bytes needed, expected %zu", ctx, used, need);
-    }
-    if (count == 0 && x.n == 0 && used)
-        mismatch("range_page (%s): an empty range, yet %zu bytes needed", ctx, used);
-    if (x.pos < x.n && count > 0 && count < max) { /* stopped early: the next must not fit */
-        int k = x.keys[x.pos];
-        if (used + 8 + ulen[k] + x.vals[x.pos]->len <= cap)
-            mismatch("range_page (%s): stopped after %zu entries with room left", ctx, count);
-    }
+    check_page(fn_name[fn], &x, page, cap, max, count, used, ctx);
     bool more = x.pos < x.n;
     if (rp && more != (rest != NULL))
-        mismatch("range_page (%s): %d of %d entries delivered, yet rest is %p", ctx, x.pos, x.n,
-                 (void *)rest);
+        mismatch("%s (%s): %d of %d entries delivered, yet rest is %p", fn_name[fn], ctx, x.pos,
+                 x.n, (void *)rest);
     if (rp && rest) {
         x.used = true;
         x.h = rest;

@@ -1698,6 +1698,25 @@ static void test_range_page(void) {
     CHECK(rest == NULL);
     CHECK_PAGE(page, count, used, "cc=new,c=333,b=22");
 
+    /* In a transaction: its own writes are seen, and the rest outlives it. */
+    uint64_t tx;
+    OK(lightning_db_begin_transaction(db, &tx));
+    OK(lightning_db_put_tx(db, tx, B("bb"), 2, B("tx"), 2));
+    OK(lightning_db_delete_tx(db, tx, B("c"), 1));
+    OK(lightning_db_range_page_tx(db, tx, B("b"), 1, NULL, 0, false, page, sizeof page, 2, &count,
+                                  &used, &rest));
+    CHECK(count == 2 && rest != NULL);
+    CHECK_PAGE(page, count, used, "b=22,bb=tx");
+    OK(lightning_db_abort_transaction(db, tx));
+    OK(lightning_db_iter_next_page(rest, page, sizeof page, 10, &count, &used));
+    CHECK_PAGE(page, count, used, "cc=new,e=55555");
+    lightning_db_iter_free(rest);
+    rest = (LightningDBIterator *)page;
+    EXPECT(lightning_db_range_page_tx(db, tx, NULL, 0, NULL, 0, false, page, sizeof page, 2,
+                                      &count, &used, &rest),
+           InvalidArgument); /* the transaction has ended */
+    CHECK(count == 0 && used == 0 && rest == NULL);
+
     /* An entry that does not fit after others is kept for the iterator. */
     OK(lightning_db_range_page(db, NULL, 0, NULL, 0, false, page, 10 + 11 + 5, 10, &count, &used,
                                &rest));

@@ -630,6 +630,14 @@ namespace LightningDB.Interop
         internal static extern LightningDBError lightning_db_range_page(LightningDB* db, byte* start, System.UIntPtr start_len, byte* end, System.UIntPtr end_len, [MarshalAs(UnmanagedType.U1)] bool reverse, byte* buf, System.UIntPtr cap, System.UIntPtr max_entries, System.UIntPtr* count, System.UIntPtr* used, LightningDBIterator** rest);
 
         /// <summary>
+        ///  As `lightning_db_range_page`, over what transaction `tx_id` sees: its snapshot
+        ///  with its own writes (made before this call) applied. An iterator returned in
+        ///  `*rest` stays usable after the transaction ends.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "lightning_db_range_page_tx", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern LightningDBError lightning_db_range_page_tx(LightningDB* db, ulong tx_id, byte* start, System.UIntPtr start_len, byte* end, System.UIntPtr end_len, [MarshalAs(UnmanagedType.U1)] bool reverse, byte* buf, System.UIntPtr cap, System.UIntPtr max_entries, System.UIntPtr* count, System.UIntPtr* used, LightningDBIterator** rest);
+
+        /// <summary>
         ///  Releases an iterator. NULL: no-op. An iterator already freed (or never
         ///  returned by this library) is detected and ignored (reported by
         ///  `lightning_db_last_error_code`, InvalidArgument).

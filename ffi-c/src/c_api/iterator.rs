@@ -562,6 +562,69 @@ pub unsafe extern "C" fn lightning_db_range_page(
     used: *mut usize,
     rest: *mut *mut LightningDBIterator,
 ) -> LightningDBError {
+    let bounds = (start, start_len, end, end_len);
+    let page = (buf, cap, max_entries, count, used, rest);
+    first_page(
+        "lightning_db_range_page",
+        db,
+        Source::Database,
+        bounds,
+        reverse,
+        page,
+    )
+}
+
+/// As `lightning_db_range_page`, over what transaction `tx_id` sees: its snapshot
+/// with its own writes (made before this call) applied. An iterator returned in
+/// `*rest` stays usable after the transaction ends.
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_range_page_tx(
+    db: *mut LightningDB,
+    tx_id: u64,
+    start: *const u8,
+    start_len: usize,
+    end: *const u8,
+    end_len: usize,
+    reverse: bool,
+    buf: *mut u8,
+    cap: usize,
+    max_entries: usize,
+    count: *mut usize,
+    used: *mut usize,
+    rest: *mut *mut LightningDBIterator,
+) -> LightningDBError {
+    let bounds = (start, start_len, end, end_len);
+    let page = (buf, cap, max_entries, count, used, rest);
+    first_page(
+        "lightning_db_range_page_tx",
+        db,
+        Source::Transaction(tx_id),
+        bounds,
+        reverse,
+        page,
+    )
+}
+
+/// The bounds of a range page call: start, its length, end, its length.
+type Bounds = (*const u8, usize, *const u8, usize);
+/// The page of a range page call: buf, cap, max_entries, count, used, rest.
+type PageArgs = (
+    *mut u8,
+    usize,
+    usize,
+    *mut usize,
+    *mut usize,
+    *mut *mut LightningDBIterator,
+);
+
+unsafe fn first_page(
+    name: &str,
+    db: *mut LightningDB,
+    source: Source,
+    (start, start_len, end, end_len): Bounds,
+    reverse: bool,
+    (buf, cap, max_entries, count, used, rest): PageArgs,
+) -> LightningDBError {
     for ptr in [count, used] {
         if !ptr.is_null() {
             ptr.write(0);
@@ -570,7 +633,7 @@ pub unsafe extern "C" fn lightning_db_range_page(
     if !rest.is_null() {
         rest.write(std::ptr::null_mut());
     }
-    run("lightning_db_range_page", || {
+    run(name, || {
         let db = database(db)?;
         let (count, used) = (out(count, "count")?, out(used, "used")?);
         super::database::out_buffer(buf, cap)?;
@@ -578,7 +641,11 @@ pub unsafe extern "C" fn lightning_db_range_page(
             return Err(Failure::invalid("max_entries is 0"));
         }
         let keys = range(start, start_len, end, end_len)?;
-        let mut cursor = Cursor::new(db.range(keys)?, reverse);
+        let entries = match source {
+            Source::Database => db.range(keys)?,
+            Source::Transaction(id) => db.transactions.with(&db, id, |tx| tx.range(keys))?,
+        };
+        let mut cursor = Cursor::new(entries, reverse);
         let (n, at, failure) = cursor.fill_page(&mut Page { buf, cap }, max_entries);
         if let Some(failure) = failure {
             return Err(failure);
