@@ -9,15 +9,19 @@
 //! a stale handle can never alias a newer object, and a handle of one type is never
 //! a live handle of another type.
 //!
-//! Objects are held in `Arc`s, in a map that is replaced whole whenever a handle
+//! Objects are held in `Arc`s, in maps that are replaced whole whenever a handle
 //! is made or freed (read-copy-update). A lookup reads the current map without a
 //! lock and borrows the object for the call ([`Held`]): it writes nothing that
 //! another thread reads, so threads calling on one database at once do not pass
 //! a lock's or a reference count's cache line between them. A call keeps the map
 //! it looked in, and so the object, alive until it returns: freeing a handle
 //! while another thread is inside a call on it does not free memory under that
-//! call, and a slow call blocks nothing. Making and freeing a handle copies the
-//! map, which holds the handles now live (a few per thread in practice).
+//! call, and a slow call blocks nothing.
+//!
+//! Making and freeing a handle copies a map, so a registry is split into
+//! [`SHARDS`] maps by token: consecutive tokens go to different shards, and a
+//! program holding n live handles of a kind copies about n / SHARDS entries per
+//! iterator made or freed, not n.
 
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
@@ -69,12 +73,49 @@ static NEXT: AtomicUsize = AtomicUsize::new(1);
 
 type Live<T> = BTreeMap<usize, Arc<T>>;
 
+#[inline(never)]
+fn empty_map<T>() -> ArcSwap<Live<T>> {
+    ArcSwap::from_pointee(BTreeMap::new())
+}
+
+/// Maps per registry. Tokens are handed out in sequence, so the live handles of
+/// a kind spread evenly over them.
+pub(crate) const SHARDS: usize = 64;
+
 pub(crate) struct Registry<T> {
     /// The C type name, for messages.
     kind: &'static str,
+    shards: [Shard<T>; SHARDS],
+}
+
+/// The handles of a registry whose token / 16 is the same modulo [`SHARDS`].
+struct Shard<T> {
     live: LazyLock<ArcSwap<Live<T>>>,
     /// Held while a new map is made from the current one.
     writer: Mutex<()>,
+}
+
+impl<T> Shard<T> {
+    const fn new() -> Shard<T> {
+        Shard {
+            live: LazyLock::new(empty_map),
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// Replaces the map with `change` applied to a copy of it.
+    // Not inlined, as `empty_map`: tests/c/valgrind.supp names the functions of
+    // this module that allocate maps.
+    #[inline(never)]
+    fn update<R>(&self, change: impl FnOnce(&mut Live<T>) -> R) -> R {
+        // Poisoning can only come from a panic inside these short critical sections
+        // (an allocation failure aborts instead); the map is still consistent.
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = Live::clone(&self.live.load());
+        let result = change(&mut map);
+        self.live.store(Arc::new(map));
+        result
+    }
 }
 
 /// An object of a registry, borrowed for a call: the map it was found in stays
@@ -114,36 +155,34 @@ impl<T> Registry<T> {
     pub const fn new(kind: &'static str) -> Registry<T> {
         Registry {
             kind,
-            live: LazyLock::new(|| ArcSwap::from_pointee(BTreeMap::new())),
-            writer: Mutex::new(()),
+            shards: [const { Shard::new() }; SHARDS],
         }
     }
 
-    /// Replaces the map with `change` applied to a copy of it.
-    fn update<R>(&self, change: impl FnOnce(&mut Live<T>) -> R) -> R {
-        // Poisoning can only come from a panic inside these short critical sections
-        // (an allocation failure aborts instead); the map is still consistent.
-        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut map = Live::clone(&self.live.load());
-        let result = change(&mut map);
-        self.live.store(Arc::new(map));
-        result
+    fn shard(&self, token: usize) -> &Shard<T> {
+        &self.shards[(token / 16) % SHARDS]
     }
 
     /// Registers `value` and returns its new token.
     pub fn insert(&self, value: T) -> usize {
         let value = Arc::new(value);
-        self.update(|live| {
-            let token = loop {
-                let token = NEXT.fetch_add(1, Ordering::Relaxed).wrapping_mul(16);
-                // Only reachable after the counter wraps on a 32-bit platform.
-                if token != 0 && !live.contains_key(&token) {
-                    break token;
+        loop {
+            let token = NEXT.fetch_add(1, Ordering::Relaxed).wrapping_mul(16);
+            if token == 0 {
+                continue;
+            }
+            let inserted = self.shard(token).update(|live| {
+                // Only taken after the counter wraps on a 32-bit platform.
+                if live.contains_key(&token) {
+                    return false;
                 }
-            };
-            live.insert(token, value);
-            token
-        })
+                live.insert(token, Arc::clone(&value));
+                true
+            });
+            if inserted {
+                return token;
+            }
+        }
     }
 
     /// The live object behind `token`, borrowed for the call.
@@ -151,7 +190,7 @@ impl<T> Registry<T> {
         if token == 0 {
             return Err(Failure::null(what));
         }
-        let map = self.live.load();
+        let map = self.shard(token).live.load();
         let Some(entry) = map.get(&token).map(NonNull::from) else {
             return Err(self.unknown(token, what));
         };
@@ -163,13 +202,17 @@ impl<T> Registry<T> {
         if token == 0 {
             return Err(Failure::null(what));
         }
-        self.update(|live| live.remove(&token))
+        self.shard(token)
+            .update(|live| live.remove(&token))
             .ok_or_else(|| self.unknown(token, what))
     }
 
     /// Live objects of this kind.
     pub fn len(&self) -> usize {
-        self.live.load().len()
+        self.shards
+            .iter()
+            .map(|shard| shard.live.load().len())
+            .sum()
     }
 
     fn unknown(&self, token: usize, what: &str) -> Failure {
@@ -222,6 +265,24 @@ mod tests {
         assert_eq!(r.len(), 0);
         let b = r.insert("next".to_string());
         assert_eq!(*r.get(b, "thing").unwrap().arc(), "next");
+    }
+
+    #[test]
+    fn handles_spread_over_every_shard_are_found_counted_and_removed() {
+        let r: Registry<usize> = Registry::new("Thing*");
+        let tokens: Vec<usize> = (0..10 * SHARDS).map(|i| r.insert(i)).collect();
+        assert!(r.shards.iter().all(|shard| !shard.live.load().is_empty()));
+        assert_eq!(r.len(), 10 * SHARDS);
+        for (i, &token) in tokens.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
+            assert_eq!(*r.remove(token, "thing").unwrap(), i);
+        }
+        for (i, &token) in tokens.iter().enumerate() {
+            match r.get(token, "thing") {
+                Ok(held) => assert!(i % 3 != 0 && *held == i),
+                Err(_) => assert_eq!(i % 3, 0),
+            }
+        }
+        assert_eq!(r.len(), tokens.len() - tokens.len().div_ceil(3));
     }
 
     #[test]
