@@ -19,16 +19,26 @@ fn segments(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// The value `build` stores under key number `i`.
+fn value(i: u32) -> Vec<u8> {
+    format!("value-{i:04}-{}", "x".repeat(50)).into_bytes()
+}
+
 /// A database of `n` single-put commits, closed.
 fn build(dir: &Path, n: u32) {
     let db = Database::create(dir, Config::default()).unwrap();
     for i in 0..n {
-        db.put(
-            format!("key{i:04}").as_bytes(),
-            format!("value-{i:04}-{}", "x".repeat(50)).as_bytes(),
-        )
-        .unwrap();
+        db.put(format!("key{i:04}").as_bytes(), &value(i)).unwrap();
     }
+}
+
+/// As `build`, then checkpointed: its keys are in the index file.
+fn build_checkpointed(dir: &Path, n: u32) {
+    build(dir, n);
+    Database::open(dir, Config::default())
+        .unwrap()
+        .checkpoint()
+        .unwrap();
 }
 
 fn flip(path: &Path, at: usize) {
@@ -209,11 +219,7 @@ fn a_missing_segment_named_by_the_checkpoint_is_corrupted_data() {
 fn a_damaged_checkpoint_is_corrupted_data() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    build(&dir, 5);
-    Database::open(&dir, Config::default())
-        .unwrap()
-        .checkpoint()
-        .unwrap();
+    build_checkpointed(&dir, 5);
     flip(&dir.join("index.ckpt"), 30);
     assert_eq!(
         Database::open(&dir, Config::default()).unwrap_err().kind(),
@@ -229,12 +235,7 @@ fn damage_to_the_index_file_is_refused_when_read_never_trusted() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
     let n = 300u32;
-    build(&dir, n);
-    Database::open(&dir, Config::default())
-        .unwrap()
-        .checkpoint()
-        .unwrap();
-    let value = |i: u32| format!("value-{i:04}-{}", "x".repeat(50)).into_bytes();
+    build_checkpointed(&dir, n);
     let good = fs::read(dir.join("index.ckpt")).unwrap();
     let work = tmp.path().join("work");
     let (mut at_open, mut on_read) = (0, 0);
@@ -300,12 +301,7 @@ fn a_write_over_a_damaged_index_file_is_refused_and_leaves_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
     let n = 300u32;
-    build(&dir, n);
-    Database::open(&dir, Config::default())
-        .unwrap()
-        .checkpoint()
-        .unwrap();
-    let old = |i: u32| format!("value-{i:04}-{}", "x".repeat(50)).into_bytes();
+    build_checkpointed(&dir, n);
     let new = |i: u32| format!("new-{i:04}").into_bytes();
     let key = |i: u32| format!("key{i:04}").into_bytes();
     let config = Config {
@@ -342,7 +338,7 @@ fn a_write_over_a_damaged_index_file_is_refused_and_leaves_nothing() {
                 let expected = match (written[i as usize], i % 3 == 0) {
                     (true, true) => None,
                     (true, false) => Some(new(i)),
-                    (false, _) => Some(old(i)),
+                    (false, _) => Some(value(i)),
                 };
                 match db.get(&key(i)) {
                     Ok(v) => assert_eq!(v, expected, "byte {at}, key {i}, {when}"),
@@ -455,7 +451,7 @@ fn random_damage_never_yields_wrong_bytes_or_a_panic() {
             Ok(db) => {
                 let mut missing = 0;
                 for i in 0..40u32 {
-                    let want = format!("value-{i:04}-{}", "x".repeat(50)).into_bytes();
+                    let want = value(i);
                     match db.get(format!("key{i:04}").as_bytes()) {
                         Ok(Some(v)) => assert_eq!(v, want, "wrong bytes returned"),
                         Ok(None) => missing += 1,
