@@ -211,6 +211,16 @@ enum Source {
     Transaction(u64),
 }
 
+impl Source {
+    /// The engine's iterator over `keys` as this source sees them.
+    fn range(self, db: &OpenDatabase, keys: KeyRange) -> Outcome<Iter> {
+        Ok(match self {
+            Source::Database => db.range(keys)?,
+            Source::Transaction(id) => db.transactions.with(db, id, |tx| tx.range(keys))?,
+        })
+    }
+}
+
 unsafe fn range(
     start: *const u8,
     start_len: usize,
@@ -235,11 +245,7 @@ unsafe fn create(
 ) -> Outcome<()> {
     let db = database(db)?;
     let iter = out(iter, "iter")?;
-    let keys = keys()?;
-    let scan: Iter = match source {
-        Source::Database => db.range(keys)?,
-        Source::Transaction(id) => db.transactions.with(&db, id, |tx| tx.range(keys))?,
-    };
+    let scan = source.range(&db, keys()?)?;
     // `Iter` is double-ended: reverse order is the same snapshot walked from the
     // back, fetched page by page like the forward walk.
     let token = ITERATORS.insert(Scan {
@@ -641,11 +647,7 @@ unsafe fn first_page(
             return Err(Failure::invalid("max_entries is 0"));
         }
         let keys = range(start, start_len, end, end_len)?;
-        let entries = match source {
-            Source::Database => db.range(keys)?,
-            Source::Transaction(id) => db.transactions.with(&db, id, |tx| tx.range(keys))?,
-        };
-        let mut cursor = Cursor::new(entries, reverse);
+        let mut cursor = Cursor::new(source.range(&db, keys)?, reverse);
         let (n, at, failure) = cursor.fill_page(&mut Page { buf, cap }, max_entries);
         if let Some(failure) = failure {
             return Err(failure);
