@@ -73,6 +73,7 @@ static NEXT: AtomicUsize = AtomicUsize::new(1);
 
 type Live<T> = BTreeMap<usize, Arc<T>>;
 
+/// A shard's first map, made at its first use. Not inlined: see `Shard::update`.
 #[inline(never)]
 fn empty_map<T>() -> ArcSwap<Live<T>> {
     ArcSwap::from_pointee(BTreeMap::new())
@@ -104,8 +105,9 @@ impl<T> Shard<T> {
     }
 
     /// Replaces the map with `change` applied to a copy of it.
-    // Not inlined, as `empty_map`: tests/c/valgrind.supp names the functions of
-    // this module that allocate maps.
+    // Not inlined, nor is `empty_map`: tests/c/valgrind.supp recognises the maps
+    // (alive at exit through ArcSwap's interior pointers) by the functions of this
+    // module on their allocation stacks.
     #[inline(never)]
     fn update<R>(&self, change: impl FnOnce(&mut Live<T>) -> R) -> R {
         // Poisoning can only come from a panic inside these short critical sections
