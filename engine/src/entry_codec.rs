@@ -135,7 +135,7 @@ impl Parts<'_> {
 
 /// Reads the entry after one whose key is `prev_key_len` bytes long and whose
 /// location is `prev`, without building its key; `None` if it is malformed.
-#[inline]
+#[inline(always)]
 pub(crate) fn decode_parts<'a>(
     r: &mut Reader<'a>,
     checkpoint_seq: u64,

@@ -189,6 +189,7 @@ impl Segment {
 
     /// The value of the put of `key` at `offset` ([`Segment::entry`], and it must
     /// hold `key`), handed to `f`.
+    #[inline(always)]
     pub fn read_value<T>(
         &self,
         offset: u32,
