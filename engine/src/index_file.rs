@@ -59,6 +59,7 @@ use memmap2::{Mmap, MmapOptions};
 use crate::entry_codec::{self, Reader};
 use crate::error::{Error, Result};
 use crate::index::{prefix_of, Key, Loc};
+use crate::prefetch;
 use crate::sync;
 
 pub const MAGIC: &[u8; 8] = b"LDBCKPT5";
@@ -82,6 +83,8 @@ const CHUNK: usize = 4096;
 /// Entries per block: a lookup decodes on average half a block after its
 /// binary search, and a block's first-key prefix costs 16 bytes of fences.
 pub const BLOCK_ENTRIES: usize = 16;
+/// The most cache lines of a block fetched ahead of decoding it.
+const BLOCK_LINES: usize = 16;
 
 /// The hash of a key in the table. Fixed by the file format.
 pub fn hash(key: &[u8]) -> u64 {
@@ -405,6 +408,9 @@ impl IndexFile {
         let start = u64_at(&self.map, self.fences + 8 * (self.blocks + block)) as usize;
         let end = u64_at(&self.map, self.fences + 8 * (self.blocks + block + 1)) as usize;
         let bytes = &self.map[start..end];
+        // Decoding walks the block entry by entry, each position known only
+        // from the entry before: fetch its lines at once.
+        prefetch::lines(bytes, BLOCK_LINES);
         self.check(block, bytes)?;
         Ok(bytes)
     }
@@ -468,6 +474,14 @@ impl IndexFile {
         let above = samples.partition_point(|&p| p <= probe);
         let mut lo = below.saturating_sub(1) * SAMPLE;
         let mut hi = (above * SAMPLE).min(self.blocks);
+        // The search's steps depend on each other: asking for its stretch of
+        // the fences, and of the block starts it ends in, at once lets their
+        // misses overlap instead of following one another.
+        if lo < hi {
+            let stretch = |at: usize| &self.map[at + 8 * lo..at + 8 * hi];
+            prefetch::lines(stretch(self.fences), 2 * SAMPLE * 8 / 64);
+            prefetch::lines(stretch(self.fences + 8 * self.blocks), 2 * SAMPLE * 8 / 64);
+        }
         while lo < hi {
             let mid = (lo + hi) / 2;
             let below = match self.prefix(mid).cmp(&probe) {
@@ -604,11 +618,11 @@ impl IndexFile {
     }
 
     /// The entries with keys within `bounds`, in order from either end.
-    pub fn range(&self, (start, end): (Bound<&[u8]>, Bound<&[u8]>)) -> FileRange<'_> {
+    pub fn range<'a>(&'a self, (start, end): (Bound<&'a [u8]>, Bound<&'a [u8]>)) -> FileRange<'a> {
         FileRange {
             file: self,
-            start: start.map(|k| k.to_vec()),
-            end: end.map(|k| k.to_vec()),
+            start,
+            end,
             front: Front::Unstarted,
             back: Side::Unstarted,
         }
@@ -971,7 +985,7 @@ impl<'a> Forward<'a> {
     fn fill(
         &mut self,
         file: &'a IndexFile,
-        end: &Bound<Vec<u8>>,
+        end: &Bound<&[u8]>,
         back: Option<(usize, usize)>,
     ) -> usize {
         let mut decoded = 0;
@@ -1034,8 +1048,8 @@ enum Side {
 /// where the last key taken from one is reached from the other.
 pub struct FileRange<'a> {
     file: &'a IndexFile,
-    start: Bound<Vec<u8>>,
-    end: Bound<Vec<u8>>,
+    start: Bound<&'a [u8]>,
+    end: Bound<&'a [u8]>,
     front: Front<'a>,
     back: Side,
 }
@@ -1140,12 +1154,28 @@ impl<'a> FileRange<'a> {
     }
 
     /// Takes the next entry from the front and lends its key to `f`, with the
-    /// location of the entry after it in the block (a hint for prefetching).
+    /// locations of the entries decoded after it (a hint for prefetching).
     pub fn next_with<T>(&mut self, f: impl FnOnce(&[u8], Loc, &[Loc]) -> T) -> Option<Result<T>> {
+        self.next_hinted(|_| {}, f)
+    }
+
+    /// `next_with`, and when this step seeks the range's start, `sought` is
+    /// told the location of the first entry before the entries after it are
+    /// decoded: its record can be fetched meanwhile.
+    pub fn next_hinted<T>(
+        &mut self,
+        sought: impl FnOnce(Loc),
+        f: impl FnOnce(&[u8], Loc, &[Loc]) -> T,
+    ) -> Option<Result<T>> {
         if let Front::Unstarted = self.front {
             if let Err(e) = self.seek_front() {
                 self.finish();
                 return Some(Err(e));
+            }
+            if let Front::At(walk) = &self.front {
+                if let Some(first) = walk.front() {
+                    sought(first.loc);
+                }
             }
         }
         let back = self.back_pos();
@@ -1244,7 +1274,7 @@ impl<'a> FileRange<'a> {
     }
 }
 
-fn within_end(end: &Bound<Vec<u8>>, key: &[u8]) -> bool {
+fn within_end(end: &Bound<&[u8]>, key: &[u8]) -> bool {
     match end {
         Bound::Unbounded => true,
         Bound::Included(e) => key <= &e[..],
@@ -1252,7 +1282,7 @@ fn within_end(end: &Bound<Vec<u8>>, key: &[u8]) -> bool {
     }
 }
 
-fn within_start(start: &Bound<Vec<u8>>, key: &[u8]) -> bool {
+fn within_start(start: &Bound<&[u8]>, key: &[u8]) -> bool {
     match start {
         Bound::Unbounded => true,
         Bound::Included(s) => key >= &s[..],

@@ -92,12 +92,19 @@ type Overlay = VecDeque<(Vec<u8>, Option<Vec<u8>>)>;
 
 type Cursor<'a> = crate::key_index::Range<'a>;
 
+/// What a walk's cursor borrows: the snapshot and the range's bounds.
+struct Scope {
+    version: Arc<Version>,
+    range: KeyRange,
+}
+
 self_cell::self_cell!(
     /// A snapshot and one cursor over a range of its index, walked from both
-    /// ends. The cursor borrows the index the snapshot owns; keeping the two
-    /// together lets an iterator seek once, rather than once per page of keys.
+    /// ends. The cursor borrows the index the snapshot owns, and the range's
+    /// bounds; keeping them together lets an iterator seek once, rather than
+    /// once per page of keys.
     struct Walk {
-        owner: Arc<Version>,
+        owner: Scope,
         #[covariant]
         dependent: Cursor,
     }
@@ -165,7 +172,9 @@ impl Iter {
         range: KeyRange,
         overlay: Option<Writes>,
     ) -> Iter {
-        let walk = Walk::new(version, |version| version.index.range(range.bounds()));
+        let walk = Walk::new(Scope { version, range }, |scope| {
+            scope.version.index.range(scope.range.bounds())
+        });
         Iter {
             shared,
             walk,
@@ -207,7 +216,9 @@ impl Iter {
 
     fn resolve<T>(&mut self, key: &[u8], loc: Loc, f: impl FnOnce(&[u8], &[u8]) -> T) -> Result<T> {
         self.shared.check_open()?;
-        let segment = self.segment.get(self.walk.borrow_owner(), loc.segment)?;
+        let segment = self
+            .segment
+            .get(&self.walk.borrow_owner().version, loc.segment)?;
         segment.read_value(loc.offset, loc.len, key, |value| f(key, value))
     }
 
@@ -221,7 +232,15 @@ impl Iter {
                 // copying the key out of the index first.
                 let (shared, last) = (&self.shared, &mut self.segment);
                 let mut f = Some(f);
-                let item = self.walk.with_dependent_mut(|version, cursor| {
+                let item = self.walk.with_dependent_mut(|scope, cursor| {
+                    let version = &scope.version;
+                    // The first record of a range is fetched while the index
+                    // entries after it are decoded.
+                    let sought = |loc: Loc| {
+                        if let Some(segment) = version.segments.get(&loc.segment) {
+                            segment.prefetch(loc.offset, loc.len);
+                        }
+                    };
                     let taken = |key: &[u8], loc: Loc, upcoming: &[Loc]| {
                         let f = f.take()?;
                         let read = || {
@@ -240,7 +259,7 @@ impl Iter {
                         Some(read())
                     };
                     match end {
-                        End::Front => cursor.next_with(taken),
+                        End::Front => cursor.next_hinted(sought, taken),
                         End::Back => cursor.next_back_with(taken),
                     }
                 });
@@ -303,7 +322,7 @@ impl Iter {
 
     /// Sequence number of the snapshot this iterator reads.
     pub fn snapshot_seq(&self) -> u64 {
-        self.walk.borrow_owner().seq
+        self.walk.borrow_owner().version.seq
     }
 }
 

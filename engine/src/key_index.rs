@@ -279,7 +279,7 @@ impl KeyIndex {
     }
 
     /// The entries with keys within `bounds`, in order from either end.
-    pub fn range<'a>(&'a self, bounds: (Bound<&[u8]>, Bound<&[u8]>)) -> Range<'a> {
+    pub fn range<'a>(&'a self, bounds: (Bound<&'a [u8]>, Bound<&'a [u8]>)) -> Range<'a> {
         Range {
             changes: self.changes.range(bounds),
             base: self.base.as_ref().map(|b| b.range(bounds)),
@@ -358,6 +358,7 @@ impl<'a> Range<'a> {
     fn next_from<T>(
         &mut self,
         end: usize,
+        sought: impl FnOnce(Loc),
         f: impl FnOnce(&[u8], Loc, &[Loc]) -> T,
     ) -> Option<Result<T>> {
         if self.base.is_none() {
@@ -377,7 +378,7 @@ impl<'a> Range<'a> {
         if self.only_base {
             let base = self.base.as_mut()?;
             return if end == FRONT {
-                base.next_with(f)
+                base.next_hinted(sought, f)
             } else {
                 base.next_back_with(f)
             };
@@ -420,9 +421,15 @@ impl<'a> Range<'a> {
         }
     }
 
-    /// Takes the next entry from the front, lent to `f` with a prefetching hint.
-    pub fn next_with<T>(&mut self, f: impl FnOnce(&[u8], Loc, &[Loc]) -> T) -> Option<Result<T>> {
-        self.next_from(FRONT, f)
+    /// Takes the next entry from the front, lent to `f` with a prefetching
+    /// hint; `sought` is told where the range's first entry is as soon as the
+    /// index file's part of it has been sought (see [`FileRange::next_hinted`]).
+    pub fn next_hinted<T>(
+        &mut self,
+        sought: impl FnOnce(Loc),
+        f: impl FnOnce(&[u8], Loc, &[Loc]) -> T,
+    ) -> Option<Result<T>> {
+        self.next_from(FRONT, sought, f)
     }
 
     /// Takes the next entry from the back, lent to `f` with a prefetching hint.
@@ -430,7 +437,7 @@ impl<'a> Range<'a> {
         &mut self,
         f: impl FnOnce(&[u8], Loc, &[Loc]) -> T,
     ) -> Option<Result<T>> {
-        self.next_from(BACK, f)
+        self.next_from(BACK, |_| {}, f)
     }
 }
 
@@ -438,13 +445,13 @@ impl Iterator for Range<'_> {
     type Item = Result<(Key, Loc)>;
 
     fn next(&mut self) -> Option<Result<(Key, Loc)>> {
-        self.next_from(FRONT, |k, l, _| (Key::new(k), l))
+        self.next_from(FRONT, |_| {}, |k, l, _| (Key::new(k), l))
     }
 }
 
 impl DoubleEndedIterator for Range<'_> {
     fn next_back(&mut self) -> Option<Result<(Key, Loc)>> {
-        self.next_from(BACK, |k, l, _| (Key::new(k), l))
+        self.next_from(BACK, |_| {}, |k, l, _| (Key::new(k), l))
     }
 }
 
