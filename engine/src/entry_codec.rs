@@ -198,6 +198,10 @@ impl<'a> Reader<'a> {
     pub(crate) fn new(bytes: &'a [u8], pos: usize) -> Reader<'a> {
         Reader { bytes, pos }
     }
+    /// Where the next read starts.
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
     pub(crate) fn at_end(&self) -> bool {
         self.pos >= self.bytes.len()
     }

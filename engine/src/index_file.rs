@@ -112,6 +112,26 @@ pub struct SegmentEnd {
     pub live: Option<u64>,
 }
 
+/// Where an ascending run of lookups (`IndexFile::get_ascending`) stopped:
+/// a block, and in it the position after the last entry decoded, that
+/// entry's key and location.
+#[derive(Default)]
+pub struct Ascending {
+    block: Option<usize>,
+    pos: usize,
+    key: Vec<u8>,
+    last: Option<Loc>,
+}
+
+impl Ascending {
+    fn enter(&mut self, block: usize) {
+        self.block = Some(block);
+        self.pos = 0;
+        self.key.clear();
+        self.last = None;
+    }
+}
+
 pub struct IndexFile {
     map: Mmap,
     pub seq: u64,
@@ -529,34 +549,54 @@ impl IndexFile {
         }
     }
 
-    /// `get`, for keys looked up in ascending order: `near` is the block of
-    /// the key before, which this key's search starts from and leaves at its
-    /// own. Keys of one block, as in a large sorted commit, are found without
-    /// searching the fences again.
-    pub fn get_ascending(&self, key: &[u8], near: &mut Option<usize>) -> Result<Option<Loc>> {
+    /// `get`, for keys looked up in ascending order (repeats allowed): `near`
+    /// starts as `Ascending::default()` and is kept between the calls. A key
+    /// in the block of the key before is found by decoding on from where that
+    /// search stopped, without searching the fences or decoding the block's
+    /// first entries again: the keys of a large sorted commit cost one pass
+    /// over the blocks they fall in.
+    pub fn get_ascending(&self, key: &[u8], near: &mut Ascending) -> Result<Option<Loc>> {
         // The key before started at or after block `b`'s first key, and this
         // one is not below it: it is in `b` if the next block starts above it.
-        let block = match *near {
-            Some(b) if b + 1 == self.blocks || self.prefix(b + 1) > prefix_of(key) => Some(b),
-            _ => self.block_for(key, false)?,
+        let block = match near.block {
+            Some(b) if b + 1 == self.blocks || self.prefix(b + 1) > prefix_of(key) => b,
+            _ => {
+                let Some(b) = self.block_for(key, false)? else {
+                    near.block = None;
+                    return Ok(None);
+                };
+                near.enter(b);
+                b
+            }
         };
-        *near = block;
-        match block {
-            Some(block) => self.get_in(block, key),
-            None => Ok(None),
-        }
+        self.search_on(block, key, near)
     }
 
     /// The entry of `key` in block `block`, which holds it if the file does.
     fn get_in(&self, block: usize, key: &[u8]) -> Result<Option<Loc>> {
-        let mut r = Reader::new(self.block_bytes(block)?, 0);
-        let mut k = Vec::with_capacity(key.len());
-        let mut prev = None;
+        let mut near = Ascending::default();
+        near.enter(block);
+        self.search_on(block, key, &mut near)
+    }
+
+    /// Decodes block `block` on from where `near` stopped, up to `key`.
+    fn search_on(&self, block: usize, key: &[u8], near: &mut Ascending) -> Result<Option<Loc>> {
+        // The entry the last search stopped at is not below the key before;
+        // the entries before it are below it, so below this key too.
+        if let Some(last) = near.last {
+            match near.key[..].cmp(key) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => return Ok(Some(last)),
+                std::cmp::Ordering::Greater => return Ok(None),
+            }
+        }
+        let mut r = Reader::new(self.block_bytes(block)?, near.pos);
         while !r.at_end() {
-            let loc = entry_codec::decode_entry(&mut r, self.seq, &mut k, prev)
+            let loc = entry_codec::decode_entry(&mut r, self.seq, &mut near.key, near.last)
                 .ok_or_else(|| self.corrupt(format!("malformed entry in block {block}")))?;
-            match k[..].cmp(key) {
-                std::cmp::Ordering::Less => prev = Some(loc),
+            (near.pos, near.last) = (r.pos(), Some(loc));
+            match near.key[..].cmp(key) {
+                std::cmp::Ordering::Less => {}
                 std::cmp::Ordering::Equal => return Ok(Some(loc)),
                 std::cmp::Ordering::Greater => return Ok(None),
             }
@@ -1376,7 +1416,7 @@ mod tests {
             // Looked up in ascending order, with repeats, from one block to the next.
             let mut ascending: Vec<&Vec<u8>> = probes.iter().chain(keys.iter()).chain(probes.iter().take(3)).collect();
             ascending.sort();
-            let mut near = None;
+            let mut near = Ascending::default();
             for p in ascending {
                 prop_assert_eq!(file.get_ascending(p, &mut near).unwrap(), entries.get(p).copied());
             }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use crate::btree::{self, Index};
 use crate::error::Result;
 use crate::index::{Key, Loc, Probe};
-use crate::index_file::{FileRange, IndexFile};
+use crate::index_file::{Ascending, FileRange, IndexFile};
 
 pub use crate::index::REMOVED;
 
@@ -158,12 +158,12 @@ impl KeyIndex {
     }
 
     /// The file's entry of `key`, read through a checked part of the file, for
-    /// keys looked up in ascending order: `near` starts `None` and is kept
+    /// keys looked up in ascending order: `near` starts as `Ascending::default()` and is kept
     /// between the calls (`IndexFile::get_ascending`). The writer looks up every
     /// key of a commit, in key order, before the commit is written and hands
     /// the answer to `insert_over` or `remove_over`: changing the index after
     /// cannot fail, and the file is searched once a key.
-    pub fn in_file_ascending(&self, key: &[u8], near: &mut Option<usize>) -> Result<Option<Loc>> {
+    pub fn in_file_ascending(&self, key: &[u8], near: &mut Ascending) -> Result<Option<Loc>> {
         match &self.base {
             Some(base) => base.get_ascending(key, near),
             None => Ok(None),

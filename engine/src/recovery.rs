@@ -18,6 +18,7 @@ use crate::checkpoint::{self, Loaded};
 use crate::error::{Error, Result};
 use crate::format::EntryKind;
 use crate::index::{Key, Loc, Probe};
+use crate::index_file::Ascending;
 use crate::key_index::KeyIndex;
 use crate::segment::{self, segment_path, Segment};
 
@@ -169,7 +170,7 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         .map(|(k, (seq, l))| (crate::index::prefix_of(k), k, seq, l))
         .collect();
     changes.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-    let mut near = None;
+    let mut near = Ascending::default();
     for (_, key, seq, loc) in changes {
         let in_file = index.in_file_ascending(key, &mut near)?;
         match loc {

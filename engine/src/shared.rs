@@ -35,7 +35,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::format::{self, EntryKind, MAX_COMMIT_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE};
 use crate::hash_index::{Change, HashIndex, Slot};
 use crate::index::{self, Key, Loc, Probe};
-use crate::index_file::{self, IndexFile};
+use crate::index_file::{self, Ascending, IndexFile};
 use crate::key_index::KeyIndex;
 use crate::log_writer::{LogSync, LogWriter};
 use crate::prefetch;
@@ -505,7 +505,7 @@ impl Shared {
             // its blocks), before the commit is written: a part of the file that
             // fails its check fails the commit, not the index update after it.
             if w.index.base().is_some() {
-                let mut near = None;
+                let mut near = Ascending::default();
                 for (p, (k, _)) in placed.iter_mut().zip(&sorted) {
                     match w.index.in_file_ascending(k, &mut near) {
                         Ok(found) => p.in_file = found,
