@@ -15,7 +15,9 @@ fn main() {
     let n: usize = args.next().map_or(200_000, |s| s.parse().expect("keys"));
     let commits: usize = args.next().map_or(12, |s| s.parse().expect("commits"));
     let auto_compact = args.next().is_none_or(|s| s != "no-compaction");
-    let _ = env_logger::try_init();
+    let _ = env_logger::Builder::from_default_env()
+        .format_timestamp_millis()
+        .try_init();
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         sync_mode: SyncMode::Off,
@@ -44,7 +46,10 @@ fn main() {
         db.write_ops(&ops).unwrap();
         let ms = t.elapsed().as_secs_f64() * 1e3;
         times.push(ms);
-        eprintln!("commit {i}: {ms:.0} ms");
+        log::info!("commit {i}: {ms:.0} ms");
+        if !log::log_enabled!(log::Level::Info) {
+            eprintln!("commit {i}: {ms:.0} ms");
+        }
     }
     times.sort_by(f64::total_cmp);
     println!(
