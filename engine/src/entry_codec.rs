@@ -218,18 +218,25 @@ impl<'a> Reader<'a> {
         self.take(8)
             .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
     }
-    #[inline]
+    /// An unsigned LEB128 number, read as the `leb128` crate reads one
+    /// (overlong forms accepted, a tenth byte above 1 refused), but from the
+    /// slice directly: an offset in a segment takes four bytes, so nearly every
+    /// entry has one, and the crate's `io::Read` loop cost a call per byte.
+    #[inline(always)]
     pub(crate) fn varint(&mut self) -> Option<u64> {
-        // Most fields of an entry are under 128: one byte, read here.
-        if let Some(&b) = self.bytes.get(self.pos).filter(|b| **b < 0x80) {
-            self.pos += 1;
-            return Some(u64::from(b));
+        let bytes = self.bytes.get(self.pos..)?;
+        let mut value = 0u64;
+        for (i, &b) in bytes.iter().take(10).enumerate() {
+            if i == 9 && b > 1 {
+                return None;
+            }
+            value |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                self.pos += i + 1;
+                return Some(value);
+            }
         }
-        let mut rest = self.bytes.get(self.pos..)?;
-        let before = rest.len();
-        let value = leb128::read::unsigned(&mut rest).ok()?;
-        self.pos += before - rest.len();
-        Some(value)
+        None
     }
 }
 
@@ -237,6 +244,45 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// What the `leb128` crate reads from `bytes`, and how many bytes it took.
+    fn leb128_reads(bytes: &[u8]) -> Option<(u64, usize)> {
+        let mut rest = bytes;
+        let value = leb128::read::unsigned(&mut rest).ok()?;
+        Some((value, bytes.len() - rest.len()))
+    }
+
+    #[test]
+    fn varints_read_as_the_leb128_crate_reads_them() {
+        let mut inputs: Vec<Vec<u8>> = Vec::new();
+        for bit in 0..64 {
+            for v in [1u64 << bit, (1u64 << bit) - 1, !(1u64 << bit), u64::MAX] {
+                let mut b = Vec::new();
+                leb128::write::unsigned(&mut b, v).unwrap();
+                inputs.push(b.clone());
+                b.push(0x55); // followed by more of the block
+                inputs.push(b);
+            }
+        }
+        // Overlong forms, a tenth byte of 1, 2 and with its continuation bit,
+        // an eleventh byte, and numbers cut short.
+        inputs.extend([
+            vec![0x80, 0x00],
+            vec![0xff, 0x80, 0x80, 0x00],
+            [vec![0xff; 9], vec![0x01]].concat(),
+            [vec![0xff; 9], vec![0x02]].concat(),
+            [vec![0xff; 9], vec![0x81, 0x00]].concat(),
+            [vec![0x80; 10], vec![0x00]].concat(),
+            vec![0x80],
+            vec![0xff, 0xff],
+            vec![],
+        ]);
+        for bytes in inputs {
+            let mut r = Reader::new(&bytes, 0);
+            let ours = r.varint().map(|v| (v, r.pos()));
+            assert_eq!(ours, leb128_reads(&bytes), "{bytes:02x?}");
+        }
+    }
 
     proptest! {
         #[test]
