@@ -30,6 +30,7 @@ ensure
 end
 require_relative 'lightning_db/native'
 require_relative 'lightning_db/cursor'
+require_relative 'lightning_db/scan'
 require_relative 'lightning_db/batch'
 require_relative 'lightning_db/transaction'
 require_relative 'lightning_db/database'

@@ -13,6 +13,25 @@ module Handles
   attach_function :live, :lightning_db_live_handle_count, [], :size_t
 end
 
+# Counts the calls the public layer makes into the library's range calls.
+module RangeCalls
+  COUNTS = Hash.new(0)
+
+  %i[range_page range_page_tx iter_range iter_range_tx iter_next_page].each do |name|
+    define_method(name) do |*args|
+      COUNTS[name] += 1
+      super(*args)
+    end
+  end
+
+  def self.during
+    COUNTS.clear
+    yield
+    COUNTS.dup
+  end
+end
+LightningDB::Native.singleton_class.prepend(RangeCalls)
+
 class ApiTest < Minitest::Test
   def setup
     @dir = Dir.mktmpdir('lightning-db-ruby-')
@@ -135,6 +154,7 @@ class ApiTest < Minitest::Test
     assert_raises(TypeError) { db['k'] = 1 }
     assert_raises(TypeError) { db[:k] = 'v' }
     assert_raises(TypeError) { db.key?(nil) }
+    assert_raises(TypeError) { db.each.first('2') }
     assert_raises(TypeError) { db.each(from: 1).to_a }
   end
 
@@ -180,6 +200,71 @@ class ApiTest < Minitest::Test
     assert_equal 3, db.count { |_, v| v.end_with?('0') }
     assert_equal %w[k29 k30], db.each(reverse: true).first(2).map(&:first).reverse
     assert_equal 'k15', db.find { |_, v| v == '15' }&.first
+  end
+
+  def test_first_and_take_read_a_range_in_one_call
+    db = open_db
+    keys = ['a', "a\xFF".b, "a\xFF\xFF".b, "a\xFF\x01".b, 'ab', 'b', 'ba', "\xFF".b, "\xFF\x01".b]
+    keys.each { |k| db[k] = "v-#{k.unpack1('H*')}" }
+    ranges = [{}, { from: 'a' }, { after: 'a' }, { to: 'b' }, { through: 'b' }, { from: 'ab', to: "\xFF".b },
+              { prefix: 'a' }, { prefix: "a\xFF".b }, { prefix: "\xFF".b }, { prefix: '' }, { prefix: 'c' },
+              { reverse: true }, { prefix: 'a', reverse: true }, { from: 'b', reverse: true }]
+    ranges.each do |range|
+      all = []
+      db.each(**range) { |pair| all << pair }
+      [0, 1, 2, 5, 100].each do |n|
+        assert_equal all.first(n), db.each(**range).first(n), "first(#{n}) of #{range}"
+        assert_equal all.first(n), db.each(**range).take(n), "take(#{n}) of #{range}"
+      end
+      if all.empty?
+        assert_nil db.each(**range).first, "first of #{range}"
+      else
+        assert_equal all.first, db.each(**range).first, "first of #{range}"
+      end
+    end
+    calls = RangeCalls.during { assert_equal 3, db.each(from: 'a').first(3).size }
+    assert_equal({ range_page: 1 }, calls)
+    calls = RangeCalls.during { assert_equal db.each.first(4), db.first(4) }
+    assert_equal({ range_page: 2 }, calls)
+    assert_equal ['a', 'v-61'], db.first
+    assert_raises(ArgumentError) { db.each.first(-1) }
+    assert_equal 2, db.each.first(2.9).size # converted as Enumerable#first does
+    assert_raises(ArgumentError) { db.each(prefix: 'a', from: 'a').first(1) }
+  end
+
+  def test_first_reads_past_pairs_larger_than_its_buffer_and_frees_the_rest
+    db = open_db
+    big = 'B' * (200 * 1024) # larger than the buffer a range's first page goes into
+    (1..20).each { |i| db[format('k%02d', i)] = i == 3 ? big : "v#{i}" }
+    GC.start
+    GC.disable
+    before = Handles.live
+    pairs = db.each(from: 'k02').first(3)
+    assert_equal [['k02', 'v2'], ['k03', big], ['k04', 'v4']], pairs
+    assert_equal before, Handles.live # the iterator over the rest is freed
+    assert_equal (1..5).map { |i| format('k%02d', i) }, db.each.first(5).map(&:first)
+    assert_equal before, Handles.live
+  ensure
+    GC.enable
+  end
+
+  def test_first_in_a_transaction_sees_its_own_writes
+    db = open_db
+    (1..5).each { |i| db["k#{i}"] = "v#{i}" }
+    tx = db.transaction
+    tx['k25'] = 'mine'
+    tx.delete('k3')
+    db['k4'] = 'later' # after the transaction's snapshot
+    calls = RangeCalls.during do
+      assert_equal [%w[k2 v2], %w[k25 mine], %w[k4 v4]], tx.each(from: 'k2').first(3)
+    end
+    assert_equal({ range_page_tx: 1 }, calls)
+    assert_equal tx.each(from: 'k2').to_a.first(3), tx.each(from: 'k2').first(3)
+    assert_equal %w[k5 v5], tx.each(reverse: true).first
+    tx.rollback
+    assert_raises(LightningDB::InvalidArgument) { tx.each.first(1) }
+    db.close
+    assert_raises(LightningDB::InvalidArgument) { db.each.first(1) }
   end
 
   def test_breaking_out_of_a_scan_releases_its_iterator

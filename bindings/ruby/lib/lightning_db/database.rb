@@ -175,7 +175,7 @@ module LightningDB
     # @return [self, Enumerator]
     def each(from: nil, after: nil, to: nil, through: nil, prefix: nil, reverse: false, &block)
       unless block
-        return enum_for(:each, from: from, after: after, to: to, through: through, prefix: prefix, reverse: reverse)
+        return Scan.new(self, { from: from, after: after, to: to, through: through, prefix: prefix, reverse: reverse })
       end
 
       c = cursor(from: from, after: after, to: to, through: through, prefix: prefix, reverse: reverse,
@@ -188,6 +188,20 @@ module LightningDB
       self
     end
     alias each_pair each
+
+    # The first pair, or the first `n` pairs, in key order ({Scan#first}: one
+    # call into the library).
+    # @return [Array(String, String), Array<Array(String, String)>, nil]
+    def first(*n)
+      each.first(*n)
+    end
+
+    # The first `n` pairs of a range (options as {#each}): {Scan#first}.
+    # @api private
+    def first_pairs(n, from: nil, after: nil, to: nil, through: nil, prefix: nil, reverse: false)
+      start, stop = LightningDB.range_bounds(from, after, to, through, prefix)
+      Native.scratch.range_page(@db, nil, start, stop, reverse ? true : false, n)
+    end
 
     # Yields each key (see {#each} for the options).
     def each_key(**range)

@@ -43,6 +43,12 @@ module LightningDB
     attach_function :iter_next_page, :lightning_db_iter_next_page,
                     [:handle, :pointer, :size_t, :size_t, :pointer, :pointer], :int
     attach_function :iter_free, :lightning_db_iter_free, [:handle], :void
+    attach_function :range_page, :lightning_db_range_page,
+                    [:handle, :pointer, :size_t, :pointer, :size_t, :bool, :pointer, :size_t, :size_t,
+                     :pointer, :pointer, :pointer], :int
+    attach_function :range_page_tx, :lightning_db_range_page_tx,
+                    [:handle, :uint64, :pointer, :size_t, :pointer, :size_t, :bool, :pointer, :size_t, :size_t,
+                     :pointer, :pointer, :pointer], :int
     attach_function :begin_transaction, :lightning_db_begin_transaction, [:handle, :pointer], :int
     attach_function :get_tx_into, :lightning_db_get_tx_into,
                     [:handle, :uint64, :pointer, :size_t, :pointer, :size_t, :pointer], :int
@@ -84,6 +90,7 @@ module LightningDB
       def initialize
         @out = FFI::MemoryPointer.new(:size_t, 1, false)
         @out2 = FFI::MemoryPointer.new(:size_t, 1, false)
+        @rest = FFI::MemoryPointer.new(:uintptr_t, 1, false)
         @id = FFI::MemoryPointer.new(:uint64, 1, false)
         @pages = []
         resize(INITIAL)
@@ -127,6 +134,37 @@ module LightningDB
           resize(len) # then read it again: it did not fit
         end
       end
+
+      # The first `n` pairs of a range (bounds as the C ABI takes them) of
+      # database token `db`, or as transaction id `tx` of it sees it: one
+      # `range_page` call, and the iterator it returns for the rest read only
+      # when the pairs did not all fit in the buffer.
+      def range_page(db, tx, start, stop, reverse, n)
+        start_len = start&.bytesize || 0
+        stop_len = stop&.bytesize || 0
+        rc = if tx
+               Native.range_page_tx(db, tx, start, start_len, stop, stop_len, reverse, @buf, @cap, n,
+                                    @out, @out2, @rest)
+             else
+               Native.range_page(db, start, start_len, stop, stop_len, reverse, @buf, @cap, n, @out, @out2, @rest)
+             end
+        raise Native.error(rc) unless rc == SUCCESS
+
+        count = @out.read_ulong
+        rest = @rest.read_ulong
+        pairs = Native.pairs(@buf, count)
+        return pairs if rest.zero?
+        # The range goes on past the n pairs read.
+        return pairs.tap { Native.iter_free(rest) } if count == n
+
+        # A pair did not fit: the rest iterator starts with it.
+        cursor = NativeCursor.new(rest, false)
+        begin
+          pairs.concat(cursor.next_page(n - count))
+        ensure
+          cursor.close
+        end
+      end
     end
 
     module_function
@@ -144,6 +182,25 @@ module LightningDB
     end
 
     # The exception for a failed call's code, with this thread's detail message.
+    # The `count` pairs of a page at the start of `buf` (the format of
+    # `lightning_db_iter_next_page`): each is its key's and its value's lengths,
+    # two little-endian u32, read as one little-endian u64 whose low half is the
+    # key's, then the key and the value.
+    def pairs(buf, count)
+      view = buf.order(:little)
+      pos = 0
+      Array.new(count) do
+        lengths = view.get_uint64(pos)
+        key_len = lengths & 0xffff_ffff
+        key = view.get_bytes(pos + 8, key_len)
+        pos += 8 + key_len
+        value_len = lengths >> 32
+        value = view.get_bytes(pos, value_len)
+        pos += value_len
+        [key, value]
+      end
+    end
+
     def error(code)
       message = last_error_message.read_string.force_encoding(Encoding::UTF_8)
       klass = ERRORS_BY_CODE.fetch(code, UnknownError)

@@ -93,7 +93,7 @@ module LightningDB
     # @return [self, Enumerator]
     def each(from: nil, after: nil, to: nil, through: nil, prefix: nil, reverse: false, &block)
       unless block
-        return enum_for(:each, from: from, after: after, to: to, through: through, prefix: prefix, reverse: reverse)
+        return Scan.new(self, { from: from, after: after, to: to, through: through, prefix: prefix, reverse: reverse })
       end
 
       c = cursor(from: from, after: after, to: to, through: through, prefix: prefix, reverse: reverse)
@@ -105,6 +105,21 @@ module LightningDB
       self
     end
     alias each_pair each
+
+    # The first pair, or the first `n` pairs, in key order ({Scan#first}: one
+    # call into the library).
+    # @return [Array(String, String), Array<Array(String, String)>, nil]
+    def first(*n)
+      each.first(*n)
+    end
+
+    # The first `n` pairs of a range (options as {#each}): {Scan#first}.
+    # @api private
+    def first_pairs(n, from: nil, after: nil, to: nil, through: nil, prefix: nil, reverse: false)
+      check_open
+      start, stop = LightningDB.range_bounds(from, after, to, through, prefix)
+      Native.scratch.range_page(@db, @id, start, stop, reverse ? true : false, n)
+    end
 
     # An explicit cursor (options as {Database#each}); it stays usable after the
     # transaction ends.
