@@ -8,6 +8,8 @@
 
 use std::time::Instant;
 
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
 use lightning_db::{Config, Database, Op, SyncMode};
 
 fn main() {
@@ -24,19 +26,9 @@ fn main() {
         auto_compact,
         ..Default::default()
     };
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let keys: Vec<[u8; 24]> = (0..n)
-        .map(|_| {
-            let mut k = [0u8; 24];
-            for part in k.chunks_mut(8) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                part.copy_from_slice(&x.to_le_bytes());
-            }
-            k
-        })
-        .collect();
+    // Random 24-byte keys, as in the benchmark.
+    let mut rng = StdRng::seed_from_u64(7);
+    let keys: Vec<[u8; 24]> = (0..n).map(|_| rng.random()).collect();
     let value = [7u8; 150];
     let ops: Vec<Op<'_>> = keys.iter().map(|k| (&k[..], Some(&value[..]))).collect();
     let db = Database::create(dir.path(), config).unwrap();

@@ -6,6 +6,8 @@
 
 use std::time::Instant;
 
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
 use lightning_db::{Config, Database, KeyRange, SyncMode};
 
 fn main() {
@@ -17,20 +19,9 @@ fn main() {
         sync_mode: SyncMode::Off,
         ..Default::default()
     };
-    // Random 24-byte keys and 150-byte values, as in the benchmark (xorshift).
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let keys: Vec<[u8; 24]> = (0..n)
-        .map(|_| {
-            let mut k = [0u8; 24];
-            for part in k.chunks_mut(8) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                part.copy_from_slice(&x.to_le_bytes());
-            }
-            k
-        })
-        .collect();
+    // Random 24-byte keys, as in the benchmark.
+    let mut rng = StdRng::seed_from_u64(7);
+    let keys: Vec<[u8; 24]> = (0..n).map(|_| rng.random()).collect();
     {
         let db = Database::create(dir.path(), config.clone()).unwrap();
         let mut tx = db.begin().unwrap();
