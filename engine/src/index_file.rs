@@ -665,6 +665,7 @@ impl IndexFile {
             end,
             front: Front::Unstarted,
             back: Side::Unstarted,
+            wanted: None,
         }
     }
 }
@@ -1019,17 +1020,19 @@ impl<'a> Forward<'a> {
         Ok(true)
     }
 
-    /// Decodes ahead until the ring is full, the range's end or the back end
-    /// is reached, or decoding stops (an error is kept for when the range
-    /// reaches it). Returns how many entries were decoded.
+    /// Decodes ahead until `ahead` entries (at most the ring) are decoded and
+    /// not taken, the range's end or the back end is reached, or decoding
+    /// stops (an error is kept for when the range reaches it). Returns how many
+    /// entries were decoded.
     fn fill(
         &mut self,
         file: &'a IndexFile,
         end: &Bound<&[u8]>,
         back: Option<(usize, usize)>,
+        ahead: usize,
     ) -> usize {
         let mut decoded = 0;
-        while self.len < RING && self.stop.is_none() {
+        while self.len < ahead && self.stop.is_none() {
             if self.len > 0 {
                 let last = self.last();
                 if back.is_some_and(|b| last.pos >= b) || !within_end(end, last.key.get()) {
@@ -1092,6 +1095,9 @@ pub struct FileRange<'a> {
     end: Bound<&'a [u8]>,
     front: Front<'a>,
     back: Side,
+    /// How many more entries the caller means to take from the front, if it
+    /// said (`will_take`): decoding ahead stops there.
+    wanted: Option<usize>,
 }
 
 impl<'a> FileRange<'a> {
@@ -1193,6 +1199,14 @@ impl<'a> FileRange<'a> {
         self.back = Side::Done;
     }
 
+    /// Announces that the caller means to take `n` more entries from the
+    /// front: decoding ahead, and the hints for fetching records it gives, stop
+    /// there, so a short range reads nothing past its end. Taking more is
+    /// allowed; past `n` the range decodes ahead as usual.
+    pub fn will_take(&mut self, n: usize) {
+        self.wanted = (n > 0).then_some(n);
+    }
+
     /// Takes the next entry from the front and lends its key to `f`, with the
     /// locations of the entries decoded after it (a hint for prefetching).
     pub fn next_with<T>(&mut self, f: impl FnOnce(&[u8], Loc, &[Loc]) -> T) -> Option<Result<T>> {
@@ -1224,7 +1238,9 @@ impl<'a> FileRange<'a> {
             self.finish();
             return None;
         };
-        let decoded = walk.fill(file, &self.end, back);
+        // Entries decoded ahead, the next one to take included.
+        let ahead = self.wanted.map_or(RING, |w| w.clamp(1, RING));
+        let decoded = walk.fill(file, &self.end, back, ahead);
         let Some(next) = walk.front() else {
             let stop = walk.stop.take();
             self.finish();
@@ -1246,6 +1262,11 @@ impl<'a> FileRange<'a> {
         }
         let out = f(next.key.get(), next.loc, &ahead[..fresh]);
         walk.take();
+        // Past the number announced, decoding ahead goes back to its usual depth.
+        self.wanted = self
+            .wanted
+            .and_then(|w| w.checked_sub(1))
+            .filter(|&w| w > 0);
         Some(Ok(out))
     }
 
@@ -1480,6 +1501,48 @@ mod tests {
         }
         assert!(hinted.len() <= taken.len() + RING);
         assert_eq!(hinted[..RING - 1], expected[1..RING]);
+    }
+
+    #[test]
+    fn a_front_walk_told_how_much_will_be_taken_hints_nothing_past_it() {
+        let entries: BTreeMap<Vec<u8>, Loc> = (0..100u32)
+            .map(|i| (format!("key{i:03}").into_bytes(), loc(i)))
+            .collect();
+        let (_dir, file) = written(&entries);
+        let start = b"key013".to_vec();
+        let mut range = file.range((Bound::Included(&start[..]), Bound::Unbounded));
+        range.will_take(5);
+        let (mut hinted, mut taken) = (Vec::new(), Vec::new());
+        let sought = std::cell::Cell::new(None);
+        let step = |range: &mut FileRange, hinted: &mut Vec<Loc>, taken: &mut Vec<Loc>| {
+            range
+                .next_hinted(
+                    |l| sought.set(Some(l)),
+                    |_, l, ahead| {
+                        taken.push(l);
+                        hinted.extend_from_slice(ahead);
+                    },
+                )
+                .unwrap()
+                .unwrap()
+        };
+        for _ in 0..5 {
+            step(&mut range, &mut hinted, &mut taken);
+        }
+        assert_eq!(taken, (13..18).map(loc).collect::<Vec<_>>());
+        // The first entry was named when sought, the others as they were decoded,
+        // and nothing after the fifth.
+        assert_eq!(sought.get(), Some(loc(13)));
+        assert_eq!(hinted, (14..18).map(loc).collect::<Vec<_>>());
+        // Taking more reads on, decoding ahead again.
+        for _ in 0..5 {
+            step(&mut range, &mut hinted, &mut taken);
+        }
+        assert_eq!(taken, (13..23).map(loc).collect::<Vec<_>>());
+        assert!(
+            hinted.len() > 4 + 5,
+            "hints resume past the fifth: {hinted:?}"
+        );
     }
 
     proptest! {

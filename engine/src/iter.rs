@@ -320,6 +320,26 @@ impl Iter {
         self.next_from(End::Back, f)
     }
 
+    /// Tells the iterator that about `n` more items will be taken from the
+    /// front, so that it reads and fetches nothing beyond them: a short range
+    /// whose length the caller knows (a page, the first ten) then costs no
+    /// more than its entries. Taking more is allowed, and reads on as usual.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = lightning_db::Database::create(dir.path(), Default::default()).unwrap();
+    /// # for i in 0..100u8 { db.put(&[i], b"v").unwrap(); }
+    /// let mut range = db.range(lightning_db::KeyRange::from(&[40u8][..])).unwrap();
+    /// range.will_take(10);
+    /// let first_ten: Vec<_> = range.by_ref().take(10).collect::<Result<_, _>>().unwrap();
+    /// assert_eq!(first_ten[9].0, vec![49u8]);
+    /// assert_eq!(range.next().unwrap().unwrap().0, vec![50u8]); // and on
+    /// ```
+    pub fn will_take(&mut self, n: usize) {
+        self.walk
+            .with_dependent_mut(|_, cursor| cursor.will_take(n));
+    }
+
     /// Sequence number of the snapshot this iterator reads.
     pub fn snapshot_seq(&self) -> u64 {
         self.walk.borrow_owner().version.seq

@@ -421,6 +421,15 @@ impl<'a> Range<'a> {
         }
     }
 
+    /// Announces that the caller means to take `n` more entries from the
+    /// front (see [`FileRange::will_take`]); the changes in memory need no
+    /// such notice.
+    pub fn will_take(&mut self, n: usize) {
+        if let Some(base) = self.base.as_mut() {
+            base.will_take(n);
+        }
+    }
+
     /// Takes the next entry from the front, lent to `f` with a prefetching
     /// hint; `sought` is told where the range's first entry is as soon as the
     /// index file's part of it has been sought (see [`FileRange::next_hinted`]).

@@ -647,7 +647,11 @@ unsafe fn first_page(
             return Err(Failure::invalid("max_entries is 0"));
         }
         let keys = range(start, start_len, end, end_len)?;
-        let mut cursor = Cursor::new(source.range(&db, keys)?, reverse);
+        let mut entries = source.range(&db, keys)?;
+        // The page's entries, and the one read ahead for `rest`: nothing past
+        // them is decoded or fetched.
+        entries.will_take(max_entries.saturating_add(usize::from(!rest.is_null())));
+        let mut cursor = Cursor::new(entries, reverse);
         let (n, at, failure) = cursor.fill_page(&mut Page { buf, cap }, max_entries);
         if let Some(failure) = failure {
             return Err(failure);
