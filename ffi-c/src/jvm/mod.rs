@@ -24,7 +24,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use jni::sys::{
-    jboolean, jbyteArray, jclass, jint, jlong, jmethodID, jobject, jsize, jstring, JNIEnv,
+    jboolean, jbyteArray, jclass, jint, jlong, jlongArray, jmethodID, jobject, jsize, jstring,
+    JNIEnv,
 };
 
 use crate::c_api::{
@@ -497,6 +498,28 @@ pub unsafe extern "system" fn Java_dev_lightningdb_Jni_txAbort(
     })
 }
 
+/// Copies the bounds `start` and `end` (a null one: unbounded) out of Java and
+/// hands `body` each as the C ABI takes it: a pointer and a length, NULL for an
+/// unbounded side. Only the bounds given are copied; nothing is allocated on
+/// the Java heap.
+unsafe fn with_bounds<T>(
+    env: *mut JNIEnv,
+    start: jbyteArray,
+    end: jbyteArray,
+    body: impl FnOnce((*const u8, usize), (*const u8, usize)) -> Result<T, ()>,
+) -> Result<T, ()> {
+    let side = |bytes: &[u8]| (bytes.as_ptr(), bytes.len());
+    let unbounded = (ptr::null(), 0);
+    match (start.is_null(), end.is_null()) {
+        (false, false) => with_args(env, [(start, "start"), (end, "end")], |[s, e]| {
+            body(side(s), side(e))
+        }),
+        (false, true) => with_args(env, [(start, "start")], |[s]| body(side(s), unbounded)),
+        (true, false) => with_args(env, [(end, "end")], |[e]| body(unbounded, side(e))),
+        (true, true) => body(unbounded, unbounded),
+    }
+}
+
 /// Starts a scan of `start <= key < end` (a null bound: unbounded), in the
 /// transaction `tx` when `in_tx`; returns the C iterator's handle.
 #[no_mangle]
@@ -511,26 +534,7 @@ pub unsafe extern "system" fn Java_dev_lightningdb_Jni_iterRange(
     reverse: jboolean,
 ) -> jlong {
     entry(env, 0, || {
-        let (has_start, has_end) = (!start.is_null(), !end.is_null());
-        // A null bound is copied as an empty array and passed as NULL to C.
-        let empty = if has_start && has_end {
-            ptr::null_mut()
-        } else {
-            new_array(env, &[])?
-        };
-        let start = if has_start { start } else { empty };
-        let end = if has_end { end } else { empty };
-        with_args(env, [(start, "start"), (end, "end")], |[start, end]| {
-            let (sp, sl) = if has_start {
-                (start.as_ptr(), start.len())
-            } else {
-                (ptr::null(), 0)
-            };
-            let (ep, el) = if has_end {
-                (end.as_ptr(), end.len())
-            } else {
-                (ptr::null(), 0)
-            };
+        with_bounds(env, start, end, |(sp, sl), (ep, el)| {
             let mut it: *mut LightningDBIterator = ptr::null_mut();
             let code = if in_tx {
                 c_api::lightning_db_iter_range_tx(
@@ -548,6 +552,99 @@ pub unsafe extern "system" fn Java_dev_lightningdb_Jni_iterRange(
             };
             check(env, code)?;
             Ok(it as usize as jlong)
+        })
+    })
+}
+
+/// The first entries of `start <= key < end` (as `iterRange`) in one call
+/// (`lightning_db_range_page`): fills `page` with up to `max_entries` of them
+/// and returns `used << 32 | count`, as `iterNextPage` does, and stores in
+/// `rest[0]` the handle of an iterator over the entries after the page, from
+/// the same snapshot, or 0 when the page holds the whole range.
+#[no_mangle]
+pub unsafe extern "system" fn Java_dev_lightningdb_Jni_rangePage(
+    env: *mut JNIEnv,
+    _: jclass,
+    handle: jlong,
+    in_tx: jboolean,
+    tx: jlong,
+    start: jbyteArray,
+    end: jbyteArray,
+    reverse: jboolean,
+    page: jbyteArray,
+    max_entries: jint,
+    rest: jlongArray,
+) -> jlong {
+    entry(env, 0, || {
+        let cap = length(env, page, "page")?;
+        if rest.is_null() {
+            throw(
+                env,
+                c"dev/lightningdb/NullArgumentException",
+                "rest is null",
+            );
+            return Err(());
+        }
+        with_bounds(env, start, end, |(sp, sl), (ep, el)| {
+            OUT.with(|out| {
+                let mut out = out.borrow_mut();
+                if out.len() < cap {
+                    out.resize(cap, 0);
+                }
+                let (mut count, mut used) = (0usize, 0usize);
+                let mut it: *mut LightningDBIterator = ptr::null_mut();
+                let max = max_entries.max(0) as usize;
+                let code = if in_tx {
+                    c_api::lightning_db_range_page_tx(
+                        db(handle),
+                        tx as u64,
+                        sp,
+                        sl,
+                        ep,
+                        el,
+                        reverse,
+                        out.as_mut_ptr(),
+                        cap,
+                        max,
+                        &mut count,
+                        &mut used,
+                        &mut it,
+                    )
+                } else {
+                    c_api::lightning_db_range_page(
+                        db(handle),
+                        sp,
+                        sl,
+                        ep,
+                        el,
+                        reverse,
+                        out.as_mut_ptr(),
+                        cap,
+                        max,
+                        &mut count,
+                        &mut used,
+                        &mut it,
+                    )
+                };
+                check(env, code)?;
+                if count > 0 {
+                    (jni(env).SetByteArrayRegion)(
+                        env,
+                        page,
+                        0,
+                        used as jsize,
+                        out.as_ptr() as *const i8,
+                    );
+                }
+                let token = it as usize as jlong;
+                (jni(env).SetLongArrayRegion)(env, rest, 0, 1, &token);
+                if (jni(env).ExceptionCheck)(env) {
+                    // `rest` was too short: nobody will free the iterator.
+                    c_api::lightning_db_iter_free(it);
+                    return Err(());
+                }
+                Ok(((used as jlong) << 32) | count as jlong)
+            })
         })
     })
 }

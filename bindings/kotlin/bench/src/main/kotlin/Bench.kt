@@ -41,10 +41,10 @@ class LightningJni(dir: File) : Store {
         for (i in keys.indices) batch.put(keys[i], values[i])
         db.write(batch)
     }
-    override fun range(start: ByteArray, n: Int): Int = db.scan(dev.lightningdb.Bound.included(start)).use { c ->
+    override fun range(start: ByteArray, n: Int): Int {
         var bytes = 0
-        for ((k, v) in c.next(n)) bytes += k.size + v.size
-        bytes
+        for ((k, v) in db.first(n, dev.lightningdb.Bound.included(start))) bytes += k.size + v.size
+        return bytes
     }
     override fun scanAll(): Int = db.scan().use { c -> var n = 0; for (e in c) n++; n }
     override fun close() = db.close()

@@ -36,6 +36,16 @@ internal object Jni {
     @JvmStatic external fun iterRange(db: Long, inTx: Boolean, tx: Long, start: ByteArray?, end: ByteArray?, reverse: Boolean): Long
     @JvmStatic external fun iterPrefix(db: Long, inTx: Boolean, tx: Long, prefix: ByteArray, reverse: Boolean): Long
 
+    /**
+     * The first entries of a range (bounds as [iterRange]) in one call (lightning_db_range_page):
+     * fills [page] with up to [maxEntries], returns `used shl 32 or count`, and stores in
+     * `rest[0]` an iterator over the entries after the page, or 0 when the page holds them all.
+     */
+    @JvmStatic external fun rangePage(
+        db: Long, inTx: Boolean, tx: Long, start: ByteArray?, end: ByteArray?, reverse: Boolean,
+        page: ByteArray, maxEntries: Int, rest: LongArray,
+    ): Long
+
     /** Fills [page]; returns `used shl 32 or count` (see lightning_db_iter_next_page). */
     @JvmStatic external fun iterNextPage(iter: Long, page: ByteArray, maxEntries: Int): Long
     @JvmStatic external fun iterFree(iter: Long)
@@ -74,7 +84,7 @@ internal class JniPages(private val iter: Long) : PageSource {
                 buffer = ByteArray(maxOf(used, buffer.size * 2))
                 continue
             }
-            return parse(buffer, count)
+            return parsePage(buffer, count)
         }
     }
 
@@ -83,24 +93,23 @@ internal class JniPages(private val iter: Long) : PageSource {
         released = true
         cleanable.clean()
     }
+}
 
-    private companion object {
-        fun u32(b: ByteArray, at: Int): Int =
-            (b[at].toInt() and 0xff) or ((b[at + 1].toInt() and 0xff) shl 8) or
-                ((b[at + 2].toInt() and 0xff) shl 16) or ((b[at + 3].toInt() and 0xff) shl 24)
+private fun u32(b: ByteArray, at: Int): Int =
+    (b[at].toInt() and 0xff) or ((b[at + 1].toInt() and 0xff) shl 8) or
+        ((b[at + 2].toInt() and 0xff) shl 16) or ((b[at + 3].toInt() and 0xff) shl 24)
 
-        fun parse(b: ByteArray, count: Int): List<Entry> {
-            val out = ArrayList<Entry>(count)
-            var at = 0
-            repeat(count) {
-                val keyLen = u32(b, at)
-                val valueLen = u32(b, at + 4)
-                val keyAt = at + 8
-                val valueAt = keyAt + keyLen
-                out.add(Entry(b.copyOfRange(keyAt, valueAt), b.copyOfRange(valueAt, valueAt + valueLen)))
-                at = valueAt + valueLen
-            }
-            return out
-        }
+/** The [count] entries at the start of [b], in the page layout of lightning_db_iter_next_page. */
+internal fun parsePage(b: ByteArray, count: Int): List<Entry> {
+    val out = ArrayList<Entry>(count)
+    var at = 0
+    repeat(count) {
+        val keyLen = u32(b, at)
+        val valueLen = u32(b, at + 4)
+        val keyAt = at + 8
+        val valueAt = keyAt + keyLen
+        out.add(Entry(b.copyOfRange(keyAt, valueAt), b.copyOfRange(valueAt, valueAt + valueLen)))
+        at = valueAt + valueLen
     }
+    return out
 }

@@ -102,6 +102,15 @@ class LightningDB private constructor(private val db: Database) : Closeable {
     fun scan(start: Bound = Bound.Unbounded, end: Bound = Bound.Unbounded, reverse: Boolean = false): Cursor =
         held { scanOf(live(), null, start, end, reverse) }
 
+    /**
+     * The first [n] entries between [start] and [end] (fewer if the range holds fewer), from
+     * one snapshot: what `scan(start, end, reverse).use { it.next(n) }` returns, read in one
+     * call into the library with no cursor to close.
+     */
+    @JvmOverloads
+    fun first(n: Int, start: Bound = Bound.Unbounded, end: Bound = Bound.Unbounded, reverse: Boolean = false): List<Entry> =
+        held { firstOf(live(), null, n, start, end, reverse) }
+
     /** Scans the keys that start with [prefix] (every key when it is empty). */
     @JvmOverloads
     fun scanPrefix(prefix: ByteArray, reverse: Boolean = false): Cursor =
@@ -237,10 +246,16 @@ fun interface TransactionBody<R> {
  * exact equivalent.
  */
 internal fun scanOf(handle: Long, tx: Long?, start: Bound, end: Bound, reverse: Boolean): Cursor {
+    val (from, to) = halfOpen(start, end) ?: return Cursor(EmptyPages)
+    return Cursor(JniPages(Jni.iterRange(handle, tx != null, tx ?: 0, from, to, reverse)))
+}
+
+/** [start] and [end] as the C ABI's `start <= key < end` (null: unbounded); null if no key is in the range. */
+private fun halfOpen(start: Bound, end: Bound): Pair<ByteArray?, ByteArray?>? {
     val from = when (start) {
         is Bound.Included -> start.key
         // No key after it: nothing can be in the range.
-        is Bound.Excluded -> successor(start.key) ?: return Cursor(EmptyPages)
+        is Bound.Excluded -> successor(start.key) ?: return null
         Bound.Unbounded -> null
     }
     val to = when (end) {
@@ -249,7 +264,38 @@ internal fun scanOf(handle: Long, tx: Long?, start: Bound, end: Bound, reverse: 
         is Bound.Excluded -> end.key
         Bound.Unbounded -> null
     }
-    return Cursor(JniPages(Jni.iterRange(handle, tx != null, tx ?: 0, from, to, reverse)))
+    return from to to
+}
+
+/** This thread's buffer for a range's first page, and the slot for its rest iterator. */
+private class FirstPage {
+    var page = ByteArray(16 * 1024)
+    val rest = LongArray(1)
+}
+
+private val FIRST_PAGE = ThreadLocal.withInitial { FirstPage() }
+
+/**
+ * The first [n] entries of a range through JNI in one call (lightning_db_range_page); the
+ * iterator it returns for the rest is read only when an entry did not fit in the buffer.
+ */
+internal fun firstOf(handle: Long, tx: Long?, n: Int, start: Bound, end: Bound, reverse: Boolean): List<Entry> {
+    require(n >= 0) { "n must not be negative" }
+    if (n == 0) return emptyList()
+    val (from, to) = halfOpen(start, end) ?: return emptyList()
+    val scratch = FIRST_PAGE.get()
+    val result = Jni.rangePage(handle, tx != null, tx ?: 0, from, to, reverse, scratch.page, n, scratch.rest)
+    val count = (result and 0xffffffffL).toInt()
+    val rest = scratch.rest[0]
+    val entries = parsePage(scratch.page, count)
+    if (rest == 0L) return entries
+    if (count == n) {
+        // The range goes on past the entries asked for.
+        Jni.iterFree(rest)
+        return entries
+    }
+    // An entry did not fit in the buffer: the rest iterator starts with it.
+    return Cursor(JniPages(rest)).use { entries + it.next(n - count) }
 }
 
 /** The longest key, in bytes, as the library says (read once). */

@@ -63,6 +63,11 @@ class Transaction internal constructor(private val owner: LightningDB, private v
     fun scan(start: Bound = Bound.Unbounded, end: Bound = Bound.Unbounded, reverse: Boolean = false): Cursor =
         held { scanOf(live(), id, start, end, reverse) }
 
+    /** The first [n] entries between [start] and [end] as this transaction sees them ([LightningDB.first]). */
+    @JvmOverloads
+    fun first(n: Int, start: Bound = Bound.Unbounded, end: Bound = Bound.Unbounded, reverse: Boolean = false): List<Entry> =
+        held { firstOf(live(), id, n, start, end, reverse) }
+
     @JvmOverloads
     fun scanPrefix(prefix: ByteArray, reverse: Boolean = false): Cursor =
         held { Cursor(JniPages(Jni.iterPrefix(live(), true, id, prefix, reverse))) }

@@ -265,6 +265,45 @@ class ApiTest {
     }
 
     @Test
+    fun `first reads the start of a range in one call and leaves no iterator behind`() {
+        val db = twenty()
+        // Larger than the buffer a first page is read into: read through the rest iterator.
+        val big = ByteArray(40 * 1024) { 3 }
+        db["big"] = big
+        fun pairs(entries: List<Entry>) = entries.map { it.keyString to it.value.toList() }
+        val ranges = listOf(
+            Bound.unbounded() to Bound.unbounded(),
+            Bound.included("k05") to Bound.unbounded(),
+            Bound.excluded("k05") to Bound.included("k09"),
+            Bound.included("k045") to Bound.excluded("k07"),
+            Bound.excluded("k07") to Bound.excluded("k03"),
+            Bound.included("a") to Bound.included("k01"),
+        )
+        for ((start, end) in ranges) for (reverse in listOf(false, true)) for (n in listOf(0, 1, 3, 10, 100)) {
+            val want = db.scan(start, end, reverse) { it.take(n).toList() }
+            assertEquals(pairs(want), pairs(db.first(n, start, end, reverse)), "first($n) of $start..$end, reverse $reverse")
+        }
+        val live = { dev.lightningdb.Jni.liveHandles() }
+        val before = live()
+        repeat(50) {
+            assertEquals(listOf("big", "k00", "k01"), db.first(3).map { it.keyString }) // through the rest
+            assertEquals(listOf("k05", "k06"), db.first(2, Bound.included("k05")).map { it.keyString }) // rest freed
+        }
+        assertTrue(live() <= before, "${live()} handles live, $before before")
+        assertArrayEquals(big, db.first(1)[0].value)
+        assertThrows<IllegalArgumentException> { db.first(-1) }
+        db.beginTransaction().use { tx ->
+            tx["k051"] = "mine"
+            tx.delete("k06")
+            assertEquals(listOf("k05", "k051", "k07"), tx.first(3, Bound.included("k05")).map { it.keyString })
+            tx.rollback()
+            assertThrows<InvalidArgumentException> { tx.first(1) }
+        }
+        db.close()
+        assertThrows<InvalidArgumentException> { db.first(1) }
+    }
+
+    @Test
     fun `an early exit closes the cursor and the database closes after`() {
         val db = twenty()
         val firstThree = mutableListOf<String>()
