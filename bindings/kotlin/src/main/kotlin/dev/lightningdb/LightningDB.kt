@@ -269,7 +269,7 @@ private fun halfOpen(start: Bound, end: Bound): Pair<ByteArray?, ByteArray?>? {
 
 /** This thread's buffer for a range's first page, and the slot for its rest iterator. */
 private class FirstPage {
-    var page = ByteArray(16 * 1024)
+    val page = ByteArray(16 * 1024)
     val rest = LongArray(1)
 }
 
