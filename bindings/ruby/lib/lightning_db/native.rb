@@ -181,7 +181,6 @@ module LightningDB
       scratch.get(db, key, tx)
     end
 
-    # The exception for a failed call's code, with this thread's detail message.
     # The `count` pairs of a page at the start of `buf` (the format of
     # `lightning_db_iter_next_page`): each is its key's and its value's lengths,
     # two little-endian u32, read as one little-endian u64 whose low half is the
@@ -201,6 +200,7 @@ module LightningDB
       end
     end
 
+    # The exception for a failed call's code, with this thread's detail message.
     def error(code)
       message = last_error_message.read_string.force_encoding(Encoding::UTF_8)
       klass = ERRORS_BY_CODE.fetch(code, UnknownError)
