@@ -577,6 +577,7 @@ pub unsafe extern "C" fn lightning_db_range_page(
         bounds,
         reverse,
         page,
+        RestOf::Range,
     )
 }
 
@@ -608,13 +609,14 @@ pub unsafe extern "C" fn lightning_db_range_page_tx(
         bounds,
         reverse,
         page,
+        RestOf::Range,
     )
 }
 
 /// The bounds of a range page call: start, its length, end, its length.
-type Bounds = (*const u8, usize, *const u8, usize);
+pub(crate) type Bounds = (*const u8, usize, *const u8, usize);
 /// The page of a range page call: buf, cap, max_entries, count, used, rest.
-type PageArgs = (
+pub(crate) type PageArgs = (
     *mut u8,
     usize,
     usize,
@@ -623,6 +625,38 @@ type PageArgs = (
     *mut *mut LightningDBIterator,
 );
 
+/// What the iterator a first-page call returns in `rest` covers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RestOf {
+    /// Every entry after the page (the C ABI's `rest`): when the page is full,
+    /// one entry is read ahead to know whether there is any.
+    Range,
+    /// Only what `max_entries` asked for and the buffer had no room for: made
+    /// for callers that want at most `max_entries` entries, so a range that goes
+    /// on past them is neither read ahead nor given an iterator.
+    Unfit,
+}
+
+/// The first `max_entries` entries of a range, as `lightning_db_range_page`
+/// (`lightning_db_range_page_tx` when `tx` is given) delivers them, except that
+/// `*rest` is an iterator only when an entry of those asked for did not fit in
+/// `buf` (it starts with that entry); otherwise NULL, whether or not the range
+/// goes on. The JVM's `first(n)` reads through it: a range of ten then costs no
+/// read-ahead and no iterator made and freed.
+pub(crate) unsafe fn range_first(
+    db: *mut LightningDB,
+    tx: Option<u64>,
+    bounds: Bounds,
+    reverse: bool,
+    page: PageArgs,
+) -> LightningDBError {
+    let (name, source) = match tx {
+        None => ("lightning_db_range_page", Source::Database),
+        Some(id) => ("lightning_db_range_page_tx", Source::Transaction(id)),
+    };
+    first_page(name, db, source, bounds, reverse, page, RestOf::Unfit)
+}
+
 unsafe fn first_page(
     name: &str,
     db: *mut LightningDB,
@@ -630,6 +664,7 @@ unsafe fn first_page(
     (start, start_len, end, end_len): Bounds,
     reverse: bool,
     (buf, cap, max_entries, count, used, rest): PageArgs,
+    rest_of: RestOf,
 ) -> LightningDBError {
     for ptr in [count, used] {
         if !ptr.is_null() {
@@ -650,7 +685,8 @@ unsafe fn first_page(
         let mut entries = source.range(&db, keys)?;
         // The page's entries, and the one read ahead for `rest`: nothing past
         // them is decoded or fetched.
-        entries.will_take(max_entries.saturating_add(usize::from(!rest.is_null())));
+        let read_ahead = !rest.is_null() && rest_of == RestOf::Range;
+        entries.will_take(max_entries.saturating_add(usize::from(read_ahead)));
         let mut cursor = Cursor::new(entries, reverse);
         let (n, at, failure) = cursor.fill_page(&mut Page { buf, cap }, max_entries);
         if let Some(failure) = failure {
@@ -658,10 +694,11 @@ unsafe fn first_page(
         }
         if let Some(rest) = NonNull::new(rest) {
             // An entry that did not fit is pending; otherwise read one ahead.
-            let more = cursor.pending || {
-                cursor.pending = cursor.advance()?;
-                cursor.pending
-            };
+            let more = cursor.pending
+                || (read_ahead && {
+                    cursor.pending = cursor.advance()?;
+                    cursor.pending
+                });
             if more {
                 let token = ITERATORS.insert(Scan {
                     db: db.arc(),

@@ -39,7 +39,8 @@ internal object Jni {
     /**
      * The first entries of a range (bounds as [iterRange]) in one call (lightning_db_range_page):
      * fills [page] with up to [maxEntries], returns `used shl 32 or count`, and stores in
-     * `rest[0]` an iterator over the entries after the page, or 0 when the page holds them all.
+     * `rest[0]` an iterator starting with the first of them that did not fit in [page], or 0
+     * when none was left out (whether or not the range goes on past [maxEntries]).
      */
     @JvmStatic external fun rangePage(
         db: Long, inTx: Boolean, tx: Long, start: ByteArray?, end: ByteArray?, reverse: Boolean,

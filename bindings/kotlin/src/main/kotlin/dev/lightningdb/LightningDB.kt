@@ -276,8 +276,8 @@ private class FirstPage {
 private val FIRST_PAGE = ThreadLocal.withInitial { FirstPage() }
 
 /**
- * The first [n] entries of a range through JNI in one call (lightning_db_range_page); the
- * iterator it returns for the rest is read only when an entry did not fit in the buffer.
+ * The first [n] entries of a range through JNI in one call (lightning_db_range_page); an
+ * iterator comes back only when an entry did not fit in the buffer, and is read from there.
  */
 internal fun firstOf(handle: Long, tx: Long?, n: Int, start: Bound, end: Bound, reverse: Boolean): List<Entry> {
     require(n >= 0) { "n must not be negative" }
@@ -289,11 +289,6 @@ internal fun firstOf(handle: Long, tx: Long?, n: Int, start: Bound, end: Bound, 
     val rest = scratch.rest[0]
     val entries = parsePage(scratch.page, count)
     if (rest == 0L) return entries
-    if (count == n) {
-        // The range goes on past the entries asked for.
-        Jni.iterFree(rest)
-        return entries
-    }
     // An entry did not fit in the buffer: the rest iterator starts with it.
     return Cursor(JniPages(rest)).use { entries + it.next(n - count) }
 }

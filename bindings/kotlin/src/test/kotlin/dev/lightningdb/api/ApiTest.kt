@@ -18,6 +18,7 @@ import dev.lightningdb.WriteBatch
 import org.junit.jupiter.api.Assertions.assertArrayEquals
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertNotEquals
 import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
@@ -290,6 +291,25 @@ class ApiTest {
             assertEquals(listOf("k05", "k06"), db.first(2, Bound.included("k05")).map { it.keyString }) // rest freed
         }
         assertTrue(live() <= before, "${live()} handles live, $before before")
+        // Below first(n): no iterator is made for a range that only goes on past n entries,
+        // one is made for an entry that did not fit, and none for a range that ended.
+        val page = ByteArray(16 * 1024)
+        val rest = LongArray(1)
+        fun rangePage(start: String, n: Int): Int {
+            rest[0] = -1
+            val result = dev.lightningdb.Jni.rangePage(
+                db.live(), false, 0, start.toByteArray(), null, false, page, n, rest,
+            )
+            return (result and 0xffffffffL).toInt()
+        }
+        assertEquals(2, rangePage("k05", 2))
+        assertEquals(0L, rest[0], "an iterator for entries not asked for")
+        assertEquals(2, rangePage("k18", 5))
+        assertEquals(0L, rest[0], "an iterator after the last entry")
+        assertEquals(0, rangePage("big", 2))
+        assertNotEquals(0L, rest[0], "no iterator for the entry that did not fit")
+        dev.lightningdb.Jni.iterFree(rest[0])
+        assertEquals(before, live())
         assertArrayEquals(big, db.first(1)[0].value)
         assertThrows<IllegalArgumentException> { db.first(-1) }
         db.beginTransaction().use { tx ->
