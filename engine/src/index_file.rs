@@ -988,6 +988,17 @@ impl<'a> Forward<'a> {
                 return Ok(false);
             }
             self.enter(file, block + 1)?;
+            // Open checks only the first keys' prefixes from block to block: a
+            // made-up file may start a block below where the one before ended.
+            let at = (self.first + self.len + RING - 1) % RING;
+            let prev = (at + RING - 1) % RING;
+            if self.ring[at].key.get() <= self.ring[prev].key.get() {
+                self.len -= 1;
+                return Err(file.corrupt(format!(
+                    "keys out of order from block {block} to {}",
+                    block + 1
+                )));
+            }
             return Ok(true);
         }
         if index + 1 >= expected {
@@ -1292,8 +1303,24 @@ impl<'a> FileRange<'a> {
                 if cursor.block == 0 || front.is_some_and(|(fb, _)| cursor.block - 1 < fb) {
                     break Ok(None);
                 }
-                if let Err(e) = self.file.decode_block(cursor.block - 1, cursor) {
-                    break Err(e);
+                let (block, file) = (cursor.block, self.file);
+                // Open checks only the first keys' prefixes from block to block:
+                // a made-up file may end a block above where the next one starts.
+                let follows = match file.first_key(block) {
+                    Ok(first) => file.decode_block(block - 1, cursor).map(|()| {
+                        cursor.locs.is_empty() || cursor.key(cursor.locs.len() - 1) < first
+                    }),
+                    Err(e) => Err(e),
+                };
+                match follows {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        break Err(file.corrupt(format!(
+                            "keys out of order from block {} to {block}",
+                            block - 1
+                        )))
+                    }
+                    Err(e) => break Err(e),
                 }
                 *i = cursor.locs.len();
                 continue;
@@ -1575,7 +1602,54 @@ mod tests {
                     Err(e) => prop_assert_eq!(e.kind(), crate::ErrorKind::CorruptedData),
                 }
             }
+            // The same range from the back: descending keys, or a refusal.
+            let mut last: Option<Vec<u8>> = None;
+            for item in file.range((bound, Bound::Unbounded)).rev() {
+                match item {
+                    Ok((k, _)) => {
+                        let within = if excluded { k[..] > start[..] } else { k[..] >= start[..] };
+                        prop_assert!(within, "{:?} before the start {:?}", &k[..], start);
+                        prop_assert!(last.as_deref().is_none_or(|l| l > &k[..]), "{:?} after {:?}", &k[..], last);
+                        last = Some(k.to_vec());
+                    }
+                    Err(e) => prop_assert_eq!(e.kind(), crate::ErrorKind::CorruptedData),
+                }
+            }
         }
+    }
+
+    #[test]
+    // A made-up file whose block ends above where the next block starts (the
+    // first keys' prefixes still ascend, so open accepts it): a walk from
+    // either end refuses the crossing instead of handing out a key out of order.
+    fn a_walk_refuses_a_block_that_starts_below_the_end_of_the_one_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        let mut keys: Vec<Vec<u8>> = (0..BLOCK_ENTRIES - 1).map(|i| vec![0, i as u8]).collect();
+        keys.push(vec![255, 255, 255]);
+        keys.push(vec![255, 255]);
+        let entries = keys.iter().enumerate().map(|(i, k)| Ok((k, loc(i as u32))));
+        write(&path, 100, &BTreeSet::new(), keys.len(), entries).unwrap();
+        let file = IndexFile::open(&path).unwrap();
+        assert_eq!(file.blocks, 2);
+        let refused = |items: Vec<Result<(Key, Loc)>>| {
+            let err = items
+                .into_iter()
+                .find_map(|item| item.err())
+                .expect("refused");
+            assert_eq!(err.kind(), crate::ErrorKind::CorruptedData);
+        };
+        let start = [1u8];
+        refused(
+            file.range((Bound::Included(&start[..]), Bound::Unbounded))
+                .collect(),
+        );
+        refused(file.range((Bound::Unbounded, Bound::Unbounded)).collect());
+        refused(
+            file.range((Bound::Unbounded, Bound::Unbounded))
+                .rev()
+                .collect(),
+        );
     }
 
     #[test]
