@@ -624,6 +624,20 @@ impl<'a> Range<'a> {
             End::Unstarted | End::Done => None,
         }
     }
+
+    /// The locations of up to `max` entries one end would consider next, as
+    /// far as its cursor's leaf holds them, in key order (from the back, the
+    /// nearest is last): hints for prefetching, not checked against the bounds.
+    #[inline]
+    pub fn upcoming_run(&self, back: bool, max: usize) -> &'a [Loc] {
+        match if back { &self.back } else { &self.front } {
+            End::At(Cursor { leaf, pos, .. }) if back => {
+                &leaf.locs[(pos + 1).saturating_sub(max)..=*pos]
+            }
+            End::At(Cursor { leaf, pos, .. }) => &leaf.locs[*pos..(pos + max).min(leaf.locs.len())],
+            End::Unstarted | End::Done => &[],
+        }
+    }
 }
 
 fn within_end(key: &Key, end: &Bound<Key>) -> bool {
@@ -964,6 +978,31 @@ mod tests {
         }
         assert_eq!(range.next_back().map(|(_, l)| *l), Some(loc(99)));
         assert_eq!(range.upcoming(true), Some(&loc(98)));
+    }
+
+    #[test]
+    fn upcoming_run_names_the_entries_each_end_takes_next_within_a_leaf() {
+        let mut index = Index::new();
+        for k in 0..1000u16 {
+            index.insert(Key::new(&key_of(k)), loc(k as u64));
+        }
+        let mut range = index.iter();
+        assert!(range.upcoming_run(false, 4).is_empty(), "not started");
+        let (mut front, mut back) = (0u64, 999u64);
+        while front < back {
+            assert_eq!(range.next().map(|(_, l)| *l), Some(loc(front)));
+            front += 1;
+            let run = range.upcoming_run(false, 4);
+            assert!(!run.is_empty() && run.len() <= 4, "{} hints", run.len());
+            let want: Vec<Loc> = (front..front + run.len() as u64).map(loc).collect();
+            assert_eq!(run, &want[..], "front at {front}");
+            assert_eq!(range.next_back().map(|(_, l)| *l), Some(loc(back)));
+            back -= 1;
+            let run = range.upcoming_run(true, 3);
+            assert!(!run.is_empty() && run.len() <= 3);
+            let want: Vec<Loc> = (back + 1 - run.len() as u64..=back).map(loc).collect();
+            assert_eq!(run, &want[..], "back at {back}");
+        }
     }
 
     #[test]

@@ -286,6 +286,8 @@ impl KeyIndex {
             only_base: self.changes.len() == 0,
             changes_peeked: [None, None],
             base_peeked: [None, None],
+            hinted: [0, 0],
+            wanted: usize::MAX,
         }
     }
 
@@ -307,7 +309,16 @@ pub struct Range<'a> {
     /// An entry taken from each end of each side but not yet merged.
     changes_peeked: [Option<(&'a Key, &'a Loc)>; 2],
     base_peeked: [Option<(Key, Loc)>; 2],
+    /// Without a file: how many entries past each end's position were already
+    /// handed out as hints, so each is hinted once.
+    hinted: [usize; 2],
+    /// Entries the caller means to take from the front (see [`Range::will_take`]).
+    wanted: usize,
 }
+
+/// How many entries ahead the changes in memory hint their records: enough to
+/// keep several of a short range's misses in flight at once.
+const HINTS_AHEAD: usize = 4;
 
 const FRONT: usize = 0;
 const BACK: usize = 1;
@@ -369,9 +380,12 @@ impl<'a> Range<'a> {
                 } else {
                     self.changes.next_back()
                 }?;
+                self.hinted[end] = self.hinted[end].saturating_sub(1);
                 if let Some(loc) = live(loc) {
-                    let hint = self.changes.upcoming(end == BACK).copied();
-                    return Some(Ok(f(key, loc, hint.as_slice())));
+                    if end == FRONT {
+                        self.wanted = self.wanted.saturating_sub(1);
+                    }
+                    return Some(Ok(f(key, loc, self.new_hints(end))));
                 }
             }
         }
@@ -421,10 +435,31 @@ impl<'a> Range<'a> {
         }
     }
 
+    /// The locations of the entries after `end`'s position, up to
+    /// [`HINTS_AHEAD`] of them (from the front no more than are wanted), that
+    /// were not hinted before.
+    #[inline]
+    fn new_hints(&mut self, end: usize) -> &'a [Loc] {
+        let back = end == BACK;
+        let ahead = if back {
+            HINTS_AHEAD
+        } else {
+            HINTS_AHEAD.min(self.wanted)
+        };
+        let run = self.changes.upcoming_run(back, ahead);
+        let done = self.hinted[end].min(run.len());
+        self.hinted[end] = run.len();
+        if back {
+            &run[..run.len() - done]
+        } else {
+            &run[done..]
+        }
+    }
+
     /// Announces that the caller means to take `n` more entries from the
-    /// front (see [`FileRange::will_take`]); the changes in memory need no
-    /// such notice.
+    /// front (see [`FileRange::will_take`]): no record past them is hinted.
     pub fn will_take(&mut self, n: usize) {
+        self.wanted = n;
         if let Some(base) = self.base.as_mut() {
             base.will_take(n);
         }
