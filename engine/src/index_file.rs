@@ -1188,21 +1188,6 @@ impl<'a> FileRange<'a> {
         }
     }
 
-    /// The location of the entry one end would take next, if that end has
-    /// started: a hint for prefetching, not checked against the bounds.
-    pub fn upcoming(&self, back: bool) -> Option<Loc> {
-        if !back {
-            return match &self.front {
-                Front::At(walk) => walk.front().map(|d| d.loc),
-                _ => None,
-            };
-        }
-        match &self.back {
-            Side::At(c, i) => i.checked_sub(1).map(|i| c.locs[i]),
-            _ => None,
-        }
-    }
-
     fn finish(&mut self) {
         // An end stops at the range's bound or where the other end has been:
         // either way nothing is left for the other end.

@@ -16,6 +16,8 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
+
+use arrayvec::ArrayVec;
 use std::sync::Arc;
 
 use crate::btree::{self, Index};
@@ -288,6 +290,7 @@ impl KeyIndex {
             base_peeked: [None, None],
             hinted: [0, 0],
             wanted: usize::MAX,
+            base_hints: ArrayVec::new(),
         }
     }
 
@@ -314,6 +317,9 @@ pub struct Range<'a> {
     hinted: [usize; 2],
     /// Entries the caller means to take from the front (see [`Range::will_take`]).
     wanted: usize,
+    /// With a file and changes: the records the file's walk hinted while its
+    /// entries were peeked, handed out with the next entry taken.
+    base_hints: ArrayVec<Loc, 8>,
 }
 
 /// How many entries ahead the changes in memory hint their records: enough to
@@ -324,16 +330,6 @@ const FRONT: usize = 0;
 const BACK: usize = 1;
 
 impl<'a> Range<'a> {
-    /// The location of the entry one end would consider next, if known: a hint
-    /// for prefetching.
-    #[inline]
-    pub fn upcoming(&self, back: bool) -> Option<Loc> {
-        match &self.base {
-            None => self.changes.upcoming(back).copied(),
-            Some(base) => base.upcoming(back),
-        }
-    }
-
     fn peek_changes(&mut self, end: usize) -> Option<(&'a Key, &'a Loc)> {
         if self.changes_peeked[end].is_none() {
             self.changes_peeked[end] = if end == FRONT {
@@ -351,16 +347,47 @@ impl<'a> Range<'a> {
             let Some(base) = self.base.as_mut() else {
                 return Ok(None);
             };
-            self.base_peeked[end] = match if end == FRONT {
-                base.next()
+            let hints = &mut self.base_hints;
+            let sought = std::cell::Cell::new(None);
+            let peeked = |key: &[u8], loc: Loc, ahead: &[Loc]| {
+                for &hint in ahead {
+                    // Only hints: one that does not fit is dropped.
+                    let _ = hints.try_push(hint);
+                }
+                (Key::new(key), loc)
+            };
+            let step = if end == FRONT {
+                base.next_hinted(|loc| sought.set(Some(loc)), peeked)
             } else {
-                base.next_back()
-            } {
+                base.next_back_with(peeked)
+            };
+            if let Some(loc) = sought.get() {
+                let _ = self.base_hints.try_push(loc);
+            }
+            self.base_peeked[end] = match step {
                 Some(entry) => Some(entry?),
                 None => self.base_peeked[1 - end].take(),
             };
         }
         Ok(self.base_peeked[end].as_ref())
+    }
+
+    /// Lends an entry of the merged walk to `f` with the records hinted since
+    /// the last one (the file's and the next change's), then forgets them.
+    #[inline]
+    fn lend_merged<T>(
+        &mut self,
+        end: usize,
+        key: &[u8],
+        loc: Loc,
+        f: impl FnOnce(&[u8], Loc, &[Loc]) -> T,
+    ) -> T {
+        if let Some(&next) = self.changes.upcoming(end == BACK) {
+            let _ = self.base_hints.try_push(next);
+        }
+        let out = f(key, loc, &self.base_hints);
+        self.base_hints.clear();
+        out
     }
 
     /// The next entry from `end`, lent to `f` with the location of the entry
@@ -383,7 +410,8 @@ impl<'a> Range<'a> {
                 self.hinted[end] = self.hinted[end].saturating_sub(1);
                 if let Some(loc) = live(loc) {
                     if end == FRONT {
-                        self.wanted = self.wanted.saturating_sub(1);
+                        // Past the entries announced, the range hints as usual.
+                        self.wanted = self.wanted.checked_sub(1).unwrap_or(usize::MAX - 1);
                     }
                     return Some(Ok(f(key, loc, self.new_hints(end))));
                 }
@@ -398,11 +426,13 @@ impl<'a> Range<'a> {
             };
         }
         loop {
+            // The file first: its seek starts fetching what it found while the
+            // changes' tree is searched.
+            if let Err(e) = self.peek_base(end) {
+                return Some(Err(e));
+            }
             let change = self.peek_changes(end);
-            let base = match self.peek_base(end) {
-                Ok(base) => base,
-                Err(e) => return Some(Err(e)),
-            };
+            let base = self.base_peeked[end].as_ref();
             let order = match (change, base) {
                 (None, None) => return None,
                 (Some(_), None) => std::cmp::Ordering::Less,
@@ -422,16 +452,12 @@ impl<'a> Range<'a> {
                     self.base_peeked[end] = None;
                 }
                 match live(loc) {
-                    Some(loc) => {
-                        let hint = self.upcoming(end == BACK);
-                        return Some(Ok(f(key, loc, hint.as_slice())));
-                    }
+                    Some(loc) => return Some(Ok(self.lend_merged(end, key, loc, f))),
                     None => continue,
                 }
             }
             let (key, loc) = self.base_peeked[end].take().expect("peeked");
-            let hint = self.upcoming(end == BACK);
-            return Some(Ok(f(&key, loc, hint.as_slice())));
+            return Some(Ok(self.lend_merged(end, &key, loc, f)));
         }
     }
 
@@ -457,7 +483,8 @@ impl<'a> Range<'a> {
     }
 
     /// Announces that the caller means to take `n` more entries from the
-    /// front (see [`FileRange::will_take`]): no record past them is hinted.
+    /// front (see [`FileRange::will_take`]): no record past them is hinted
+    /// until the caller takes more.
     pub fn will_take(&mut self, n: usize) {
         self.wanted = n;
         if let Some(base) = self.base.as_mut() {
@@ -629,6 +656,91 @@ mod tests {
             ends.extend(back);
             let expected: Vec<Vec<u8>> = model.range::<Vec<u8>, _>(&lo..&hi).map(|(k, _)| k.clone()).collect();
             prop_assert_eq!(ends, expected);
+        }
+    }
+
+    /// Takes `steps` entries from the front of `range`; returns each step's
+    /// location and the hints it came with.
+    fn walk(range: &mut Range, steps: usize) -> Vec<(Loc, Vec<Loc>)> {
+        (0..steps)
+            .map_while(|_| {
+                let hints = std::cell::RefCell::new(Vec::new());
+                let taken = range.next_hinted(
+                    |l| hints.borrow_mut().push(l),
+                    |_, l, ahead| {
+                        hints.borrow_mut().extend_from_slice(ahead);
+                        l
+                    },
+                )?;
+                Some((taken.unwrap(), hints.into_inner()))
+            })
+            .collect()
+    }
+
+    #[test]
+    // Without a file, each record is hinted once, a few entries before it is
+    // taken, and none past what the caller announced until it takes more.
+    fn changes_hint_the_next_records_once_and_not_past_what_will_be_taken() {
+        let mut index = KeyIndex::new();
+        for i in 0..200u32 {
+            index.insert(Key::new(format!("key{i:03}").as_bytes()), loc(1, i));
+        }
+        let start = b"key010".to_vec();
+        let mut range = index.range((Bound::Included(&start[..]), Bound::Unbounded));
+        range.will_take(6);
+        let steps = walk(&mut range, 6);
+        let taken: Vec<Loc> = steps.iter().map(|s| s.0).collect();
+        assert_eq!(taken, (10..16).map(|i| loc(1, i)).collect::<Vec<_>>());
+        let hinted: Vec<Loc> = steps.iter().flat_map(|s| s.1.clone()).collect();
+        assert_eq!(hinted, (11..16).map(|i| loc(1, i)).collect::<Vec<_>>());
+        // The first step hints several at once (as many as its leaf holds).
+        assert!(
+            (2..=HINTS_AHEAD).contains(&steps[0].1.len()),
+            "{:?}",
+            steps[0].1
+        );
+        // Taking on: hints resume, still each once, up to the end.
+        let rest = walk(&mut range, 1000);
+        assert_eq!(rest.len(), 200 - 16);
+        let hinted: Vec<Loc> = rest.iter().flat_map(|s| s.1.clone()).collect();
+        assert_eq!(hinted, (17..200).map(|i| loc(1, i)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    // With a file and changes, the file's records are hinted as far ahead as
+    // its walk decodes, not only the next one.
+    fn a_merged_walk_hands_out_the_files_hints_ahead() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        let in_file: Vec<(Vec<u8>, Loc)> = (0..100u32)
+            .map(|i| (format!("key{:03}", 2 * i).into_bytes(), loc(1, 2 * i)))
+            .collect();
+        crate::index_file::write(
+            &path,
+            1,
+            &BTreeSet::new(),
+            in_file.len(),
+            in_file.iter().cloned().map(Ok),
+        )
+        .unwrap();
+        let mut index = KeyIndex::on(Arc::new(IndexFile::open(&path).unwrap()));
+        for i in (1..200u32).step_by(20) {
+            index.insert(Key::new(format!("key{i:03}").as_bytes()), loc(2, i));
+        }
+        let steps = walk(&mut index.iter(), 1000);
+        assert_eq!(steps.len(), 110);
+        for (i, (taken, _)) in steps.iter().enumerate().skip(4) {
+            if taken.seq != 1 {
+                continue;
+            }
+            let at = steps
+                .iter()
+                .position(|s| s.1.contains(taken))
+                .expect("hinted");
+            assert!(
+                at + 2 <= i,
+                "{taken:?}, taken at step {i}, hinted at step {at}"
+            );
         }
     }
 
