@@ -980,6 +980,54 @@ enum LightningDBError lightning_db_range_page_tx(struct LightningDB *db,
                                                  struct LightningDBIterator **rest);
 
 /**
+ * Reads at most the first `max_entries` entries of a range in one call: what
+ * `lightning_db_range_page` delivers, for callers that want no more than
+ * `max_entries` entries. Nothing past them is read, and no iterator is made
+ * unless one of them did not fit in `buf`.
+ *
+ * The arguments, the page, the errors and the memory rules are those of
+ * `lightning_db_range_page`, except `*unfit`: an iterator (from the same
+ * snapshot) that starts with the first of the `max_entries` entries that did
+ * not fit in `buf` (when the first entry alone needs more than `cap` bytes,
+ * `*count` is 0, `*used` its size, and the iterator starts with it); NULL when
+ * none was left out, whether or not the range goes on past `max_entries`.
+ * `unfit` NULL: such an entry is not wanted (the call is then
+ * `lightning_db_range_page` with `rest` NULL). Release a returned iterator with
+ * `lightning_db_iter_free`.
+ */
+enum LightningDBError lightning_db_range_first(struct LightningDB *db,
+                                               const uint8_t *start,
+                                               size_t start_len,
+                                               const uint8_t *end,
+                                               size_t end_len,
+                                               bool reverse,
+                                               uint8_t *buf,
+                                               size_t cap,
+                                               size_t max_entries,
+                                               size_t *count,
+                                               size_t *used,
+                                               struct LightningDBIterator **unfit);
+
+/**
+ * As `lightning_db_range_first`, over what transaction `tx_id` sees: its
+ * snapshot with its own writes (made before this call) applied. An iterator
+ * returned in `*unfit` stays usable after the transaction ends.
+ */
+enum LightningDBError lightning_db_range_first_tx(struct LightningDB *db,
+                                                  uint64_t tx_id,
+                                                  const uint8_t *start,
+                                                  size_t start_len,
+                                                  const uint8_t *end,
+                                                  size_t end_len,
+                                                  bool reverse,
+                                                  uint8_t *buf,
+                                                  size_t cap,
+                                                  size_t max_entries,
+                                                  size_t *count,
+                                                  size_t *used,
+                                                  struct LightningDBIterator **unfit);
+
+/**
  * Releases an iterator. NULL: no-op. An iterator already freed (or never
  * returned by this library) is detected and ignored (reported by
  * `lightning_db_last_error_code`, InvalidArgument).

@@ -66,7 +66,7 @@
     X(commit_transaction) X(abort_transaction) X(iter_range) X(iter_prefix)              \
     X(iter_range_tx) X(iter_prefix_tx) X(iter_next) X(iter_free)                         \
     X(get_into) X(get_tx_into) X(iter_next_borrowed) X(iter_next_page) X(range_page)      \
-    X(range_page_tx) X(write_packed) X(release)                                          \
+    X(range_page_tx) X(range_first) X(range_first_tx) X(write_packed) X(release)         \
     X(delete_found)                                                                      \
     X(config_set_compaction_dead_ratio) X(config_set_compaction_min_dead_bytes)          \
     X(config_set_normal_sync_interval_ms)
@@ -2468,7 +2468,8 @@ static void op_iter_next_page(void) {
 }
 
 /* The first page of a range in one call, of the database or of a transaction,
- * and the iterator over the rest. */
+ * and the iterator over the rest (range_page) or over what did not fit of the
+ * entries asked for (range_first). */
 static void op_range_page(void) {
     int ti = one_in(2) ? PICK(txs, MAXTX) : -1;
     int di = ti >= 0 ? txs[ti].db : pick_db();
@@ -2477,7 +2478,7 @@ static void op_range_page(void) {
         return;
     }
     int ii = FREE_SLOT(iters, MAXITER); /* where the rest goes, if asked for */
-    bool want_rest = ii >= 0 && !one_in(3), reverse = one_in(2);
+    bool want_rest = ii >= 0 && !one_in(3), reverse = one_in(2), first = one_in(2);
     Faults f = {0};
     unsigned m = fault_mask(ti >= 0 ? 6 : 5); /* db, start, end, count, max_entries, tx id */
     uint64_t id = 0;
@@ -2497,12 +2498,22 @@ static void op_range_page(void) {
     char ctx[160];
     snprintf(ctx, sizeof ctx, "%srange%s on db #%d, bounds %zu/%zu bytes, capacity %zu, max %zu%s",
              ti >= 0 ? "tx " : "", reverse ? " reversed" : "", di, b1.l, b2.l, cap, max,
-             want_rest ? ", rest" : "");
-    int fn = ti >= 0 ? F_range_page_tx : F_range_page;
-    int got = ti >= 0 ? CALL(range_page_tx, (h, id, b1.p, b1.l, b2.p, b2.l, reverse, page, cap,
+             want_rest ? (first ? ", unfit" : ", rest") : "");
+    int fn;
+    int got;
+    if (first) {
+        fn = ti >= 0 ? F_range_first_tx : F_range_first;
+        got = ti >= 0 ? CALL(range_first_tx, (h, id, b1.p, b1.l, b2.p, b2.l, reverse, page, cap,
+                                              max, cp, &used, rp))
+                      : CALL(range_first, (h, b1.p, b1.l, b2.p, b2.l, reverse, page, cap, max, cp,
+                                           &used, rp));
+    } else {
+        fn = ti >= 0 ? F_range_page_tx : F_range_page;
+        got = ti >= 0 ? CALL(range_page_tx, (h, id, b1.p, b1.l, b2.p, b2.l, reverse, page, cap,
                                              max, cp, &used, rp))
                       : CALL(range_page, (h, b1.p, b1.l, b2.p, b2.l, reverse, page, cap, max, cp,
                                           &used, rp));
+    }
     check(fn, got, &f, S(Success), ctx);
     if (got != Success || !cp) {
         if ((cp && count) || used || (rp && rest))
@@ -2525,7 +2536,9 @@ static void op_range_page(void) {
         }
     }
     check_page(fn_name[fn], &x, page, cap, max, count, used, ctx);
-    bool more = x.pos < x.n;
+    /* range_page: an iterator whenever entries are left; range_first: only for
+     * an entry asked for that did not fit. */
+    bool more = x.pos < x.n && (!first || (size_t)x.pos < max);
     if (rp && more != (rest != NULL))
         mismatch("%s (%s): %d of %d entries delivered, yet rest is %p", fn_name[fn], ctx, x.pos,
                  x.n, (void *)rest);

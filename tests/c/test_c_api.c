@@ -1777,6 +1777,97 @@ static void test_range_page(void) {
     lightning_db_free(db);
 }
 
+static void test_range_first(void) {
+    LightningDB *db = create_db("range-first", SyncOff);
+    const char *keys[] = {"a", "b", "c", "d", "e"};
+    const char *vals[] = {"1", "22", "333", "4444", "55555"};
+    for (int i = 0; i < 5; i++)
+        OK(put_s(db, keys[i], vals[i]));
+    uint8_t page[256];
+    size_t count, used;
+    LightningDBIterator *unfit = (LightningDBIterator *)page; /* a value that must be replaced */
+
+    /* The range goes on past max_entries: no iterator, where range_page makes one. */
+    OK(lightning_db_range_first(db, B("b"), 1, NULL, 0, false, page, sizeof page, 2, &count,
+                                &used, &unfit));
+    CHECK(count == 2 && unfit == NULL);
+    CHECK_PAGE(page, count, used, "b=22,c=333");
+
+    /* The range ends before max_entries: no iterator either. */
+    unfit = (LightningDBIterator *)page;
+    OK(lightning_db_range_first(db, B("d"), 1, NULL, 0, false, page, sizeof page, 10, &count,
+                                &used, &unfit));
+    CHECK(count == 2 && unfit == NULL);
+    CHECK_PAGE(page, count, used, "d=4444,e=55555");
+
+    /* Reverse, within [b, e). */
+    OK(lightning_db_range_first(db, B("b"), 1, B("e"), 1, true, page, sizeof page, 2, &count,
+                                &used, &unfit));
+    CHECK(unfit == NULL);
+    CHECK_PAGE(page, count, used, "d=4444,c=333");
+
+    /* An entry asked for that does not fit after others: the iterator starts
+     * with it, and reads on from the page's snapshot. */
+    OK(lightning_db_range_first(db, NULL, 0, NULL, 0, false, page, 10 + 11 + 5, 4, &count, &used,
+                                &unfit));
+    CHECK(count == 2 && used == 21 && unfit != NULL);
+    CHECK_PAGE(page, count, used, "a=1,b=22");
+    OK(lightning_db_delete(db, B("c"), 1));
+    OK(lightning_db_iter_next_page(unfit, page, sizeof page, 10, &count, &used));
+    CHECK_PAGE(page, count, used, "c=333,d=4444,e=55555");
+    lightning_db_iter_free(unfit);
+
+    /* A first entry larger than the page: its size is told, and it is kept. */
+    OK(lightning_db_range_first(db, B("e"), 1, NULL, 0, false, page, 10, 1, &count, &used,
+                                &unfit));
+    CHECK(count == 0 && used == 14 && unfit != NULL);
+    OK(lightning_db_iter_next_page(unfit, page, 14, 10, &count, &used));
+    CHECK_PAGE(page, count, used, "e=55555");
+    lightning_db_iter_free(unfit);
+    OK(lightning_db_range_first(db, B("e"), 1, NULL, 0, false, page, 10, 1, &count, &used, NULL));
+    CHECK(count == 0 && used == 14);
+
+    /* In a transaction: its own writes are seen; an iterator outlives it. */
+    uint64_t tx;
+    OK(lightning_db_begin_transaction(db, &tx));
+    OK(lightning_db_put_tx(db, tx, B("bb"), 2, B("tx"), 2));
+    OK(lightning_db_range_first_tx(db, tx, B("b"), 1, NULL, 0, false, page, sizeof page, 3,
+                                   &count, &used, &unfit));
+    CHECK(count == 3 && unfit == NULL);
+    CHECK_PAGE(page, count, used, "b=22,bb=tx,d=4444");
+    OK(lightning_db_range_first_tx(db, tx, B("b"), 1, NULL, 0, false, page, 10 + 8, 3, &count,
+                                   &used, &unfit));
+    CHECK(count == 1 && unfit != NULL);
+    OK(lightning_db_abort_transaction(db, tx));
+    OK(lightning_db_iter_next_page(unfit, page, sizeof page, 2, &count, &used));
+    CHECK_PAGE(page, count, used, "bb=tx,d=4444");
+    lightning_db_iter_free(unfit);
+    unfit = (LightningDBIterator *)page;
+    EXPECT(lightning_db_range_first_tx(db, tx, NULL, 0, NULL, 0, false, page, sizeof page, 2,
+                                       &count, &used, &unfit),
+           InvalidArgument); /* the transaction has ended */
+    CHECK(count == 0 && used == 0 && unfit == NULL);
+
+    /* Refused arguments deliver nothing and make no iterator. */
+    unfit = (LightningDBIterator *)page;
+    EXPECT(lightning_db_range_first(db, NULL, 0, NULL, 0, false, page, sizeof page, 0, &count,
+                                    &used, &unfit),
+           InvalidArgument);
+    CHECK(count == 0 && used == 0 && unfit == NULL);
+    EXPECT(lightning_db_range_first(db, NULL, 0, NULL, 0, false, NULL, 8, 1, &count, &used, NULL),
+           NullPointer);
+    EXPECT(lightning_db_range_first(db, NULL, 0, NULL, 0, false, page, 8, 1, NULL, &used, NULL),
+           NullPointer);
+    EXPECT(lightning_db_range_first(NULL, NULL, 0, NULL, 0, false, page, 8, 1, &count, &used,
+                                    NULL),
+           NullPointer);
+    OK(lightning_db_close(db));
+    EXPECT(lightning_db_range_first(db, NULL, 0, NULL, 0, false, page, sizeof page, 1, &count,
+                                    &used, NULL),
+           InvalidArgument);
+    lightning_db_free(db);
+}
+
 static const struct test tests[] = {
     {"version_and_error_strings", test_version_and_error_strings},
     {"guide_flow_twice", test_guide_flow_twice},
@@ -1785,6 +1876,7 @@ static const struct test tests[] = {
     {"null_pointers", test_null_pointers},
     {"lending_calls", test_lending_calls},
     {"range_page", test_range_page},
+    {"range_first", test_range_first},
     {"invalid_utf8_paths", test_invalid_utf8_paths},
     {"invalid_arguments", test_invalid_arguments},
     {"io_errors", test_io_errors},

@@ -638,6 +638,33 @@ namespace LightningDB.Interop
         internal static extern LightningDBError lightning_db_range_page_tx(LightningDB* db, ulong tx_id, byte* start, System.UIntPtr start_len, byte* end, System.UIntPtr end_len, [MarshalAs(UnmanagedType.U1)] bool reverse, byte* buf, System.UIntPtr cap, System.UIntPtr max_entries, System.UIntPtr* count, System.UIntPtr* used, LightningDBIterator** rest);
 
         /// <summary>
+        ///  Reads at most the first `max_entries` entries of a range in one call: what
+        ///  `lightning_db_range_page` delivers, for callers that want no more than
+        ///  `max_entries` entries. Nothing past them is read, and no iterator is made
+        ///  unless one of them did not fit in `buf`.
+        ///
+        ///  The arguments, the page, the errors and the memory rules are those of
+        ///  `lightning_db_range_page`, except `*unfit`: an iterator (from the same
+        ///  snapshot) that starts with the first of the `max_entries` entries that did
+        ///  not fit in `buf` (when the first entry alone needs more than `cap` bytes,
+        ///  `*count` is 0, `*used` its size, and the iterator starts with it); NULL when
+        ///  none was left out, whether or not the range goes on past `max_entries`.
+        ///  `unfit` NULL: such an entry is not wanted (the call is then
+        ///  `lightning_db_range_page` with `rest` NULL). Release a returned iterator with
+        ///  `lightning_db_iter_free`.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "lightning_db_range_first", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern LightningDBError lightning_db_range_first(LightningDB* db, byte* start, System.UIntPtr start_len, byte* end, System.UIntPtr end_len, [MarshalAs(UnmanagedType.U1)] bool reverse, byte* buf, System.UIntPtr cap, System.UIntPtr max_entries, System.UIntPtr* count, System.UIntPtr* used, LightningDBIterator** unfit);
+
+        /// <summary>
+        ///  As `lightning_db_range_first`, over what transaction `tx_id` sees: its
+        ///  snapshot with its own writes (made before this call) applied. An iterator
+        ///  returned in `*unfit` stays usable after the transaction ends.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "lightning_db_range_first_tx", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern LightningDBError lightning_db_range_first_tx(LightningDB* db, ulong tx_id, byte* start, System.UIntPtr start_len, byte* end, System.UIntPtr end_len, [MarshalAs(UnmanagedType.U1)] bool reverse, byte* buf, System.UIntPtr cap, System.UIntPtr max_entries, System.UIntPtr* count, System.UIntPtr* used, LightningDBIterator** unfit);
+
+        /// <summary>
         ///  Releases an iterator. NULL: no-op. An iterator already freed (or never
         ///  returned by this library) is detected and ignored (reported by
         ///  `lightning_db_last_error_code`, InvalidArgument).

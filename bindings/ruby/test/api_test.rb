@@ -17,7 +17,7 @@ end
 module RangeCalls
   COUNTS = Hash.new(0)
 
-  %i[range_page range_page_tx iter_range iter_range_tx iter_next_page].each do |name|
+  %i[range_first range_first_tx iter_range iter_range_tx iter_next_page iter_free].each do |name|
     define_method(name) do |*args|
       COUNTS[name] += 1
       super(*args)
@@ -222,10 +222,11 @@ class ApiTest < Minitest::Test
         assert_equal all.first, db.each(**range).first, "first of #{range}"
       end
     end
+    # One call, and no iterator made (and freed) for the pairs past those asked for.
     calls = RangeCalls.during { assert_equal 3, db.each(from: 'a').first(3).size }
-    assert_equal({ range_page: 1 }, calls)
+    assert_equal({ range_first: 1 }, calls)
     calls = RangeCalls.during { assert_equal db.each.first(4), db.first(4) }
-    assert_equal({ range_page: 2 }, calls)
+    assert_equal({ range_first: 2 }, calls)
     assert_equal ['a', 'v-61'], db.first
     assert_raises(ArgumentError) { db.each.first(-1) }
     assert_equal 2, db.each.first(2.9).size # converted as Enumerable#first does
@@ -258,7 +259,7 @@ class ApiTest < Minitest::Test
     calls = RangeCalls.during do
       assert_equal [%w[k2 v2], %w[k25 mine], %w[k4 v4]], tx.each(from: 'k2').first(3)
     end
-    assert_equal({ range_page_tx: 1 }, calls)
+    assert_equal({ range_first_tx: 1 }, calls)
     assert_equal tx.each(from: 'k2').to_a.first(3), tx.each(from: 'k2').first(3)
     assert_equal %w[k5 v5], tx.each(reverse: true).first
     tx.rollback

@@ -614,9 +614,9 @@ pub unsafe extern "C" fn lightning_db_range_page_tx(
 }
 
 /// The bounds of a range page call: start, its length, end, its length.
-pub(crate) type Bounds = (*const u8, usize, *const u8, usize);
+type Bounds = (*const u8, usize, *const u8, usize);
 /// The page of a range page call: buf, cap, max_entries, count, used, rest.
-pub(crate) type PageArgs = (
+type PageArgs = (
     *mut u8,
     usize,
     usize,
@@ -631,30 +631,84 @@ enum RestOf {
     /// Every entry after the page (the C ABI's `rest`): when the page is full,
     /// one entry is read ahead to know whether there is any.
     Range,
-    /// Only what `max_entries` asked for and the buffer had no room for: made
-    /// for callers that want at most `max_entries` entries, so a range that goes
-    /// on past them is neither read ahead nor given an iterator.
+    /// Only what `max_entries` asked for and the buffer had no room for
+    /// (`lightning_db_range_first`): a range that goes on past them is neither
+    /// read ahead nor given an iterator.
     Unfit,
 }
 
-/// The first `max_entries` entries of a range, as `lightning_db_range_page`
-/// (`lightning_db_range_page_tx` when `tx` is given) delivers them, except that
-/// `*rest` is an iterator only when an entry of those asked for did not fit in
-/// `buf` (it starts with that entry); otherwise NULL, whether or not the range
-/// goes on. The JVM's `first(n)` reads through it: a range of ten then costs no
-/// read-ahead and no iterator made and freed.
-pub(crate) unsafe fn range_first(
+/// Reads at most the first `max_entries` entries of a range in one call: what
+/// `lightning_db_range_page` delivers, for callers that want no more than
+/// `max_entries` entries. Nothing past them is read, and no iterator is made
+/// unless one of them did not fit in `buf`.
+///
+/// The arguments, the page, the errors and the memory rules are those of
+/// `lightning_db_range_page`, except `*unfit`: an iterator (from the same
+/// snapshot) that starts with the first of the `max_entries` entries that did
+/// not fit in `buf` (when the first entry alone needs more than `cap` bytes,
+/// `*count` is 0, `*used` its size, and the iterator starts with it); NULL when
+/// none was left out, whether or not the range goes on past `max_entries`.
+/// `unfit` NULL: such an entry is not wanted (the call is then
+/// `lightning_db_range_page` with `rest` NULL). Release a returned iterator with
+/// `lightning_db_iter_free`.
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_range_first(
     db: *mut LightningDB,
-    tx: Option<u64>,
-    bounds: Bounds,
+    start: *const u8,
+    start_len: usize,
+    end: *const u8,
+    end_len: usize,
     reverse: bool,
-    page: PageArgs,
+    buf: *mut u8,
+    cap: usize,
+    max_entries: usize,
+    count: *mut usize,
+    used: *mut usize,
+    unfit: *mut *mut LightningDBIterator,
 ) -> LightningDBError {
-    let (name, source) = match tx {
-        None => ("lightning_db_range_page", Source::Database),
-        Some(id) => ("lightning_db_range_page_tx", Source::Transaction(id)),
-    };
-    first_page(name, db, source, bounds, reverse, page, RestOf::Unfit)
+    let bounds = (start, start_len, end, end_len);
+    let page = (buf, cap, max_entries, count, used, unfit);
+    first_page(
+        "lightning_db_range_first",
+        db,
+        Source::Database,
+        bounds,
+        reverse,
+        page,
+        RestOf::Unfit,
+    )
+}
+
+/// As `lightning_db_range_first`, over what transaction `tx_id` sees: its
+/// snapshot with its own writes (made before this call) applied. An iterator
+/// returned in `*unfit` stays usable after the transaction ends.
+#[no_mangle]
+pub unsafe extern "C" fn lightning_db_range_first_tx(
+    db: *mut LightningDB,
+    tx_id: u64,
+    start: *const u8,
+    start_len: usize,
+    end: *const u8,
+    end_len: usize,
+    reverse: bool,
+    buf: *mut u8,
+    cap: usize,
+    max_entries: usize,
+    count: *mut usize,
+    used: *mut usize,
+    unfit: *mut *mut LightningDBIterator,
+) -> LightningDBError {
+    let bounds = (start, start_len, end, end_len);
+    let page = (buf, cap, max_entries, count, used, unfit);
+    first_page(
+        "lightning_db_range_first_tx",
+        db,
+        Source::Transaction(tx_id),
+        bounds,
+        reverse,
+        page,
+        RestOf::Unfit,
+    )
 }
 
 unsafe fn first_page(

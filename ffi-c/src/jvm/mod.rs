@@ -3,10 +3,9 @@
 //! call instead of a UniFFI call over JNA.
 //!
 //! Thin on purpose: every entry point copies its arguments out of the Java
-//! arrays, calls one public function of the C ABI (`crate::c_api`; for
-//! `rangePage`, its variant `range_first`, which makes no iterator for what was
-//! not asked for) on the C handle of the same open database the generated API
-//! opened (`Database.nativeHandle()`), and turns a failure into the matching
+//! arrays, calls one public function of the C ABI (`crate::c_api`) on the C
+//! handle of the same open database the generated API opened
+//! (`Database.nativeHandle()`), and turns a failure into the matching
 //! `dev.lightningdb.LightningDBException` with the library's own code and
 //! message. So results and errors are those of the C ABI, which the conformance
 //! scenarios hold equal to the generated API's.
@@ -558,11 +557,11 @@ pub unsafe extern "system" fn Java_dev_lightningdb_Jni_iterRange(
 }
 
 /// The first entries of `start <= key < end` (as `iterRange`) in one call
-/// (`lightning_db_range_page`): fills `page` with up to `max_entries` of them
+/// (`lightning_db_range_first`): fills `page` with up to `max_entries` of them
 /// and returns `used << 32 | count`, as `iterNextPage` does. When an entry of
 /// those asked for did not fit in `page`, stores in `rest[0]` the handle of an
 /// iterator that starts with it, from the same snapshot; otherwise 0, also when
-/// the range goes on past `max_entries` (see `c_api::range_first`).
+/// the range goes on past `max_entries`.
 #[no_mangle]
 pub unsafe extern "system" fn Java_dev_lightningdb_Jni_rangePage(
     env: *mut JNIEnv,
@@ -596,13 +595,39 @@ pub unsafe extern "system" fn Java_dev_lightningdb_Jni_rangePage(
                 let (mut count, mut used) = (0usize, 0usize);
                 let mut it: *mut LightningDBIterator = ptr::null_mut();
                 let max = max_entries.max(0) as usize;
-                let code = c_api::range_first(
-                    db(handle),
-                    in_tx.then_some(tx as u64),
-                    (sp, sl, ep, el),
-                    reverse,
-                    (out.as_mut_ptr(), cap, max, &mut count, &mut used, &mut it),
-                );
+                let (buf, unfit) = (out.as_mut_ptr(), &mut it);
+                let code = if in_tx {
+                    c_api::lightning_db_range_first_tx(
+                        db(handle),
+                        tx as u64,
+                        sp,
+                        sl,
+                        ep,
+                        el,
+                        reverse,
+                        buf,
+                        cap,
+                        max,
+                        &mut count,
+                        &mut used,
+                        unfit,
+                    )
+                } else {
+                    c_api::lightning_db_range_first(
+                        db(handle),
+                        sp,
+                        sl,
+                        ep,
+                        el,
+                        reverse,
+                        buf,
+                        cap,
+                        max,
+                        &mut count,
+                        &mut used,
+                        unfit,
+                    )
+                };
                 check(env, code)?;
                 if count > 0 {
                     (jni(env).SetByteArrayRegion)(

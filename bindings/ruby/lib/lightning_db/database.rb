@@ -200,7 +200,7 @@ module LightningDB
     # @api private
     def first_pairs(n, from: nil, after: nil, to: nil, through: nil, prefix: nil, reverse: false)
       start, stop = LightningDB.range_bounds(from, after, to, through, prefix)
-      Native.scratch.range_page(@db, nil, start, stop, reverse ? true : false, n)
+      Native.scratch.range_first(@db, nil, start, stop, reverse ? true : false, n)
     end
 
     # Yields each key (see {#each} for the options).

@@ -43,10 +43,10 @@ module LightningDB
     attach_function :iter_next_page, :lightning_db_iter_next_page,
                     [:handle, :pointer, :size_t, :size_t, :pointer, :pointer], :int
     attach_function :iter_free, :lightning_db_iter_free, [:handle], :void
-    attach_function :range_page, :lightning_db_range_page,
+    attach_function :range_first, :lightning_db_range_first,
                     [:handle, :pointer, :size_t, :pointer, :size_t, :bool, :pointer, :size_t, :size_t,
                      :pointer, :pointer, :pointer], :int
-    attach_function :range_page_tx, :lightning_db_range_page_tx,
+    attach_function :range_first_tx, :lightning_db_range_first_tx,
                     [:handle, :uint64, :pointer, :size_t, :pointer, :size_t, :bool, :pointer, :size_t, :size_t,
                      :pointer, :pointer, :pointer], :int
     attach_function :begin_transaction, :lightning_db_begin_transaction, [:handle, :pointer], :int
@@ -137,16 +137,16 @@ module LightningDB
 
       # The first `n` pairs of a range (bounds as the C ABI takes them) of
       # database token `db`, or as transaction id `tx` of it sees it: one
-      # `range_page` call, and the iterator it returns for the rest read only
-      # when the pairs did not all fit in the buffer.
-      def range_page(db, tx, start, stop, reverse, n)
+      # `range_first` call, and the iterator it returns read only when a pair
+      # did not fit in the buffer.
+      def range_first(db, tx, start, stop, reverse, n)
         start_len = start&.bytesize || 0
         stop_len = stop&.bytesize || 0
         rc = if tx
-               Native.range_page_tx(db, tx, start, start_len, stop, stop_len, reverse, @buf, @cap, n,
-                                    @out, @out2, @rest)
+               Native.range_first_tx(db, tx, start, start_len, stop, stop_len, reverse, @buf, @cap, n,
+                                     @out, @out2, @rest)
              else
-               Native.range_page(db, start, start_len, stop, stop_len, reverse, @buf, @cap, n, @out, @out2, @rest)
+               Native.range_first(db, start, start_len, stop, stop_len, reverse, @buf, @cap, n, @out, @out2, @rest)
              end
         raise Native.error(rc) unless rc == SUCCESS
 
@@ -154,10 +154,8 @@ module LightningDB
         rest = @rest.read_ulong
         pairs = Native.pairs(@buf, count)
         return pairs if rest.zero?
-        # The range goes on past the n pairs read.
-        return pairs.tap { Native.iter_free(rest) } if count == n
 
-        # A pair did not fit: the rest iterator starts with it.
+        # A pair did not fit: the iterator starts with it.
         cursor = NativeCursor.new(rest, false)
         begin
           pairs.concat(cursor.next_page(n - count))

@@ -4,7 +4,7 @@ module LightningDB
   # What {Database#each} and {Transaction#each} return without a block: an
   # Enumerator over the range's `[key, value]` pairs, in which {#first} and
   # {#take} read the pairs they return in one call into the library
-  # (`lightning_db_range_page`) instead of opening a cursor, reading a page and
+  # (`lightning_db_range_first`) instead of opening a cursor, reading a page and
   # closing it, which for a short range is most of the work.
   class Scan < Enumerator
     # @api private: made by {Database#each} and {Transaction#each}.

@@ -118,7 +118,7 @@ module LightningDB
     def first_pairs(n, from: nil, after: nil, to: nil, through: nil, prefix: nil, reverse: false)
       check_open
       start, stop = LightningDB.range_bounds(from, after, to, through, prefix)
-      Native.scratch.range_page(@db, @id, start, stop, reverse ? true : false, n)
+      Native.scratch.range_first(@db, @id, start, stop, reverse ? true : false, n)
     end
 
     # An explicit cursor (options as {Database#each}); it stays usable after the

@@ -37,7 +37,7 @@ internal object Jni {
     @JvmStatic external fun iterPrefix(db: Long, inTx: Boolean, tx: Long, prefix: ByteArray, reverse: Boolean): Long
 
     /**
-     * The first entries of a range (bounds as [iterRange]) in one call (lightning_db_range_page):
+     * The first entries of a range (bounds as [iterRange]) in one call (lightning_db_range_first):
      * fills [page] with up to [maxEntries], returns `used shl 32 or count`, and stores in
      * `rest[0]` an iterator starting with the first of them that did not fit in [page], or 0
      * when none was left out (whether or not the range goes on past [maxEntries]).

@@ -276,7 +276,7 @@ private class FirstPage {
 private val FIRST_PAGE = ThreadLocal.withInitial { FirstPage() }
 
 /**
- * The first [n] entries of a range through JNI in one call (lightning_db_range_page); an
+ * The first [n] entries of a range through JNI in one call (lightning_db_range_first); an
  * iterator comes back only when an entry did not fit in the buffer, and is read from there.
  */
 internal fun firstOf(handle: Long, tx: Long?, n: Int, start: Bound, end: Bound, reverse: Boolean): List<Entry> {
