@@ -16,9 +16,9 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
+use std::sync::Arc;
 
 use arrayvec::ArrayVec;
-use std::sync::Arc;
 
 use crate::btree::{self, Index};
 use crate::error::Result;
@@ -390,8 +390,8 @@ impl<'a> Range<'a> {
         out
     }
 
-    /// The next entry from `end`, lent to `f` with the location of the entry
-    /// after it, if known (a hint for prefetching).
+    /// The next entry from `end`, lent to `f` with the locations of records
+    /// to fetch ahead (hints for prefetching).
     #[inline]
     fn next_from<T>(
         &mut self,
