@@ -57,6 +57,9 @@ fn main() {
             .iter()
             .map(|t| format!("{t:.0}"))
             .collect();
-        println!("{n} keys, {size}-byte values, {name}: {} ns per get (last rounds)", last.join(" "));
+        println!(
+            "{n} keys, {size}-byte values, {name}: {} ns per get (last rounds)",
+            last.join(" ")
+        );
     }
 }
