@@ -289,7 +289,7 @@ impl KeyIndex {
             changes_peeked: [None, None],
             base_peeked: [None, None],
             hinted: [0, 0],
-            wanted: usize::MAX,
+            wanted: None,
             base_hints: ArrayVec::new(),
         }
     }
@@ -315,8 +315,9 @@ pub struct Range<'a> {
     /// Without a file: how many entries past each end's position were already
     /// handed out as hints, so each is hinted once.
     hinted: [usize; 2],
-    /// Entries the caller means to take from the front (see [`Range::will_take`]).
-    wanted: usize,
+    /// How many more entries the caller means to take from the front, if it
+    /// said (`will_take`): hints stop there.
+    wanted: Option<usize>,
     /// With a file and changes: the records the file's walk hinted while its
     /// entries were peeked, handed out with the next entry taken.
     base_hints: ArrayVec<Loc, 8>,
@@ -409,11 +410,15 @@ impl<'a> Range<'a> {
                 }?;
                 self.hinted[end] = self.hinted[end].saturating_sub(1);
                 if let Some(loc) = live(loc) {
+                    let mut ahead = HINTS_AHEAD;
                     if end == FRONT {
-                        // Past the entries announced, the range hints as usual.
-                        self.wanted = self.wanted.checked_sub(1).unwrap_or(usize::MAX - 1);
+                        // The entries still announced after this one; past them
+                        // the range hints as usual.
+                        let left = self.wanted.map(|w| w - 1);
+                        ahead = left.map_or(ahead, |w| w.min(ahead));
+                        self.wanted = left.filter(|&w| w > 0);
                     }
-                    return Some(Ok(f(key, loc, self.new_hints(end))));
+                    return Some(Ok(f(key, loc, self.new_hints(end, ahead))));
                 }
             }
         }
@@ -461,17 +466,11 @@ impl<'a> Range<'a> {
         }
     }
 
-    /// The locations of the entries after `end`'s position, up to
-    /// [`HINTS_AHEAD`] of them (from the front no more than are wanted), that
-    /// were not hinted before.
+    /// The locations of the `ahead` entries after `end`'s position (as far as
+    /// the leaf holds them) that were not hinted before.
     #[inline]
-    fn new_hints(&mut self, end: usize) -> &'a [Loc] {
+    fn new_hints(&mut self, end: usize, ahead: usize) -> &'a [Loc] {
         let back = end == BACK;
-        let ahead = if back {
-            HINTS_AHEAD
-        } else {
-            HINTS_AHEAD.min(self.wanted)
-        };
         let run = self.changes.upcoming_run(back, ahead);
         let done = self.hinted[end].min(run.len());
         self.hinted[end] = run.len();
@@ -486,7 +485,7 @@ impl<'a> Range<'a> {
     /// front (see [`FileRange::will_take`]): no record past them is hinted
     /// until the caller takes more.
     pub fn will_take(&mut self, n: usize) {
-        self.wanted = n;
+        self.wanted = (n > 0).then_some(n);
         if let Some(base) = self.base.as_mut() {
             base.will_take(n);
         }
