@@ -1289,25 +1289,23 @@ impl<'a> FileRange<'a> {
                     break Ok(None);
                 }
                 let (block, file) = (cursor.block, self.file);
+                let first = match file.first_key(block) {
+                    Ok(first) => first,
+                    Err(e) => break Err(e),
+                };
+                if let Err(e) = file.decode_block(block - 1, cursor) {
+                    break Err(e);
+                }
                 // Open checks only the first keys' prefixes from block to block:
                 // a made-up file may end a block above where the next one starts.
-                let follows = match file.first_key(block) {
-                    Ok(first) => file.decode_block(block - 1, cursor).map(|()| {
-                        cursor.locs.is_empty() || cursor.key(cursor.locs.len() - 1) < first
-                    }),
-                    Err(e) => Err(e),
-                };
-                match follows {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        break Err(file.corrupt(format!(
-                            "keys out of order from block {} to {block}",
-                            block - 1
-                        )))
-                    }
-                    Err(e) => break Err(e),
+                let n = cursor.locs.len();
+                if n > 0 && cursor.key(n - 1) >= first {
+                    break Err(file.corrupt(format!(
+                        "keys out of order from block {} to {block}",
+                        block - 1
+                    )));
                 }
-                *i = cursor.locs.len();
+                *i = n;
                 continue;
             }
             let at = *i - 1;
