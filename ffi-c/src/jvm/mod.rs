@@ -559,11 +559,11 @@ pub unsafe extern "system" fn Java_dev_lightningdb_Jni_iterRange(
 /// The first entries of `start <= key < end` (as `iterRange`) in one call
 /// (`lightning_db_range_first`): fills `page` with up to `max_entries` of them
 /// and returns `used << 32 | count`, as `iterNextPage` does. When an entry of
-/// those asked for did not fit in `page`, stores in `rest[0]` the handle of an
+/// those asked for did not fit in `page`, stores in `unfit[0]` the handle of an
 /// iterator that starts with it, from the same snapshot; otherwise 0, also when
 /// the range goes on past `max_entries`.
 #[no_mangle]
-pub unsafe extern "system" fn Java_dev_lightningdb_Jni_rangePage(
+pub unsafe extern "system" fn Java_dev_lightningdb_Jni_rangeFirst(
     env: *mut JNIEnv,
     _: jclass,
     handle: jlong,
@@ -574,15 +574,15 @@ pub unsafe extern "system" fn Java_dev_lightningdb_Jni_rangePage(
     reverse: jboolean,
     page: jbyteArray,
     max_entries: jint,
-    rest: jlongArray,
+    unfit: jlongArray,
 ) -> jlong {
     entry(env, 0, || {
         let cap = length(env, page, "page")?;
-        if rest.is_null() {
+        if unfit.is_null() {
             throw(
                 env,
                 c"dev/lightningdb/NullArgumentException",
-                "rest is null",
+                "unfit is null",
             );
             return Err(());
         }
@@ -595,7 +595,7 @@ pub unsafe extern "system" fn Java_dev_lightningdb_Jni_rangePage(
                 let (mut count, mut used) = (0usize, 0usize);
                 let mut it: *mut LightningDBIterator = ptr::null_mut();
                 let max = max_entries.max(0) as usize;
-                let (buf, unfit) = (out.as_mut_ptr(), &mut it);
+                let buf = out.as_mut_ptr();
                 let code = if in_tx {
                     c_api::lightning_db_range_first_tx(
                         db(handle),
@@ -610,7 +610,7 @@ pub unsafe extern "system" fn Java_dev_lightningdb_Jni_rangePage(
                         max,
                         &mut count,
                         &mut used,
-                        unfit,
+                        &mut it,
                     )
                 } else {
                     c_api::lightning_db_range_first(
@@ -625,7 +625,7 @@ pub unsafe extern "system" fn Java_dev_lightningdb_Jni_rangePage(
                         max,
                         &mut count,
                         &mut used,
-                        unfit,
+                        &mut it,
                     )
                 };
                 check(env, code)?;
@@ -639,9 +639,9 @@ pub unsafe extern "system" fn Java_dev_lightningdb_Jni_rangePage(
                     );
                 }
                 let token = it as usize as jlong;
-                (jni(env).SetLongArrayRegion)(env, rest, 0, 1, &token);
+                (jni(env).SetLongArrayRegion)(env, unfit, 0, 1, &token);
                 if (jni(env).ExceptionCheck)(env) {
-                    // `rest` was too short: nobody will free the iterator.
+                    // `unfit` was too short: nobody will free the iterator.
                     c_api::lightning_db_iter_free(it);
                     return Err(());
                 }

@@ -90,7 +90,7 @@ module LightningDB
       def initialize
         @out = FFI::MemoryPointer.new(:size_t, 1, false)
         @out2 = FFI::MemoryPointer.new(:size_t, 1, false)
-        @rest = FFI::MemoryPointer.new(:uintptr_t, 1, false)
+        @unfit = FFI::MemoryPointer.new(:uintptr_t, 1, false)
         @id = FFI::MemoryPointer.new(:uint64, 1, false)
         @pages = []
         resize(INITIAL)
@@ -144,19 +144,19 @@ module LightningDB
         stop_len = stop&.bytesize || 0
         rc = if tx
                Native.range_first_tx(db, tx, start, start_len, stop, stop_len, reverse, @buf, @cap, n,
-                                     @out, @out2, @rest)
+                                     @out, @out2, @unfit)
              else
-               Native.range_first(db, start, start_len, stop, stop_len, reverse, @buf, @cap, n, @out, @out2, @rest)
+               Native.range_first(db, start, start_len, stop, stop_len, reverse, @buf, @cap, n, @out, @out2, @unfit)
              end
         raise Native.error(rc) unless rc == SUCCESS
 
         count = @out.read_ulong
-        rest = @rest.read_ulong
+        unfit = @unfit.read_ulong
         pairs = Native.pairs(@buf, count)
-        return pairs if rest.zero?
+        return pairs if unfit.zero?
 
         # A pair did not fit: the iterator starts with it.
-        cursor = NativeCursor.new(rest, false)
+        cursor = NativeCursor.new(unfit, false)
         begin
           pairs.concat(cursor.next_page(n - count))
         ensure

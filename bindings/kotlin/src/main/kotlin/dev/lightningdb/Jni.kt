@@ -39,12 +39,12 @@ internal object Jni {
     /**
      * The first entries of a range (bounds as [iterRange]) in one call (lightning_db_range_first):
      * fills [page] with up to [maxEntries], returns `used shl 32 or count`, and stores in
-     * `rest[0]` an iterator starting with the first of them that did not fit in [page], or 0
+     * `unfit[0]` an iterator starting with the first of them that did not fit in [page], or 0
      * when none was left out (whether or not the range goes on past [maxEntries]).
      */
-    @JvmStatic external fun rangePage(
+    @JvmStatic external fun rangeFirst(
         db: Long, inTx: Boolean, tx: Long, start: ByteArray?, end: ByteArray?, reverse: Boolean,
-        page: ByteArray, maxEntries: Int, rest: LongArray,
+        page: ByteArray, maxEntries: Int, unfit: LongArray,
     ): Long
 
     /** Fills [page]; returns `used shl 32 or count` (see lightning_db_iter_next_page). */

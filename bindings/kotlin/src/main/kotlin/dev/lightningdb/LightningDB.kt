@@ -267,10 +267,10 @@ private fun halfOpen(start: Bound, end: Bound): Pair<ByteArray?, ByteArray?>? {
     return from to to
 }
 
-/** This thread's buffer for a range's first page, and the slot for its rest iterator. */
+/** This thread's buffer for a range's first page, and the slot for the iterator of an entry that did not fit. */
 private class FirstPage {
     val page = ByteArray(16 * 1024)
-    val rest = LongArray(1)
+    val unfit = LongArray(1)
 }
 
 private val FIRST_PAGE = ThreadLocal.withInitial { FirstPage() }
@@ -284,13 +284,13 @@ internal fun firstOf(handle: Long, tx: Long?, n: Int, start: Bound, end: Bound, 
     if (n == 0) return emptyList()
     val (from, to) = halfOpen(start, end) ?: return emptyList()
     val scratch = FIRST_PAGE.get()
-    val result = Jni.rangePage(handle, tx != null, tx ?: 0, from, to, reverse, scratch.page, n, scratch.rest)
+    val result = Jni.rangeFirst(handle, tx != null, tx ?: 0, from, to, reverse, scratch.page, n, scratch.unfit)
     val count = (result and 0xffffffffL).toInt()
-    val rest = scratch.rest[0]
+    val unfit = scratch.unfit[0]
     val entries = parsePage(scratch.page, count)
-    if (rest == 0L) return entries
-    // An entry did not fit in the buffer: the rest iterator starts with it.
-    return Cursor(JniPages(rest)).use { entries + it.next(n - count) }
+    if (unfit == 0L) return entries
+    // An entry did not fit in the buffer: the iterator starts with it.
+    return Cursor(JniPages(unfit)).use { entries + it.next(n - count) }
 }
 
 /** The longest key, in bytes, as the library says (read once). */

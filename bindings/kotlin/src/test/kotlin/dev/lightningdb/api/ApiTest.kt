@@ -287,28 +287,28 @@ class ApiTest {
         val live = { dev.lightningdb.Jni.liveHandles() }
         val before = live()
         repeat(50) {
-            assertEquals(listOf("big", "k00", "k01"), db.first(3).map { it.keyString }) // through the rest
-            assertEquals(listOf("k05", "k06"), db.first(2, Bound.included("k05")).map { it.keyString }) // rest freed
+            assertEquals(listOf("big", "k00", "k01"), db.first(3).map { it.keyString }) // "big" did not fit
+            assertEquals(listOf("k05", "k06"), db.first(2, Bound.included("k05")).map { it.keyString })
         }
         assertTrue(live() <= before, "${live()} handles live, $before before")
         // Below first(n): no iterator is made for a range that only goes on past n entries,
         // one is made for an entry that did not fit, and none for a range that ended.
         val page = ByteArray(16 * 1024)
-        val rest = LongArray(1)
-        fun rangePage(start: String, n: Int): Int {
-            rest[0] = -1
-            val result = dev.lightningdb.Jni.rangePage(
-                db.live(), false, 0, start.toByteArray(), null, false, page, n, rest,
+        val unfit = LongArray(1)
+        fun rangeFirst(start: String, n: Int): Int {
+            unfit[0] = -1
+            val result = dev.lightningdb.Jni.rangeFirst(
+                db.live(), false, 0, start.toByteArray(), null, false, page, n, unfit,
             )
             return (result and 0xffffffffL).toInt()
         }
-        assertEquals(2, rangePage("k05", 2))
-        assertEquals(0L, rest[0], "an iterator for entries not asked for")
-        assertEquals(2, rangePage("k18", 5))
-        assertEquals(0L, rest[0], "an iterator after the last entry")
-        assertEquals(0, rangePage("big", 2))
-        assertNotEquals(0L, rest[0], "no iterator for the entry that did not fit")
-        dev.lightningdb.Jni.iterFree(rest[0])
+        assertEquals(2, rangeFirst("k05", 2))
+        assertEquals(0L, unfit[0], "an iterator for entries not asked for")
+        assertEquals(2, rangeFirst("k18", 5))
+        assertEquals(0L, unfit[0], "an iterator after the last entry")
+        assertEquals(0, rangeFirst("big", 2))
+        assertNotEquals(0L, unfit[0], "no iterator for the entry that did not fit")
+        dev.lightningdb.Jni.iterFree(unfit[0])
         assertEquals(before, live())
         assertArrayEquals(big, db.first(1)[0].value)
         assertThrows<IllegalArgumentException> { db.first(-1) }
