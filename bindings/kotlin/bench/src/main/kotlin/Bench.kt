@@ -142,6 +142,9 @@ class Lmdb(dir: File) : Store {
 }
 
 class Rocks(dir: File) : Store {
+    init {
+        RocksDB.loadLibrary()
+    }
     override val name = "rocksdbjni"
     private val options = Options().setCreateIfMissing(true)
     private val db = RocksDB.open(options, dir.path)
@@ -264,7 +267,6 @@ fun measure(args: Array<String>, s: Int) {
     val rates = DoubleArray(5)
 
     val dir = Files.createTempDirectory("lightning-db-jvm-bench").toFile()
-    if (s == 3) RocksDB.loadLibrary()
     makers[s](File(dir, "store")).use { store ->
         println(store.name)
         System.err.println("::: ${store.name}")
