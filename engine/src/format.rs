@@ -246,13 +246,32 @@ fn take_varint(bytes: &[u8], pos: &mut usize) -> Result<u64, &'static str> {
     }
 }
 
-/// Decodes and checks the entry at the start of `bytes`.
+/// What an entry's header says: its kind, lengths and sequence delta.
+struct Header {
+    kind: EntryKind,
+    seq_delta: u64,
+    /// Bytes before the key: checksum, tag and varints.
+    len: usize,
+    key_len: usize,
+    value_len: usize,
+}
+
+impl Header {
+    /// The encoded length of the whole entry.
+    #[inline(always)]
+    fn entry_len(&self) -> Result<usize, &'static str> {
+        self.len
+            .checked_add(self.key_len)
+            .and_then(|n| n.checked_add(self.value_len))
+            .ok_or("entry length overflows")
+    }
+}
+
 #[inline(always)]
-pub fn decode_entry(bytes: &[u8]) -> Result<Record<'_>, &'static str> {
+fn decode_header(bytes: &[u8]) -> Result<Header, &'static str> {
     if bytes.len() < CRC_LEN {
         return Err("entry header cut short");
     }
-    let crc = u32_at(bytes, 0);
     let mut pos = CRC_LEN;
     let &tag = bytes.get(pos).ok_or("entry header cut short")?;
     pos += 1;
@@ -270,28 +289,45 @@ pub fn decode_entry(bytes: &[u8]) -> Result<Record<'_>, &'static str> {
     let value_len =
         usize::try_from(take_varint(bytes, &mut pos)?).map_err(|_| "entry length overflows")?;
     let seq_delta = unzigzag(take_varint(bytes, &mut pos)?);
-    let header = pos;
     // A put or delete of a key no writer accepts (empty, or longer than the
     // limit) cannot have been written by Lightning DB: reading it back would make
     // a key that iteration shows but get and delete refuse.
     if kind != EntryKind::Seal && (key_len == 0 || key_len > MAX_KEY_SIZE) {
         return Err("entry key length out of range");
     }
-    let len = header
-        .checked_add(key_len)
-        .and_then(|n| n.checked_add(value_len))
-        .ok_or("entry length overflows")?;
+    Ok(Header {
+        kind,
+        seq_delta,
+        len: pos,
+        key_len,
+        value_len,
+    })
+}
+
+/// The encoded length the header at the start of `bytes` states, its checksum
+/// not verified: enough to choose how to read the entry, never to trust it.
+#[inline]
+pub fn stated_len(bytes: &[u8]) -> Result<usize, &'static str> {
+    decode_header(bytes)?.entry_len()
+}
+
+/// Decodes and checks the entry at the start of `bytes`.
+#[inline(always)]
+pub fn decode_entry(bytes: &[u8]) -> Result<Record<'_>, &'static str> {
+    let h = decode_header(bytes)?;
+    let len = h.entry_len()?;
     if len > bytes.len() {
         return Err("entry extends past its frame");
     }
-    if entry_crc(&bytes[CRC_LEN..len]) != crc {
+    if entry_crc(&bytes[CRC_LEN..len]) != u32_at(bytes, 0) {
         return Err("entry checksum mismatch");
     }
+    let key_at = h.len;
     Ok(Record {
-        kind,
-        seq_delta,
-        key: &bytes[header..header + key_len],
-        value: &bytes[header + key_len..len],
+        kind: h.kind,
+        seq_delta: h.seq_delta,
+        key: &bytes[key_at..key_at + h.key_len],
+        value: &bytes[key_at + h.key_len..len],
         len,
     })
 }

@@ -12,7 +12,10 @@ pub struct Stats {
     pub segments: u64,
     /// Sequence number of the latest commit.
     pub last_seq: u64,
+    /// Point reads of records of 1 KiB and more (header, key and value) answered from
+    /// the value cache; smaller records are read past it and not counted.
     pub cache_hits: u64,
+    /// Point reads of records of 1 KiB and more that went to the segments.
     pub cache_misses: u64,
     pub compactions: u64,
     /// Commits made through this handle.

@@ -178,6 +178,16 @@ impl Segment {
         Ok(e)
     }
 
+    /// The length the header of the record at `offset` states, read within
+    /// `most` bytes and not checked: `None` if no header can be read there (the
+    /// read that follows reports why).
+    #[inline]
+    pub fn stated_len(&self, offset: u32, most: u32) -> Option<usize> {
+        let held = self.data().len().saturating_sub(offset as usize);
+        let bytes = self.record_bytes(offset as usize, (most as usize).min(held))?;
+        format::stated_len(bytes).ok()
+    }
+
     /// A hint that the record at `offset` will be read soon: its first lines are
     /// fetched while the caller does other work.
     #[inline]

@@ -43,7 +43,7 @@ use crate::recovery;
 use crate::reports::Stats;
 use crate::segment::{file_len, Segment, Span};
 use crate::tracker::Tracker;
-use crate::value_cache::ValueCache;
+use crate::value_cache::{ValueCache, CACHED_FROM};
 use crate::version::{self, SegmentTable, Version};
 
 /// One write of a commit: a key and its new value (a put), or `None` (a delete).
@@ -398,7 +398,8 @@ impl Shared {
     }
 
     /// The value of the record at the given place if it is a put of `key`, through
-    /// the cache; `None` if the record holds another key.
+    /// the cache if the record is large enough to gain from it; `None` if the
+    /// record holds another key.
     fn read_record(
         &self,
         segments: &BTreeMap<u32, Arc<Segment>>,
@@ -407,6 +408,20 @@ impl Shared {
         offset: u32,
         span: Span,
     ) -> Result<Option<Vec<u8>>> {
+        let seg = version::segment_in(segments, segment)?;
+        let through_cache = match span {
+            Span::Exact(len) => len as usize >= CACHED_FROM,
+            Span::AtMost(most) => {
+                most as usize >= CACHED_FROM
+                    && seg
+                        .stated_len(offset, most)
+                        .is_some_and(|l| l >= CACHED_FROM)
+            }
+        };
+        if !through_cache {
+            let e = seg.entry_in(offset, span)?;
+            return Ok((e.key == key).then(|| e.value.to_vec()));
+        }
         if let Some(cache) = &self.cache {
             if let Some((key_len, bytes)) = cache.get(segment, offset) {
                 self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
@@ -415,7 +430,6 @@ impl Shared {
             }
         }
         self.counters.cache_misses.fetch_add(1, Ordering::Relaxed);
-        let seg = version::segment_in(segments, segment)?;
         let e = seg.entry_in(offset, span)?;
         if let Some(cache) = &self.cache {
             cache.offer(segment, offset, e.key, e.value);

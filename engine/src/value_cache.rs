@@ -8,8 +8,17 @@
 //! - A hit is checked against the key asked for (a hash index slot may point at
 //!   another key's record), like a read from the segment.
 //! - Only point reads use it; scans read past it (see `iter`).
+//! - Only records of [`CACHED_FROM`] bytes and more go through it: a smaller
+//!   record in the page cache is read from the map and its checksum verified
+//!   in less time than a lookup here takes (the table probe, the entry and the
+//!   shared bytes behind it touch cache lines the record read does not).
+//!   `bench/results/value-cache-2026-12-06.md` has the measurements.
 
 use std::sync::Arc;
+
+/// The encoded length (header, key and value) from which a record is read
+/// through the cache; hits and misses count only these reads.
+pub(crate) const CACHED_FROM: usize = 1024;
 
 /// A cached record: its key length and its key and value bytes, as on disk.
 pub(crate) type Cached = (u32, Arc<[u8]>);
