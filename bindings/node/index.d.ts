@@ -80,7 +80,9 @@ export interface Stats {
   segments: number
   /** Sequence number of the latest commit. */
   lastSeq: number
+  /** Point reads of records of 1 KiB and more answered from the value cache; smaller records are read past it and not counted. */
   cacheHits: number
+  /** Point reads of records of 1 KiB and more that went to the segments. */
   cacheMisses: number
   compactions: number
   /** Commits made through this handle. */

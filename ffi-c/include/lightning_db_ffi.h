@@ -275,11 +275,12 @@ typedef struct LightningDBStats {
      */
     uint64_t last_seq;
     /**
-     * Reads answered from the value cache.
+     * Point reads of records of 1 KiB and more answered from the value cache
+     * (smaller records are read from the map, past the cache, and not counted).
      */
     uint64_t cache_hits;
     /**
-     * Reads that went to the segment files.
+     * Point reads of records of 1 KiB and more that went to the segment files.
      */
     uint64_t cache_misses;
     /**

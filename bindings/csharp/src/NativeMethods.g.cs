@@ -755,11 +755,12 @@ namespace LightningDB.Interop
         /// </summary>
         public ulong last_seq;
         /// <summary>
-        ///  Reads answered from the value cache.
+        ///  Point reads of records of 1 KiB and more answered from the value cache
+        ///  (smaller records are read from the map, past the cache, and not counted).
         /// </summary>
         public ulong cache_hits;
         /// <summary>
-        ///  Reads that went to the segment files.
+        ///  Point reads of records of 1 KiB and more that went to the segment files.
         /// </summary>
         public ulong cache_misses;
         /// <summary>

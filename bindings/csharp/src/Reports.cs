@@ -23,9 +23,9 @@ namespace LightningDB
         public ulong Segments { get; }
         /// <summary>Sequence number of the latest commit.</summary>
         public ulong LastSeq { get; }
-        /// <summary>Reads answered from the value cache.</summary>
+        /// <summary>Point reads of records of 1 KiB and more answered from the value cache (smaller records are read from the map, past the cache, and not counted).</summary>
         public ulong CacheHits { get; }
-        /// <summary>Reads that went to the segment files.</summary>
+        /// <summary>Point reads of records of 1 KiB and more that went to the segment files.</summary>
         public ulong CacheMisses { get; }
         /// <summary>Compactions run through this handle.</summary>
         public ulong Compactions { get; }

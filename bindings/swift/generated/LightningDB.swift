@@ -1859,7 +1859,14 @@ public struct Stats: Equatable, Hashable {
      * Sequence number of the latest commit.
      */
     public var lastSeq: UInt64
+    /**
+     * Point reads of records of 1 KiB and more (header, key and value) answered from
+     * the value cache; smaller records are read past it and not counted.
+     */
     public var cacheHits: UInt64
+    /**
+     * Point reads of records of 1 KiB and more that went to the segments.
+     */
     public var cacheMisses: UInt64
     public var compactions: UInt64
     /**
@@ -1883,7 +1890,14 @@ public struct Stats: Equatable, Hashable {
          */totalBytes: UInt64, segments: UInt64, 
         /**
          * Sequence number of the latest commit.
-         */lastSeq: UInt64, cacheHits: UInt64, cacheMisses: UInt64, compactions: UInt64, 
+         */lastSeq: UInt64, 
+        /**
+         * Point reads of records of 1 KiB and more (header, key and value) answered from
+         * the value cache; smaller records are read past it and not counted.
+         */cacheHits: UInt64, 
+        /**
+         * Point reads of records of 1 KiB and more that went to the segments.
+         */cacheMisses: UInt64, compactions: UInt64, 
         /**
          * Commits made through this handle.
          */commits: UInt64, 

@@ -127,9 +127,10 @@ pub struct LightningDBStats {
     pub segments: u64,
     /// Sequence number of the latest commit.
     pub last_seq: u64,
-    /// Reads answered from the value cache.
+    /// Point reads of records of 1 KiB and more answered from the value cache
+    /// (smaller records are read from the map, past the cache, and not counted).
     pub cache_hits: u64,
-    /// Reads that went to the segment files.
+    /// Point reads of records of 1 KiB and more that went to the segment files.
     pub cache_misses: u64,
     /// Compactions run through this handle (explicit or background).
     pub compactions: u64,

@@ -3198,8 +3198,15 @@ data class Stats (
      */
     var `lastSeq`: kotlin.ULong
     , 
+    /**
+     * Point reads of records of 1 KiB and more (header, key and value) answered from
+     * the value cache; smaller records are read past it and not counted.
+     */
     var `cacheHits`: kotlin.ULong
     , 
+    /**
+     * Point reads of records of 1 KiB and more that went to the segments.
+     */
     var `cacheMisses`: kotlin.ULong
     , 
     var `compactions`: kotlin.ULong

@@ -10,7 +10,9 @@ data class Stats(
     val segments: Long,
     /** Sequence number of the latest commit. */
     val lastSeq: Long,
+    /** Point reads of records of 1 KiB and more answered from the value cache; smaller records are read past it and not counted. */
     val cacheHits: Long,
+    /** Point reads of records of 1 KiB and more that went to the segments. */
     val cacheMisses: Long,
     val compactions: Long,
     /** Commits made through this handle. */
