@@ -290,7 +290,9 @@ impl Database {
 
     /// Syncs, seals the active segment and releases the writer lock. Every later
     /// call on this handle (or its transactions and iterators) fails with
-    /// InvalidArgument; a second close does too.
+    /// InvalidArgument; a second close does too. If many keys changed since the
+    /// last checkpoint, writes one first, so that the next open maps it instead
+    /// of replaying the log.
     pub fn close(&self) -> Result<()> {
         if self.shared.closed.swap(true, Ordering::AcqRel) {
             return Err(Error::closed());
@@ -299,6 +301,7 @@ impl Database {
             background.stop();
         }
         let _m = self.shared.maintenance.lock();
+        maintenance::checkpoint_at_close(&self.shared);
         let result = self.shared.close_writer();
         self.lock_file.lock().take();
         result

@@ -802,3 +802,67 @@ fn verify_reports_its_progress_over_the_segment_bytes() {
         .windows(2)
         .all(|w| w[0].0 <= w[1].0 && w[1].1 == total));
 }
+
+/// Commits `n` new keys (`prefix` and a number) to `db` in commits of 1,000.
+fn put_many(db: &Database, prefix: &str, n: usize) {
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+        let mut batch = WriteBatch::new();
+        for i in chunk {
+            batch.put(format!("{prefix}{i:07}").as_bytes(), b"value");
+        }
+        db.write(&batch).unwrap();
+    }
+}
+
+/// The inode of the database's checkpoint, if it has one: a new checkpoint is
+/// a new file renamed over the name.
+fn checkpoint_inode(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir.join("index.ckpt"))
+        .ok()
+        .map(|m| m.ino())
+}
+
+#[test]
+fn close_writes_a_checkpoint_when_the_next_open_would_replay_many_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let config = Config {
+        sync_mode: SyncMode::Off,
+        auto_compact: false,
+        ..Config::default()
+    };
+    // A short log is left for the next open to replay: the close stays cheap.
+    let db = Database::create(&path, config.clone()).unwrap();
+    put_many(&db, "few", 2_000);
+    db.close().unwrap();
+    assert_eq!(checkpoint_inode(&path), None);
+
+    // Twenty thousand changed keys: the close writes the checkpoint.
+    let db = Database::open(&path, config.clone()).unwrap();
+    put_many(&db, "many", 20_000);
+    db.close().unwrap();
+    let first = checkpoint_inode(&path).expect("a checkpoint written by close");
+    let db = Database::open(&path, config.clone()).unwrap();
+    assert_eq!(db.len().unwrap(), 22_000);
+    assert_eq!(
+        db.get(b"many0019999").unwrap().as_deref(),
+        Some(&b"value"[..])
+    );
+
+    // Over a checkpoint of 200,000 keys, 20,000 changes are under one in eight
+    // of them: rewriting the whole index is left to the background thread.
+    put_many(&db, "more", 178_000);
+    db.checkpoint().unwrap();
+    let big = checkpoint_inode(&path).unwrap();
+    assert_ne!(big, first);
+    put_many(&db, "tail", 20_000);
+    drop(db);
+    assert_eq!(checkpoint_inode(&path), Some(big));
+    let db = Database::open(&path, config).unwrap();
+    assert_eq!(db.len().unwrap(), 220_000);
+    assert_eq!(
+        db.get(b"tail0019999").unwrap().as_deref(),
+        Some(&b"value"[..])
+    );
+}
