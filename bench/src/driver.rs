@@ -168,11 +168,10 @@ fn run_engine(n: usize, dir: &Path, engine: &str, page_cache_dropped: bool) -> E
     };
     if run_phase(&mut run, n, &engine_dir, "write", &[]) {
         if crate::engines::is_lightning(engine) {
-            // The first open replays the log written since the last
-            // checkpoint, as every open after a plain close() does (at a
-            // million keys the background thread may or may not have written
-            // one before the close); it then checkpoints, and the second open
-            // loads the checkpoint.
+            // The first open is the one after a plain close() (which writes a
+            // checkpoint if many keys changed since the last one, and leaves
+            // the log after it to replay); it then checkpoints, and the second
+            // open loads that checkpoint alone.
             run_phase(
                 &mut run,
                 n,
