@@ -1,7 +1,9 @@
 //! The background thread of a writing handle: the periodic sync that
 //! `SyncMode::Normal` promises, compaction once enough bytes are dead, and a
 //! checkpoint once enough keys have changed since the last one, so that the
-//! index's changes in memory stay bounded.
+//! index's changes in memory stay bounded, or, sooner, once the database is at
+//! rest, so that a process that ends without closing it (killed, or an app
+//! the system stops) does not leave a long log for the next open to replay.
 //!
 //! Invariants:
 //! - The thread holds the shared state, never the handle: stopping it is the
@@ -62,6 +64,7 @@ fn run(shared: &Arc<Shared>, stop: &(Mutex<bool>, Condvar)) {
     let sync_period = shared.log.background_sync_period();
     let period = sync_period.unwrap_or(DEFAULT_PERIOD);
     let mut last_compaction_check = Instant::now();
+    let mut seq_at_last_check = shared.log.written_seq();
     loop {
         {
             let mut stopped = stop.0.lock();
@@ -81,12 +84,19 @@ fn run(shared: &Arc<Shared>, stop: &(Mutex<bool>, Condvar)) {
             continue;
         }
         last_compaction_check = Instant::now();
+        // No commit since the last check, a second or more ago.
+        let seq = shared.log.written_seq();
+        let at_rest = seq == seq_at_last_check;
+        seq_at_last_check = seq;
         if let Some((changes, in_file)) = shared.index_changes() {
-            if changes >= CHECKPOINT_CHANGES.max(in_file) {
+            if changes >= CHECKPOINT_CHANGES.max(in_file)
+                || at_rest && maintenance::worth_checkpoint_at_rest(changes, in_file)
+            {
                 if let Some(_m) = shared.maintenance.try_lock() {
                     log::info!(
-                        "background checkpoint of {}: {changes} changes",
-                        shared.dir.display()
+                        "background checkpoint of {}: {changes} changes{}",
+                        shared.dir.display(),
+                        if at_rest { ", at rest" } else { "" }
                     );
                     if let Err(e) = maintenance::checkpoint(shared) {
                         log::error!(

@@ -22,20 +22,26 @@ use crate::segment::{self, segment_path};
 use crate::shared::Shared;
 use crate::sync;
 
-/// Closing writes a checkpoint if the keys changed since the last one number
-/// at least this many (replaying them at the next open would take about ten
-/// milliseconds)...
-const CLOSE_CHECKPOINT_CHANGES: usize = 16_384;
-/// ...and at least one in this many of the keys in the last one: the checkpoint
-/// rewrites the whole index, so a close of a large database after a few
-/// changes is not made to pay for it.
-const CLOSE_CHECKPOINT_SHARE: usize = 8;
+/// A database at rest (closing, or no commit for a while) gets a checkpoint if
+/// the keys changed since the last one number at least this many (replaying
+/// them at the next open would take about ten milliseconds)...
+const AT_REST_CHANGES: usize = 16_384;
+/// ...and at least one in this many of the keys in the last one: a checkpoint
+/// rewrites the whole index, so a large database is not made to pay for it
+/// after a few changes.
+const AT_REST_SHARE: usize = 8;
 
-/// At close, writes a checkpoint if the log since the last one is long enough
-/// that the next open would replay it for longer than the checkpoint takes
-/// now: at a million keys a checkpoint takes about a third of the time that
-/// replaying them does. A failure is logged, not returned: the log holds every
-/// commit, and the next open replays it.
+/// Whether a database at rest with `changes` keys changed since its last
+/// checkpoint, which holds `in_file` keys, is worth a checkpoint now: at a
+/// million keys a checkpoint takes about a third of the time that replaying
+/// them at the next open does.
+pub(crate) fn worth_checkpoint_at_rest(changes: usize, in_file: usize) -> bool {
+    changes >= AT_REST_CHANGES && changes * AT_REST_SHARE >= in_file
+}
+
+/// At close, writes a checkpoint if [`worth_checkpoint_at_rest`]. A failure is
+/// logged, not returned: the log holds every commit, and the next open
+/// replays it.
 pub(crate) fn checkpoint_at_close(shared: &Shared) {
     if shared.config.read_only {
         return;
@@ -43,7 +49,7 @@ pub(crate) fn checkpoint_at_close(shared: &Shared) {
     let Some((changes, in_file)) = shared.index_changes() else {
         return;
     };
-    if changes < CLOSE_CHECKPOINT_CHANGES || changes * CLOSE_CHECKPOINT_SHARE < in_file {
+    if !worth_checkpoint_at_rest(changes, in_file) {
         return;
     }
     if let Err(e) = checkpoint(shared) {

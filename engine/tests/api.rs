@@ -866,3 +866,30 @@ fn close_writes_a_checkpoint_when_the_next_open_would_replay_many_keys() {
         Some(&b"value"[..])
     );
 }
+
+#[test]
+fn a_database_at_rest_gets_a_checkpoint_without_being_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::create(
+        &path,
+        Config {
+            sync_mode: SyncMode::Off,
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    put_many(&db, "k", 20_000);
+    // The background thread looks once a second; a second look with no
+    // commit in between finds the database at rest.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while checkpoint_inode(&path).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint of a database at rest"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(db.stats().unwrap().checkpoints, 1);
+    assert_eq!(db.len().unwrap(), 20_000);
+}
