@@ -64,7 +64,7 @@ fn run(shared: &Arc<Shared>, stop: &(Mutex<bool>, Condvar)) {
     let sync_period = shared.log.background_sync_period();
     let period = sync_period.unwrap_or(DEFAULT_PERIOD);
     let mut last_compaction_check = Instant::now();
-    let mut seq_at_last_check = shared.log.written_seq();
+    let mut seq_at_last_check = None;
     loop {
         {
             let mut stopped = stop.0.lock();
@@ -84,11 +84,13 @@ fn run(shared: &Arc<Shared>, stop: &(Mutex<bool>, Condvar)) {
             continue;
         }
         last_compaction_check = Instant::now();
-        // No commit since the last check, a second or more ago.
-        let seq = shared.log.written_seq();
-        let at_rest = seq == seq_at_last_check;
-        seq_at_last_check = seq;
-        if let Some((changes, in_file)) = shared.index_changes() {
+        if let Some(c) = shared.index_changes() {
+            // No commit since the last look, a second or more ago. The
+            // sequence number is read with the changes, under the writer lock:
+            // a commit under way when the thread looked is not taken for rest.
+            let at_rest = seq_at_last_check == Some(c.last_seq);
+            seq_at_last_check = Some(c.last_seq);
+            let (changes, in_file) = (c.changes, c.in_file);
             if changes >= CHECKPOINT_CHANGES.max(in_file)
                 || at_rest && maintenance::worth_checkpoint_at_rest(changes, in_file)
             {

@@ -46,10 +46,10 @@ pub(crate) fn checkpoint_at_close(shared: &Shared) {
     if shared.config.read_only {
         return;
     }
-    let Some((changes, in_file)) = shared.index_changes() else {
+    let Some(c) = shared.index_changes() else {
         return;
     };
-    if !worth_checkpoint_at_rest(changes, in_file) {
+    if !worth_checkpoint_at_rest(c.changes, c.in_file) {
         return;
     }
     if let Err(e) = checkpoint(shared) {

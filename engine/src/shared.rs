@@ -150,6 +150,13 @@ pub(crate) struct Counters {
     pub checkpoints: AtomicU64,
 }
 
+/// What [`Shared::index_changes`] reports, read under the writer lock.
+pub(crate) struct IndexChanges {
+    pub changes: usize,
+    pub in_file: usize,
+    pub last_seq: u64,
+}
+
 pub(crate) struct Shared {
     pub dir: PathBuf,
     pub config: Config,
@@ -709,12 +716,17 @@ impl Shared {
         Ok(())
     }
 
-    /// The number of the index's changes since its file, and of the file's
-    /// keys; `None` without a writer.
-    pub(crate) fn index_changes(&self) -> Option<(usize, usize)> {
+    /// The number of the index's changes since its file, of the file's keys,
+    /// and the sequence number of the last commit they include; `None` without
+    /// a writer.
+    pub(crate) fn index_changes(&self) -> Option<IndexChanges> {
         let guard = self.writer.lock();
-        let index = &guard.as_ref()?.index;
-        Some((index.changes().len(), index.base().map_or(0, |b| b.len())))
+        let w = guard.as_ref()?;
+        Some(IndexChanges {
+            changes: w.index.changes().len(),
+            in_file: w.index.base().map_or(0, |b| b.len()),
+            last_seq: w.next_seq - 1,
+        })
     }
 
     pub(crate) fn stats(&self) -> Stats {
