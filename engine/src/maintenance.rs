@@ -23,8 +23,8 @@ use crate::shared::Shared;
 use crate::sync;
 
 /// A database at rest (closing, or no commit for a while) gets a checkpoint if
-/// the keys changed since the last one number at least this many (replaying
-/// them at the next open would take about ten milliseconds)...
+/// the keys changed since the last one number at least this many (fewer are
+/// replayed at the next open in a few milliseconds)...
 const AT_REST_CHANGES: usize = 16_384;
 /// ...and at least one in this many of the keys in the last one: a checkpoint
 /// rewrites the whole index, so a large database is not made to pay for it
@@ -32,9 +32,9 @@ const AT_REST_CHANGES: usize = 16_384;
 const AT_REST_SHARE: usize = 8;
 
 /// Whether a database at rest with `changes` keys changed since its last
-/// checkpoint, which holds `in_file` keys, is worth a checkpoint now: at a
-/// million keys a checkpoint takes about a third of the time that replaying
-/// them at the next open does.
+/// checkpoint, which holds `in_file` keys, is worth a checkpoint now: writing
+/// the index file costs less than replaying its changes at the next open
+/// (`bench/results/close-checkpoint-2026-12-06.md`).
 pub(crate) fn worth_checkpoint_at_rest(changes: usize, in_file: usize) -> bool {
     changes >= AT_REST_CHANGES && changes * AT_REST_SHARE >= in_file
 }
