@@ -19,7 +19,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::compaction;
 use crate::error::{Error, Result};
-use crate::maintenance;
+use crate::maintenance::{self, AtRest};
 use crate::shared::Shared;
 
 /// How often the thread wakes when no sync period asks for more.
@@ -92,7 +92,7 @@ fn run(shared: &Arc<Shared>, stop: &(Mutex<bool>, Condvar)) {
             seq_at_last_check = Some(c.last_seq);
             let (changes, in_file) = (c.changes, c.in_file);
             if changes >= CHECKPOINT_CHANGES.max(in_file)
-                || at_rest && maintenance::worth_checkpoint_at_rest(changes, in_file)
+                || at_rest && maintenance::worth_checkpoint(AtRest::Idle, changes, in_file)
             {
                 if let Some(_m) = shared.maintenance.try_lock() {
                     log::info!(

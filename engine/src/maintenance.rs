@@ -22,26 +22,38 @@ use crate::segment::{self, segment_path};
 use crate::shared::Shared;
 use crate::sync;
 
-/// A database at rest (closing, or no commit for a while) gets a checkpoint if
-/// the keys changed since the last one number at least this many (fewer are
-/// replayed at the next open in a few milliseconds)...
-const AT_REST_CHANGES: usize = 16_384;
-/// ...and at least one in this many of the keys in the last one: a checkpoint
-/// rewrites the whole index, so a large database is not made to pay for it
-/// after a few changes.
-const AT_REST_SHARE: usize = 8;
-
-/// Whether a database at rest with `changes` keys changed since its last
-/// checkpoint, which holds `in_file` keys, is worth a checkpoint now: writing
-/// the index file costs less than replaying its changes at the next open
-/// (`bench/results/close-checkpoint-2026-12-06.md`).
-pub(crate) fn worth_checkpoint_at_rest(changes: usize, in_file: usize) -> bool {
-    changes >= AT_REST_CHANGES && changes * AT_REST_SHARE >= in_file
+/// When a database is at rest, a checkpoint spares the next open the replay
+/// of the changes since the last one, but writes every key of the index, the
+/// changes and those of the last checkpoint alike. It is written only if the
+/// changes number at least [`AT_REST_CHANGES`] and a share of the last
+/// checkpoint's keys that depends on who waits for it.
+pub(crate) enum AtRest {
+    /// No commit for a while; nobody waits: one in eight, so that a process
+    /// killed at rest leaves little to replay.
+    Idle,
+    /// Closing; the caller waits: one in two, so that a close costs about as
+    /// much as the replay it saves (writing a key costs about half of replaying
+    /// one: `bench/results/close-checkpoint-2026-12-06.md`), and the close of a
+    /// large database after a few changes stays short.
+    Closing,
 }
 
-/// At close, writes a checkpoint if [`worth_checkpoint_at_rest`]. A failure is
-/// logged, not returned: the log holds every commit, and the next open
-/// replays it.
+/// Fewer changes are replayed at the next open in a few milliseconds.
+const AT_REST_CHANGES: usize = 16_384;
+
+/// Whether a database at rest with `changes` keys changed since its last
+/// checkpoint, which holds `in_file` keys, is worth a checkpoint now.
+pub(crate) fn worth_checkpoint(at_rest: AtRest, changes: usize, in_file: usize) -> bool {
+    let share = match at_rest {
+        AtRest::Idle => 8,
+        AtRest::Closing => 2,
+    };
+    changes >= AT_REST_CHANGES && changes * share >= in_file
+}
+
+/// At close, writes a checkpoint if it is worth it ([`AtRest::Closing`]). A
+/// failure is logged, not returned: the log holds every commit, and the next
+/// open replays it.
 pub(crate) fn checkpoint_at_close(shared: &Shared) {
     if shared.config.read_only {
         return;
@@ -49,7 +61,7 @@ pub(crate) fn checkpoint_at_close(shared: &Shared) {
     let Some(c) = shared.index_changes() else {
         return;
     };
-    if !worth_checkpoint_at_rest(c.changes, c.in_file) {
+    if !worth_checkpoint(AtRest::Closing, c.changes, c.in_file) {
         return;
     }
     if let Err(e) = checkpoint(shared) {
@@ -278,4 +290,24 @@ fn next_frame(bytes: &[u8], pos: usize) -> Option<usize> {
             .len()
             .saturating_sub(crate::format::FRAME_HEADER_LEN - 1))
         .find(|&p| bytes[p..p + 4] == magic && crate::format::check_frame(bytes, p).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_at_rest_needs_enough_changes_and_a_share_that_depends_on_who_waits() {
+        // A short log is left to the next open, whoever waits.
+        assert!(!worth_checkpoint(AtRest::Idle, 16_383, 0));
+        assert!(!worth_checkpoint(AtRest::Closing, 16_383, 0));
+        assert!(worth_checkpoint(AtRest::Idle, 16_384, 0));
+        assert!(worth_checkpoint(AtRest::Closing, 16_384, 0));
+        // Over a checkpoint of 800,000 keys: idle from 100,000 changes, closing
+        // from 400,000.
+        assert!(!worth_checkpoint(AtRest::Idle, 99_999, 800_000));
+        assert!(worth_checkpoint(AtRest::Idle, 100_000, 800_000));
+        assert!(!worth_checkpoint(AtRest::Closing, 399_999, 800_000));
+        assert!(worth_checkpoint(AtRest::Closing, 400_000, 800_000));
+    }
 }

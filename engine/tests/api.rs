@@ -850,8 +850,8 @@ fn close_writes_a_checkpoint_when_the_next_open_would_replay_many_keys() {
         Some(&b"value"[..])
     );
 
-    // Over a checkpoint of 200,000 keys, 20,000 changes are under one in eight
-    // of them: rewriting the whole index is left to the background thread.
+    // Over a checkpoint of 200,000 keys, 20,000 changes are too few to pay for
+    // rewriting the whole index at close: the next open replays them.
     put_many(&db, "more", 178_000);
     db.checkpoint().unwrap();
     let big = checkpoint_inode(&path).unwrap();
