@@ -43,7 +43,7 @@
 //! 8 compaction   rewrites live records of sealed segments, drops the rest
 //! 8 transaction  snapshot reads, buffered writes, optimistic commit
 //! 7 iter         ordered scans over a version
-//! 7 maintenance  checkpoint, hot backup, verify
+//! 7 maintenance  checkpoint (and when one is worth it at rest), hot backup, verify
 //! 7 open         the writer lock; recovery up to a writer; read-only loading
 //! 6 shared       the state all of the above share: commit, point reads, snapshots
 //! 5 log_writer   the active segment: append, allocate, roll, seal; group commit,
@@ -65,7 +65,7 @@
 //! 0 index        keys and value locations, the entries of the index
 //! 0 prefetch     cache-line prefetch hints
 //! 0 reports      Stats, VerifyReport, CompactionReport
-//! 0 value_cache  recently read records of point reads
+//! 0 value_cache  recently read records of 1 KiB and more, for point reads
 //! 0 write_set    a transaction's buffered writes
 //! ```
 //! <!-- layers:end -->
