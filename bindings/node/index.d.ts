@@ -11,7 +11,7 @@ export type Bytes = Buffer | Uint8Array | string
 export interface Options {
   /** I/O unit in bytes: a power of two from 512 to 65536 (default 4096). */
   pageSize?: number
-  /** Bytes of values kept in the read cache (default 64 MiB; 0 disables it). */
+  /** Bytes of values kept in the read cache, for records of 1 KiB and more (default 64 MiB; 0 disables it). */
   cacheSize?: number
   /**
    * When a commit reaches stable storage (default 'full'):

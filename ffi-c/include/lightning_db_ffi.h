@@ -377,7 +377,9 @@ enum LightningDBError lightning_db_config_set_page_size(struct LightningDBConfig
 
 /**
  * Sets the bytes of values kept in the in-process read cache (default 64 MiB;
- * 0 disables the cache). Hits and misses are reported by `lightning_db_stats`.
+ * 0 disables the cache). It holds records of 1 KiB and more (key, value and
+ * header); smaller ones are read from the map, which is faster than a lookup.
+ * Hits and misses are reported by `lightning_db_stats`.
  */
 enum LightningDBError lightning_db_config_set_cache_size(struct LightningDBConfig *config,
                                                          size_t cache_size);

@@ -26,7 +26,7 @@ namespace LightningDB
         /// <summary>I/O unit in bytes: a power of two from 512 to 65536 (default 4096).</summary>
         public int PageSize { get; set; } = 4096;
 
-        /// <summary>Bytes of values kept in the read cache (default 64 MiB; 0 disables it).</summary>
+        /// <summary>Bytes of values kept in the read cache, for records of 1 KiB and more (default 64 MiB; 0 disables it).</summary>
         public long CacheSize { get; set; } = 64L * 1024 * 1024;
 
         /// <summary>When commits reach stable storage (default <see cref="LightningDB.SyncMode.Full"/>).</summary>

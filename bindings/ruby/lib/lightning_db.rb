@@ -66,7 +66,7 @@ module LightningDB
     #   is none (default: true unless `read_only:`); false: {IoError} if none
     # @param options the database's options:
     #   `page_size:` (4096; a power of two in 512..65536), `cache_size:` (bytes of
-    #   values cached, 64 MiB; 0 disables), `sync_mode:` (`:full`, `:normal`,
+    #   values of 1 KiB and more cached, 64 MiB; 0 disables), `sync_mode:` (`:full`, `:normal`,
     #   `:off`; see {SYNC_MODES}), `read_only:` (false; no writer lock, writes
     #   raise {InvalidArgument}), `segment_size:` (64 MiB), `auto_compact:` (true),
     #   `compaction_dead_ratio:` (0.5), `compaction_min_dead_bytes:` (16 MiB),

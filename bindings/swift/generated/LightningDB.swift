@@ -1599,7 +1599,8 @@ public struct Config: Equatable, Hashable {
      */
     public var pageSize: UInt32
     /**
-     * Bytes of decoded values kept in the read cache (0 disables it).
+     * Bytes of decoded values kept in the read cache, for records of 1 KiB and
+     * more (0 disables it).
      */
     public var cacheSize: UInt64
     public var syncMode: SyncMode
@@ -1635,7 +1636,8 @@ public struct Config: Equatable, Hashable {
          * I/O unit in bytes: a power of two between 512 and 65536.
          */pageSize: UInt32 = UInt32(4096), 
         /**
-         * Bytes of decoded values kept in the read cache (0 disables it).
+         * Bytes of decoded values kept in the read cache, for records of 1 KiB and
+         * more (0 disables it).
          */cacheSize: UInt64 = UInt64(67108864), syncMode: SyncMode = .full, 
         /**
          * Open without taking the writer lock; writes fail with InvalidArgument.

@@ -2998,7 +2998,8 @@ data class Config (
     var `pageSize`: kotlin.UInt = 4096u 
     , 
     /**
-     * Bytes of decoded values kept in the read cache (0 disables it).
+     * Bytes of decoded values kept in the read cache, for records of 1 KiB and
+     * more (0 disables it).
      */
     var `cacheSize`: kotlin.ULong = 67108864uL 
     , 

@@ -23,7 +23,7 @@ enum class SyncMode {
 data class Config @JvmOverloads constructor(
     /** I/O unit in bytes: a power of two between 512 and 65536. */
     val pageSize: Int = 4096,
-    /** Bytes of values kept in the read cache; 0 disables it. */
+    /** Bytes of values kept in the read cache, for records of 1 KiB and more; 0 disables it. */
     val cacheSize: Long = 64.MiB,
     val syncMode: SyncMode = SyncMode.FULL,
     /** Open without the writer lock (other processes may write); writes fail with [InvalidArgumentException]. */
