@@ -159,15 +159,7 @@ impl Segment {
     /// checksum verified.
     #[inline(always)]
     pub fn entry_in(&self, offset: u32, span: Span) -> Result<format::Record<'_>> {
-        let (offset, len) = match span {
-            Span::Exact(len) => (offset as usize, len as usize),
-            // A record that the segment still holds whole is read even when the
-            // file was cut short after it: its header says where it ends.
-            Span::AtMost(most) => {
-                let held = self.data().len().saturating_sub(offset as usize);
-                (offset as usize, (most as usize).min(held))
-            }
-        };
+        let (offset, len) = (offset as usize, self.bytes_in(offset, span));
         let bytes = self
             .record_bytes(offset, len)
             .ok_or_else(|| self.corrupt(offset, "record lies past the end of the file"))?;
@@ -183,9 +175,22 @@ impl Segment {
     /// read that follows reports why).
     #[inline]
     pub fn stated_len(&self, offset: u32, most: u32) -> Option<usize> {
-        let held = self.data().len().saturating_sub(offset as usize);
-        let bytes = self.record_bytes(offset as usize, (most as usize).min(held))?;
-        format::stated_len(bytes).ok()
+        let len = self.bytes_in(offset, Span::AtMost(most));
+        format::stated_len(self.record_bytes(offset as usize, len)?).ok()
+    }
+
+    /// How many bytes from `offset` a read of the record there takes in.
+    #[inline(always)]
+    fn bytes_in(&self, offset: u32, span: Span) -> usize {
+        match span {
+            Span::Exact(len) => len as usize,
+            // A record that the segment still holds whole is read even when the
+            // file was cut short after it: its header says where it ends.
+            Span::AtMost(most) => {
+                let held = self.data().len().saturating_sub(offset as usize);
+                (most as usize).min(held)
+            }
+        }
     }
 
     /// A hint that the record at `offset` will be read soon: its first lines are

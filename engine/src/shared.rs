@@ -415,18 +415,19 @@ impl Shared {
         offset: u32,
         span: Span,
     ) -> Result<Option<Vec<u8>>> {
-        let seg = version::segment_in(segments, segment)?;
+        // A hit needs no segment: it is looked up only for what reads one.
+        let seg = || version::segment_in(segments, segment);
         let through_cache = match span {
             Span::Exact(len) => len as usize >= CACHED_FROM,
             Span::AtMost(most) => {
                 most as usize >= CACHED_FROM
-                    && seg
+                    && seg()?
                         .stated_len(offset, most)
                         .is_some_and(|l| l >= CACHED_FROM)
             }
         };
         if !through_cache {
-            let e = seg.entry_in(offset, span)?;
+            let e = seg()?.entry_in(offset, span)?;
             return Ok((e.key == key).then(|| e.value.to_vec()));
         }
         if let Some(cache) = &self.cache {
@@ -437,7 +438,7 @@ impl Shared {
             }
         }
         self.counters.cache_misses.fetch_add(1, Ordering::Relaxed);
-        let e = seg.entry_in(offset, span)?;
+        let e = seg()?.entry_in(offset, span)?;
         if let Some(cache) = &self.cache {
             cache.offer(segment, offset, e.key, e.value);
         }
