@@ -55,9 +55,7 @@ pub(crate) fn worth_checkpoint(at_rest: AtRest, changes: usize, in_file: usize) 
 /// failure is logged, not returned: the log holds every commit, and the next
 /// open replays it.
 pub(crate) fn checkpoint_at_close(shared: &Shared) {
-    if shared.config.read_only {
-        return;
-    }
+    // A read-only handle has no writer, and so no changes to count.
     let Some(c) = shared.index_changes() else {
         return;
     };

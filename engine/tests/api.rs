@@ -805,9 +805,9 @@ fn verify_reports_its_progress_over_the_segment_bytes() {
 
 /// Commits `n` new keys (`prefix` and a number) to `db` in commits of 1,000.
 fn put_many(db: &Database, prefix: &str, n: usize) {
-    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+    for from in (0..n).step_by(1000) {
         let mut batch = WriteBatch::new();
-        for i in chunk {
+        for i in from..n.min(from + 1000) {
             batch.put(format!("{prefix}{i:07}").as_bytes(), b"value");
         }
         db.write(&batch).unwrap();
