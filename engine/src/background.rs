@@ -84,6 +84,9 @@ fn run(shared: &Arc<Shared>, stop: &(Mutex<bool>, Condvar)) {
             continue;
         }
         last_compaction_check = Instant::now();
+        if let Some(_m) = shared.maintenance.try_lock() {
+            maintenance::set_aside_damaged_index(shared);
+        }
         if let Some(c) = shared.index_changes() {
             // No commit since the last look, a second or more ago. The
             // sequence number is read with the changes, under the writer lock:

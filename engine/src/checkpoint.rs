@@ -92,16 +92,23 @@ impl<W: Write> Write for CrcWriter<W> {
 }
 
 /// Writes a checkpoint of the `len` entries (ascending, unique keys) durably
-/// into `dir`, as an index file.
+/// into `dir`, as an index file; `replayable` when a replay of every segment
+/// gives the same entries (see `index_file`).
 pub fn write<K: AsRef<[u8]>>(
     dir: &Path,
+    replayable: bool,
     seq: u64,
     covered: &BTreeSet<u32>,
     len: usize,
     entries: impl Iterator<Item = Result<(K, Loc)>>,
 ) -> Result<()> {
     let tmp_path = dir.join(format!("{CHECKPOINT_FILE}.tmp"));
-    let result = index_file::write(&tmp_path, seq, covered, len, entries).and_then(|()| {
+    let flags = if replayable {
+        index_file::REPLAYABLE
+    } else {
+        0
+    };
+    let result = index_file::write(&tmp_path, flags, seq, covered, len, entries).and_then(|()| {
         std::fs::rename(&tmp_path, path(dir))
             .map_err(|e| Error::io(format!("rename {}", tmp_path.display()), e))?;
         sync::dir(dir)
@@ -294,7 +301,7 @@ mod tests {
             prop_assert_eq!(c.seq, 100);
             prop_assert_eq!(&c.index, &index);
             // The index file of the same entries reads back the same.
-            write(dir.path(), 100, &[3].into(), index.len(), index.iter().map(|(k, l)| Ok((k, *l)))).unwrap();
+            write(dir.path(), true, 100, &[3].into(), index.len(), index.iter().map(|(k, l)| Ok((k, *l)))).unwrap();
             let Some(Loaded::Mapped(file)) = read(dir.path()).unwrap() else {
                 panic!("an index file");
             };
@@ -337,6 +344,7 @@ mod tests {
         // checks a block: under two bytes a key beside the table.
         write(
             dir.path(),
+            true,
             9,
             &[2].into(),
             index.len(),
@@ -471,6 +479,7 @@ mod tests {
 
         write(
             dir.path(),
+            true,
             9,
             &covered,
             index.len(),

@@ -21,12 +21,17 @@
 //!    deletion leaves a removal there).
 //! 5. Remove the inputs. Snapshots that still read them keep their mappings.
 //!
-//! Deletes are not copied. A put older than a delete is either in an input too
-//! (and all inputs go away together) or in a sealed segment left as it was, which
-//! the checkpoint of step 3 covers: recovery never replays it, so the put cannot
-//! come back.
+//! Deletes: the segments alone must give the index, so that recovery can
+//! rebuild it by replaying all of them when the index file is torn or rotten
+//! (the file's flag `REPLAYABLE`). A delete in an input is copied as it is (a
+//! *tombstone*) when its key is not live and a sealed segment outside the
+//! inputs may still hold an older put of that key; it is dropped when the key is
+//! live again (the newer put wins a replay) or when every sealed segment is an
+//! input, as every older record of the key then goes too. Tombstones are bounded:
+//! when those of a compaction would exceed 1/[`FULL_AFTER`] of the sealed bytes
+//! left out, the compaction takes every sealed segment instead and keeps none.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
@@ -37,12 +42,13 @@ use std::time::Instant;
 use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::format::{self, EntryKind};
-use crate::index::{Key, Loc};
+use crate::index::{Key, Loc, Probe};
 use crate::index_file::IndexFile;
 use crate::reports::CompactionReport;
-use crate::segment::{file_len, segment_path, Segment, TEMP_SUFFIX};
+use crate::segment::{self, file_len, segment_path, Segment, TEMP_SUFFIX};
 use crate::shared::Shared;
 use crate::sync;
+use crate::version::Version;
 
 /// A sealed segment whose dead bytes (frame headers and seal included) are under
 /// 1/CLEAN_SLACK of its size, plus a page, is not worth copying.
@@ -50,6 +56,16 @@ const CLEAN_SLACK: u64 = 64;
 
 /// Frames written by compaction hold up to this many bytes of entries.
 const FRAME_TARGET: usize = 1 << 20;
+
+/// A compaction whose tombstones would take more than 1/FULL_AFTER of the
+/// sealed bytes it leaves out takes every sealed segment instead: rewriting
+/// them costs about what carrying the tombstones from compaction to
+/// compaction would.
+const FULL_AFTER: u64 = 16;
+
+/// About the bytes of a delete's entry besides its key (checksum, tag, lengths
+/// and sequence number).
+const TOMBSTONE_HEADER: u64 = 8;
 
 struct Output {
     id: u32,
@@ -94,21 +110,43 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
             live
         }
     };
-    let inputs: BTreeSet<u32> = version
+    let sealed: BTreeSet<u32> = version
         .segments
+        .keys()
+        .copied()
+        .filter(|id| Some(*id) != active)
+        .collect();
+    let mut inputs: BTreeSet<u32> = sealed
         .iter()
-        .filter(|(id, _)| Some(**id) != active)
-        .filter(|(id, seg)| {
+        .copied()
+        .filter(|id| {
             // The mapped data runs to the page after the seal.
-            let size = seg.data().len() as u64;
+            let size = version.segments[id].data().len() as u64;
             let slack = size / CLEAN_SLACK + shared.config.page_size as u64;
             live.get(id).copied().unwrap_or(0) + slack < size
         })
-        .map(|(id, _)| *id)
         .collect();
     if inputs.is_empty() {
         return Ok(CompactionReport::default());
     }
+    let mut tombstones = if inputs == sealed {
+        Vec::new()
+    } else {
+        tombstones_to_keep(&version, &inputs)?
+    };
+    let left_out: u64 = sealed
+        .difference(&inputs)
+        .map(|id| version.segments[id].data().len() as u64)
+        .sum();
+    let tombstone_bytes: u64 = tombstones
+        .iter()
+        .map(|(key, _)| key.len() as u64 + TOMBSTONE_HEADER)
+        .sum();
+    if tombstone_bytes * FULL_AFTER > left_out {
+        inputs = sealed.clone();
+        tombstones.clear();
+    }
+    let full = inputs == sealed;
     let bytes_before: u64 = inputs
         .iter()
         .map(|id| file_len(&version.segments[id].path))
@@ -207,6 +245,26 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
         outputs,
         &mut relocations,
     )?;
+    for (key, seq) in &tombstones {
+        let started = *frame_start.get_or_insert_with(|| format::begin_frame(&mut frame, *seq));
+        format::encode_entry(&mut frame, &started, EntryKind::Delete, *seq, key, b"");
+        if frame.len() >= FRAME_TARGET {
+            flush(
+                &mut frame,
+                &mut frame_start,
+                &mut pending,
+                outputs,
+                &mut relocations,
+            )?;
+        }
+    }
+    flush(
+        &mut frame,
+        &mut frame_start,
+        &mut pending,
+        outputs,
+        &mut relocations,
+    )?;
     if let Some(o) = outputs.last_mut() {
         finish_output(o, version.seq)?;
     }
@@ -244,8 +302,13 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
             None => Ok((key, loc)),
         }
     });
+    // A full compaction leaves, of every key, its live record or nothing: the
+    // segments give the index again even where an earlier version dropped
+    // deletes.
+    let replayable = full || shared.replayable.load(Ordering::Acquire);
     checkpoint::write(
         &shared.dir,
+        replayable,
         version.seq,
         &covered,
         version.index.len(),
@@ -257,6 +320,7 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
     );
     let file = IndexFile::open(&checkpoint::path(&shared.dir))?;
     shared.install_compaction(Arc::new(file), version.seq, &relocations, &inputs, segments)?;
+    shared.replayable.store(replayable, Ordering::Release);
     shared.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
     for id in &inputs {
         let p = segment_path(&shared.dir, *id);
@@ -277,6 +341,35 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
         started.elapsed()
     );
     Ok(report)
+}
+
+/// The deletes in `inputs` to copy: the newest of each key the snapshot does
+/// not hold, in key order, with their sequence numbers.
+fn tombstones_to_keep(version: &Version, inputs: &BTreeSet<u32>) -> Result<Vec<(Vec<u8>, u64)>> {
+    let mut newest: HashMap<&[u8], u64, foldhash::fast::RandomState> = HashMap::default();
+    for id in inputs {
+        let seg = &version.segments[id];
+        let end = segment::scan(seg.data(), |_, e| {
+            if e.kind == EntryKind::Delete {
+                let seq = newest.entry(e.key).or_insert(e.seq);
+                *seq = (*seq).max(e.seq);
+            }
+        });
+        if let Some((offset, why)) = end.corruption {
+            return Err(Error::corrupted(format!(
+                "{} at offset {offset}: {why}",
+                seg.path.display()
+            )));
+        }
+    }
+    let mut kept = Vec::new();
+    for (key, seq) in newest {
+        if version.index.get(&Probe::new(key))?.is_none() {
+            kept.push((key.to_vec(), seq));
+        }
+    }
+    kept.sort_unstable();
+    Ok(kept)
 }
 
 fn finish_output(o: &mut Output, last_seq: u64) -> Result<()> {

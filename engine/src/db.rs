@@ -278,7 +278,8 @@ impl Database {
         if !self.shared.config.read_only {
             return Ok(());
         }
-        let version = load_read_only(&self.shared.dir)?;
+        let (version, replayable) = load_read_only(&self.shared.dir)?;
+        self.shared.replayable.store(replayable, Ordering::Release);
         log::debug!(
             "refreshed {} to seq {}",
             self.shared.dir.display(),
@@ -301,6 +302,7 @@ impl Database {
             background.stop();
         }
         let _m = self.shared.maintenance.lock();
+        maintenance::set_aside_damaged_index(&self.shared);
         maintenance::checkpoint_at_close(&self.shared);
         let result = self.shared.close_writer();
         self.lock_file.lock().take();

@@ -4,7 +4,8 @@
 //! every key in memory.
 //!
 //! ```text
-//! magic "LDBCKPT5" | pad to 4096 | table | block* | checks | fences | meta | footer
+//! header | pad to 4096 | table | block* | checks | fences | meta | footer
+//! header = "LDBCKPT6" | flags:u32 | crc32 of the 12 bytes before:u32
 //! table  = slot * table_slots, slot = tag:u32 segment:u32 offset:u32
 //! block  = entry* (of entry_codec; each block starts afresh)
 //! checks = crc32:u32 per block | crc32:u32 per 4096 bytes of the table
@@ -24,8 +25,16 @@
 //! into, the furthest byte it points at there, so that recovery checks the
 //! segments without reading the entries, and the bytes of the records it names
 //! there, so that a compaction picks its segments without reading the entries
-//! either. Files of the format before (`LDBCKPT4`) have no `live` and are read
-//! as well.
+//! either.
+//!
+//! The header's flag [`REPLAYABLE`] says that the segments alone hold the same
+//! index: every key's newest record, put or delete, is in some segment (see
+//! `compaction`), so a replay of all of them can take the file's place when it
+//! is torn or rotten. It sits in the first bytes, under a checksum of its own,
+//! so that it can still be read when the rest of the file cannot. Files of the
+//! formats before (`LDBCKPT5`, and `LDBCKPT4`, which has no `live`) have no
+//! header but the magic, are read as well, and are never replayable: versions
+//! before it dropped deletes in compaction.
 //!
 //! The table serves point reads without the binary search, as the in-memory
 //! hash index does for the keys changed since: open addressing with linear
@@ -51,7 +60,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use memmap2::{Mmap, MmapOptions};
@@ -62,14 +71,28 @@ use crate::index::{prefix_of, Key, Loc};
 use crate::prefetch;
 use crate::sync;
 
-pub const MAGIC: &[u8; 8] = b"LDBCKPT5";
+pub const MAGIC: &[u8; 8] = b"LDBCKPT6";
+/// The format before the header's flags; read, never written.
+const MAGIC_5: &[u8; 8] = b"LDBCKPT5";
 /// The format before per-segment live bytes; read, never written.
 const MAGIC_4: &[u8; 8] = b"LDBCKPT4";
+/// Bytes of the header: the magic, the flags and their checksum.
+pub const HEADER_LEN: usize = 16;
+/// Header flag: a replay of every segment gives the index this file holds.
+pub const REPLAYABLE: u32 = 1;
 
 /// Whether a file starting with `magic` is an index file of a format this
 /// version reads.
 pub fn is_index_file(magic: &[u8; 8]) -> bool {
-    magic == MAGIC || magic == MAGIC_4
+    magic == MAGIC || magic == MAGIC_5 || magic == MAGIC_4
+}
+
+/// The header's flags, if `bytes` start with a whole header of this format:
+/// read on their own when the rest of the file is refused.
+pub fn header_flags(bytes: &[u8]) -> Option<u32> {
+    let header = bytes.get(..HEADER_LEN)?;
+    (&header[..8] == MAGIC && crc32fast::hash(&header[..12]) == u32_at(header, 12))
+        .then(|| u32_at(header, 8))
 }
 const END_MAGIC: &[u8; 8] = b"LDBINDEX";
 const FOOTER_LEN: usize = 5 * 8 + 4 + 8;
@@ -134,6 +157,9 @@ impl Ascending {
 
 pub struct IndexFile {
     map: Mmap,
+    /// A replay of every segment gives the index this file holds (the
+    /// header's [`REPLAYABLE`]).
+    pub replayable: bool,
     pub seq: u64,
     pub covered: BTreeSet<u32>,
     pub segments: Vec<SegmentEnd>,
@@ -149,6 +175,8 @@ pub struct IndexFile {
     /// a search narrows to one stretch of the fences in this small array, which
     /// stays in cache, instead of missing it at each of its last steps.
     samples: OnceLock<Box<[u64]>>,
+    /// Set by the first read that finds the file damaged.
+    damaged: AtomicBool,
 }
 
 /// Blocks per entry of `IndexFile::samples`: a stretch of the fences a search
@@ -175,15 +203,16 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
 }
 
 /// Writes the `len` entries (ascending, unique keys) as an index file at
-/// `path`, synced; the caller renames it into place.
+/// `path`, synced, with the header's `flags`; the caller renames it into place.
 pub fn write<K: AsRef<[u8]>>(
     path: &Path,
+    flags: u32,
     seq: u64,
     covered: &BTreeSet<u32>,
     len: usize,
     entries: impl Iterator<Item = Result<(K, Loc)>>,
 ) -> Result<()> {
-    write_format(path, MAGIC, seq, covered, len, entries)
+    write_format(path, MAGIC, flags, seq, covered, len, entries)
 }
 
 /// A file of the format before, for the tests of its reader.
@@ -193,12 +222,25 @@ fn write_format_4<K: AsRef<[u8]>>(
     len: usize,
     entries: impl Iterator<Item = Result<(K, Loc)>>,
 ) -> Result<()> {
-    write_format(path, MAGIC_4, 100, &BTreeSet::new(), len, entries)
+    write_format(path, MAGIC_4, 0, 100, &BTreeSet::new(), len, entries)
+}
+
+/// A file of the format before the header's flags.
+#[cfg(test)]
+pub(crate) fn write_format_5<K: AsRef<[u8]>>(
+    path: &Path,
+    seq: u64,
+    covered: &BTreeSet<u32>,
+    len: usize,
+    entries: impl Iterator<Item = Result<(K, Loc)>>,
+) -> Result<()> {
+    write_format(path, MAGIC_5, 0, seq, covered, len, entries)
 }
 
 fn write_format<K: AsRef<[u8]>>(
     path: &Path,
     magic: &[u8; 8],
+    flags: u32,
     seq: u64,
     covered: &BTreeSet<u32>,
     len: usize,
@@ -221,9 +263,17 @@ fn write_format<K: AsRef<[u8]>>(
     let table_bytes = slots * SLOT as u64;
     let blocks_at = TABLE_AT + table_bytes;
     file.set_len(blocks_at).map_err(io)?;
-    let mut head = [0u8; 8];
-    head.copy_from_slice(magic);
-    std::io::Write::write_all(&mut &file, &head).map_err(io)?;
+    let mut head = [0u8; HEADER_LEN];
+    head[..8].copy_from_slice(magic);
+    let head = if magic == MAGIC {
+        head[8..12].copy_from_slice(&flags.to_le_bytes());
+        let crc = crc32fast::hash(&head[..12]);
+        head[12..16].copy_from_slice(&crc.to_le_bytes());
+        &head[..]
+    } else {
+        &head[..8]
+    };
+    std::io::Write::write_all(&mut &file, head).map_err(io)?;
     // SAFETY: the file was made above and nothing else maps or writes it.
     let mut table = unsafe {
         MmapOptions::new()
@@ -334,7 +384,7 @@ fn write_format<K: AsRef<[u8]>>(
     for (id, (end, live)) in &ends {
         tail.extend_from_slice(&id.to_le_bytes());
         tail.extend_from_slice(&end.to_le_bytes());
-        if magic == MAGIC {
+        if magic != MAGIC_4 {
             tail.extend_from_slice(&live.to_le_bytes());
         }
     }
@@ -366,6 +416,7 @@ impl IndexFile {
         let bits = (parsed.blocks + (parsed.slots * SLOT).div_ceil(CHUNK)).div_ceil(64);
         Ok(IndexFile {
             map,
+            replayable: parsed.flags & REPLAYABLE != 0,
             seq: parsed.seq,
             covered: parsed.covered,
             segments: parsed.segments,
@@ -377,6 +428,7 @@ impl IndexFile {
             fences: parsed.fences,
             checked: (0..bits).map(|_| AtomicU64::new(0)).collect(),
             samples: OnceLock::new(),
+            damaged: AtomicBool::new(false),
         })
     }
 
@@ -390,7 +442,13 @@ impl IndexFile {
     }
 
     fn corrupt(&self, what: String) -> Error {
+        self.damaged.store(true, Ordering::Relaxed);
         Error::corrupted(format!("index file at seq {}: {what}", self.seq))
+    }
+
+    /// A read has found the file damaged.
+    pub fn damaged(&self) -> bool {
+        self.damaged.load(Ordering::Relaxed)
     }
 
     /// How many entries block `block` holds: all but the last are full.
@@ -671,6 +729,7 @@ impl IndexFile {
 }
 
 struct Parsed {
+    flags: u32,
     seq: u64,
     covered: BTreeSet<u32>,
     segments: Vec<SegmentEnd>,
@@ -686,9 +745,16 @@ struct Parsed {
 fn parse(bytes: &[u8]) -> Option<Parsed> {
     if bytes.len() < TABLE_AT as usize + FOOTER_LEN
         || !is_index_file(bytes[..8].try_into().expect("eight bytes"))
-        || bytes[8..TABLE_AT as usize].iter().any(|&b| b != 0)
         || &bytes[bytes.len() - 8..] != END_MAGIC
     {
+        return None;
+    }
+    let (flags, pad_from) = if &bytes[..8] == MAGIC {
+        (header_flags(bytes)?, HEADER_LEN)
+    } else {
+        (0, 8)
+    };
+    if bytes[pad_from..TABLE_AT as usize].iter().any(|&b| b != 0) {
         return None;
     }
     let footer = bytes.len() - FOOTER_LEN;
@@ -734,7 +800,7 @@ fn parse(bytes: &[u8]) -> Option<Parsed> {
     }
     let len = usize::try_from(r.u64()?).ok()?;
     let live_bytes = r.u64()?;
-    let with_live = &bytes[..8] == MAGIC;
+    let with_live = &bytes[..8] != MAGIC_4;
     let mut segments = Vec::new();
     for _ in 0..r.u32()? {
         segments.push(SegmentEnd {
@@ -752,6 +818,7 @@ fn parse(bytes: &[u8]) -> Option<Parsed> {
         return None;
     }
     Some(Parsed {
+        flags,
         seq,
         covered,
         segments,
@@ -1394,6 +1461,7 @@ mod tests {
         let path = dir.path().join("index");
         write(
             &path,
+            REPLAYABLE,
             100,
             &[1, 2].into(),
             entries.len(),
@@ -1567,7 +1635,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("index");
             let entries = keys.iter().enumerate().map(|(i, k)| Ok((k, loc(i as u32))));
-            write(&path, 100, &BTreeSet::new(), keys.len(), entries).unwrap();
+            write(&path, REPLAYABLE, 100, &BTreeSet::new(), keys.len(), entries).unwrap();
             // Blocks whose first keys do not ascend are refused at open.
             let Ok(file) = IndexFile::open(&path) else {
                 return Ok(());
@@ -1612,7 +1680,15 @@ mod tests {
         keys.push(vec![255, 255, 255]);
         keys.push(vec![255, 255]);
         let entries = keys.iter().enumerate().map(|(i, k)| Ok((k, loc(i as u32))));
-        write(&path, 100, &BTreeSet::new(), keys.len(), entries).unwrap();
+        write(
+            &path,
+            REPLAYABLE,
+            100,
+            &BTreeSet::new(),
+            keys.len(),
+            entries,
+        )
+        .unwrap();
         let file = IndexFile::open(&path).unwrap();
         assert_eq!(file.blocks, 2);
         let refused = |items: Vec<Result<(Key, Loc)>>| {
@@ -1663,7 +1739,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("index");
         let entries = [(b"b".to_vec(), loc(0)), (b"a".to_vec(), loc(1))];
-        write(&path, 100, &BTreeSet::new(), 2, entries.into_iter().map(Ok)).unwrap();
+        write(
+            &path,
+            REPLAYABLE,
+            100,
+            &BTreeSet::new(),
+            2,
+            entries.into_iter().map(Ok),
+        )
+        .unwrap();
         let file = IndexFile::open(&path).unwrap();
         let err = file
             .range((Bound::Unbounded, Bound::Unbounded))
@@ -1760,5 +1844,39 @@ mod tests {
             let err = IndexFile::open(&bad).expect_err("a cut file is refused");
             assert_eq!(err.kind(), crate::ErrorKind::CorruptedData, "cut at {len}");
         }
+    }
+
+    #[test]
+    // Recovery reads the flags of a file it refuses, to tell whether the
+    // segments can take its place: they survive damage to the rest of the
+    // file, and damage to them is told apart from a flag's value.
+    fn the_header_flags_outlive_damage_elsewhere_and_are_checked_themselves() {
+        let entries: BTreeMap<Vec<u8>, Loc> = (0..70u32)
+            .map(|i| (format!("key{i:04}").into_bytes(), loc(i)))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let (path, bad) = (dir.path().join("index"), dir.path().join("bad"));
+        for flags in [0, REPLAYABLE] {
+            let source = entries.iter().map(|(k, l)| Ok((k, *l)));
+            write(&path, flags, 100, &BTreeSet::new(), entries.len(), source).unwrap();
+            let good = std::fs::read(&path).unwrap();
+            let file = IndexFile::open(&path).unwrap();
+            assert_eq!(file.replayable, flags == REPLAYABLE);
+            assert_eq!(header_flags(&good), Some(flags));
+            assert_eq!(header_flags(&good[..good.len() / 3]), Some(flags));
+            for at in 0..HEADER_LEN {
+                let mut bytes = good.clone();
+                bytes[at] ^= 0x01;
+                assert_eq!(header_flags(&bytes), None, "byte {at}");
+                std::fs::write(&bad, &bytes).unwrap();
+                assert!(IndexFile::open(&bad).is_err(), "byte {at}");
+            }
+        }
+        let source = entries.iter().map(|(k, l)| Ok((k, *l)));
+        write_format_5(&path, 100, &BTreeSet::new(), entries.len(), source).unwrap();
+        let file = IndexFile::open(&path).unwrap();
+        assert!(!file.replayable, "a file of the format before");
+        assert!(file.segments.iter().all(|s| s.live.is_some()));
+        assert_eq!(header_flags(&std::fs::read(&path).unwrap()), None);
     }
 }

@@ -608,7 +608,7 @@ mod tests {
                                 })
                             });
                             let path = dir.path().join(format!("index{i}"));
-                            crate::index_file::write(&path, file_seq, &BTreeSet::new(), snapshot.len(), entries).unwrap();
+                            crate::index_file::write(&path, crate::index_file::REPLAYABLE, file_seq, &BTreeSet::new(), snapshot.len(), entries).unwrap();
                             let file = Arc::new(IndexFile::open(&path).unwrap());
                             index = index.rebased(file, file_seq);
                             index.relocated(moves.iter().map(|(k, old, new)| (&k[..], *old, *new)));
@@ -716,6 +716,7 @@ mod tests {
             .collect();
         crate::index_file::write(
             &path,
+            crate::index_file::REPLAYABLE,
             1,
             &BTreeSet::new(),
             in_file.len(),
@@ -751,7 +752,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("index");
         let in_file = (b"in-file".to_vec(), loc(1, 1));
-        crate::index_file::write(&path, 1, &BTreeSet::new(), 1, [Ok(in_file)].into_iter()).unwrap();
+        crate::index_file::write(
+            &path,
+            crate::index_file::REPLAYABLE,
+            1,
+            &BTreeSet::new(),
+            1,
+            [Ok(in_file)].into_iter(),
+        )
+        .unwrap();
         let mut index = KeyIndex::on(Arc::new(IndexFile::open(&path).unwrap()));
         index.insert(Key::new(b"changed"), loc(2, 2));
         index.pin(2);
@@ -766,7 +775,15 @@ mod tests {
             .collect();
         let path = dir.path().join("compacted");
         let entries = moves.iter().map(|(k, _, new)| Ok((k, *new)));
-        crate::index_file::write(&path, 2, &BTreeSet::new(), moves.len(), entries).unwrap();
+        crate::index_file::write(
+            &path,
+            crate::index_file::REPLAYABLE,
+            2,
+            &BTreeSet::new(),
+            moves.len(),
+            entries,
+        )
+        .unwrap();
         index = index.rebased(Arc::new(IndexFile::open(&path).unwrap()), 2);
         index.relocated(moves.iter().map(|(k, old, new)| (&k[..], *old, *new)));
         for k in [&b"changed"[..], b"in-file"] {

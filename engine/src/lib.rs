@@ -48,7 +48,8 @@
 //! 6 shared       the state all of the above share: commit, point reads, snapshots
 //! 5 log_writer   the active segment: append, allocate, roll, seal; group commit,
 //!                the sync policy of each SyncMode, the failed-sync state
-//! 4 recovery     load the checkpoint, replay the log after it
+//! 4 recovery     load the checkpoint, replay the log after it (all of it
+//!                when the checkpoint is damaged)
 //! 4 version      immutable versions (snapshots) and their segment tables
 //! 3 checkpoint   `index.ckpt`: an index file, or one of the earlier format
 //! 3 key_index    every live key: the index file, and the changes since in memory
@@ -126,7 +127,14 @@ pub mod fuzzing {
             };
             Ok((key, loc))
         });
-        crate::index_file::write(path, seq, covered, entries.len(), locs)
+        crate::index_file::write(
+            path,
+            crate::index_file::REPLAYABLE,
+            seq,
+            covered,
+            entries.len(),
+            locs,
+        )
     }
 }
 

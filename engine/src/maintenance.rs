@@ -17,6 +17,7 @@ use std::time::Instant;
 use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::index_file::IndexFile;
+use crate::recovery::SET_ASIDE;
 use crate::reports::{Corruption, VerifyReport};
 use crate::segment::{self, segment_path};
 use crate::shared::Shared;
@@ -70,6 +71,38 @@ pub(crate) fn checkpoint_at_close(shared: &Shared) {
     }
 }
 
+/// When a read has found the writer's index file damaged and the segments
+/// alone give the index, renames the file aside, so that the next open
+/// rebuilds the index from the segments instead of meeting the damage again
+/// (this handle goes on refusing the reads of the damaged parts).
+pub(crate) fn set_aside_damaged_index(shared: &Shared) {
+    let damaged = shared.index_file().is_some_and(|f| f.damaged());
+    if !damaged || shared.config.read_only || !shared.replayable.load(Ordering::Acquire) {
+        return;
+    }
+    // Under the maintenance lock no checkpoint replaces the file meanwhile: the
+    // one at the name is the one the reads found damaged.
+    let (from, to) = (checkpoint::path(&shared.dir), shared.dir.join(SET_ASIDE));
+    if !from.exists() {
+        return;
+    }
+    let set_aside = std::fs::rename(&from, &to)
+        .map_err(|e| Error::io(from.display(), e))
+        .and_then(|()| sync::dir(&shared.dir));
+    match set_aside {
+        Ok(()) => log::error!(
+            "the index file of {} is damaged: set aside as {}; the next open rebuilds \
+             the index from the segments",
+            shared.dir.display(),
+            to.display()
+        ),
+        Err(e) => log::error!(
+            "the index file of {} is damaged, and setting it aside failed: {e}",
+            shared.dir.display()
+        ),
+    }
+}
+
 /// Syncs everything written and writes a checkpoint of the latest version.
 pub(crate) fn checkpoint(shared: &Shared) -> Result<()> {
     let version = shared.snapshot_for_checkpoint();
@@ -84,6 +117,7 @@ pub(crate) fn checkpoint(shared: &Shared) -> Result<()> {
     let index = &version.index;
     checkpoint::write(
         &shared.dir,
+        shared.replayable.load(Ordering::Acquire),
         version.seq,
         &covered,
         index.len(),
@@ -150,7 +184,15 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<()> {
         .filter(|id| active.map(|(a, _)| a) != Some(*id))
         .collect();
     let index = &version.index;
-    checkpoint::write(dest, version.seq, &covered, index.len(), index.iter())?;
+    let replayable = shared.replayable.load(Ordering::Acquire);
+    checkpoint::write(
+        dest,
+        replayable,
+        version.seq,
+        &covered,
+        index.len(),
+        index.iter(),
+    )?;
     sync::dir(dest)?;
     log::info!(
         "backup of {} to {} at seq {}",

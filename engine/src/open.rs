@@ -17,6 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::checkpoint;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log_writer::{self, create_segment, ActiveAt, LogSync, LogWriter};
@@ -43,11 +44,11 @@ pub(crate) fn open(dir: &Path, config: Config) -> Result<Opened> {
     } else {
         Some(lock_dir(&dir)?)
     };
-    let (version, writer, log) = if config.read_only {
-        let version = load_read_only(&dir)?;
+    let (version, writer, log, replayable) = if config.read_only {
+        let (version, replayable) = load_read_only(&dir)?;
         let next = version.segments.keys().last().map_or(1, |id| id + 1);
         let log = Arc::new(LogSync::new(&config, version.seq, None, next));
-        (version, None, log)
+        (version, None, log, replayable)
     } else {
         open_writer(&dir, &config)?
     };
@@ -64,7 +65,9 @@ pub(crate) fn open(dir: &Path, config: Config) -> Result<Opened> {
         },
         started.elapsed()
     );
-    let shared = Arc::new(Shared::new(dir, config, version, writer, log, cache));
+    let shared = Arc::new(Shared::new(
+        dir, config, version, writer, log, cache, replayable,
+    ));
     Ok(Opened { shared, lock_file })
 }
 
@@ -101,19 +104,22 @@ fn open_segments(dir: &Path, ids: &[u32]) -> Result<BTreeMap<u32, Arc<Segment>>>
         .collect()
 }
 
-pub(crate) fn load_read_only(dir: &Path) -> Result<Version> {
+/// The version a read-only handle serves, and whether a replay of every
+/// segment gives its index.
+pub(crate) fn load_read_only(dir: &Path) -> Result<(Version, bool)> {
     // A writer in another process may remove segments (compaction) while we read
     // the directory; a missing file means "look again".
     let mut attempt = 0;
     loop {
         let result = recovery::recover(dir).and_then(|r| {
             let segments = open_segments(dir, &r.segment_ids)?;
-            Ok(Version {
+            let version = Version {
                 seq: r.last_seq,
                 index: r.index,
                 segments: Arc::new(segments),
                 active: None,
-            })
+            };
+            Ok((version, r.replayable))
         });
         match result {
             Err(e)
@@ -132,8 +138,17 @@ pub(crate) fn load_read_only(dir: &Path) -> Result<Version> {
     }
 }
 
-fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, Arc<LogSync>)> {
+type WriterParts = (Version, Option<Writer>, Arc<LogSync>, bool);
+
+fn open_writer(dir: &Path, config: &Config) -> Result<WriterParts> {
     let r = recovery::recover(dir)?;
+    if r.rebuilt {
+        // Kept for whoever looks into the damage; the next checkpoint takes the
+        // name, and until then every open replays all segments.
+        let (from, to) = (checkpoint::path(dir), dir.join(recovery::SET_ASIDE));
+        std::fs::rename(&from, &to).map_err(|e| Error::io(from.display(), e))?;
+        log::warn!("set the damaged index file aside as {}", to.display());
+    }
     // Go on appending to the newest segment if it has room, rather than starting
     // one per open: a program that opens, writes a little and exits would
     // otherwise leave a file behind each time.
@@ -234,7 +249,7 @@ fn open_writer(dir: &Path, config: &Config) -> Result<(Version, Option<Writer>, 
         ids.len() + 1
     );
     let version = writer.version();
-    Ok((version, Some(writer), log))
+    Ok((version, Some(writer), log, r.replayable))
 }
 
 fn remove_temp_files(dir: &Path) -> Result<()> {

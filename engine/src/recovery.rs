@@ -10,6 +10,13 @@
 //! - A bad frame with no valid frame after it, in a segment without a seal, is a
 //!   torn tail: the commit it held never returned, and it is cut off. Any other
 //!   bad frame is reported as CorruptedData with its file and offset.
+//! - A checkpoint refused as torn or rotten is never trusted. If its header says
+//!   the segments alone give the index (`index_file::REPLAYABLE`), every segment
+//!   is replayed instead, as in a database that never had a checkpoint, and a
+//!   writer sets the file aside; otherwise opening fails with CorruptedData.
+//! - A segment is removed as the leftover of an interrupted compaction only if
+//!   it holds no delete: a delete may be the one record that keeps an older put
+//!   of its key from coming back in such a replay.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -18,7 +25,7 @@ use crate::checkpoint::{self, Loaded};
 use crate::error::{Error, Result};
 use crate::format::EntryKind;
 use crate::index::{Key, Loc, Probe};
-use crate::index_file::Ascending;
+use crate::index_file::{self, Ascending};
 use crate::key_index::KeyIndex;
 use crate::segment::{self, segment_path, Segment};
 
@@ -39,6 +46,47 @@ pub struct Recovered {
     /// index entry refers to: leftovers of an interrupted compaction.
     pub garbage: Vec<u32>,
     pub checkpoint_seq: u64,
+    /// A replay of every segment gives `index` (see `index_file`).
+    pub replayable: bool,
+    /// The checkpoint was refused as damaged, and `index` is rebuilt from every
+    /// segment: a writer sets the file aside.
+    pub rebuilt: bool,
+}
+
+/// Where a writer sets aside a checkpoint it found damaged.
+pub const SET_ASIDE: &str = "index.ckpt.damaged";
+
+/// The checkpoint of `dir`, or None when there is none or when it is damaged
+/// and the segments can take its place (then the flag is set).
+fn trusted_checkpoint(dir: &Path, rebuilt: &mut bool) -> Result<Option<Loaded>> {
+    let err = match checkpoint::read(dir) {
+        Err(e) if e.kind() == crate::error::ErrorKind::CorruptedData => e,
+        other => return other,
+    };
+    let path = checkpoint::path(dir);
+    let mut header = [0u8; index_file::HEADER_LEN];
+    if std::fs::File::open(&path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
+        .is_err()
+        || !index_file::is_index_file(header[..8].try_into().expect("eight bytes"))
+    {
+        return Err(err);
+    }
+    let why_not = match index_file::header_flags(&header) {
+        Some(flags) if flags & index_file::REPLAYABLE != 0 => None,
+        Some(_) => Some("the segments do not hold every delete (see compaction)"),
+        None if &header[..8] == index_file::MAGIC => Some("its header is damaged too"),
+        None => Some("it comes from a version whose compaction dropped deletes"),
+    };
+    if let Some(why_not) = why_not {
+        return Err(Error::corrupted(format!(
+            "{}; the index cannot be rebuilt from the segments: {why_not}",
+            err.message()
+        )));
+    }
+    log::error!("{}; rebuilding the index from every segment", err.message());
+    *rebuilt = true;
+    Ok(None)
 }
 
 pub fn recover(dir: &Path) -> Result<Recovered> {
@@ -56,20 +104,27 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
     // Segments the checkpoint itself points into must survive as long as it does,
     // and hold every record it points at: the furthest byte it refers to in each.
     let mut ckpt_ends: BTreeMap<u32, u64> = BTreeMap::new();
-    let (ckpt_seq, covered, mut index) = match checkpoint::read(dir)? {
+    let mut rebuilt = false;
+    // Without a checkpoint no compaction has run, so no delete was dropped.
+    let (ckpt_seq, covered, mut index, replayable) = match trusted_checkpoint(dir, &mut rebuilt)? {
         Some(Loaded::Mapped(file)) => {
             ckpt_ends.extend(file.segments.iter().map(|s| (s.id, s.end)));
-            let (seq, covered) = (file.seq, file.covered.clone());
-            (seq, covered, KeyIndex::on(std::sync::Arc::new(file)))
+            let (seq, covered, replayable) = (file.seq, file.covered.clone(), file.replayable);
+            (
+                seq,
+                covered,
+                KeyIndex::on(std::sync::Arc::new(file)),
+                replayable,
+            )
         }
         Some(Loaded::Legacy(c)) => {
             for l in c.index.values() {
                 let end = ckpt_ends.entry(l.segment).or_default();
                 *end = (*end).max(l.offset as u64 + l.len as u64);
             }
-            (c.seq, c.covered, KeyIndex::from_tree(c.index))
+            (c.seq, c.covered, KeyIndex::from_tree(c.index), false)
         }
-        None => (0, BTreeSet::new(), KeyIndex::new()),
+        None => (0, BTreeSet::new(), KeyIndex::new(), true),
     };
     let present: BTreeSet<u32> = ids.iter().copied().collect();
     if let Some(missing) = covered.difference(&present).next() {
@@ -88,6 +143,7 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
     let mut unsealed = Vec::new();
     let mut tail = None;
     let mut max_seq_of: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut with_deletes: BTreeSet<u32> = BTreeSet::new();
     let replayed: Vec<u32> = ids
         .iter()
         .copied()
@@ -105,9 +161,10 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         HashMap::default();
     for seg in &maps {
         let (id, path, bytes) = (&seg.id, &seg.path, seg.data());
-        let mut seg_max = 0u64;
+        let (mut seg_max, mut deletes) = (0u64, false);
         let end = segment::scan(bytes, |offset, e| {
             seg_max = seg_max.max(e.seq);
+            deletes |= e.kind == EntryKind::Delete;
             if e.seq <= ckpt_seq {
                 return;
             }
@@ -156,6 +213,9 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
             tail = Some((*id, end.data_len));
         }
         max_seq_of.insert(*id, seg_max);
+        if deletes {
+            with_deletes.insert(*id);
+        }
         log::debug!(
             "replayed segment {} ({} bytes, sealed: {})",
             path.display(),
@@ -205,6 +265,7 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         .iter()
         .copied()
         .filter(|id| ckpt_seq > 0 && !referenced.contains(id) && max_seq_of[id] <= ckpt_seq)
+        .filter(|id| !with_deletes.contains(id))
         .filter(|id| !unsealed.iter().any(|(u, _)| u == id))
         .filter(|id| tail.map(|(t, _)| t) != Some(*id))
         .collect();
@@ -216,5 +277,7 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         tail,
         garbage,
         checkpoint_seq: ckpt_seq,
+        replayable,
+        rebuilt,
     })
 }

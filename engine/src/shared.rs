@@ -180,6 +180,10 @@ pub(crate) struct Shared {
     cache: Option<ValueCache>,
     pub counters: Counters,
     pub closed: AtomicBool,
+    /// A replay of every segment gives the index (see `index_file`): what the
+    /// next checkpoint's file says, and whether recovery may rebuild the index
+    /// from the log should that file be damaged.
+    pub replayable: AtomicBool,
 }
 
 impl Shared {
@@ -190,6 +194,7 @@ impl Shared {
         writer: Option<Writer>,
         log: Arc<LogSync>,
         cache: Option<ValueCache>,
+        replayable: bool,
     ) -> Shared {
         Shared {
             dir,
@@ -205,6 +210,7 @@ impl Shared {
             cache,
             counters: Counters::default(),
             closed: AtomicBool::new(false),
+            replayable: AtomicBool::new(replayable),
             config,
         }
     }
@@ -638,6 +644,11 @@ impl Shared {
 
     /// Seals the active segment and starts a new one, so that every record written
     /// so far lies in a sealed segment. Returns the version after the roll.
+    /// The index file the latest version reads, if any.
+    pub(crate) fn index_file(&self) -> Option<Arc<IndexFile>> {
+        self.base.load_full()
+    }
+
     pub(crate) fn roll_for_compaction(&self) -> Result<Arc<Version>> {
         let mut guard = self.writer.lock();
         let w = guard.as_mut().ok_or_else(Error::closed)?;
