@@ -35,6 +35,13 @@ const COMPACTION_CHECK_PERIOD: Duration = Duration::from_secs(1);
 /// 100 bytes each, with the hash index).
 const CHECKPOINT_CHANGES: usize = 1 << 20;
 
+/// After a background checkpoint or compaction fails, the next waits this many
+/// looks (a second each), doubling with each failure in a row up to 63: a full
+/// disk would otherwise have a temporary file written and removed every second.
+fn looks_to_skip(failures: u32) -> u32 {
+    (1u32 << failures.min(6)) - 1
+}
+
 /// A running background thread; `stop` ends it.
 pub(crate) struct Background {
     stop: Arc<(Mutex<bool>, Condvar)>,
@@ -65,6 +72,9 @@ fn run(shared: &Arc<Shared>, stop: &(Mutex<bool>, Condvar)) {
     let period = sync_period.unwrap_or(DEFAULT_PERIOD);
     let mut last_compaction_check = Instant::now();
     let mut seq_at_last_check = None;
+    // Failures in a row of checkpoints and compactions, and the looks left to
+    // skip before the next attempt.
+    let (mut failures, mut skip) = (0u32, 0u32);
     loop {
         {
             let mut stopped = stop.0.lock();
@@ -84,9 +94,18 @@ fn run(shared: &Arc<Shared>, stop: &(Mutex<bool>, Condvar)) {
             continue;
         }
         last_compaction_check = Instant::now();
-        if let Some(_m) = shared.maintenance.try_lock() {
-            maintenance::set_aside_damaged_index(shared);
+        if shared.index_file().is_some_and(|f| f.damaged()) {
+            // A checkpoint or compaction reads the whole file: it would fail.
+            if let Some(_m) = shared.maintenance.try_lock() {
+                maintenance::set_aside_damaged_index(shared);
+            }
+            continue;
         }
+        if skip > 0 {
+            skip -= 1;
+            continue;
+        }
+        let mut failed = false;
         if let Some(c) = shared.index_changes() {
             // No commit since the last look, a second or more ago. The
             // sequence number is read with the changes, under the writer lock:
@@ -108,6 +127,7 @@ fn run(shared: &Arc<Shared>, stop: &(Mutex<bool>, Condvar)) {
                             "background checkpoint of {} failed: {e}",
                             shared.dir.display()
                         );
+                        failed = true;
                     }
                 }
             }
@@ -128,9 +148,24 @@ fn run(shared: &Arc<Shared>, stop: &(Mutex<bool>, Condvar)) {
                             "background compaction of {} failed: {e}",
                             shared.dir.display()
                         );
+                        failed = true;
                     }
                 }
             }
         }
+        failures = if failed { failures + 1 } else { 0 };
+        skip = looks_to_skip(failures);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_in_a_row_space_the_attempts_out_up_to_a_minute() {
+        let skipped: Vec<u32> = (0..9).map(looks_to_skip).collect();
+        assert_eq!(skipped, [0, 1, 3, 7, 15, 31, 63, 63, 63]);
+        assert_eq!(looks_to_skip(u32::MAX), 63);
     }
 }

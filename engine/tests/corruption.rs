@@ -359,6 +359,37 @@ fn damage_to_the_index_file_is_never_trusted_and_the_index_is_rebuilt() {
     );
 }
 
+#[test]
+// The writer's background thread sets aside a file a read found damaged, while
+// the handle stays open (a process that is killed never closes).
+fn the_background_thread_sets_aside_an_index_file_a_read_found_damaged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let n = 300u32;
+    build_checkpointed(&dir, n);
+    // Past the header and the table: the first block of entries.
+    let len = fs::metadata(dir.join("index.ckpt")).unwrap().len() as usize;
+    flip(&dir.join("index.ckpt"), len / 2);
+    let db = Database::open(&dir, Config::default()).unwrap();
+    assert!(!dir.join(SET_ASIDE).exists());
+    let refused = (0..n)
+        .filter(|i| db.get(format!("key{i:04}").as_bytes()).is_err())
+        .count();
+    assert!(refused > 0, "no read met the damage");
+    let started = std::time::Instant::now();
+    while !dir.join(SET_ASIDE).exists() {
+        assert!(started.elapsed().as_secs() < 10, "not set aside while open");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!dir.join("index.ckpt").exists());
+    drop(db);
+    assert_all_present(
+        &Database::open(&dir, Config::default()).unwrap(),
+        n,
+        "rebuilt",
+    );
+}
+
 /// Segments of 1 MiB (the space a segment is given at a time), compacted only
 /// when asked.
 fn small_segments() -> Config {
