@@ -5,8 +5,9 @@
 //! 1. Seal the active segment, so every record so far is in a sealed segment.
 //!    Writers continue in a new active segment. The sealed segments with more
 //!    than a sliver of dead bytes are the *inputs*.
-//! 2. Copy each live record of the snapshot that lives in an input into new
-//!    segments written under temporary names; seal, sync, rename, sync directory.
+//! 2. Copy each live record of the snapshot that lives in an input, then the
+//!    deletes kept (below), into new segments written under temporary names;
+//!    seal, sync, rename, sync directory.
 //!    A crash here leaves temporary files, removed at the next open.
 //! 3. Write the index file of the snapshot with every copied key at its copy: a
 //!    checkpoint as of the snapshot's commit, covering the sealed segments that
@@ -66,6 +67,12 @@ const FULL_AFTER: u64 = 16;
 /// About the bytes of a delete's entry besides its key (checksum, tag, lengths
 /// and sequence number).
 const TOMBSTONE_HEADER: u64 = 8;
+
+/// What a compaction writes: a live record of an input, or a delete it keeps.
+enum Carried<'a> {
+    Record(Key, Loc),
+    Delete(&'a [u8], u64),
+}
 
 struct Output {
     id: u32,
@@ -213,41 +220,43 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
         Ok(())
     };
 
-    for entry in version.index.iter() {
-        let (key, loc) = entry?;
-        if !inputs.contains(&loc.segment) {
-            continue;
+    // The live records of the inputs in key order, then the deletes kept.
+    let carried = version
+        .index
+        .iter()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .map_or(true, |(_, loc)| inputs.contains(&loc.segment))
+        })
+        .map(|entry| entry.map(|(key, loc)| Carried::Record(key, loc)))
+        .chain(
+            tombstones
+                .iter()
+                .map(|(key, seq)| Ok(Carried::Delete(key, *seq))),
+        );
+    for item in carried {
+        match item? {
+            Carried::Record(key, loc) => {
+                let seg = &version.segments[&loc.segment];
+                // The copy keeps the record's key, value and sequence number; its
+                // header is written anew, as the sequence number is relative to
+                // the frame's (the first copy's), and the value's checksum is
+                // verified on the way.
+                let started =
+                    *frame_start.get_or_insert_with(|| format::begin_frame(&mut frame, loc.seq));
+                let rel = frame.len();
+                seg.read_value(loc.offset, loc.len, &key, |value| {
+                    format::encode_entry(&mut frame, &started, EntryKind::Put, loc.seq, &key, value)
+                })?;
+                pending.push((key, loc, rel, frame.len() - rel));
+            }
+            Carried::Delete(key, seq) => {
+                let started =
+                    *frame_start.get_or_insert_with(|| format::begin_frame(&mut frame, seq));
+                format::encode_entry(&mut frame, &started, EntryKind::Delete, seq, key, b"");
+            }
         }
-        let seg = &version.segments[&loc.segment];
-        // The copy keeps the record's key, value and sequence number; its header
-        // is written anew, as the sequence number is relative to the frame's (the
-        // first copy's), and the value's checksum is verified on the way.
-        let started = *frame_start.get_or_insert_with(|| format::begin_frame(&mut frame, loc.seq));
-        let rel = frame.len();
-        seg.read_value(loc.offset, loc.len, &key, |value| {
-            format::encode_entry(&mut frame, &started, EntryKind::Put, loc.seq, &key, value)
-        })?;
-        pending.push((key, loc, rel, frame.len() - rel));
-        if frame.len() >= FRAME_TARGET {
-            flush(
-                &mut frame,
-                &mut frame_start,
-                &mut pending,
-                outputs,
-                &mut relocations,
-            )?;
-        }
-    }
-    flush(
-        &mut frame,
-        &mut frame_start,
-        &mut pending,
-        outputs,
-        &mut relocations,
-    )?;
-    for (key, seq) in &tombstones {
-        let started = *frame_start.get_or_insert_with(|| format::begin_frame(&mut frame, *seq));
-        format::encode_entry(&mut frame, &started, EntryKind::Delete, *seq, key, b"");
         if frame.len() >= FRAME_TARGET {
             flush(
                 &mut frame,
