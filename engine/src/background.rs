@@ -3,7 +3,9 @@
 //! checkpoint once enough keys have changed since the last one, so that the
 //! index's changes in memory stay bounded, or, sooner, once the database is at
 //! rest, so that a process that ends without closing it (killed, or an app
-//! the system stops) does not leave a long log for the next open to replay.
+//! the system stops) does not leave a long log for the next open to replay;
+//! and, once a read has found the index file damaged, the rebuild of the index
+//! from the segments in its place.
 //!
 //! Invariants:
 //! - The thread holds the shared state, never the handle: stopping it is the
@@ -94,15 +96,17 @@ fn run(shared: &Arc<Shared>, stop: &(Mutex<bool>, Condvar)) {
             continue;
         }
         last_compaction_check = Instant::now();
+        if skip > 0 {
+            skip -= 1;
+            continue;
+        }
         if shared.index_file().is_some_and(|f| f.damaged()) {
             // A checkpoint or compaction reads the whole file: it would fail.
             if let Some(_m) = shared.maintenance.try_lock() {
-                maintenance::set_aside_damaged_index(shared);
+                let healed = maintenance::heal_damaged_index(shared);
+                failures = if healed { 0 } else { failures + 1 };
+                skip = looks_to_skip(failures);
             }
-            continue;
-        }
-        if skip > 0 {
-            skip -= 1;
             continue;
         }
         let mut failed = false;

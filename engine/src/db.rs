@@ -302,6 +302,7 @@ impl Database {
             background.stop();
         }
         let _m = self.shared.maintenance.lock();
+        // Left to the next open to rebuild.
         maintenance::set_aside_damaged_index(&self.shared);
         maintenance::checkpoint_at_close(&self.shared);
         let result = self.shared.close_writer();

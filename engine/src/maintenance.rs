@@ -72,34 +72,68 @@ pub(crate) fn checkpoint_at_close(shared: &Shared) {
 }
 
 /// When a read has found the writer's index file damaged and the segments
-/// alone give the index, renames the file aside, so that the next open
-/// rebuilds the index from the segments instead of meeting the damage again
-/// (this handle goes on refusing the reads of the damaged parts).
-pub(crate) fn set_aside_damaged_index(shared: &Shared) {
+/// alone give the index, renames the file aside, so that no open meets the
+/// damage again, and returns true; the caller then rebuilds the index in
+/// place, or leaves that to the next open (this handle goes on refusing the
+/// reads of the damaged parts until then).
+pub(crate) fn set_aside_damaged_index(shared: &Shared) -> bool {
     let damaged = shared.index_file().is_some_and(|f| f.damaged());
     if !damaged || shared.config.read_only || !shared.replayable.load(Ordering::Acquire) {
-        return;
+        return false;
     }
     // Under the maintenance lock no checkpoint replaces the file meanwhile: the
     // one at the name is the one the reads found damaged.
     let (from, to) = (checkpoint::path(&shared.dir), shared.dir.join(SET_ASIDE));
     if !from.exists() {
-        return;
+        return true;
     }
     let set_aside = std::fs::rename(&from, &to)
         .map_err(|e| Error::io(from.display(), e))
         .and_then(|()| sync::dir(&shared.dir));
     match set_aside {
-        Ok(()) => log::error!(
-            "the index file of {} is damaged: set aside as {}; the next open rebuilds \
-             the index from the segments",
-            shared.dir.display(),
-            to.display()
-        ),
-        Err(e) => log::error!(
-            "the index file of {} is damaged, and setting it aside failed: {e}",
-            shared.dir.display()
-        ),
+        Ok(()) => {
+            log::error!(
+                "the index file of {} is damaged: set aside as {}",
+                shared.dir.display(),
+                to.display()
+            );
+            true
+        }
+        Err(e) => {
+            log::error!(
+                "the index file of {} is damaged, and setting it aside failed: {e}",
+                shared.dir.display()
+            );
+            false
+        }
+    }
+}
+
+/// Sets a damaged index file aside and rebuilds the writer's index from the
+/// segments in its place, so that reads and checkpoints work again without a
+/// reopen; false if that could not be done.
+pub(crate) fn heal_damaged_index(shared: &Shared) -> bool {
+    if !set_aside_damaged_index(shared) {
+        return false;
+    }
+    let started = Instant::now();
+    match shared.rebuild_index() {
+        Ok(()) => {
+            log::warn!(
+                "rebuilt the index of {} from its segments in {:?}",
+                shared.dir.display(),
+                started.elapsed()
+            );
+            true
+        }
+        Err(e) => {
+            log::error!(
+                "rebuilding the index of {} from its segments failed (the next \
+                 open tries again): {e}",
+                shared.dir.display()
+            );
+            false
+        }
     }
 }
 

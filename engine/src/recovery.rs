@@ -23,7 +23,7 @@ use std::path::Path;
 
 use crate::checkpoint::{self, Loaded};
 use crate::error::{Error, Result};
-use crate::format::EntryKind;
+use crate::format::{EntryKind, EntryRef};
 use crate::index::{Key, Loc, Probe};
 use crate::index_file::{self, Ascending};
 use crate::key_index::KeyIndex;
@@ -87,6 +87,64 @@ fn trusted_checkpoint(dir: &Path, rebuilt: &mut bool) -> Result<Option<Loaded>> 
     log::error!("{}; rebuilding the index from every segment", err.message());
     *rebuilt = true;
     Ok(None)
+}
+
+/// The newest record of each key among the records offered: replay settles
+/// records among themselves this way, in a hash map borrowing the keys from
+/// the maps, then applies the result to the ordered index in key order, which
+/// is far cheaper than random inserts. Every record offered is newer than what
+/// the index holds.
+#[derive(Default)]
+pub struct Newest<'a> {
+    by_key: HashMap<&'a [u8], (u64, Option<Loc>), foldhash::fast::RandomState>,
+}
+
+impl<'a> Newest<'a> {
+    /// Offers the entry at `offset` in segment `segment`.
+    pub fn offer(&mut self, segment: u32, offset: usize, e: &EntryRef<'a>) {
+        let loc = match e.kind {
+            EntryKind::Put => Some(Loc {
+                seq: e.seq,
+                segment,
+                offset: offset as u32,
+                len: e.len as u32,
+            }),
+            _ => None,
+        };
+        // Equal sequence numbers come from one commit (later entries of the
+        // frame win, as they did when it was applied) or from a compaction copy
+        // of the same record; only an older commit loses.
+        let slot = self.by_key.entry(e.key).or_insert((e.seq, loc));
+        if e.seq >= slot.0 {
+            *slot = (e.seq, loc);
+        }
+    }
+
+    /// Puts every key's newest record over `index`: its put, or the removal
+    /// of the key.
+    pub fn apply(self, index: &mut KeyIndex) -> Result<()> {
+        // Sorted with each key's first bytes inline, so most comparisons do not
+        // reach into the maps.
+        let mut newest: Vec<(u64, &[u8], u64, Option<Loc>)> = self
+            .by_key
+            .into_iter()
+            .map(|(k, (seq, l))| (crate::index::prefix_of(k), k, seq, l))
+            .collect();
+        newest.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+        let mut near = Ascending::default();
+        for (_, key, seq, loc) in newest {
+            let in_file = index.in_file_ascending(key, &mut near)?;
+            match loc {
+                Some(loc) => {
+                    index.insert_over(Key::new(key), loc, in_file);
+                }
+                None => {
+                    index.remove_over(&Probe::new(key), seq, in_file);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 pub fn recover(dir: &Path) -> Result<Recovered> {
@@ -153,12 +211,7 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         .iter()
         .map(|&id| Segment::open_sealed(id, segment_path(dir, id)))
         .collect::<Result<Vec<Segment>>>()?;
-    // Every record newer than the checkpoint beats what the checkpoint holds, so
-    // replay only has to settle records among themselves: newest per key, in a
-    // hash map borrowing the keys from the maps. The result is then applied to
-    // the ordered index in key order, which is far cheaper than random inserts.
-    let mut changes: HashMap<&[u8], (u64, Option<Loc>), foldhash::fast::RandomState> =
-        HashMap::default();
+    let mut changes = Newest::default();
     for seg in &maps {
         let (id, path, bytes) = (&seg.id, &seg.path, seg.data());
         let (mut seg_max, mut deletes) = (0u64, false);
@@ -169,22 +222,7 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
                 return;
             }
             last_seq = last_seq.max(e.seq);
-            let loc = match e.kind {
-                EntryKind::Put => Some(Loc {
-                    seq: e.seq,
-                    segment: *id,
-                    offset: offset as u32,
-                    len: e.len as u32,
-                }),
-                _ => None,
-            };
-            // Equal sequence numbers come from one commit (later entries of the
-            // frame win, as they did when it was applied) or from a compaction copy
-            // of the same record; only an older commit loses.
-            let slot = changes.entry(e.key).or_insert((e.seq, loc));
-            if e.seq >= slot.0 {
-                *slot = (e.seq, loc);
-            }
+            changes.offer(*id, offset, e);
         });
         if let Some((offset, why)) = end.corruption {
             return Err(Error::corrupted(format!(
@@ -223,25 +261,7 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
             end.sealed
         );
     }
-    // Sort with each key's first bytes inline, so most comparisons do not reach
-    // into the maps.
-    let mut changes: Vec<(u64, &[u8], u64, Option<Loc>)> = changes
-        .into_iter()
-        .map(|(k, (seq, l))| (crate::index::prefix_of(k), k, seq, l))
-        .collect();
-    changes.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-    let mut near = Ascending::default();
-    for (_, key, seq, loc) in changes {
-        let in_file = index.in_file_ascending(key, &mut near)?;
-        match loc {
-            Some(loc) => {
-                index.insert_over(Key::new(key), loc, in_file);
-            }
-            None => {
-                index.remove_over(&Probe::new(key), seq, in_file);
-            }
-        }
-    }
+    changes.apply(&mut index)?;
     drop(maps);
     // Commits take `last_seq + 1`, `+ 2`, ... without a check for overflow, which
     // is safe only because no database gets near the end of the range: 2^63
