@@ -648,13 +648,13 @@ impl Shared {
         Ok(seq)
     }
 
-    /// Seals the active segment and starts a new one, so that every record written
-    /// so far lies in a sealed segment. Returns the version after the roll.
     /// The index file the latest version reads, if any.
     pub(crate) fn index_file(&self) -> Option<Arc<IndexFile>> {
         self.base.load_full()
     }
 
+    /// Seals the active segment and starts a new one, so that every record written
+    /// so far lies in a sealed segment. Returns the version after the roll.
     pub(crate) fn roll_for_compaction(&self) -> Result<Arc<Version>> {
         let mut guard = self.writer.lock();
         let w = guard.as_mut().ok_or_else(Error::closed)?;
