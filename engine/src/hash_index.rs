@@ -72,9 +72,6 @@ const SHARDS: usize = 64;
 pub struct HashIndex {
     hasher: foldhash::fast::RandomState,
     shards: Box<[RwLock<Shard>]>,
-    /// Built over an index with no file under it: a key it does not hold is
-    /// absent, whatever file a reader may still find beside it.
-    pub whole: bool,
 }
 
 fn shard_of(hash: u64) -> usize {
@@ -83,9 +80,8 @@ fn shard_of(hash: u64) -> usize {
 }
 
 impl HashIndex {
-    /// The map of `changes` (the changes of a `KeyIndex`, removals included);
-    /// `whole` when no index file lies under them.
-    pub fn build(changes: &Index, whole: bool) -> HashIndex {
+    /// The map of `changes` (the changes of a `KeyIndex`, removals included).
+    pub fn build(changes: &Index) -> HashIndex {
         let index = changes;
         let hasher = foldhash::fast::RandomState::default();
         // Bucket first, then fill each shard alone: each table is small enough to
@@ -111,11 +107,7 @@ impl HashIndex {
                 RwLock::new(shard)
             })
             .collect();
-        HashIndex {
-            hasher,
-            shards,
-            whole,
-        }
+        HashIndex { hasher, shards }
     }
 
     pub fn hash(&self, key: &[u8]) -> u64 {
@@ -238,7 +230,7 @@ mod tests {
 
     #[test]
     fn collisions_fall_back_to_shared_and_stay_there() {
-        let h = HashIndex::build(&Index::new(), true);
+        let h = HashIndex::build(&Index::new());
         let put = |hash, old, new| h.apply(&[(hash, Change::Put { old, new })]);
         let delete = |hash, old, hide| h.apply(&[(hash, Change::Delete { old, hide })]);
         put(7, None, loc(0));
@@ -263,7 +255,7 @@ mod tests {
     fn a_large_batch_lands_shard_by_shard_in_order() {
         // Enough changes to take the shard-by-shard path, several to each hash:
         // the last change to a hash must win, as applied one by one.
-        let h = HashIndex::build(&Index::new(), true);
+        let h = HashIndex::build(&Index::new());
         let hashes: Vec<u64> = (0..2000u64)
             .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
             .collect();

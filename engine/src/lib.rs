@@ -43,7 +43,8 @@
 //! 8 compaction   rewrites live records of sealed segments, drops the rest
 //! 8 transaction  snapshot reads, buffered writes, optimistic commit
 //! 7 iter         ordered scans over a version
-//! 7 maintenance  checkpoint (and when one is worth it at rest), hot backup, verify
+//! 7 maintenance  checkpoint (and when one is worth it at rest), hot backup, verify,
+//!                the rebuild of a damaged index file from the segments
 //! 7 open         the writer lock; recovery up to a writer; read-only loading
 //! 6 shared       the state all of the above share: commit, point reads, snapshots
 //! 5 log_writer   the active segment: append, allocate, roll, seal; group commit,

@@ -17,11 +17,14 @@ use std::time::Instant;
 use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::index_file::IndexFile;
+use crate::key_index::KeyIndex;
+use crate::recovery;
 use crate::recovery::SET_ASIDE;
 use crate::reports::{Corruption, VerifyReport};
 use crate::segment::{self, segment_path};
 use crate::shared::Shared;
 use crate::sync;
+use crate::version::Version;
 
 /// When a database is at rest, a checkpoint spares the next open the replay
 /// of the changes since the last one, but writes every key of the index, the
@@ -109,15 +112,22 @@ pub(crate) fn set_aside_damaged_index(shared: &Shared) -> bool {
     }
 }
 
-/// Sets a damaged index file aside and rebuilds the writer's index from the
-/// segments in its place, so that reads and checkpoints work again without a
-/// reopen; false if that could not be done.
+/// Sets a damaged index file aside and writes a checkpoint of the index
+/// rebuilt from the segments in its place, so that reads and checkpoints work
+/// again without a reopen; false if that could not be done. Commits go on
+/// meanwhile: the checkpoint is of a snapshot, and the writer's changes since
+/// stay over it, as over any checkpoint.
 pub(crate) fn heal_damaged_index(shared: &Shared) -> bool {
     if !set_aside_damaged_index(shared) {
         return false;
     }
     let started = Instant::now();
-    match shared.rebuild_index() {
+    let rebuilt = || {
+        let version = shared.snapshot_for_checkpoint();
+        let index = replay_segments(&version)?;
+        checkpoint_of(shared, &version, &index)
+    };
+    match rebuilt() {
         Ok(()) => {
             log::warn!(
                 "rebuilt the index of {} from its segments in {:?}",
@@ -137,9 +147,38 @@ pub(crate) fn heal_damaged_index(shared: &Shared) -> bool {
     }
 }
 
+/// The index of `version` from its segments alone: every record up to its
+/// commit (the active segment up to its length then), newest per key.
+fn replay_segments(version: &Version) -> Result<KeyIndex> {
+    let mut newest = recovery::Newest::default();
+    for (id, seg) in version.segments.iter() {
+        let data = seg.data();
+        let bytes = match version.active {
+            Some((active, len)) if active == *id => &data[..(len as usize).min(data.len())],
+            _ => data,
+        };
+        let end = segment::scan(bytes, |offset, e| newest.offer(*id, offset, e));
+        if let Some((offset, why)) = end.corruption {
+            return Err(Error::corrupted(format!(
+                "{} at offset {offset}: {why}",
+                seg.path.display()
+            )));
+        }
+    }
+    let mut index = KeyIndex::new();
+    newest.apply(&mut index)?;
+    Ok(index)
+}
+
 /// Syncs everything written and writes a checkpoint of the latest version.
 pub(crate) fn checkpoint(shared: &Shared) -> Result<()> {
     let version = shared.snapshot_for_checkpoint();
+    checkpoint_of(shared, &version, &version.index)
+}
+
+/// Writes `index`, the index of `version` (a snapshot taken for a checkpoint),
+/// as the checkpoint, and puts the writer's index over it.
+fn checkpoint_of(shared: &Shared, version: &Version, index: &KeyIndex) -> Result<()> {
     shared.log.sync_to(version.seq)?;
     let covered: BTreeSet<u32> = version
         .segments
@@ -148,7 +187,6 @@ pub(crate) fn checkpoint(shared: &Shared) -> Result<()> {
         .filter(|id| version.active.map(|(a, _)| a) != Some(*id))
         .collect();
     let started = Instant::now();
-    let index = &version.index;
     checkpoint::write(
         &shared.dir,
         shared.replayable.load(Ordering::Acquire),
@@ -168,7 +206,7 @@ pub(crate) fn checkpoint(shared: &Shared) -> Result<()> {
         "checkpoint of {} at seq {}: {} keys in {:?}",
         shared.dir.display(),
         version.seq,
-        version.index.len(),
+        index.len(),
         started.elapsed()
     );
     Ok(())

@@ -198,10 +198,7 @@ impl Shared {
     ) -> Shared {
         Shared {
             dir,
-            hash: ArcSwap::from_pointee(HashIndex::build(
-                version.index.changes(),
-                version.index.base().is_none(),
-            )),
+            hash: ArcSwap::from_pointee(HashIndex::build(version.index.changes())),
             base: ArcSwapOption::new(version.index.base().cloned()),
             live_keys: AtomicU64::new(version.index.len() as u64),
             tables: ArcSwap::new(version.segments.clone()),
@@ -287,12 +284,9 @@ impl Shared {
                     offset,
                     len,
                 }) => (segment, offset, Span::Exact(len)),
-                None if hash.whole => return Ok(absent),
                 None => {
                     let Some(base) = self.base.load_full() else {
-                        // The file under this hash index is gone (the index
-                        // was rebuilt without one since it was loaded).
-                        break;
+                        return Ok(absent);
                     };
                     // The file's table names records by place; their headers
                     // give their lengths, and a tag may match another key's
@@ -325,7 +319,7 @@ impl Shared {
             }
             match at(&segments, segment, offset, span)? {
                 Some(found) => return Ok(found),
-                None if hash.whole => return Ok(absent),
+                None if self.base.load().is_none() => return Ok(absent),
                 None => break,
             }
         }
@@ -406,7 +400,7 @@ impl Shared {
     /// Makes `version`, loaded again from the files, the latest of a read-only
     /// handle.
     pub(crate) fn publish_read_only(&self, version: Version) {
-        let hash = HashIndex::build(version.index.changes(), version.index.base().is_none());
+        let hash = HashIndex::build(version.index.changes());
         self.base.store(version.index.base().cloned());
         self.hash.store(Arc::new(hash));
         self.live_keys
@@ -693,7 +687,7 @@ impl Shared {
         w.index = w.index.rebased(file.clone(), seq);
         w.index
             .relocated(relocations.iter().map(|(k, old, new)| (&k[..], *old, *new)));
-        let hash = HashIndex::build(w.index.changes(), false);
+        let hash = HashIndex::build(w.index.changes());
         self.base.store(Some(file));
         self.hash.store(Arc::new(hash));
         let segments = Arc::make_mut(&mut w.segments);
@@ -726,51 +720,10 @@ impl Shared {
         let mut guard = self.writer.lock();
         let w = guard.as_mut().ok_or_else(Error::closed)?;
         w.index = w.index.rebased(file.clone(), seq);
-        let hash = HashIndex::build(w.index.changes(), false);
+        let hash = HashIndex::build(w.index.changes());
         // The file before the hash index that leaves its keys to it.
         self.base.store(Some(file));
         self.hash.store(Arc::new(hash));
-        self.rematerialize(w);
-        Ok(())
-    }
-
-    /// Rebuilds the writer's index from its segments alone, in place of an
-    /// index file found damaged: every record committed so far is in the
-    /// sealed segments and the active one up to its length. Commits wait
-    /// meanwhile (a replay of every key); the caller holds the maintenance
-    /// lock, and the file no longer has the checkpoint's name, so the next
-    /// checkpoint writes a whole new one.
-    pub(crate) fn rebuild_index(&self) -> Result<()> {
-        let mut guard = self.writer.lock();
-        let w = guard.as_mut().ok_or_else(Error::closed)?;
-        let (active, active_len) = (w.log.active_id(), w.log.active_len() as usize);
-        let mut newest = recovery::Newest::default();
-        for (id, seg) in w.segments.iter() {
-            let data = seg.data();
-            let bytes = if *id == active {
-                &data[..active_len.min(data.len())]
-            } else {
-                data
-            };
-            let end = crate::segment::scan(bytes, |offset, e| newest.offer(*id, offset, e));
-            if let Some((offset, why)) = end.corruption {
-                return Err(Error::corrupted(format!(
-                    "{} at offset {offset}: {why}",
-                    seg.path.display()
-                )));
-            }
-        }
-        let mut index = KeyIndex::new();
-        newest.apply(&mut index)?;
-        w.index = index;
-        self.live_keys
-            .store(w.index.len() as u64, Ordering::Release);
-        // No file from now on. The hash index holds every key, and says so, so
-        // that a reader who loads it does not look in the file still stored;
-        // one who loaded the one before and finds no file reads a snapshot.
-        self.hash
-            .store(Arc::new(HashIndex::build(w.index.changes(), true)));
-        self.base.store(None);
         self.rematerialize(w);
         Ok(())
     }
