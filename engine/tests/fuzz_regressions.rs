@@ -140,6 +140,26 @@ fn a_sequence_number_near_the_end_of_its_range_is_an_error_not_a_panic() {
     assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"w"[..]));
 }
 
+/// recover (the harness's, fuzz/regressions/recover/last-sequence-number-then-a-put):
+/// a log whose last commit took the last number a commit can have is whole and
+/// opens, but takes no further commit: the put fails with IoError and changes
+/// nothing, and the database reopens as it was.
+#[test]
+fn a_log_at_the_last_sequence_number_opens_and_refuses_commits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let last = (1u64 << 63) - 1;
+    fs::write(segment(tmp.path(), 1), frame(&[(PUT, last, b"k", b"v")])).unwrap();
+    let db = Database::open(tmp.path(), config()).unwrap();
+    let err = db.put(b"k", b"w").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::IoError, "{err}");
+    assert!(err.message().contains("used up"), "{err}");
+    assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+    drop(db);
+    let db = Database::open(tmp.path(), config()).unwrap();
+    assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(db.len().unwrap(), 1);
+}
+
 /// recover: a record with an empty key (or one longer than MAX_KEY_SIZE), which
 /// no writer accepts, was replayed: iteration showed a key that get and delete
 /// refuse as an invalid argument. It is now a bad frame like any other.
