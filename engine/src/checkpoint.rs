@@ -54,6 +54,19 @@ pub fn path(dir: &Path) -> PathBuf {
     dir.join(CHECKPOINT_FILE)
 }
 
+/// Where a writer sets aside a checkpoint it found damaged.
+pub const SET_ASIDE: &str = "index.ckpt.damaged";
+
+/// Renames the checkpoint of `dir` to [`SET_ASIDE`] (kept for whoever looks
+/// into the damage; the next checkpoint takes the name) and syncs the
+/// directory; returns the new path.
+pub fn set_aside(dir: &Path) -> Result<PathBuf> {
+    let (from, to) = (path(dir), dir.join(SET_ASIDE));
+    std::fs::rename(&from, &to).map_err(|e| Error::io(from.display(), e))?;
+    sync::dir(dir)?;
+    Ok(to)
+}
+
 #[cfg(test)]
 struct CrcWriter<W: Write> {
     inner: W,

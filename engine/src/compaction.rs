@@ -365,10 +365,7 @@ fn tombstones_to_keep(version: &Version, inputs: &BTreeSet<u32>) -> Result<Vec<(
             }
         });
         if let Some((offset, why)) = end.corruption {
-            return Err(Error::corrupted(format!(
-                "{} at offset {offset}: {why}",
-                seg.path.display()
-            )));
+            return Err(seg.corrupt(offset, why));
         }
     }
     let mut kept = Vec::new();

@@ -19,7 +19,6 @@ use crate::error::{Error, Result};
 use crate::index_file::IndexFile;
 use crate::key_index::KeyIndex;
 use crate::recovery;
-use crate::recovery::SET_ASIDE;
 use crate::reports::{Corruption, VerifyReport};
 use crate::segment::{self, segment_path};
 use crate::shared::Shared;
@@ -86,15 +85,11 @@ pub(crate) fn set_aside_damaged_index(shared: &Shared) -> bool {
     }
     // Under the maintenance lock no checkpoint replaces the file meanwhile: the
     // one at the name is the one the reads found damaged.
-    let (from, to) = (checkpoint::path(&shared.dir), shared.dir.join(SET_ASIDE));
-    if !from.exists() {
+    if !checkpoint::path(&shared.dir).exists() {
         return true;
     }
-    let set_aside = std::fs::rename(&from, &to)
-        .map_err(|e| Error::io(from.display(), e))
-        .and_then(|()| sync::dir(&shared.dir));
-    match set_aside {
-        Ok(()) => {
+    match checkpoint::set_aside(&shared.dir) {
+        Ok(to) => {
             log::error!(
                 "the index file of {} is damaged: set aside as {}",
                 shared.dir.display(),
@@ -159,10 +154,7 @@ fn replay_segments(version: &Version) -> Result<KeyIndex> {
         };
         let end = segment::scan(bytes, |offset, e| newest.offer(*id, offset, e));
         if let Some((offset, why)) = end.corruption {
-            return Err(Error::corrupted(format!(
-                "{} at offset {offset}: {why}",
-                seg.path.display()
-            )));
+            return Err(seg.corrupt(offset, why));
         }
     }
     let mut index = KeyIndex::new();

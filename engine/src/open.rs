@@ -143,10 +143,8 @@ type WriterParts = (Version, Option<Writer>, Arc<LogSync>, bool);
 fn open_writer(dir: &Path, config: &Config) -> Result<WriterParts> {
     let r = recovery::recover(dir)?;
     if r.rebuilt {
-        // Kept for whoever looks into the damage; the next checkpoint takes the
-        // name, and until then every open replays all segments.
-        let (from, to) = (checkpoint::path(dir), dir.join(recovery::SET_ASIDE));
-        std::fs::rename(&from, &to).map_err(|e| Error::io(from.display(), e))?;
+        // Until the next checkpoint, every open replays all segments.
+        let to = checkpoint::set_aside(dir)?;
         log::warn!("set the damaged index file aside as {}", to.display());
     }
     // Go on appending to the newest segment if it has room, rather than starting

@@ -53,9 +53,6 @@ pub struct Recovered {
     pub rebuilt: bool,
 }
 
-/// Where a writer sets aside a checkpoint it found damaged.
-pub const SET_ASIDE: &str = "index.ckpt.damaged";
-
 /// The checkpoint of `dir`, or None when there is none or when it is damaged
 /// and the segments can take its place (then the flag is set).
 fn trusted_checkpoint(dir: &Path, rebuilt: &mut bool) -> Result<Option<Loaded>> {
@@ -225,10 +222,7 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
             changes.offer(*id, offset, e);
         });
         if let Some((offset, why)) = end.corruption {
-            return Err(Error::corrupted(format!(
-                "{} at offset {offset}: {why}",
-                path.display()
-            )));
+            return Err(seg.corrupt(offset, why));
         }
         // The checkpoint was written after the records it points at were synced,
         // so they lie in whole frames. A reference past them means the frames were
