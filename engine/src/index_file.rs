@@ -293,6 +293,7 @@ fn write_format<K: AsRef<[u8]>>(
     let (mut count, mut live_bytes) = (0usize, 0u64);
     let mut block: Vec<u8> = Vec::with_capacity(4096);
     let mut prev: Option<(Vec<u8>, Loc)> = None;
+    let mut unplaced = Vec::with_capacity(UNPLACED.min(len));
     let flush_block = |block: &mut Vec<u8>,
                        w: &mut BufWriter<&File>,
                        pos: &mut u64,
@@ -337,19 +338,15 @@ fn write_format<K: AsRef<[u8]>>(
         let (end, live) = ends.entry(loc.segment).or_default();
         *end = (*end).max(u64::from(loc.offset) + u64::from(loc.len));
         *live += u64::from(loc.len);
-        let h = hash(key);
-        let mut slot = home_slot(h, slots as usize);
-        while u32_at(&table, slot * SLOT + 4) != EMPTY {
-            slot = (slot + 1) % slots as usize;
-        }
         if loc.segment == EMPTY {
             return Err(Error::corrupted("an index entry in segment u32::MAX"));
         }
-        let bytes = &mut table[slot * SLOT..(slot + 1) * SLOT];
-        bytes[0..4].copy_from_slice(&(h as u32).to_le_bytes());
-        bytes[4..8].copy_from_slice(&loc.segment.to_le_bytes());
-        bytes[8..12].copy_from_slice(&loc.offset.to_le_bytes());
+        unplaced.push((hash(key), loc.segment, loc.offset));
+        if unplaced.len() == UNPLACED {
+            place(&mut table, &mut unplaced);
+        }
     }
+    place(&mut table, &mut unplaced);
     if count != len {
         return Err(Error::corrupted(format!(
             "index file {}: {count} entries where the index holds {len}",
@@ -400,6 +397,31 @@ fn write_format<K: AsRef<[u8]>>(
     table.flush().map_err(io)?;
     drop(table);
     sync::all(&file).map_err(io)
+}
+
+/// Entries whose table slots are filled at once, in the order of their home
+/// slots: keys arrive in key order, so their slots are random, and a table
+/// larger than the caches would take a miss per entry. (Small in tests, so
+/// that their files take several rounds.)
+const UNPLACED: usize = if cfg!(test) { 3 } else { 1 << 20 };
+
+/// Puts each of `entries` (hash, segment, offset) in the first empty slot from
+/// its home slot on, in the order of the home slots; a probe finds an entry
+/// wherever it went, as every slot between its home and it is taken.
+fn place(table: &mut [u8], entries: &mut Vec<(u64, u32, u32)>) {
+    let slots = table.len() / SLOT;
+    entries.sort_unstable_by_key(|e| e.0);
+    for &(h, segment, offset) in entries.iter() {
+        let mut slot = home_slot(h, slots);
+        while u32_at(table, slot * SLOT + 4) != EMPTY {
+            slot = (slot + 1) % slots;
+        }
+        let bytes = &mut table[slot * SLOT..(slot + 1) * SLOT];
+        bytes[0..4].copy_from_slice(&(h as u32).to_le_bytes());
+        bytes[4..8].copy_from_slice(&segment.to_le_bytes());
+        bytes[8..12].copy_from_slice(&offset.to_le_bytes());
+    }
+    entries.clear();
 }
 
 impl IndexFile {
