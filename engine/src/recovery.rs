@@ -18,7 +18,7 @@
 //!   it holds no delete: a delete may be the one record that keeps an older put
 //!   of its key from coming back in such a replay.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::checkpoint::{self, Loaded};
@@ -87,57 +87,92 @@ fn trusted_checkpoint(dir: &Path, rebuilt: &mut bool) -> Result<Option<Loaded>> 
 }
 
 /// The newest record of each key among the records offered: replay settles
-/// records among themselves this way, in a hash map borrowing the keys from
-/// the maps, then applies the result to the ordered index in key order, which
-/// is far cheaper than random inserts. Every record offered is newer than what
-/// the index holds.
-#[derive(Default)]
+/// records among themselves this way, then applies the result to the ordered
+/// index in key order, which is far cheaper than random inserts. Every record
+/// offered is newer than what the index holds.
+///
+/// Records are kept in the order offered and settled by a stable sort on the
+/// key (each key's first bytes inline, so most comparisons do not reach into
+/// the maps): a hash map of them cost more in hashing and growing than the
+/// sort. Settling again whenever the records kept have doubled bounds the
+/// memory of a log that rewrites few keys many times.
 pub struct Newest<'a> {
-    by_key: HashMap<&'a [u8], (u64, Option<Loc>), foldhash::fast::RandomState>,
+    records: Vec<Offered<'a>>,
+    settle_at: usize,
+}
+
+struct Offered<'a> {
+    prefix: u64,
+    key: &'a [u8],
+    /// A removal (`REMOVED`) for a delete.
+    loc: Loc,
+}
+
+/// Records kept before the first settling.
+const SETTLE_FIRST: usize = if cfg!(test) { 64 } else { 1 << 20 };
+
+impl Default for Newest<'_> {
+    fn default() -> Self {
+        Newest {
+            records: Vec::new(),
+            settle_at: SETTLE_FIRST,
+        }
+    }
 }
 
 impl<'a> Newest<'a> {
     /// Offers the entry at `offset` in segment `segment`.
     pub fn offer(&mut self, segment: u32, offset: usize, e: &EntryRef<'a>) {
-        let loc = match e.kind {
-            EntryKind::Put => Some(Loc {
+        let (segment, offset, len) = match e.kind {
+            EntryKind::Put => (segment, offset as u32, e.len as u32),
+            _ => (crate::index::REMOVED, 0, 0),
+        };
+        self.records.push(Offered {
+            prefix: crate::index::prefix_of(e.key),
+            key: e.key,
+            loc: Loc {
                 seq: e.seq,
                 segment,
-                offset: offset as u32,
-                len: e.len as u32,
-            }),
-            _ => None,
-        };
+                offset,
+                len,
+            },
+        });
+        if self.records.len() >= self.settle_at {
+            self.settle();
+            self.settle_at = (2 * self.records.len()).max(SETTLE_FIRST);
+        }
+    }
+
+    /// Sorts the records by key and keeps each key's newest.
+    fn settle(&mut self) {
+        self.records
+            .sort_by(|a, b| a.prefix.cmp(&b.prefix).then_with(|| a.key.cmp(b.key)));
         // Equal sequence numbers come from one commit (later entries of the
         // frame win, as they did when it was applied) or from a compaction copy
-        // of the same record; only an older commit loses.
-        let slot = self.by_key.entry(e.key).or_insert((e.seq, loc));
-        if e.seq >= slot.0 {
-            *slot = (e.seq, loc);
-        }
+        // of the same record; only an older commit loses. The sort kept the
+        // order offered among a key's records.
+        self.records.dedup_by(|later, kept| {
+            if later.key != kept.key {
+                return false;
+            }
+            if later.loc.seq >= kept.loc.seq {
+                std::mem::swap(later, kept);
+            }
+            true
+        });
     }
 
     /// Puts every key's newest record over `index`: its put, or the removal
     /// of the key.
-    pub fn apply(self, index: &mut KeyIndex) -> Result<()> {
-        // Sorted with each key's first bytes inline, so most comparisons do not
-        // reach into the maps.
-        let mut newest: Vec<(u64, &[u8], u64, Option<Loc>)> = self
-            .by_key
-            .into_iter()
-            .map(|(k, (seq, l))| (crate::index::prefix_of(k), k, seq, l))
-            .collect();
-        newest.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+    pub fn apply(mut self, index: &mut KeyIndex) -> Result<()> {
+        self.settle();
         let mut near = Ascending::default();
-        for (_, key, seq, loc) in newest {
-            let in_file = index.in_file_ascending(key, &mut near)?;
-            match loc {
-                Some(loc) => {
-                    index.insert_over(Key::new(key), loc, in_file);
-                }
-                None => {
-                    index.remove_over(&Probe::new(key), seq, in_file);
-                }
+        for r in &self.records {
+            let in_file = index.in_file_ascending(r.key, &mut near)?;
+            if r.loc.segment == crate::index::REMOVED {
+                index.remove_over(&Probe::new(r.key), r.loc.seq, in_file);
+            } else {
+                index.insert_over(Key::new(r.key), r.loc, in_file);
             }
         }
         Ok(())
@@ -294,4 +329,51 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         replayable,
         rebuilt,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the order, the repeats and the settling rounds (every
+        /// 64 records and more in tests), each key ends at its newest record: the
+        /// highest sequence number, and among equal ones the last offered.
+        #[test]
+        fn replay_keeps_each_keys_newest_record(
+            records in proptest::collection::vec((0u8..6, 1u64..5, any::<bool>()), 0..300)
+        ) {
+            let keys: Vec<Vec<u8>> = (0..6u8).map(|k| vec![b'k', k]).collect();
+            let mut newest = Newest::default();
+            let mut model: BTreeMap<&[u8], (u64, Option<usize>)> = BTreeMap::new();
+            for (offset, &(k, seq, put)) in records.iter().enumerate() {
+                let key = &keys[k as usize][..];
+                let entry = EntryRef {
+                    kind: if put { EntryKind::Put } else { EntryKind::Delete },
+                    seq,
+                    key,
+                    value: b"",
+                    len: 10,
+                };
+                newest.offer(1, offset, &entry);
+                let slot = model.entry(key).or_insert((seq, None));
+                if seq >= slot.0 {
+                    *slot = (seq, put.then_some(offset));
+                }
+            }
+            let mut index = KeyIndex::new();
+            newest.apply(&mut index).unwrap();
+            let got: Vec<(Vec<u8>, u32)> = index
+                .iter()
+                .map(|e| e.map(|(k, l)| (k.as_ref().to_vec(), l.offset)))
+                .collect::<Result<_>>()
+                .unwrap();
+            let want: Vec<(Vec<u8>, u32)> = model
+                .into_iter()
+                .filter_map(|(k, (_, put))| put.map(|o| (k.to_vec(), o as u32)))
+                .collect();
+            prop_assert_eq!(got, want);
+        }
+    }
 }
