@@ -68,6 +68,9 @@ const FULL_AFTER: u64 = 16;
 /// and sequence number).
 const TOMBSTONE_HEADER: u64 = 8;
 
+/// A delete a compaction copies: its key and sequence number.
+type Tombstone = (Vec<u8>, u64);
+
 /// What a compaction writes: a live record of an input, or a delete it keeps.
 enum Carried<'a> {
     Record(Key, Loc),
@@ -136,23 +139,21 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
     if inputs.is_empty() {
         return Ok(CompactionReport::default());
     }
-    let mut tombstones = if inputs == sealed {
-        Vec::new()
-    } else {
-        tombstones_to_keep(&version, &inputs)?
-    };
     let left_out: u64 = sealed
         .difference(&inputs)
         .map(|id| version.segments[id].data().len() as u64)
         .sum();
-    let tombstone_bytes: u64 = tombstones
-        .iter()
-        .map(|(key, _)| key.len() as u64 + TOMBSTONE_HEADER)
-        .sum();
-    if tombstone_bytes * FULL_AFTER > left_out {
-        inputs = sealed.clone();
-        tombstones.clear();
-    }
+    let tombstones = if inputs == sealed {
+        Vec::new()
+    } else {
+        match tombstones_to_keep(&version, &inputs, left_out / FULL_AFTER)? {
+            Some(tombstones) => tombstones,
+            None => {
+                inputs = sealed.clone();
+                Vec::new()
+            }
+        }
+    };
     let full = inputs == sealed;
     let bytes_before: u64 = inputs
         .iter()
@@ -353,29 +354,57 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
 }
 
 /// The deletes in `inputs` to copy: the newest of each key the snapshot does
-/// not hold, in key order, with their sequence numbers.
-fn tombstones_to_keep(version: &Version, inputs: &BTreeSet<u32>) -> Result<Vec<(Vec<u8>, u64)>> {
-    let mut newest: HashMap<&[u8], u64, foldhash::fast::RandomState> = HashMap::default();
-    for id in inputs {
+/// not hold, in key order, with their sequence numbers; `None` as soon as they
+/// would take more than `budget` bytes. The newest inputs, where a mass
+/// delete lies, are read first, and each key is looked up as it is first met,
+/// so that such a compaction learns early that it takes every segment.
+fn tombstones_to_keep(
+    version: &Version,
+    inputs: &BTreeSet<u32>,
+    budget: u64,
+) -> Result<Option<Vec<Tombstone>>> {
+    // Each deleted key: its newest delete, and whether the snapshot lacks it.
+    let mut newest: HashMap<&[u8], (u64, bool), foldhash::fast::RandomState> = HashMap::default();
+    let mut bytes = 0u64;
+    let mut failed = None;
+    for id in inputs.iter().rev() {
         let seg = &version.segments[id];
         let end = segment::scan(seg.data(), |_, e| {
-            if e.kind == EntryKind::Delete {
-                let seq = newest.entry(e.key).or_insert(e.seq);
-                *seq = (*seq).max(e.seq);
+            if e.kind != EntryKind::Delete || failed.is_some() || bytes > budget {
+                return;
             }
+            let (seq, _) = newest.entry(e.key).or_insert_with(|| {
+                let gone = match version.index.get(&Probe::new(e.key)) {
+                    Ok(loc) => loc.is_none(),
+                    Err(err) => {
+                        failed = Some(err);
+                        false
+                    }
+                };
+                if gone {
+                    bytes += e.key.len() as u64 + TOMBSTONE_HEADER;
+                }
+                (e.seq, gone)
+            });
+            *seq = (*seq).max(e.seq);
         });
         if let Some((offset, why)) = end.corruption {
             return Err(seg.corrupt(offset, why));
         }
-    }
-    let mut kept = Vec::new();
-    for (key, seq) in newest {
-        if version.index.get(&Probe::new(key))?.is_none() {
-            kept.push((key.to_vec(), seq));
+        if let Some(err) = failed {
+            return Err(err);
+        }
+        if bytes > budget {
+            return Ok(None);
         }
     }
+    let mut kept: Vec<Tombstone> = newest
+        .into_iter()
+        .filter(|(_, (_, gone))| *gone)
+        .map(|(key, (seq, _))| (key.to_vec(), seq))
+        .collect();
     kept.sort_unstable();
-    Ok(kept)
+    Ok(Some(kept))
 }
 
 fn finish_output(o: &mut Output, last_seq: u64) -> Result<()> {

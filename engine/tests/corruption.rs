@@ -514,6 +514,56 @@ fn a_rebuilt_index_brings_back_no_key_a_compaction_saw_deleted() {
 }
 
 #[test]
+// Deletes to keep past 1/16 of the bytes of the segments a compaction would
+// leave out make it take every segment instead (and keep none): carrying
+// them from compaction to compaction would cost more than the rewrite.
+fn a_compaction_that_would_keep_many_deletes_takes_every_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let config = small_segments();
+    let keep = |i: u32| format!("keep-{i:04}").into_bytes();
+    let temp = |i: u32| format!("temp-{i:05}").into_bytes();
+    let big = |i: u32| value(i).repeat(16);
+    let db = Database::create(&dir, config.clone()).unwrap();
+    let mut batch = WriteBatch::new();
+    for i in 0..2_000 {
+        batch.put(keep(i), big(i));
+        if i % 200 == 199 {
+            db.write(&batch).unwrap();
+            batch.clear();
+        }
+    }
+    let clean = segments(&dir).len() as u64 - 1;
+    // About 2 MB of live records left out; 20,000 deletes of 10-byte keys
+    // would keep some 360 KB, past the 1/16 (125 KB).
+    for deleting in [false, true] {
+        for i in 0..20_000 {
+            if deleting {
+                batch.delete(temp(i));
+            } else {
+                batch.put(temp(i), value(i));
+            }
+            if i % 1_000 == 999 {
+                db.write(&batch).unwrap();
+                batch.clear();
+            }
+        }
+    }
+    let sealed = segments(&dir).len() as u64;
+    let report = db.compact().unwrap();
+    assert!(clean >= 1, "{clean} segments of live records");
+    assert_eq!(report.segments_before, sealed, "{report:?}");
+    assert_eq!(report.records_copied, 2_000, "{report:?}");
+    db.close().unwrap();
+    flip(&dir.join("index.ckpt"), 100);
+    let db = Database::open(&dir, config).unwrap();
+    assert!(dir.join(SET_ASIDE).exists());
+    assert_eq!(db.len().unwrap(), 2_000);
+    assert_eq!(db.get(&temp(7)).unwrap(), None);
+    assert_eq!(db.get(&keep(7)).unwrap(), Some(big(7)));
+}
+
+#[test]
 // Recovery takes a sealed segment that the checkpoint neither covers nor
 // needs for the leftover of an interrupted compaction; one that holds deletes
 // stays, as they may be all that keeps older puts from coming back in a rebuild.
