@@ -274,6 +274,17 @@ fn write_format<K: AsRef<[u8]>>(
         &head[..8]
     };
     std::io::Write::write_all(&mut &file, head).map_err(io)?;
+    // The table starts with every slot empty. Written, its pages come into the
+    // page cache as they are; filled through the map, each would be read in
+    // (as zeros, the file being sparse) and then overwritten.
+    file.seek(SeekFrom::Start(TABLE_AT)).map_err(io)?;
+    let empty = vec![0xffu8; table_bytes.min(1 << 20) as usize];
+    let mut left = table_bytes;
+    while left > 0 {
+        let n = left.min(empty.len() as u64) as usize;
+        std::io::Write::write_all(&mut &file, &empty[..n]).map_err(io)?;
+        left -= n as u64;
+    }
     // SAFETY: the file was made above and nothing else maps or writes it.
     let mut table = unsafe {
         MmapOptions::new()
@@ -282,7 +293,6 @@ fn write_format<K: AsRef<[u8]>>(
             .map_mut(&file)
     }
     .map_err(io)?;
-    table.fill(0xff);
     file.seek(SeekFrom::Start(blocks_at)).map_err(io)?;
     let mut w = BufWriter::with_capacity(1 << 20, &file);
     let mut pos = blocks_at;
