@@ -438,6 +438,28 @@ fn small_segments() -> Config {
     }
 }
 
+fn keep(i: u32) -> Vec<u8> {
+    format!("keep-{i:04}").into_bytes()
+}
+
+fn big(i: u32) -> Vec<u8> {
+    value(i).repeat(16)
+}
+
+/// Segments of 2,000 live records (about 2 MB) written in commits of 200, so
+/// that frame headers leave them with almost nothing dead: compaction leaves
+/// them out.
+fn write_keeps(db: &Database) {
+    let mut batch = WriteBatch::new();
+    for i in 0..2_000 {
+        batch.put(keep(i), big(i));
+        if i % 200 == 199 {
+            db.write(&batch).unwrap();
+            batch.clear();
+        }
+    }
+}
+
 #[test]
 // A compaction that leaves out a segment holding an older put of a deleted key
 // keeps the delete, so that a rebuild from the segments does not bring the key
@@ -446,21 +468,12 @@ fn a_rebuilt_index_brings_back_no_key_a_compaction_saw_deleted() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
     let config = small_segments();
-    let keep = |i: u32| format!("keep-{i:04}").into_bytes();
     let temp = |i: u32| format!("temp-{i:04}").into_bytes();
     let db = Database::create(&dir, config.clone()).unwrap();
-    // Segments of live records in large commits (few frame headers), one of
-    // them a put deleted later: a sliver of dead bytes, not worth copying.
-    let big = |i: u32| value(i).repeat(16);
-    let mut batch = WriteBatch::new();
-    batch.put(&b"gone"[..], value(0));
-    for i in 0..2_000 {
-        batch.put(keep(i), big(i));
-        if i % 200 == 199 {
-            db.write(&batch).unwrap();
-            batch.clear();
-        }
-    }
+    // Segments of live records, one of them a put deleted later: a sliver of
+    // dead bytes, not worth copying.
+    db.put(b"gone", &value(0)).unwrap();
+    write_keeps(&db);
     // Segments of records that all die.
     for i in 0..1_000 {
         db.put(&temp(i), &value(i)).unwrap();
@@ -521,18 +534,10 @@ fn a_compaction_that_would_keep_many_deletes_takes_every_segment() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
     let config = small_segments();
-    let keep = |i: u32| format!("keep-{i:04}").into_bytes();
     let temp = |i: u32| format!("temp-{i:05}").into_bytes();
-    let big = |i: u32| value(i).repeat(16);
     let db = Database::create(&dir, config.clone()).unwrap();
+    write_keeps(&db);
     let mut batch = WriteBatch::new();
-    for i in 0..2_000 {
-        batch.put(keep(i), big(i));
-        if i % 200 == 199 {
-            db.write(&batch).unwrap();
-            batch.clear();
-        }
-    }
     let clean = segments(&dir).len() as u64 - 1;
     // About 2 MB of live records left out; 20,000 deletes of 10-byte keys
     // would keep some 360 KB, past the 1/16 (125 KB).
