@@ -81,7 +81,14 @@ fn main() {
             let mut len = 0usize;
             // SAFETY: the handle is open; key, buf and len are valid for the lengths given.
             let rc = unsafe {
-                lightning_db_get_into(handle, key.as_ptr(), key.len(), buf.as_mut_ptr(), buf.len(), &mut len)
+                lightning_db_get_into(
+                    handle,
+                    key.as_ptr(),
+                    key.len(),
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    &mut len,
+                )
             };
             assert!(rc as i32 == 0 && len == 150, "get_into");
             std::hint::black_box(buf[..len].to_vec());
