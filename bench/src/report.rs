@@ -106,12 +106,7 @@ fn rows(n: usize) -> Vec<Row> {
             true,
         ),
         row("compaction", "compaction".into(), Kind::Ms, true),
-        row(
-            "close",
-            "close() after the writes".into(),
-            Kind::Ms,
-            true,
-        ),
+        row("close", "close() after the writes".into(), Kind::Ms, true),
         row(
             "open",
             format!("open {} keys + 1 get after close()", k(loaded)),

@@ -401,7 +401,11 @@ fn run(input: Input) {
     // the index file is damaged.
     let _ = std::fs::remove_file(path.join("index.ckpt"));
     let db = Database::open(&path, cfg.clone()).expect("open without the index file");
-    assert_eq!(contents(&db), model_vec(&model), "replayed from the segments alone");
+    assert_eq!(
+        contents(&db),
+        model_vec(&model),
+        "replayed from the segments alone"
+    );
 }
 
 fuzz_target!(|input: Input| {
