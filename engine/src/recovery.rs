@@ -137,6 +137,20 @@ impl<'a> Newest<'a> {
                 len,
             },
         });
+        self.settle_when_doubled();
+    }
+
+    /// Takes the records of `later`, offered after every record offered here.
+    fn append(&mut self, mut later: Newest<'a>) {
+        if self.records.is_empty() {
+            *self = later;
+            return;
+        }
+        self.records.append(&mut later.records);
+        self.settle_when_doubled();
+    }
+
+    fn settle_when_doubled(&mut self) {
         if self.records.len() >= self.settle_at {
             self.settle();
             self.settle_at = (2 * self.records.len()).max(SETTLE_FIRST);
@@ -177,6 +191,107 @@ impl<'a> Newest<'a> {
         }
         Ok(())
     }
+}
+
+/// What the scan of one segment found besides its records.
+struct SegmentScan {
+    end: segment::ScanEnd,
+    /// The highest sequence number of its records.
+    max_seq: u64,
+    /// The highest of those above the checkpoint's (0 if none).
+    newest_seq: u64,
+    deletes: bool,
+}
+
+/// Replay reads this many bytes of log or more on threads of its own.
+const SCAN_ON_THREADS_FROM: usize = 32 << 20;
+/// The most threads a replay reads the log on.
+const SCAN_THREADS: usize = 4;
+
+/// Scans `segments` (in id order) for the records above `ckpt_seq`: a large
+/// log in contiguous runs of about equal bytes, one thread each, whose
+/// records are then put one after the other, so that they are offered in the
+/// order a single scan would offer them.
+fn scan_segments(segments: &[Segment], ckpt_seq: u64) -> (Newest<'_>, Vec<SegmentScan>) {
+    let bytes: usize = segments.iter().map(|s| s.data().len()).sum();
+    let threads = if bytes < SCAN_ON_THREADS_FROM {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    };
+    scan_on(segments, ckpt_seq, threads.min(SCAN_THREADS))
+}
+
+/// `scan_segments` on up to `threads` threads.
+fn scan_on(segments: &[Segment], ckpt_seq: u64, threads: usize) -> (Newest<'_>, Vec<SegmentScan>) {
+    let bytes: usize = segments.iter().map(|s| s.data().len()).sum();
+    let threads = threads.clamp(1, segments.len().max(1));
+    let mut runs: Vec<&[Segment]> = Vec::with_capacity(threads);
+    let (mut start, mut seen) = (0, 0);
+    for (i, seg) in segments.iter().enumerate() {
+        seen += seg.data().len();
+        if seen * threads >= bytes * (runs.len() + 1) && runs.len() + 1 < threads {
+            runs.push(&segments[start..=i]);
+            start = i + 1;
+        }
+    }
+    if start < segments.len() || runs.is_empty() {
+        runs.push(&segments[start..]);
+    }
+    let scanned: Vec<(Newest<'_>, Vec<SegmentScan>)> = std::thread::scope(|scope| {
+        let others: Vec<_> = runs[1..]
+            .iter()
+            .map(|run| {
+                let spawned = std::thread::Builder::new()
+                    .name("lightning-db-replay".into())
+                    .spawn_scoped(scope, move || scan_run(run, ckpt_seq));
+                (run, spawned)
+            })
+            .collect();
+        let mut scanned = vec![scan_run(runs[0], ckpt_seq)];
+        for (run, spawned) in others {
+            // A thread that could not be started leaves its run to this one.
+            scanned.push(match spawned {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => scan_run(run, ckpt_seq),
+            });
+        }
+        scanned
+    });
+    let mut newest = Newest::default();
+    let mut scans = Vec::with_capacity(segments.len());
+    for (run_newest, run_scans) in scanned {
+        newest.append(run_newest);
+        scans.extend(run_scans);
+    }
+    (newest, scans)
+}
+
+fn scan_run(run: &[Segment], ckpt_seq: u64) -> (Newest<'_>, Vec<SegmentScan>) {
+    let mut newest = Newest::default();
+    let scans = run
+        .iter()
+        .map(|seg| {
+            let (mut max_seq, mut newest_seq, mut deletes) = (0u64, 0u64, false);
+            let end = segment::scan(seg.data(), |offset, e| {
+                max_seq = max_seq.max(e.seq);
+                deletes |= e.kind == EntryKind::Delete;
+                if e.seq > ckpt_seq {
+                    newest_seq = newest_seq.max(e.seq);
+                    newest.offer(seg.id, offset, e);
+                }
+            });
+            SegmentScan {
+                end,
+                max_seq,
+                newest_seq,
+                deletes,
+            }
+        })
+        .collect();
+    (newest, scans)
 }
 
 pub fn recover(dir: &Path) -> Result<Recovered> {
@@ -243,22 +358,13 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         .iter()
         .map(|&id| Segment::open_sealed(id, segment_path(dir, id)))
         .collect::<Result<Vec<Segment>>>()?;
-    let mut changes = Newest::default();
-    for seg in &maps {
-        let (id, path, bytes) = (&seg.id, &seg.path, seg.data());
-        let (mut seg_max, mut deletes) = (0u64, false);
-        let end = segment::scan(bytes, |offset, e| {
-            seg_max = seg_max.max(e.seq);
-            deletes |= e.kind == EntryKind::Delete;
-            if e.seq <= ckpt_seq {
-                return;
-            }
-            last_seq = last_seq.max(e.seq);
-            changes.offer(*id, offset, e);
-        });
+    let (changes, scans) = scan_segments(&maps, ckpt_seq);
+    for (seg, scan) in maps.iter().zip(scans) {
+        let (id, path, end) = (&seg.id, &seg.path, scan.end);
         if let Some((offset, why)) = end.corruption {
             return Err(seg.corrupt(offset, why));
         }
+        last_seq = last_seq.max(scan.newest_seq);
         // The checkpoint was written after the records it points at were synced,
         // so they lie in whole frames. A reference past them means the frames were
         // damaged (taken for a torn tail), not torn: the writer would otherwise
@@ -279,8 +385,8 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         if Some(id) == ids.last() {
             tail = Some((*id, end.data_len));
         }
-        max_seq_of.insert(*id, seg_max);
-        if deletes {
+        max_seq_of.insert(*id, scan.max_seq);
+        if scan.deletes {
             with_deletes.insert(*id);
         }
         log::debug!(
@@ -335,6 +441,65 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A log of several segments, records of many keys rewritten and deleted
+    /// across them, some in one commit with repeats.
+    fn several_segments(dir: &Path) -> Vec<Segment> {
+        let config = crate::Config {
+            segment_size: 64 << 10,
+            auto_compact: false,
+            ..crate::Config::default()
+        };
+        let db = crate::Database::create(dir, config).unwrap();
+        for round in 0..6u32 {
+            let mut batch = crate::WriteBatch::new();
+            for i in 0..400u32 {
+                let key = format!("key-{:03}", (i * 7 + round) % 300);
+                if (i + round) % 5 == 0 {
+                    batch.delete(key.as_bytes());
+                } else {
+                    batch.put(key.as_bytes(), format!("{round}-{i}").repeat(32).as_bytes());
+                }
+                if i % 50 == 49 {
+                    db.write(&batch).unwrap();
+                    batch.clear();
+                }
+            }
+        }
+        db.close().unwrap();
+        let ids = segment::list_segments(dir).unwrap();
+        assert!(ids.len() >= 4, "{} segments", ids.len());
+        ids.iter()
+            .map(|&id| Segment::open_sealed(id, segment_path(dir, id)).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_scan_on_threads_offers_what_one_scan_does() {
+        let tmp = tempfile::tempdir().unwrap();
+        let segments = several_segments(tmp.path());
+        let settled = |threads: usize, ckpt_seq: u64| {
+            let (mut newest, scans) = scan_on(&segments, ckpt_seq, threads);
+            newest.settle();
+            let records: Vec<(Vec<u8>, Loc)> = newest
+                .records
+                .iter()
+                .map(|r| (r.key.to_vec(), r.loc))
+                .collect();
+            let scans: Vec<(usize, u64, u64, bool)> = scans
+                .iter()
+                .map(|s| (s.end.data_len, s.max_seq, s.newest_seq, s.deletes))
+                .collect();
+            (records, scans)
+        };
+        for ckpt_seq in [0, 10] {
+            let one = settled(1, ckpt_seq);
+            assert!(!one.0.is_empty());
+            for threads in [2, 3, 16] {
+                assert_eq!(settled(threads, ckpt_seq), one, "{threads} threads");
+            }
+        }
+    }
 
     proptest! {
         /// Whatever the order, the repeats and the settling rounds (every
