@@ -238,6 +238,11 @@ fn scan_on(segments: &[Segment], ckpt_seq: u64, threads: usize) -> (Newest<'_>, 
     if start < segments.len() || runs.is_empty() {
         runs.push(&segments[start..]);
     }
+    if let [run] = runs[..] {
+        // No thread scope: it would register the calling thread with the
+        // standard library (an allocation for the life of the thread).
+        return scan_run(run, ckpt_seq);
+    }
     let scanned: Vec<(Newest<'_>, Vec<SegmentScan>)> = std::thread::scope(|scope| {
         let others: Vec<_> = runs[1..]
             .iter()
