@@ -21,7 +21,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::compaction;
 use crate::error::{Error, Result};
-use crate::maintenance::{self, AtRest};
+use crate::maintenance::{self, AtRest, Kind};
 use crate::shared::Shared;
 
 /// How often the thread wakes when no sync period asks for more.
@@ -116,17 +116,22 @@ fn run(shared: &Arc<Shared>, stop: &(Mutex<bool>, Condvar)) {
             // a commit under way when the thread looked is not taken for rest.
             let at_rest = seq_at_last_check == Some(c.last_seq);
             seq_at_last_check = Some(c.last_seq);
-            let (changes, in_file) = (c.changes, c.in_file);
-            if changes >= CHECKPOINT_CHANGES.max(in_file)
-                || at_rest && maintenance::worth_checkpoint(AtRest::Idle, changes, in_file)
-            {
+            let changes = c.changes;
+            let kind = if changes >= CHECKPOINT_CHANGES.max(c.in_file) {
+                Some(Kind::Full)
+            } else if at_rest {
+                maintenance::checkpoint_at_rest(AtRest::Idle, &c)
+            } else {
+                None
+            };
+            if let Some(kind) = kind {
                 if let Some(_m) = shared.maintenance.try_lock() {
                     log::info!(
-                        "background checkpoint of {}: {changes} changes{}",
+                        "background checkpoint ({kind:?}) of {}: {changes} changes{}",
                         shared.dir.display(),
                         if at_rest { ", at rest" } else { "" }
                     );
-                    if let Err(e) = maintenance::checkpoint(shared) {
+                    if let Err(e) = maintenance::checkpoint_of_kind(shared, kind) {
                         log::error!(
                             "background checkpoint of {} failed: {e}",
                             shared.dir.display()

@@ -21,6 +21,12 @@
 //!   sequence number at or below `seq`.
 //! - The file is written to a temporary name, synced, renamed into place and the
 //!   directory synced: a crash leaves either the old checkpoint or the new one.
+//!
+//! A checkpoint may instead be a *delta*, `index.delta`, of the changes since
+//! the index file (`disk_index`), written the same way. Writing an index file
+//! removes the delta, which names the index file before it; in whichever
+//! order a crash leaves the rename and the removal, the open finds an index
+//! file with a delta that names it, or one without.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -36,10 +42,11 @@ use crate::entry_codec::{
 };
 use crate::error::{Error, Result};
 use crate::index::{Key, Loc};
-use crate::index_file::{self, IndexFile};
+use crate::index_file::{self, DeltaMeta, IndexFile};
 use crate::sync;
 
 pub const CHECKPOINT_FILE: &str = "index.ckpt";
+pub const DELTA_FILE: &str = "index.delta";
 const MAGIC: &[u8; 8] = b"LDBCKPT3";
 /// Checkpoints of databases in record format 1.
 const MAGICS_OF_FORMAT_1: [&[u8; 8]; 2] = [b"LDBCKPT1", b"LDBCKPT2"];
@@ -54,8 +61,32 @@ pub fn path(dir: &Path) -> PathBuf {
     dir.join(CHECKPOINT_FILE)
 }
 
+pub fn delta_path(dir: &Path) -> PathBuf {
+    dir.join(DELTA_FILE)
+}
+
 /// Where a writer sets aside a checkpoint it found damaged.
 pub const SET_ASIDE: &str = "index.ckpt.damaged";
+/// Where a writer sets aside a delta it found damaged.
+pub const DELTA_SET_ASIDE: &str = "index.delta.damaged";
+
+/// Renames the delta of `dir` to [`DELTA_SET_ASIDE`] and syncs the
+/// directory; returns the new path.
+pub fn set_aside_delta(dir: &Path) -> Result<PathBuf> {
+    let (from, to) = (delta_path(dir), dir.join(DELTA_SET_ASIDE));
+    std::fs::rename(&from, &to).map_err(|e| Error::io(from.display(), e))?;
+    sync::dir(dir)?;
+    Ok(to)
+}
+
+/// Removes the delta of `dir`, if any; the caller syncs the directory.
+fn remove_delta(dir: &Path) -> Result<()> {
+    let p = delta_path(dir);
+    match std::fs::remove_file(&p) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(p.display(), e)),
+        _ => Ok(()),
+    }
+}
 
 /// Renames the checkpoint of `dir` to [`SET_ASIDE`] (kept for whoever looks
 /// into the damage; the next checkpoint takes the name) and syncs the
@@ -124,10 +155,34 @@ pub fn write<K: AsRef<[u8]>>(
     let result = index_file::write(&tmp_path, flags, seq, covered, len, entries).and_then(|()| {
         std::fs::rename(&tmp_path, path(dir))
             .map_err(|e| Error::io(format!("rename {}", tmp_path.display()), e))?;
+        remove_delta(dir)?;
         sync::dir(dir)
     });
     if result.is_err() {
         // Most often the disk is full: give the space back now, not at the next open.
+        let _ = std::fs::remove_file(&tmp_path);
+    }
+    result
+}
+
+/// Writes a delta of the `len` entries (ascending, unique keys, removals
+/// among them) over the index file `meta` names, durably into `dir`.
+pub fn write_delta<K: AsRef<[u8]>>(
+    dir: &Path,
+    seq: u64,
+    covered: &BTreeSet<u32>,
+    len: usize,
+    entries: impl Iterator<Item = Result<(K, Loc)>>,
+    meta: &DeltaMeta,
+) -> Result<()> {
+    let tmp_path = dir.join(format!("{DELTA_FILE}.tmp"));
+    let result =
+        index_file::write_delta(&tmp_path, seq, covered, len, entries, meta).and_then(|()| {
+            std::fs::rename(&tmp_path, delta_path(dir))
+                .map_err(|e| Error::io(format!("rename {}", tmp_path.display()), e))?;
+            sync::dir(dir)
+        });
+    if result.is_err() {
         let _ = std::fs::remove_file(&tmp_path);
     }
     result

@@ -41,6 +41,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::checkpoint;
+use crate::disk_index::DiskIndex;
 use crate::error::{Error, Result};
 use crate::format::{self, EntryKind};
 use crate::index::{Key, Loc, Probe};
@@ -329,7 +330,13 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
         "every relocation is in the snapshot"
     );
     let file = IndexFile::open(&checkpoint::path(&shared.dir))?;
-    shared.install_compaction(Arc::new(file), version.seq, &relocations, &inputs, segments)?;
+    shared.install_compaction(
+        Arc::new(DiskIndex::new(file)),
+        version.seq,
+        &relocations,
+        &inputs,
+        segments,
+    )?;
     shared.replayable.store(replayable, Ordering::Release);
     shared.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
     for id in &inputs {

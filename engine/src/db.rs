@@ -230,7 +230,7 @@ impl Database {
         self.shared.check_open()?;
         self.shared.check_writable()?;
         let _m = self.shared.maintenance.lock();
-        maintenance::checkpoint(&self.shared)
+        maintenance::checkpoint_on_request(&self.shared)
     }
 
     /// Rewrites the live records of the sealed segments that hold dead ones into

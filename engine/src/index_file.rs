@@ -13,6 +13,8 @@
 //!          end of the last block
 //! meta   = seq:u64 | covered_count:u32 | covered ids:u32* | key_count:u64
 //!          | live_bytes:u64 | segment_count:u32 | (id:u32 end:u64 live:u64)*
+//!          [| base seq:u64 | base crc:u32 | index keys:u64 | index live bytes:u64
+//!           | segment_count:u32 | (id:u32 live:u64)*]  (a delta's only)
 //! footer = block_count:u64 | table_slots:u64 | checks at:u64 | fences at:u64
 //!          | meta at:u64 | crc32 of checks, fences and meta:u32 | "LDBINDEX"
 //! ```
@@ -44,6 +46,14 @@
 //! (its length is in the record's header); a segment of `u32::MAX`, which no
 //! segment has, marks an empty slot. A tag can match another key's: the
 //! record, which holds its key, says which.
+//!
+//! A *delta* (header flag [`DELTA`]) holds the changes of the index since
+//! another file, its *base*: entries that replace the base's, and removals
+//! (entries in segment `REMOVED`, of length 0, whose table slots name segment
+//! [`GONE`]) that hide them. Its meta names the base by its sequence number
+//! and the checksum in its footer, and gives the key count and live bytes of
+//! the merged index, in all and per segment (`disk_index`). A delta's own
+//! `live_bytes` and `(id, end, live)` count its records, not its removals.
 //!
 //! Invariants:
 //! - Keys are unique and ascending within a block and from one block to the
@@ -80,6 +90,8 @@ const MAGIC_4: &[u8; 8] = b"LDBCKPT4";
 pub const HEADER_LEN: usize = 16;
 /// Header flag: a replay of every segment gives the index this file holds.
 pub const REPLAYABLE: u32 = 1;
+/// Header flag: the file is a delta over another (see above).
+pub const DELTA: u32 = 2;
 
 /// Whether a file starting with `magic` is an index file of a format this
 /// version reads.
@@ -100,6 +112,9 @@ const FOOTER_LEN: usize = 5 * 8 + 4 + 8;
 const TABLE_AT: u64 = 4096;
 const SLOT: usize = 12;
 const EMPTY: u32 = u32::MAX;
+/// The segment a removal's table slot names: no segment has the id either
+/// (recovery refuses the last two ids).
+pub const GONE: u32 = u32::MAX - 1;
 /// Bytes of the table per checksum.
 const CHUNK: usize = 4096;
 
@@ -135,6 +150,24 @@ pub struct SegmentEnd {
     pub live: Option<u64>,
 }
 
+/// Which file a delta lies over: its sequence number and the checksum in its
+/// footer (which covers the checksums of every block and of the table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    pub seq: u64,
+    pub crc: u32,
+}
+
+/// A delta's meta beyond its own entries: its base, and the merged index's
+/// key count and live bytes, in all and per segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeltaMeta {
+    pub base: FileId,
+    pub len: usize,
+    pub live_bytes: u64,
+    pub live_by_segment: BTreeMap<u32, u64>,
+}
+
 /// Where an ascending run of lookups (`IndexFile::get_ascending`) stopped:
 /// a block, and in it the position after the last entry decoded, that
 /// entry's key and location.
@@ -163,6 +196,10 @@ pub struct IndexFile {
     pub seq: u64,
     pub covered: BTreeSet<u32>,
     pub segments: Vec<SegmentEnd>,
+    /// This file, as a delta over it names it.
+    pub id: FileId,
+    /// Set in a delta (header flag [`DELTA`]).
+    pub delta: Option<DeltaMeta>,
     len: usize,
     live_bytes: u64,
     blocks: usize,
@@ -212,7 +249,21 @@ pub fn write<K: AsRef<[u8]>>(
     len: usize,
     entries: impl Iterator<Item = Result<(K, Loc)>>,
 ) -> Result<()> {
-    write_format(path, MAGIC, flags, seq, covered, len, entries)
+    write_format(path, MAGIC, flags, seq, covered, len, entries, None)
+}
+
+/// Writes the `len` entries (ascending, unique keys; removals among them) as
+/// a delta over the file `meta` names, synced; the caller renames it into
+/// place.
+pub fn write_delta<K: AsRef<[u8]>>(
+    path: &Path,
+    seq: u64,
+    covered: &BTreeSet<u32>,
+    len: usize,
+    entries: impl Iterator<Item = Result<(K, Loc)>>,
+    meta: &DeltaMeta,
+) -> Result<()> {
+    write_format(path, MAGIC, DELTA, seq, covered, len, entries, Some(meta))
 }
 
 /// A file of the format before, for the tests of its reader.
@@ -222,7 +273,7 @@ fn write_format_4<K: AsRef<[u8]>>(
     len: usize,
     entries: impl Iterator<Item = Result<(K, Loc)>>,
 ) -> Result<()> {
-    write_format(path, MAGIC_4, 0, 100, &BTreeSet::new(), len, entries)
+    write_format(path, MAGIC_4, 0, 100, &BTreeSet::new(), len, entries, None)
 }
 
 /// A file of the format before the header's flags.
@@ -234,9 +285,10 @@ pub(crate) fn write_format_5<K: AsRef<[u8]>>(
     len: usize,
     entries: impl Iterator<Item = Result<(K, Loc)>>,
 ) -> Result<()> {
-    write_format(path, MAGIC_5, 0, seq, covered, len, entries)
+    write_format(path, MAGIC_5, 0, seq, covered, len, entries, None)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_format<K: AsRef<[u8]>>(
     path: &Path,
     magic: &[u8; 8],
@@ -245,7 +297,9 @@ fn write_format<K: AsRef<[u8]>>(
     covered: &BTreeSet<u32>,
     len: usize,
     entries: impl Iterator<Item = Result<(K, Loc)>>,
+    delta: Option<&DeltaMeta>,
 ) -> Result<()> {
+    debug_assert_eq!(delta.is_some(), flags & DELTA != 0);
     let io = |e| Error::io(format!("write index file {}", path.display()), e);
     let mut file = OpenOptions::new()
         .create(true)
@@ -320,7 +374,8 @@ fn write_format<K: AsRef<[u8]>>(
     for entry in entries {
         let (key, loc) = entry?;
         let key = key.as_ref();
-        if loc.len == 0 || count == len {
+        let removal = delta.is_some() && loc.segment == EMPTY && loc.len == 0 && loc.offset == 0;
+        if (loc.len == 0 && !removal) || count == len {
             return Err(Error::corrupted(format!(
                 "index file {}: an entry of length 0, or more than the {len} the index holds",
                 path.display()
@@ -344,14 +399,21 @@ fn write_format<K: AsRef<[u8]>>(
         kept.0.extend_from_slice(key);
         kept.1 = loc;
         count += 1;
-        live_bytes += u64::from(loc.len);
-        let (end, live) = ends.entry(loc.segment).or_default();
-        *end = (*end).max(u64::from(loc.offset) + u64::from(loc.len));
-        *live += u64::from(loc.len);
-        if loc.segment == EMPTY {
-            return Err(Error::corrupted("an index entry in segment u32::MAX"));
+        if removal {
+            unplaced.push((hash(key), GONE, 0));
+        } else {
+            if loc.segment >= GONE {
+                return Err(Error::corrupted(format!(
+                    "an index entry in segment {}",
+                    loc.segment
+                )));
+            }
+            live_bytes += u64::from(loc.len);
+            let (end, live) = ends.entry(loc.segment).or_default();
+            *end = (*end).max(u64::from(loc.offset) + u64::from(loc.len));
+            *live += u64::from(loc.len);
+            unplaced.push((hash(key), loc.segment, loc.offset));
         }
-        unplaced.push((hash(key), loc.segment, loc.offset));
         if unplaced.len() == UNPLACED {
             place(&mut table, &mut unplaced);
         }
@@ -392,6 +454,17 @@ fn write_format<K: AsRef<[u8]>>(
         tail.extend_from_slice(&id.to_le_bytes());
         tail.extend_from_slice(&end.to_le_bytes());
         if magic != MAGIC_4 {
+            tail.extend_from_slice(&live.to_le_bytes());
+        }
+    }
+    if let Some(d) = delta {
+        tail.extend_from_slice(&d.base.seq.to_le_bytes());
+        tail.extend_from_slice(&d.base.crc.to_le_bytes());
+        tail.extend_from_slice(&(d.len as u64).to_le_bytes());
+        tail.extend_from_slice(&d.live_bytes.to_le_bytes());
+        tail.extend_from_slice(&(d.live_by_segment.len() as u32).to_le_bytes());
+        for (id, live) in &d.live_by_segment {
+            tail.extend_from_slice(&id.to_le_bytes());
             tail.extend_from_slice(&live.to_le_bytes());
         }
     }
@@ -452,6 +525,11 @@ impl IndexFile {
             seq: parsed.seq,
             covered: parsed.covered,
             segments: parsed.segments,
+            id: FileId {
+                seq: parsed.seq,
+                crc: parsed.crc,
+            },
+            delta: parsed.delta,
             len: parsed.len,
             live_bytes: parsed.live_bytes,
             blocks: parsed.blocks,
@@ -473,7 +551,7 @@ impl IndexFile {
         self.live_bytes
     }
 
-    fn corrupt(&self, what: String) -> Error {
+    pub(crate) fn corrupt(&self, what: String) -> Error {
         self.damaged.store(true, Ordering::Relaxed);
         Error::corrupted(format!("index file at seq {}: {what}", self.seq))
     }
@@ -698,7 +776,7 @@ impl IndexFile {
     /// record there may take: to the furthest byte the file refers to in that
     /// segment) of the records of the keys whose tag matches hash `h`, in probe
     /// order, until it returns `Some`; `None` if it never did: the file does
-    /// not hold the key.
+    /// not hold the key. A removal's slot is handed over as `(GONE, 0, 0)`.
     pub fn probe<T>(
         &self,
         h: u64,
@@ -722,7 +800,12 @@ impl IndexFile {
             if segment == EMPTY {
                 return Ok(None);
             }
-            if u32_at(&self.map, at) == tag {
+            if u32_at(&self.map, at) == tag && segment == GONE {
+                // A removal, of this key or of one whose tag matches.
+                if let Some(t) = found(GONE, 0, 0)? {
+                    return Ok(Some(t));
+                }
+            } else if u32_at(&self.map, at) == tag {
                 let offset = u32_at(&self.map, at + 8);
                 let end = self
                     .segments
@@ -765,6 +848,8 @@ struct Parsed {
     seq: u64,
     covered: BTreeSet<u32>,
     segments: Vec<SegmentEnd>,
+    crc: u32,
+    delta: Option<DeltaMeta>,
     len: usize,
     live_bytes: u64,
     blocks: usize,
@@ -841,6 +926,25 @@ fn parse(bytes: &[u8]) -> Option<Parsed> {
             live: if with_live { Some(r.u64()?) } else { None },
         });
     }
+    let delta = if flags & DELTA != 0 {
+        let base = FileId {
+            seq: r.u64()?,
+            crc: r.u32()?,
+        };
+        let (len, live_bytes) = (usize::try_from(r.u64()?).ok()?, r.u64()?);
+        let mut live_by_segment = BTreeMap::new();
+        for _ in 0..r.u32()? {
+            live_by_segment.insert(r.u32()?, r.u64()?);
+        }
+        Some(DeltaMeta {
+            base,
+            len,
+            live_bytes,
+            live_by_segment,
+        })
+    } else {
+        None
+    };
     let blocks_needed = len.div_ceil(BLOCK_ENTRIES);
     // The writer holds fewer keys than that; more would overflow the table's size.
     if len >= EMPTY as usize {
@@ -854,6 +958,8 @@ fn parse(bytes: &[u8]) -> Option<Parsed> {
         seq,
         covered,
         segments,
+        crc,
+        delta,
         len,
         live_bytes,
         blocks,

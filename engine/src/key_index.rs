@@ -1,18 +1,22 @@
-//! Every live key and the location of its newest value: the index file of the
-//! last checkpoint, mapped, and the changes since it, in memory.
+//! Every live key and the location of its newest value: the index files of
+//! the last checkpoint, mapped (`disk_index`), and the changes since it, in
+//! memory.
 //!
-//! The index file answers for every key the changes do not name. A change is
-//! either a location or a *removal* (a location in segment [`REMOVED`]), which
-//! hides the file's entry of a key deleted since the checkpoint. Cloning is
-//! O(1): the changes are a persistent B+ tree and the file is shared.
+//! The files (an index file, and a delta over it if one was written) answer
+//! for every key the changes do not name; below, "the file" is what the two
+//! say together. A change is either a location or a *removal* (a location in
+//! segment [`REMOVED`]), which hides the file's entry of a key deleted since
+//! the checkpoint. Cloning is O(1): the changes are a persistent B+ tree and
+//! the files are shared.
 //!
 //! Invariants:
 //! - `len` and `live_bytes` count the keys, and the lengths of their records,
 //!   of the merged view.
 //! - A key deleted since the file was written has a removal in the changes if
 //!   the file holds it, or while a checkpoint is being written (from a
-//!   snapshot that may hold it); otherwise it leaves the changes. A removal's `seq` is the commit that deleted the key,
-//!   so that `rebased` can tell which changes a newer index file holds.
+//!   snapshot that may hold it); otherwise it leaves the changes. A removal's
+//!   `seq` is the commit that deleted the key, so that `rebased` can tell
+//!   which changes a newer file holds.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -21,9 +25,9 @@ use std::sync::Arc;
 use arrayvec::ArrayVec;
 
 use crate::btree::{self, Index};
+use crate::disk_index::{Ascending, DiskIndex, DiskRange};
 use crate::error::Result;
 use crate::index::{Key, Loc, Probe};
-use crate::index_file::{Ascending, FileRange, IndexFile};
 
 pub use crate::index::REMOVED;
 
@@ -42,7 +46,7 @@ fn live(loc: &Loc) -> Option<Loc> {
 
 #[derive(Clone, Default)]
 pub struct KeyIndex {
-    base: Option<Arc<IndexFile>>,
+    base: Option<Arc<DiskIndex>>,
     changes: Index,
     len: usize,
     live_bytes: u64,
@@ -91,12 +95,8 @@ impl KeyIndex {
     }
 
     /// The entries of `file`, with no changes yet.
-    pub fn on(file: Arc<IndexFile>) -> KeyIndex {
-        let by_segment = file
-            .segments
-            .iter()
-            .map(|s| Some((s.id, s.live?)))
-            .collect::<Option<BTreeMap<u32, u64>>>();
+    pub fn on(file: Arc<DiskIndex>) -> KeyIndex {
+        let by_segment = file.live_by_segment();
         KeyIndex {
             len: file.len(),
             live_bytes: file.live_bytes(),
@@ -141,7 +141,7 @@ impl KeyIndex {
         self.live_bytes
     }
 
-    pub fn base(&self) -> Option<&Arc<IndexFile>> {
+    pub fn base(&self) -> Option<&Arc<DiskIndex>> {
         self.base.as_ref()
     }
 
@@ -161,7 +161,7 @@ impl KeyIndex {
 
     /// The file's entry of `key`, read through a checked part of the file, for
     /// keys looked up in ascending order: `near` starts as `Ascending::default()` and is kept
-    /// between the calls (`IndexFile::get_ascending`). The writer looks up every
+    /// between the calls (`DiskIndex::get_ascending`). The writer looks up every
     /// key of a commit, in key order, before the commit is written and hands
     /// the answer to `insert_over` or `remove_over`: changing the index after
     /// cannot fail, and the file is searched once a key.
@@ -265,7 +265,7 @@ impl KeyIndex {
     /// `seq`: changes up to `seq` are in the file and leave memory. Records
     /// keep their `seq` when a compaction copies them, so a copy is never
     /// newer than the snapshot it was copied from.
-    pub fn rebased(&self, file: Arc<IndexFile>, seq: u64) -> KeyIndex {
+    pub fn rebased(&self, file: Arc<DiskIndex>, seq: u64) -> KeyIndex {
         let mut changes = Index::new();
         for (key, loc) in self.changes.iter().filter(|(_, l)| l.seq > seq) {
             changes.insert(key.clone(), *loc);
@@ -306,7 +306,7 @@ impl KeyIndex {
 /// The merged entries of a range, walked from either end.
 pub struct Range<'a> {
     changes: btree::Range<'a>,
-    base: Option<FileRange<'a>>,
+    base: Option<DiskRange<'a>>,
     /// No changes: the file's entries are the index's.
     only_base: bool,
     /// An entry taken from each end of each side but not yet merged.
@@ -482,7 +482,7 @@ impl<'a> Range<'a> {
     }
 
     /// Announces that the caller means to take `n` more entries from the
-    /// front (see [`FileRange::will_take`]): no record past them is hinted
+    /// front (see `FileRange::will_take`): no record past them is hinted
     /// until the caller takes more.
     pub fn will_take(&mut self, n: usize) {
         self.wanted = (n > 0).then_some(n);
@@ -493,7 +493,7 @@ impl<'a> Range<'a> {
 
     /// Takes the next entry from the front, lent to `f` with a prefetching
     /// hint; `sought` is told where the range's first entry is as soon as the
-    /// index file's part of it has been sought (see [`FileRange::next_hinted`]).
+    /// index file's part of it has been sought (see `FileRange::next_hinted`).
     pub fn next_hinted<T>(
         &mut self,
         sought: impl FnOnce(Loc),
@@ -528,6 +528,7 @@ impl DoubleEndedIterator for Range<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index_file::IndexFile;
     use proptest::prelude::*;
     use std::collections::{BTreeMap, BTreeSet};
 
@@ -609,7 +610,7 @@ mod tests {
                             });
                             let path = dir.path().join(format!("index{i}"));
                             crate::index_file::write(&path, crate::index_file::REPLAYABLE, file_seq, &BTreeSet::new(), snapshot.len(), entries).unwrap();
-                            let file = Arc::new(IndexFile::open(&path).unwrap());
+                            let file = Arc::new(DiskIndex::new(IndexFile::open(&path).unwrap()));
                             index = index.rebased(file, file_seq);
                             index.relocated(moves.iter().map(|(k, old, new)| (&k[..], *old, *new)));
                             for (k, old, new) in &moves {
@@ -723,7 +724,7 @@ mod tests {
             in_file.iter().cloned().map(Ok),
         )
         .unwrap();
-        let mut index = KeyIndex::on(Arc::new(IndexFile::open(&path).unwrap()));
+        let mut index = KeyIndex::on(Arc::new(DiskIndex::new(IndexFile::open(&path).unwrap())));
         for i in (1..200u32).step_by(20) {
             index.insert(Key::new(format!("key{i:03}").as_bytes()), loc(2, i));
         }
@@ -761,7 +762,7 @@ mod tests {
             [Ok(in_file)].into_iter(),
         )
         .unwrap();
-        let mut index = KeyIndex::on(Arc::new(IndexFile::open(&path).unwrap()));
+        let mut index = KeyIndex::on(Arc::new(DiskIndex::new(IndexFile::open(&path).unwrap())));
         index.insert(Key::new(b"changed"), loc(2, 2));
         index.pin(2);
         let snapshot = index.clone();
@@ -784,7 +785,7 @@ mod tests {
             entries,
         )
         .unwrap();
-        index = index.rebased(Arc::new(IndexFile::open(&path).unwrap()), 2);
+        index = index.rebased(Arc::new(DiskIndex::new(IndexFile::open(&path).unwrap())), 2);
         index.relocated(moves.iter().map(|(k, old, new)| (&k[..], *old, *new)));
         for k in [&b"changed"[..], b"in-file"] {
             assert_eq!(index.get(&Probe::new(k)).unwrap(), None, "{k:?}");

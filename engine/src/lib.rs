@@ -37,23 +37,26 @@
 //!
 //! <!-- layers:begin -->
 //! ```text
-//! 10 db          the handle: open, close, the public methods
-//! 9 background   the periodic sync of SyncMode::Normal, background compaction
+//! 11 db          the handle: open, close, the public methods
+//! 10 background  the periodic sync of SyncMode::Normal, background compaction
 //!                and checkpoints
-//! 8 compaction   rewrites live records of sealed segments, drops the rest
-//! 8 transaction  snapshot reads, buffered writes, optimistic commit
-//! 7 iter         ordered scans over a version
-//! 7 maintenance  checkpoint (and when one is worth it at rest), hot backup, verify,
-//!                the rebuild of a damaged index file from the segments
-//! 7 open         the writer lock; recovery up to a writer; read-only loading
-//! 6 shared       the state all of the above share: commit, point reads, snapshots
-//! 5 log_writer   the active segment: append, allocate, roll, seal; group commit,
+//! 9 compaction   rewrites live records of sealed segments, drops the rest
+//! 9 transaction  snapshot reads, buffered writes, optimistic commit
+//! 8 iter         ordered scans over a version
+//! 8 maintenance  checkpoint (and when one is worth it at rest, and of which kind),
+//!                hot backup, verify, the rebuild of a damaged index file from the
+//!                segments
+//! 8 open         the writer lock; recovery up to a writer; read-only loading
+//! 7 shared       the state all of the above share: commit, point reads, snapshots
+//! 6 log_writer   the active segment: append, allocate, roll, seal; group commit,
 //!                the sync policy of each SyncMode, the failed-sync state
-//! 4 recovery     load the checkpoint, replay the log after it (all of it
+//! 5 recovery     load the checkpoint, replay the log after it (all of it
 //!                when the checkpoint is damaged)
-//! 4 version      immutable versions (snapshots) and their segment tables
-//! 3 checkpoint   `index.ckpt`: an index file, or one of the earlier format
-//! 3 key_index    every live key: the index file, and the changes since in memory
+//! 5 version      immutable versions (snapshots) and their segment tables
+//! 4 key_index    every live key: the index files, and the changes since in memory
+//! 3 checkpoint   `index.ckpt`: an index file, or one of the earlier format;
+//!                `index.delta`, the changes since it
+//! 3 disk_index   the index files on disk: the last full one and a delta over it
 //! 2 hash_index   the point-read index of the changes: key hash to record location
 //! 2 index_file   the checkpoint's sorted, mapped index file and its hash table
 //! 1 btree        the persistent B+ tree the changes are held in
@@ -78,6 +81,7 @@ mod checkpoint;
 mod compaction;
 mod config;
 mod db;
+mod disk_index;
 mod entry_codec;
 mod error;
 mod format;

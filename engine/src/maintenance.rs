@@ -9,27 +9,33 @@
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::Write;
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::btree::Index;
 use crate::checkpoint;
+use crate::disk_index::DiskIndex;
 use crate::error::{Error, Result};
-use crate::index_file::IndexFile;
+use crate::index::{Key, Loc};
+use crate::index_file::{DeltaMeta, IndexFile};
 use crate::key_index::KeyIndex;
 use crate::recovery;
 use crate::reports::{Corruption, VerifyReport};
 use crate::segment::{self, segment_path};
-use crate::shared::Shared;
+use crate::shared::{IndexChanges, Shared};
 use crate::sync;
 use crate::version::Version;
 
 /// When a database is at rest, a checkpoint spares the next open the replay
-/// of the changes since the last one, but writes every key of the index, the
-/// changes and those of the last checkpoint alike. It is written only if the
-/// changes number at least [`AT_REST_CHANGES`] and a share of the last
-/// checkpoint's keys that depends on who waits for it.
+/// of the changes since the last one. It is written only if the changes
+/// number at least [`AT_REST_CHANGES`]; as a delta over the index file if the
+/// delta stays under half the file's keys (it writes the changes and those of
+/// the delta before), otherwise as a new index file, which writes every key,
+/// if the changes are a share of the file's keys that depends on who waits
+/// for it (or a delta has grown too large).
 pub(crate) enum AtRest {
     /// No commit for a while; nobody waits: one in eight, so that a process
     /// killed at rest leaves little to replay.
@@ -44,14 +50,53 @@ pub(crate) enum AtRest {
 /// Fewer changes are replayed at the next open in a few milliseconds.
 const AT_REST_CHANGES: usize = 16_384;
 
-/// Whether a database at rest with `changes` keys changed since its last
-/// checkpoint, which holds `in_file` keys, is worth a checkpoint now.
-pub(crate) fn worth_checkpoint(at_rest: AtRest, changes: usize, in_file: usize) -> bool {
+/// A checkpoint's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A new index file of every key.
+    Full,
+    /// A delta of the changes since the index file.
+    Delta,
+}
+
+/// The checkpoint worth writing now, if any, for a database at rest with the
+/// index changes `c`.
+pub(crate) fn checkpoint_at_rest(at_rest: AtRest, c: &IndexChanges) -> Option<Kind> {
     let share = match at_rest {
         AtRest::Idle => 8,
         AtRest::Closing => 2,
     };
-    changes >= AT_REST_CHANGES && changes * share >= in_file
+    if c.changes < AT_REST_CHANGES {
+        None
+    } else if delta_fits(c) {
+        Some(Kind::Delta)
+    } else if c.in_delta > 0 || c.changes * share >= c.in_file {
+        Some(Kind::Full)
+    } else {
+        None
+    }
+}
+
+/// Whether a delta of the changes `c` (and of the delta before) stays under
+/// half the keys of the index file: then it costs a fraction of a new file,
+/// and a lookup it answers spares one in the file.
+fn delta_fits(c: &IndexChanges) -> bool {
+    c.delta_possible && (c.in_delta + c.changes) * 2 < c.in_file
+}
+
+/// Writes the checkpoint a caller asks for: a delta if it fits
+/// ([`delta_fits`]), otherwise a new index file.
+pub(crate) fn checkpoint_on_request(shared: &Shared) -> Result<()> {
+    let delta = shared.index_changes().is_some_and(|c| delta_fits(&c));
+    checkpoint_of_kind(shared, if delta { Kind::Delta } else { Kind::Full })
+}
+
+/// Writes a checkpoint of `kind`.
+pub(crate) fn checkpoint_of_kind(shared: &Shared, kind: Kind) -> Result<()> {
+    match kind {
+        Kind::Full => checkpoint(shared),
+        Kind::Delta => checkpoint_delta(shared),
+    }
 }
 
 /// At close, writes a checkpoint if it is worth it ([`AtRest::Closing`]). A
@@ -62,10 +107,10 @@ pub(crate) fn checkpoint_at_close(shared: &Shared) {
     let Some(c) = shared.index_changes() else {
         return;
     };
-    if !worth_checkpoint(AtRest::Closing, c.changes, c.in_file) {
+    let Some(kind) = checkpoint_at_rest(AtRest::Closing, &c) else {
         return;
-    }
-    if let Err(e) = checkpoint(shared) {
+    };
+    if let Err(e) = checkpoint_of_kind(shared, kind) {
         log::warn!(
             "checkpoint at close of {} failed (the next open replays the log): {e}",
             shared.dir.display()
@@ -79,8 +124,34 @@ pub(crate) fn checkpoint_at_close(shared: &Shared) {
 /// place, or leaves that to the next open (this handle goes on refusing the
 /// reads of the damaged parts until then).
 pub(crate) fn set_aside_damaged_index(shared: &Shared) -> bool {
-    let damaged = shared.index_file().is_some_and(|f| f.damaged());
-    if !damaged || shared.config.read_only || !shared.replayable.load(Ordering::Acquire) {
+    let Some(file) = shared.index_file().filter(|f| f.damaged()) else {
+        return false;
+    };
+    if shared.config.read_only {
+        return false;
+    }
+    if file.delta_damaged() && !file.base().damaged() {
+        // The index file and the log after it give the index without the
+        // delta: the next open replays that log.
+        if checkpoint::delta_path(&shared.dir).exists() {
+            match checkpoint::set_aside_delta(&shared.dir) {
+                Ok(to) => log::error!(
+                    "the index delta of {} is damaged: set aside as {}",
+                    shared.dir.display(),
+                    to.display()
+                ),
+                Err(e) => {
+                    log::error!(
+                        "the index delta of {} is damaged, and setting it aside failed: {e}",
+                        shared.dir.display()
+                    );
+                    return false;
+                }
+            }
+        }
+        return shared.replayable.load(Ordering::Acquire);
+    }
+    if !shared.replayable.load(Ordering::Acquire) {
         return false;
     }
     // Under the maintenance lock no checkpoint replaces the file meanwhile: the
@@ -172,12 +243,7 @@ pub(crate) fn checkpoint(shared: &Shared) -> Result<()> {
 /// as the checkpoint, and puts the writer's index over it.
 fn checkpoint_of(shared: &Shared, version: &Version, index: &KeyIndex) -> Result<()> {
     shared.log.sync_to(version.seq)?;
-    let covered: BTreeSet<u32> = version
-        .segments
-        .keys()
-        .copied()
-        .filter(|id| version.active.map(|(a, _)| a) != Some(*id))
-        .collect();
+    let covered = covered_by(version);
     let started = Instant::now();
     checkpoint::write(
         &shared.dir,
@@ -191,7 +257,7 @@ fn checkpoint_of(shared: &Shared, version: &Version, index: &KeyIndex) -> Result
         // The file just written serves the writer's reads from now on, and the
         // changes it holds leave memory.
         let file = IndexFile::open(&checkpoint::path(&shared.dir))?;
-        shared.install_checkpoint(Arc::new(file), version.seq)?;
+        shared.install_checkpoint(Arc::new(DiskIndex::new(file)), version.seq)?;
     }
     shared.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
     log::info!(
@@ -202,6 +268,95 @@ fn checkpoint_of(shared: &Shared, version: &Version, index: &KeyIndex) -> Result
         started.elapsed()
     );
     Ok(())
+}
+
+/// Syncs everything written and writes a delta of the latest version over
+/// its index file: the changes since the index file, merged with those of the
+/// delta before.
+fn checkpoint_delta(shared: &Shared) -> Result<()> {
+    let version = shared.snapshot_for_checkpoint();
+    let index = &version.index;
+    let (Some(disk), Some(live_by_segment)) = (index.base(), index.live_by_segment()) else {
+        return Err(Error::invalid(
+            "a delta needs an index file that names its live bytes",
+        ));
+    };
+    shared.log.sync_to(version.seq)?;
+    let started = Instant::now();
+    let meta = DeltaMeta {
+        base: disk.base().id,
+        len: index.len(),
+        live_bytes: index.live_bytes(),
+        live_by_segment: live_by_segment.clone(),
+    };
+    let len = delta_entries(disk.delta(), index.changes()).try_fold(0, |n, e| e.map(|_| n + 1))?;
+    checkpoint::write_delta(
+        &shared.dir,
+        version.seq,
+        &covered_by(&version),
+        len,
+        delta_entries(disk.delta(), index.changes()),
+        &meta,
+    )?;
+    let delta = IndexFile::open(&checkpoint::delta_path(&shared.dir))?;
+    let merged = DiskIndex::with_delta(disk.base().clone(), delta)
+        .map_err(|(_, why)| Error::corrupted(why))?;
+    shared.install_checkpoint(Arc::new(merged), version.seq)?;
+    shared.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+    log::info!(
+        "delta checkpoint of {} at seq {}: {len} entries in {:?}",
+        shared.dir.display(),
+        version.seq,
+        started.elapsed()
+    );
+    Ok(())
+}
+
+/// The entries of a delta of `changes` over a delta `before` (if any): both
+/// in key order, a key's change replacing its entry before; removals kept.
+fn delta_entries<'a>(
+    before: Option<&'a IndexFile>,
+    changes: &'a Index,
+) -> impl Iterator<Item = Result<(Key, Loc)>> + 'a {
+    let mut before = before.map(|d| d.range((Bound::Unbounded, Bound::Unbounded)));
+    let mut changes = changes.iter().peekable();
+    let mut next_before: Option<(Key, Loc)> = None;
+    std::iter::from_fn(move || {
+        if next_before.is_none() {
+            match before.as_mut().and_then(|walk| walk.next()) {
+                Some(Ok(entry)) => next_before = Some(entry),
+                Some(Err(e)) => {
+                    before = None;
+                    return Some(Err(e));
+                }
+                None => before = None,
+            }
+        }
+        let order = match (&next_before, changes.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some((bk, _)), Some((ck, _))) => bk[..].cmp(&ck[..]),
+        };
+        if order == std::cmp::Ordering::Equal {
+            next_before = None;
+        }
+        if order != std::cmp::Ordering::Less {
+            changes.next().map(|(k, l)| Ok((k.clone(), *l)))
+        } else {
+            next_before.take().map(Ok)
+        }
+    })
+}
+
+/// The segments a checkpoint of `version` covers: every sealed one.
+fn covered_by(version: &Version) -> BTreeSet<u32> {
+    version
+        .segments
+        .keys()
+        .copied()
+        .filter(|id| version.active.map(|(a, _)| a) != Some(*id))
+        .collect()
 }
 
 pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<()> {
@@ -241,12 +396,7 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<()> {
             .map_err(io)?;
         sync::all(&out).map_err(io)?;
     }
-    let covered: BTreeSet<u32> = version
-        .segments
-        .keys()
-        .copied()
-        .filter(|id| active.map(|(a, _)| a) != Some(*id))
-        .collect();
+    let covered = covered_by(&version);
     let index = &version.index;
     let replayable = shared.replayable.load(Ordering::Acquire);
     checkpoint::write(
@@ -339,13 +489,19 @@ pub(crate) fn verify(shared: &Shared, progress: &mut dyn FnMut(u64, u64)) -> Res
         }
     }
     progress(total, total);
-    if let Some(file) = version.index.base() {
-        if let Err(e) = file.check_all() {
-            report.corruptions.push(Corruption {
-                file: checkpoint::path(&shared.dir).display().to_string(),
-                offset: 0,
-                reason: e.message().to_string(),
-            });
+    if let Some(disk) = version.index.base() {
+        let delta = disk
+            .delta()
+            .map(|d| (d, checkpoint::delta_path(&shared.dir)));
+        let base = (&**disk.base(), checkpoint::path(&shared.dir));
+        for (file, path) in delta.into_iter().chain([base]) {
+            if let Err(e) = file.check_all() {
+                report.corruptions.push(Corruption {
+                    file: path.display().to_string(),
+                    offset: 0,
+                    reason: e.message().to_string(),
+                });
+            }
         }
     }
     for entry in version.index.iter() {
@@ -400,18 +556,277 @@ fn next_frame(bytes: &[u8], pos: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
+    fn changes(
+        changes: usize,
+        in_file: usize,
+        in_delta: usize,
+        delta_possible: bool,
+    ) -> IndexChanges {
+        IndexChanges {
+            changes,
+            in_file,
+            in_delta,
+            delta_possible,
+            last_seq: 1,
+        }
+    }
+
     #[test]
     fn a_checkpoint_at_rest_needs_enough_changes_and_a_share_that_depends_on_who_waits() {
+        let kind = |at_rest, c| checkpoint_at_rest(at_rest, &c);
         // A short log is left to the next open, whoever waits.
-        assert!(!worth_checkpoint(AtRest::Idle, 16_383, 0));
-        assert!(!worth_checkpoint(AtRest::Closing, 16_383, 0));
-        assert!(worth_checkpoint(AtRest::Idle, 16_384, 0));
-        assert!(worth_checkpoint(AtRest::Closing, 16_384, 0));
-        // Over a checkpoint of 800,000 keys: idle from 100,000 changes, closing
-        // from 400,000.
-        assert!(!worth_checkpoint(AtRest::Idle, 99_999, 800_000));
-        assert!(worth_checkpoint(AtRest::Idle, 100_000, 800_000));
-        assert!(!worth_checkpoint(AtRest::Closing, 399_999, 800_000));
-        assert!(worth_checkpoint(AtRest::Closing, 400_000, 800_000));
+        assert_eq!(kind(AtRest::Idle, changes(16_383, 0, 0, false)), None);
+        assert_eq!(kind(AtRest::Closing, changes(16_383, 0, 0, false)), None);
+        assert_eq!(
+            kind(AtRest::Idle, changes(16_384, 0, 0, false)),
+            Some(Kind::Full)
+        );
+        assert_eq!(
+            kind(AtRest::Closing, changes(16_384, 0, 0, false)),
+            Some(Kind::Full)
+        );
+        // Over an index file of 800,000 keys of the format before (no delta
+        // possible): idle from 100,000 changes, closing from 400,000.
+        assert_eq!(kind(AtRest::Idle, changes(99_999, 800_000, 0, false)), None);
+        assert_eq!(
+            kind(AtRest::Idle, changes(100_000, 800_000, 0, false)),
+            Some(Kind::Full)
+        );
+        assert_eq!(
+            kind(AtRest::Closing, changes(399_999, 800_000, 0, false)),
+            None
+        );
+        assert_eq!(
+            kind(AtRest::Closing, changes(400_000, 800_000, 0, false)),
+            Some(Kind::Full)
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_at_rest_is_a_delta_while_the_delta_stays_under_half_the_keys() {
+        let kind = |at_rest, c| checkpoint_at_rest(at_rest, &c);
+        for at_rest in [AtRest::Idle, AtRest::Closing] {
+            assert_eq!(
+                kind(at_rest, changes(16_384, 800_000, 0, true)),
+                Some(Kind::Delta)
+            );
+        }
+        assert_eq!(
+            kind(AtRest::Closing, changes(16_383, 800_000, 0, true)),
+            None
+        );
+        // The delta holds the changes and those of the delta before.
+        assert_eq!(
+            kind(AtRest::Closing, changes(200_000, 800_000, 199_999, true)),
+            Some(Kind::Delta)
+        );
+        assert_eq!(
+            kind(AtRest::Closing, changes(200_000, 800_000, 200_000, true)),
+            Some(Kind::Full)
+        );
+        // A delta grown that large is replaced, idle or not.
+        assert_eq!(
+            kind(AtRest::Idle, changes(20_000, 800_000, 390_000, true)),
+            Some(Kind::Full)
+        );
+    }
+
+    use crate::{Config, Database, SyncMode, WriteBatch};
+    use std::collections::BTreeMap;
+
+    type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+    fn key(i: u32) -> Vec<u8> {
+        format!("key-{i:08}").into_bytes()
+    }
+
+    fn config() -> Config {
+        Config {
+            sync_mode: SyncMode::Off,
+            auto_compact: false,
+            ..Config::default()
+        }
+    }
+
+    /// Writes `keys`, each as `value(i)`, or deletes it, in one commit.
+    fn write(
+        db: &Database,
+        model: &mut Model,
+        keys: impl Iterator<Item = u32>,
+        value: Option<&str>,
+    ) {
+        let mut batch = WriteBatch::new();
+        for i in keys {
+            match value {
+                Some(v) => {
+                    let v = format!("{v}-{i}").repeat(3).into_bytes();
+                    batch.put(key(i), v.clone());
+                    model.insert(key(i), v);
+                }
+                None => {
+                    batch.delete(key(i));
+                    model.remove(&key(i));
+                }
+            }
+        }
+        db.write(&batch).unwrap();
+    }
+
+    /// 60,000 keys in an index file, then 20,000 changes since: overwrites,
+    /// deletes and new keys.
+    fn changed_since_checkpoint(dir: &Path) -> (Database, Model) {
+        let db = Database::create(dir, config()).unwrap();
+        let mut model = Model::new();
+        write(&db, &mut model, 0..60_000, Some("first"));
+        db.checkpoint().unwrap();
+        assert!(!checkpoint::delta_path(dir).exists());
+        write(&db, &mut model, 0..8_000, Some("second"));
+        write(&db, &mut model, 8_000..12_000, None);
+        write(&db, &mut model, 60_000..68_000, Some("new"));
+        (db, model)
+    }
+
+    fn assert_holds(db: &Database, model: &Model) {
+        let forwards: Model = db.iter().unwrap().map(|e| e.unwrap()).collect();
+        assert!(
+            forwards == *model,
+            "{} entries, {} in the model",
+            forwards.len(),
+            model.len()
+        );
+        let mut backwards: Vec<(Vec<u8>, Vec<u8>)> =
+            db.iter().unwrap().rev().map(|e| e.unwrap()).collect();
+        backwards.reverse();
+        assert!(backwards.into_iter().eq(model.clone()));
+        for i in (0..70_000).step_by(7) {
+            assert_eq!(
+                db.get(&key(i)).unwrap().as_ref(),
+                model.get(&key(i)),
+                "key {i}"
+            );
+        }
+        assert_eq!(db.len().unwrap(), model.len());
+    }
+
+    fn changes_in_memory(db: &Database) -> usize {
+        db.shared.index_changes().unwrap().changes
+    }
+
+    #[test]
+    fn a_close_after_many_changes_writes_a_delta_and_the_open_replays_none_of_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, model) = changed_since_checkpoint(dir.path());
+        let live_bytes = db.stats().unwrap().live_bytes;
+        db.close().unwrap();
+        let delta = checkpoint::delta_path(dir.path());
+        let base_len = std::fs::metadata(checkpoint::path(dir.path()))
+            .unwrap()
+            .len();
+        let delta_len = std::fs::metadata(&delta).unwrap().len();
+        assert!(
+            delta_len * 2 < base_len,
+            "delta {delta_len} bytes, base {base_len}"
+        );
+        let db = Database::open(dir.path(), config()).unwrap();
+        assert_eq!(changes_in_memory(&db), 0, "the open replayed the changes");
+        assert_eq!(db.stats().unwrap().live_bytes, live_bytes);
+        assert_holds(&db, &model);
+    }
+
+    #[test]
+    fn a_delta_takes_in_the_one_before_until_a_new_index_file_replaces_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, mut model) = changed_since_checkpoint(dir.path());
+        db.checkpoint().unwrap();
+        let first = db.shared.index_file().unwrap();
+        assert_eq!(first.delta_entries(), 20_000);
+        // Keys the delta holds again (some it removed come back), and new ones.
+        write(&db, &mut model, 4_000..10_000, Some("third"));
+        write(&db, &mut model, 68_000..70_000, Some("third"));
+        db.checkpoint().unwrap();
+        let second = db.shared.index_file().unwrap();
+        assert!(Arc::ptr_eq(first.base(), second.base()));
+        assert_eq!(second.delta_entries(), 22_000);
+        assert_holds(&db, &model);
+        db.close().unwrap();
+        let db = Database::open(dir.path(), config()).unwrap();
+        assert_eq!(changes_in_memory(&db), 0);
+        assert_holds(&db, &model);
+        // Past half the index file's keys, the checkpoint is a new index file,
+        // and the delta goes.
+        write(&db, &mut model, 20_000..40_000, Some("fourth"));
+        db.checkpoint().unwrap();
+        assert!(!checkpoint::delta_path(dir.path()).exists());
+        assert_eq!(db.shared.index_file().unwrap().delta_entries(), 0);
+        db.close().unwrap();
+        let db = Database::open(dir.path(), config()).unwrap();
+        assert_holds(&db, &model);
+    }
+
+    #[test]
+    fn a_delta_over_another_index_file_is_set_aside_and_the_log_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, model) = changed_since_checkpoint(dir.path());
+        db.checkpoint().unwrap();
+        let delta = checkpoint::delta_path(dir.path());
+        let stale = std::fs::read(&delta).unwrap();
+        // A compaction writes a new index file (of the same commit, moving
+        // records) and removes the delta; put back, the delta is what a crash
+        // between the two would leave.
+        db.compact().unwrap();
+        assert!(!delta.exists());
+        db.close().unwrap();
+        std::fs::write(&delta, stale).unwrap();
+        let db = Database::open(dir.path(), config()).unwrap();
+        assert!(!delta.exists());
+        assert!(dir.path().join(checkpoint::DELTA_SET_ASIDE).exists());
+        assert_holds(&db, &model);
+    }
+
+    #[test]
+    fn a_delta_refused_at_open_is_set_aside_and_the_log_after_the_index_file_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, model) = changed_since_checkpoint(dir.path());
+        db.close().unwrap();
+        let delta = checkpoint::delta_path(dir.path());
+        let mut bytes = std::fs::read(&delta).unwrap();
+        let at = bytes.len() - 20;
+        bytes[at] ^= 1;
+        std::fs::write(&delta, bytes).unwrap();
+        let db = Database::open(dir.path(), config()).unwrap();
+        assert!(!delta.exists());
+        assert!(dir.path().join(checkpoint::DELTA_SET_ASIDE).exists());
+        assert_eq!(
+            changes_in_memory(&db),
+            20_000,
+            "the changes since the index file"
+        );
+        assert_holds(&db, &model);
+    }
+
+    #[test]
+    fn a_delta_a_read_finds_rotten_is_set_aside_and_the_next_open_replays_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, model) = changed_since_checkpoint(dir.path());
+        db.close().unwrap();
+        let delta = checkpoint::delta_path(dir.path());
+        let file = IndexFile::open(&delta).unwrap();
+        // A byte in the first block, after the table.
+        let at = 4096 + 12 * crate::index_file::table_slots(file.len() as u64) as usize + 3;
+        drop(file);
+        let mut bytes = std::fs::read(&delta).unwrap();
+        bytes[at] ^= 0x10;
+        std::fs::write(&delta, bytes).unwrap();
+        let db = Database::open(dir.path(), config()).unwrap();
+        let err = db
+            .iter()
+            .unwrap()
+            .find_map(|e| e.err())
+            .expect("the rotten block is refused");
+        assert_eq!(err.kind(), crate::ErrorKind::CorruptedData);
+        db.close().unwrap();
+        assert!(!delta.exists());
+        let db = Database::open(dir.path(), config()).unwrap();
+        assert_holds(&db, &model);
     }
 }

@@ -147,6 +147,13 @@ fn open_writer(dir: &Path, config: &Config) -> Result<WriterParts> {
         let to = checkpoint::set_aside(dir)?;
         log::warn!("set the damaged index file aside as {}", to.display());
     }
+    if r.refused_delta && checkpoint::delta_path(dir).exists() {
+        let to = checkpoint::set_aside_delta(dir)?;
+        log::warn!(
+            "set the index delta that was not used aside as {}",
+            to.display()
+        );
+    }
     // Go on appending to the newest segment if it has room, rather than starting
     // one per open: a program that opens, writes a little and exits would
     // otherwise leave a file behind each time.

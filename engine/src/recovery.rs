@@ -14,18 +14,24 @@
 //!   the segments alone give the index (`index_file::REPLAYABLE`), every segment
 //!   is replayed instead, as in a database that never had a checkpoint, and a
 //!   writer sets the file aside; otherwise opening fails with CorruptedData.
+//! - A delta over the checkpoint's index file (`disk_index`) is used if it
+//!   names that file and opens; then only the log after it is replayed.
+//!   Otherwise it is refused, logged, and set aside by a writer: the index
+//!   file and the log after it give the same index.
 //! - A segment is removed as the leftover of an interrupted compaction only if
 //!   it holds no delete: a delete may be the one record that keeps an older put
 //!   of its key from coming back in such a replay.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::checkpoint::{self, Loaded};
+use crate::disk_index::{Ascending, DiskIndex};
 use crate::error::{Error, Result};
 use crate::format::{EntryKind, EntryRef};
 use crate::index::{Key, Loc, Probe};
-use crate::index_file::{self, Ascending};
+use crate::index_file::{self, IndexFile};
 use crate::key_index::KeyIndex;
 use crate::segment::{self, segment_path, Segment};
 
@@ -51,6 +57,39 @@ pub struct Recovered {
     /// The checkpoint was refused as damaged, and `index` is rebuilt from every
     /// segment: a writer sets the file aside.
     pub rebuilt: bool,
+    /// A delta was found and refused: a writer sets it aside.
+    pub refused_delta: bool,
+}
+
+/// `base` with the delta of `dir` over it, if one names it and opens; sets
+/// `refused` when there is a delta but it is not used.
+fn with_delta(dir: &Path, base: IndexFile, refused: &mut bool) -> Result<DiskIndex> {
+    let path = checkpoint::delta_path(dir);
+    let delta = match IndexFile::open(&path) {
+        Ok(delta) => delta,
+        Err(e)
+            if e.io_error()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) =>
+        {
+            return Ok(DiskIndex::new(base));
+        }
+        Err(e) if e.kind() == crate::error::ErrorKind::CorruptedData => {
+            log::error!(
+                "{}; replaying the log after the index file instead",
+                e.message()
+            );
+            *refused = true;
+            return Ok(DiskIndex::new(base));
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(
+        DiskIndex::with_delta(Arc::new(base), delta).unwrap_or_else(|(base, why)| {
+            log::warn!("index delta {} not used: {why}", path.display());
+            *refused = true;
+            DiskIndex::over(base)
+        }),
+    )
 }
 
 /// The checkpoint of `dir`, or None when there is none or when it is damaged
@@ -314,18 +353,15 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
     // Segments the checkpoint itself points into must survive as long as it does,
     // and hold every record it points at: the furthest byte it refers to in each.
     let mut ckpt_ends: BTreeMap<u32, u64> = BTreeMap::new();
-    let mut rebuilt = false;
+    let (mut rebuilt, mut refused_delta) = (false, false);
     // Without a checkpoint no compaction has run, so no delete was dropped.
     let (ckpt_seq, covered, mut index, replayable) = match trusted_checkpoint(dir, &mut rebuilt)? {
         Some(Loaded::Mapped(file)) => {
-            ckpt_ends.extend(file.segments.iter().map(|s| (s.id, s.end)));
-            let (seq, covered, replayable) = (file.seq, file.covered.clone(), file.replayable);
-            (
-                seq,
-                covered,
-                KeyIndex::on(std::sync::Arc::new(file)),
-                replayable,
-            )
+            let disk = with_delta(dir, file, &mut refused_delta)?;
+            ckpt_ends.extend(disk.segment_ends());
+            let (seq, covered, replayable) =
+                (disk.seq(), disk.covered().clone(), disk.replayable());
+            (seq, covered, KeyIndex::on(Arc::new(disk)), replayable)
         }
         Some(Loaded::Legacy(c)) => {
             for l in c.index.values() {
@@ -439,6 +475,7 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         checkpoint_seq: ckpt_seq,
         replayable,
         rebuilt,
+        refused_delta,
     })
 }
 

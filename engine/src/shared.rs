@@ -31,11 +31,12 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use parking_lot::Mutex;
 
 use crate::config::Config;
+use crate::disk_index::{Ascending, DiskIndex, Probed};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{self, EntryKind, MAX_COMMIT_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE};
 use crate::hash_index::{Change, HashIndex, Slot};
 use crate::index::{self, Key, Loc, Probe};
-use crate::index_file::{self, Ascending, IndexFile};
+use crate::index_file;
 use crate::key_index::KeyIndex;
 use crate::log_writer::{LogSync, LogWriter};
 use crate::prefetch;
@@ -153,7 +154,13 @@ pub(crate) struct Counters {
 /// What [`Shared::index_changes`] reports, read under the writer lock.
 pub(crate) struct IndexChanges {
     pub changes: usize,
+    /// The keys of the index on disk.
     pub in_file: usize,
+    /// The entries of its delta, if it has one.
+    pub in_delta: usize,
+    /// A delta can be written over it: it has an index file that says the
+    /// live bytes of each segment.
+    pub delta_possible: bool,
     pub last_seq: u64,
 }
 
@@ -171,7 +178,7 @@ pub(crate) struct Shared {
     hash: ArcSwap<HashIndex>,
     /// The index file of the latest version, for point reads of the keys the
     /// hash index does not hold. Stored before the hash index that relies on it.
-    base: ArcSwapOption<IndexFile>,
+    base: ArcSwapOption<DiskIndex>,
     /// None for a read-only handle, and once closed.
     pub writer: Mutex<Option<Writer>>,
     pub log: Arc<LogSync>,
@@ -301,12 +308,13 @@ impl Shared {
                         at(&segments, segment, offset, Span::AtMost(most))
                     })?;
                     match found {
-                        Some(found) => return Ok(found),
-                        None if moved => {
+                        Probed::Found(found) => return Ok(found),
+                        Probed::Unsure => break,
+                        Probed::Absent if moved => {
                             std::thread::yield_now();
                             continue;
                         }
-                        None => return Ok(absent),
+                        Probed::Absent => return Ok(absent),
                     }
                 }
             };
@@ -643,7 +651,7 @@ impl Shared {
     }
 
     /// The index file the latest version reads, if any.
-    pub(crate) fn index_file(&self) -> Option<Arc<IndexFile>> {
+    pub(crate) fn index_file(&self) -> Option<Arc<DiskIndex>> {
         self.base.load_full()
     }
 
@@ -669,7 +677,7 @@ impl Shared {
     /// copies: the changes since stay over it, and the inputs leave the table.
     pub(crate) fn install_compaction(
         &self,
-        file: Arc<IndexFile>,
+        file: Arc<DiskIndex>,
         seq: u64,
         relocations: &[(Key, Loc, Loc)],
         inputs: &BTreeSet<u32>,
@@ -716,7 +724,7 @@ impl Shared {
 
     /// Puts the writer's index over `file`, a checkpoint as of commit `seq`:
     /// the changes it holds leave memory, and the hash index keeps the rest.
-    pub(crate) fn install_checkpoint(&self, file: Arc<IndexFile>, seq: u64) -> Result<()> {
+    pub(crate) fn install_checkpoint(&self, file: Arc<DiskIndex>, seq: u64) -> Result<()> {
         let mut guard = self.writer.lock();
         let w = guard.as_mut().ok_or_else(Error::closed)?;
         w.index = w.index.rebased(file.clone(), seq);
@@ -737,6 +745,8 @@ impl Shared {
         Some(IndexChanges {
             changes: w.index.changes().len(),
             in_file: w.index.base().map_or(0, |b| b.len()),
+            in_delta: w.index.base().map_or(0, |b| b.delta_entries()),
+            delta_possible: w.index.base().is_some() && w.index.live_by_segment().is_some(),
             last_seq: w.next_seq - 1,
         })
     }
