@@ -13,6 +13,8 @@
 //! - A delta is used only over the base it names (`index_file::FileId`): a
 //!   full checkpoint or a compaction writes a new base, then removes the
 //!   delta, and a delta a crash left between the two names the base before.
+//! - A delta covers every segment its base covers, and is of a later commit
+//!   or the same (both are refused otherwise).
 //! - A delta is never needed: it covers no segment that a compaction could
 //!   have removed while the base did not cover it (compactions write a base),
 //!   so the base and the log after it give the same index. A damaged delta is
@@ -87,6 +89,12 @@ impl DiskIndex {
                 meta.base.seq, meta.base.crc, base.id.seq, base.id.crc
             )),
             Some(_) if delta.seq < base.seq => Some("it is older than the index file".into()),
+            // Segments leave the log only with a new index file (compaction):
+            // a delta covers at least what its index file does. The log after
+            // the index file must replay what the delta says.
+            Some(_) if !base.covered.is_subset(&delta.covered) => {
+                Some("it does not cover every segment the index file covers".into())
+            }
             Some(_) => None,
         };
         match why_not {
@@ -608,6 +616,18 @@ mod tests {
         let (base, why) = DiskIndex::with_delta(base, delta).expect_err("refused");
         assert!(why.contains("another index file"), "{why}");
         // An index file that is no delta is refused as one.
+        let path = dir.path().join("delta");
+        let meta = DeltaMeta {
+            base: base.id,
+            len: 40,
+            live_bytes: 0,
+            live_by_segment: BTreeMap::new(),
+        };
+        let no_entries = std::iter::empty::<Result<(Vec<u8>, Loc)>>();
+        index_file::write_delta(&path, 200, &[2].into(), 0, no_entries, &meta).unwrap();
+        let uncovering = IndexFile::open(&path).unwrap();
+        let (base, why) = DiskIndex::with_delta(base, uncovering).expect_err("refused");
+        assert!(why.contains("does not cover"), "{why}");
         let not_delta = IndexFile::open(&dir.path().join("base")).unwrap();
         let (base, why) = DiskIndex::with_delta(base, not_delta).expect_err("refused");
         assert!(why.contains("not a delta"), "{why}");

@@ -11,7 +11,9 @@
 //!
 //! Invariants:
 //! - `len` and `live_bytes` count the keys, and the lengths of their records,
-//!   of the merged view.
+//!   of the merged view. They start from what the files say, which a delta
+//!   states rather than derives from its entries: the counts saturate, so
+//!   that a made-up delta skews them without overflowing.
 //! - A key deleted since the file was written has a removal in the changes if
 //!   the file holds it, or while a checkpoint is being written (from a
 //!   snapshot that may hold it); otherwise it leaves the changes. A removal's
@@ -201,7 +203,7 @@ impl KeyIndex {
             None => in_file,
         };
         match old {
-            Some(old) => self.live_bytes -= u64::from(old.len),
+            Some(old) => self.live_bytes = self.live_bytes.saturating_sub(u64::from(old.len)),
             None => self.len += 1,
         }
         self.live_bytes += u64::from(loc.len);
@@ -242,8 +244,8 @@ impl KeyIndex {
         } else {
             self.changes.remove(probe);
         }
-        self.len -= 1;
-        self.live_bytes -= u64::from(old.len);
+        self.len = self.len.saturating_sub(1);
+        self.live_bytes = self.live_bytes.saturating_sub(u64::from(old.len));
         self.account(Some(old), None);
         Some(Removal { old, marked })
     }
@@ -255,7 +257,8 @@ impl KeyIndex {
     pub fn relocated<'k>(&mut self, moves: impl Iterator<Item = (&'k [u8], Loc, Loc)>) {
         for (key, old, new) in moves {
             if self.changes.len() == 0 || self.changes.get(&Probe::new(key)).is_none() {
-                self.live_bytes = self.live_bytes - u64::from(old.len) + u64::from(new.len);
+                self.live_bytes =
+                    self.live_bytes.saturating_sub(u64::from(old.len)) + u64::from(new.len);
                 self.account(Some(old), Some(new));
             }
         }
