@@ -141,6 +141,57 @@ pub mod fuzzing {
             locs,
         )
     }
+
+    /// Writes a delta of (key, seq, segment, offset, len, removed) entries to
+    /// `path`, over the index file at `base` if `names_base` and it opens,
+    /// otherwise over a made-up one; `len` and `live_bytes` are what its meta
+    /// says of the merged index.
+    #[allow(clippy::too_many_arguments)]
+    pub fn write_index_delta(
+        path: &std::path::Path,
+        base: &std::path::Path,
+        names_base: bool,
+        seq: u64,
+        covered: &std::collections::BTreeSet<u32>,
+        entries: &[(Vec<u8>, u64, u32, u32, u32, bool)],
+        len: usize,
+        live_bytes: u64,
+    ) -> crate::Result<()> {
+        let base = match crate::index_file::IndexFile::open(base) {
+            Ok(file) if names_base => file.id,
+            _ => crate::index_file::FileId { seq, crc: 0 },
+        };
+        let locs = entries
+            .iter()
+            .map(|(key, seq, segment, offset, len, removed)| {
+                let loc = match removed {
+                    true => crate::index::Loc {
+                        seq: *seq,
+                        segment: crate::index::REMOVED,
+                        offset: 0,
+                        len: 0,
+                    },
+                    false => crate::index::Loc {
+                        seq: *seq,
+                        segment: *segment,
+                        offset: *offset,
+                        len: *len,
+                    },
+                };
+                Ok((key, loc))
+            });
+        let meta = crate::index_file::DeltaMeta {
+            base,
+            len,
+            live_bytes,
+            live_by_segment: entries
+                .iter()
+                .filter(|e| !e.5)
+                .map(|e| (e.2, u64::from(e.4)))
+                .collect(),
+        };
+        crate::index_file::write_delta(path, seq, covered, entries.len(), locs, &meta)
+    }
 }
 
 #[cfg(feature = "fault-injection")]

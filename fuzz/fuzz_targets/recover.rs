@@ -7,7 +7,10 @@
 //! well-formed one whose entries may point at real records), or an index file
 //! (`LDBCKPT6`) written by the engine's own writer (entries built the same way, in
 //! key order or not, with or without duplicates), then maybe damaged by flipped
-//! bytes and a cut tail. Then
+//! bytes and a cut tail. Over an index file, optionally an `index.delta`
+//! written by the engine's delta writer (puts and removals built the same way,
+//! over that index file or a made-up one, its meta made up), damaged the same
+//! way. Then
 //! `Database::open` must return Ok or an error, never panic or hang. When it
 //! opens: iteration forwards and backwards agree, every key read by the iteration
 //! reads the same through `get`, `len` and `verify` agree with it, a put is
@@ -21,8 +24,8 @@ use std::path::Path;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use lightning_db::fuzzing::{
-    begin_frame, encode_entry, encode_seal_frame, finish_frame, write_index_file, EntryKind,
-    FrameStart,
+    begin_frame, encode_entry, encode_seal_frame, finish_frame, write_index_delta,
+    write_index_file, EntryKind, FrameStart,
 };
 use lightning_db::{Config, Database, ErrorKind, SyncMode};
 use lightning_db_fuzz::{scratch_dir, Key, Pairs, MAX_KEY_SIZE};
@@ -139,7 +142,25 @@ enum CkptSpec {
         flips: Vec<(bool, u16, u8)>,
         /// Bytes to cut off the end of the file.
         cut: Option<u16>,
+        delta: Option<DeltaSpec>,
     },
+}
+
+/// A delta over the index file (`index.delta`), written by the engine's
+/// writer.
+#[derive(Arbitrary, Debug)]
+struct DeltaSpec {
+    seq: Seq,
+    covered: Vec<SegRef>,
+    /// Each a put as in an index file, or (true) a removal of its key.
+    entries: Vec<(CkptEntry, bool)>,
+    order: Order,
+    /// Name the index file below as its base, or a made-up one.
+    names_base: bool,
+    /// The merged index's key count, as the meta says it.
+    len: u16,
+    flips: Vec<(bool, u16, u8)>,
+    cut: Option<u16>,
 }
 
 /// The order the index file's entries are given to the writer in. The engine
@@ -237,6 +258,8 @@ fn build_segment(spec: &SegSpec) -> (Vec<u8>, Vec<Written>) {
 const CKPT_MAGIC: &[u8; 8] = b"LDBCKPT3";
 /// Where a writer sets aside an index file it found damaged.
 const SET_ASIDE: &str = "index.ckpt.damaged";
+/// Where a writer sets aside a delta it did not use.
+const DELTA_SET_ASIDE: &str = "index.delta.damaged";
 
 /// An entry of a checkpoint: (key, seq, segment, offset, len).
 type Row = (Vec<u8>, u64, u32, u32, u32);
@@ -251,6 +274,10 @@ fn seg_id(ids: &[u32], r: SegRef) -> u32 {
 
 /// The first 32 entries, each pointing at a real record or anywhere.
 fn build_rows(entries: &[CkptEntry], ids: &[u32], written: &[Vec<Written>]) -> Vec<Row> {
+    build_rows_of(&entries.iter().collect::<Vec<_>>(), ids, written)
+}
+
+fn build_rows_of(entries: &[&CkptEntry], ids: &[u32], written: &[Vec<Written>]) -> Vec<Row> {
     let mut rows = Vec::new();
     for e in entries.iter().take(32) {
         let (mut key, mut rseq, segment, offset, len) = match &e.loc {
@@ -287,6 +314,7 @@ fn write_index(path: &Path, spec: &CkptSpec, ids: &[u32], written: &[Vec<Written
         order,
         flips,
         cut,
+        delta: _,
     } = spec
     else {
         unreachable!("not an index file");
@@ -296,7 +324,7 @@ fn write_index(path: &Path, spec: &CkptSpec, ids: &[u32], written: &[Vec<Written
     let mut rows = build_rows(entries, ids, written);
     // The writer is trusted: it refuses (with an error, leaving a torn file)
     // what the engine never gives it, which would not test the reader.
-    rows.retain(|(_, rseq, segment, _, len)| *rseq <= seq && *len != 0 && *segment != u32::MAX);
+    rows.retain(|(_, rseq, segment, _, len)| *rseq <= seq && *len != 0 && *segment < u32::MAX - 1);
     match order {
         Order::AsGiven => {}
         Order::Sorted => rows.sort_by(|a, b| a.0.cmp(&b.0)),
@@ -308,31 +336,103 @@ fn write_index(path: &Path, spec: &CkptSpec, ids: &[u32], written: &[Vec<Written
     write_index_file(path, seq, &covered, &rows).expect("write an index file");
     let made_up =
         !rows.windows(2).all(|w| w[0].0 < w[1].0) || rows.iter().any(|r| r.0.len() > MAX_KEY_SIZE);
-    let lenience = if made_up {
+    let lenience = if twice(rows.iter().map(|r| &r.0)) {
+        Lenience::KeysMadeUp
+    } else if made_up {
         Lenience::RefusedWhenRead
     } else {
         Lenience::Strict
     };
+    if damage(path, flips, *cut) {
+        lenience.max(Lenience::RefusedWhenRead)
+    } else {
+        lenience
+    }
+}
+
+/// Whether a key comes twice among `keys`.
+fn twice<'a>(keys: impl Iterator<Item = &'a Vec<u8>>) -> bool {
+    let mut seen = BTreeSet::new();
+    keys.into_iter().any(|k| !seen.insert(k))
+}
+
+/// Xors the bytes `flips` name (counted from the start or from the end) and
+/// cuts `cut` bytes off the end of the file at `path`; whether it changed.
+fn damage(path: &Path, flips: &[(bool, u16, u8)], cut: Option<u16>) -> bool {
     if flips.is_empty() && cut.is_none() {
-        return lenience;
+        return false;
     }
     let good = std::fs::read(path).unwrap();
     let mut bytes = good.clone();
     for &(from_end, at, xor) in flips.iter().take(8) {
+        if bytes.is_empty() {
+            break;
+        }
         let at = at as usize % bytes.len();
         let at = if from_end { bytes.len() - 1 - at } else { at };
         bytes[at] ^= if xor == 0 { 1 } else { xor };
     }
     if let Some(n) = cut {
-        let n = *n as usize % (bytes.len() + 1);
+        let n = n as usize % (bytes.len() + 1);
         bytes.truncate(bytes.len() - n);
     }
     let damaged = bytes != good;
     std::fs::write(path, bytes).unwrap();
-    if damaged {
+    damaged
+}
+
+/// Writes the delta `spec` at `dir/index.delta` over `dir/index.ckpt` with the
+/// engine's delta writer, then damages it. Its meta is made up (the key count
+/// the fuzzer chose, the live bytes of its puts), so a database that uses it
+/// agrees with itself only as far as `Lenience::RefusedWhenRead` says, or
+/// `KeysMadeUp` if its keys are out of order or twice (the merged walk may
+/// hand out an index file's entry that the delta replaces further on).
+fn write_delta(dir: &Path, spec: &DeltaSpec, ids: &[u32], written: &[Vec<Written>]) -> Lenience {
+    let seq = spec.seq.get();
+    let covered: BTreeSet<u32> = spec
+        .covered
+        .iter()
+        .take(8)
+        .map(|r| seg_id(ids, *r))
+        .collect();
+    let (entries, removed): (Vec<&CkptEntry>, Vec<bool>) =
+        spec.entries.iter().take(32).map(|(e, r)| (e, *r)).unzip();
+    let rows = build_rows_of(&entries, ids, written);
+    let mut rows: Vec<(Vec<u8>, u64, u32, u32, u32, bool)> = rows
+        .into_iter()
+        .zip(removed)
+        .map(|((key, rseq, segment, offset, len), removed)| {
+            (key, rseq, segment, offset, len, removed)
+        })
+        .collect();
+    // What the writer refuses (see `write_index`).
+    rows.retain(|r| r.1 <= seq && (r.5 || (r.4 != 0 && r.2 < u32::MAX - 1)));
+    match spec.order {
+        Order::AsGiven => {}
+        Order::Sorted => rows.sort_by(|a, b| a.0.cmp(&b.0)),
+        Order::SortedUnique => {
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            rows.dedup_by(|a, b| a.0 == b.0);
+        }
+    }
+    let live_bytes = rows.iter().filter(|r| !r.5).map(|r| u64::from(r.4)).sum();
+    let path = dir.join("index.delta");
+    write_index_delta(
+        &path,
+        &dir.join("index.ckpt"),
+        spec.names_base,
+        seq,
+        &covered,
+        &rows,
+        usize::from(spec.len),
+        live_bytes,
+    )
+    .expect("write a delta");
+    damage(&path, &spec.flips, spec.cut);
+    if rows.windows(2).all(|w| w[0].0 < w[1].0) {
         Lenience::RefusedWhenRead
     } else {
-        lenience
+        Lenience::KeysMadeUp
     }
 }
 
@@ -437,10 +537,22 @@ fn segment_name(id: u32) -> String {
 /// after the file's sequence number; a rebuild from every segment then ranks
 /// the covered record above that commit.
 fn covers_newer_records(dir: &Path, spec: &CkptSpec, ids: &[u32]) -> bool {
-    let CkptSpec::Index { seq, covered, .. } = spec else {
+    let CkptSpec::Index {
+        seq,
+        covered,
+        delta,
+        ..
+    } = spec
+    else {
         return false;
     };
-    let seq = seq.get();
+    covers_newer(dir, seq.get(), covered, ids)
+        || delta
+            .as_ref()
+            .is_some_and(|d| covers_newer(dir, d.seq.get(), &d.covered, ids))
+}
+
+fn covers_newer(dir: &Path, seq: u64, covered: &[SegRef], ids: &[u32]) -> bool {
     covered.iter().take(8).any(|r| {
         let Ok(bytes) = std::fs::read(dir.join(segment_name(seg_id(ids, *r)))) else {
             return false;
@@ -451,12 +563,13 @@ fn covers_newer_records(dir: &Path, spec: &CkptSpec, ids: &[u32]) -> bool {
     })
 }
 
-/// Lays the input out in `dir`; returns every key it mentions, whether the
-/// checks are lenient (an index file may refuse parts of itself when read),
-/// and whether an index file covers records newer than itself
-/// (`covers_newer_records`).
-fn lay_out(dir: &Path, input: &Input) -> (Vec<Vec<u8>>, Lenience, bool) {
+/// Lays the input out in `dir`; returns every key it mentions, how lenient
+/// the checks are without a delta (an index file may refuse parts of itself
+/// when read) and with it, and whether an index file covers records newer
+/// than itself (`covers_newer_records`).
+fn lay_out(dir: &Path, input: &Input) -> (Vec<Vec<u8>>, Lenience, Lenience, bool) {
     let mut lenience = Lenience::Strict;
+    let mut with_delta = Lenience::Strict;
     let mut covers_newer = false;
     let mut keys = vec![input.put_key.0.clone()];
     let mut ids = Vec::new();
@@ -488,7 +601,17 @@ fn lay_out(dir: &Path, input: &Input) -> (Vec<Vec<u8>>, Lenience, bool) {
         }
         let path = dir.join("index.ckpt");
         match c {
-            CkptSpec::Index { .. } => lenience = write_index(&path, c, &ids, &written),
+            CkptSpec::Index { delta, .. } => {
+                lenience = write_index(&path, c, &ids, &written);
+                if let Some(d) = delta {
+                    keys.extend(
+                        d.entries
+                            .iter()
+                            .filter_map(|(e, _)| e.key.as_ref().map(|k| k.0.clone())),
+                    );
+                    with_delta = write_delta(dir, d, &ids, &written);
+                }
+            }
             _ => std::fs::write(path, build_checkpoint(c, &ids, &written)).unwrap(),
         }
         covers_newer = covers_newer_records(dir, c, &ids);
@@ -509,7 +632,7 @@ fn lay_out(dir: &Path, input: &Input) -> (Vec<Vec<u8>>, Lenience, bool) {
     keys.sort();
     keys.dedup();
     keys.retain(|k| Key(k.clone()).is_valid());
-    (keys, lenience, covers_newer)
+    (keys, lenience, with_delta.max(lenience), covers_newer)
 }
 
 /// Every item of a full scan: the readable pairs in order, and how many failed.
@@ -532,11 +655,12 @@ fn scan(db: &Database) -> (Pairs, usize) {
 }
 
 /// How much of a database that opened has to agree with itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Lenience {
     Strict,
     /// The checkpoint is an index file with bytes changed, or made up with
-    /// keys out of order, twice or too long. Opening checks only its footer and
+    /// keys out of order, twice or too long, or it has a delta (whose meta,
+    /// made up, may count keys the scans do not see). Opening checks only its footer and
     /// what that describes; a block or a chunk of the table is checked the first
     /// time it is read, and refused then (CorruptedData), by design. A scan ends
     /// at the first refused block, so the two directions see different parts and
@@ -547,11 +671,15 @@ enum Lenience {
     /// a scan read reads the same or fails, and a reopen sees what the scan
     /// before it saw, as does a read-only handle.
     RefusedWhenRead,
+    /// As `RefusedWhenRead`, and the index file or delta was made up with a
+    /// key twice (or a delta with keys out of order): a get, through the hash
+    /// table, may find another of the key's entries than the scan did.
+    KeysMadeUp,
 }
 
 /// The checks of `check_open_database` that hold for a checkpoint whose parts
 /// may be refused when read (`Lenience::RefusedWhenRead`).
-fn check_refused_when_read(db: &Database) -> (Pairs, usize) {
+fn check_refused_when_read(db: &Database, lenience: Lenience) -> (Pairs, usize) {
     let (ok, errs) = scan(db);
     assert!(ok.windows(2).all(|w| w[0].0 < w[1].0), "keys out of order");
     let mut back_ok = Vec::new();
@@ -568,6 +696,9 @@ fn check_refused_when_read(db: &Database) -> (Pairs, usize) {
     );
     for (k, v) in ok.iter().chain(&back_ok) {
         match db.get(k) {
+            // Another of the key's entries, or none if its record holds
+            // another key (see `KeysMadeUp`).
+            Ok(_) if lenience == Lenience::KeysMadeUp => {}
             Ok(got) => assert_eq!(got.as_ref(), Some(v), "get of a key a scan read"),
             Err(e) => assert_eq!(e.kind(), ErrorKind::CorruptedData, "{e}"),
         }
@@ -580,8 +711,8 @@ fn check_refused_when_read(db: &Database) -> (Pairs, usize) {
 }
 
 fn check_open_database(db: &Database, probe: &[Vec<u8>], lenience: Lenience) -> (Pairs, usize) {
-    if lenience == Lenience::RefusedWhenRead {
-        return check_refused_when_read(db);
+    if lenience != Lenience::Strict {
+        return check_refused_when_read(db, lenience);
     }
     let (ok, errs) = scan(db);
     assert!(ok.windows(2).all(|w| w[0].0 < w[1].0), "keys out of order");
@@ -644,7 +775,7 @@ fn config(input: &Input) -> Config {
 fuzz_target!(|input: Input| {
     let tmp = scratch_dir();
     let dir = tmp.path();
-    let (probe, lenience, covers_newer) = lay_out(dir, &input);
+    let (probe, base_lenience, lenience, covers_newer) = lay_out(dir, &input);
     let cfg = config(&input);
     // A checkpoint that opens has a good checksum, so here it was made up by the
     // fuzzer rather than damaged: it may contradict the segments in ways no crash
@@ -672,7 +803,7 @@ fuzz_target!(|input: Input| {
         match db.put(pk, pv) {
             Ok(()) => assert_eq!(db.get(pk).unwrap().as_ref(), Some(pv)),
             // The block its key belongs in is refused (see `Lenience`).
-            Err(e) if lenience == Lenience::RefusedWhenRead => {
+            Err(e) if lenience != Lenience::Strict => {
                 assert_eq!(e.kind(), ErrorKind::CorruptedData, "{e}");
                 put = false;
             }
@@ -693,6 +824,9 @@ fuzz_target!(|input: Input| {
     // made-up file said (unless that file covered records newer than itself,
     // which then outrank the put: `covers_newer_records`).
     let rebuilt = dir.join(SET_ASIDE).is_file();
+    // A delta set aside leaves the index file and the log after it: the
+    // reopen agrees with itself as that file lets it, and keeps the put.
+    let delta_set_aside = !rebuilt && dir.join(DELTA_SET_ASIDE).is_file();
 
     let mut expect: BTreeMap<_, _> = before.into_iter().collect();
     if put {
@@ -706,10 +840,16 @@ fuzz_target!(|input: Input| {
         }
         Err(e) => panic!("reopen of a database that opened: {e}"),
     };
-    let lenience = if rebuilt { Lenience::Strict } else { lenience };
+    let lenience = if rebuilt {
+        Lenience::Strict
+    } else if delta_set_aside {
+        base_lenience
+    } else {
+        lenience
+    };
     let (after, after_errs) = check_open_database(&db, &probe, lenience);
     let after: BTreeMap<_, _> = after.into_iter().collect();
-    if rebuilt {
+    if rebuilt || delta_set_aside {
         if put && !covers_newer {
             assert_eq!(after.get(pk), Some(pv), "the put lost in the rebuild");
         }
@@ -726,15 +866,30 @@ fuzz_target!(|input: Input| {
         }
     }
     drop(db);
-
-    let ro = Database::open(
+    // A file whose damage only the reads after the reopen met (a made-up
+    // index file the delta hid, say) was set aside at that close: the
+    // read-only handle replays segments the writer did not read, which may be
+    // made up too. It opens as a writer would now, or fails cleanly.
+    let set_aside_since = (!rebuilt && dir.join(SET_ASIDE).is_file())
+        || (!rebuilt && !delta_set_aside && dir.join(DELTA_SET_ASIDE).is_file());
+    let ro = match Database::open(
         dir,
         Config {
             read_only: true,
             ..cfg
         },
-    )
-    .expect("read-only open of a database that opened");
+    ) {
+        Ok(ro) => ro,
+        Err(e) if set_aside_since && made_up_checkpoint => {
+            assert_eq!(e.kind(), ErrorKind::CorruptedData, "{e}");
+            return;
+        }
+        Err(e) => panic!("read-only open of a database that opened: {e}"),
+    };
+    if set_aside_since {
+        check_refused_when_read(&ro, Lenience::KeysMadeUp);
+        return;
+    }
     let (ro_ok, ro_errs) = scan(&ro);
     assert_eq!(ro_errs, after_errs);
     assert_eq!(
