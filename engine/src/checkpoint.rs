@@ -137,7 +137,8 @@ impl<W: Write> Write for CrcWriter<W> {
 
 /// Writes a checkpoint of the `len` entries (ascending, unique keys) durably
 /// into `dir`, as an index file; `replayable` when a replay of every segment
-/// gives the same entries (see `index_file`).
+/// gives the same entries (see `index_file`). The delta over the file before
+/// goes.
 pub fn write<K: AsRef<[u8]>>(
     dir: &Path,
     replayable: bool,
@@ -146,23 +147,17 @@ pub fn write<K: AsRef<[u8]>>(
     len: usize,
     entries: impl Iterator<Item = Result<(K, Loc)>>,
 ) -> Result<()> {
-    let tmp_path = dir.join(format!("{CHECKPOINT_FILE}.tmp"));
     let flags = if replayable {
         index_file::REPLAYABLE
     } else {
         0
     };
-    let result = index_file::write(&tmp_path, flags, seq, covered, len, entries).and_then(|()| {
-        std::fs::rename(&tmp_path, path(dir))
-            .map_err(|e| Error::io(format!("rename {}", tmp_path.display()), e))?;
-        remove_delta(dir)?;
-        sync::dir(dir)
-    });
-    if result.is_err() {
-        // Most often the disk is full: give the space back now, not at the next open.
-        let _ = std::fs::remove_file(&tmp_path);
-    }
-    result
+    write_into_place(
+        dir,
+        CHECKPOINT_FILE,
+        |tmp| index_file::write(tmp, flags, seq, covered, len, entries),
+        || remove_delta(dir),
+    )
 }
 
 /// Writes a delta of the `len` entries (ascending, unique keys, removals
@@ -175,14 +170,31 @@ pub fn write_delta<K: AsRef<[u8]>>(
     entries: impl Iterator<Item = Result<(K, Loc)>>,
     meta: &DeltaMeta,
 ) -> Result<()> {
-    let tmp_path = dir.join(format!("{DELTA_FILE}.tmp"));
-    let result =
-        index_file::write_delta(&tmp_path, seq, covered, len, entries, meta).and_then(|()| {
-            std::fs::rename(&tmp_path, delta_path(dir))
-                .map_err(|e| Error::io(format!("rename {}", tmp_path.display()), e))?;
-            sync::dir(dir)
-        });
+    write_into_place(
+        dir,
+        DELTA_FILE,
+        |tmp| index_file::write_delta(tmp, seq, covered, len, entries, meta),
+        || Ok(()),
+    )
+}
+
+/// Writes `name` in `dir` through `write` (which syncs it) at a temporary
+/// name, renames it into place, runs `renamed`, then syncs the directory.
+fn write_into_place(
+    dir: &Path,
+    name: &str,
+    write: impl FnOnce(&Path) -> Result<()>,
+    renamed: impl FnOnce() -> Result<()>,
+) -> Result<()> {
+    let tmp_path = dir.join(format!("{name}.tmp"));
+    let result = write(&tmp_path).and_then(|()| {
+        std::fs::rename(&tmp_path, dir.join(name))
+            .map_err(|e| Error::io(format!("rename {}", tmp_path.display()), e))?;
+        renamed()?;
+        sync::dir(dir)
+    });
     if result.is_err() {
+        // Most often the disk is full: give the space back now, not at the next open.
         let _ = std::fs::remove_file(&tmp_path);
     }
     result
