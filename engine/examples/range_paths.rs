@@ -1,7 +1,8 @@
-//! Short ranges through each of the key index's three paths, over random
-//! 24-byte keys with 150-byte values written in commits of 1,000: the keys
-//! only in memory (no checkpoint yet), only in the index file (just opened from
-//! a checkpoint), and in both (writes since the checkpoint). Prints the time
+//! Short ranges through each of the key index's paths, over random 24-byte
+//! keys with 150-byte values written in commits of 1,000: the keys only in
+//! memory (no checkpoint yet), only in the index file (just opened from a
+//! checkpoint), in both (writes since the checkpoint), and the same writes in
+//! a delta over the file instead (checkpointed, reopened). Prints the time
 //! per range of 10 for each.
 //!
 //! `cargo run --release -p lightning-db --example range_paths [keys] [rounds]`
@@ -64,13 +65,21 @@ fn main() {
         println!("{n} keys in memory: {memory:.0} ns per range of 10");
         db.checkpoint().unwrap();
     }
-    let db = Database::create(dir.path(), config).unwrap();
+    let db = Database::create(dir.path(), config.clone()).unwrap();
     let file = ranges(&db, &starts, rounds);
     println!("{n} keys in the index file: {file:.0} ns per range of 10");
     write(&db, &later);
     let both = ranges(&db, &starts, rounds);
     println!(
         "{n} keys in the file, {} written since: {both:.0} ns per range of 10",
+        later.len()
+    );
+    db.checkpoint().unwrap();
+    db.close().unwrap();
+    let db = Database::open(dir.path(), config).unwrap();
+    let delta = ranges(&db, &starts, rounds);
+    println!(
+        "{n} keys in the file, {} in a delta over it: {delta:.0} ns per range of 10",
         later.len()
     );
 }
