@@ -169,6 +169,8 @@ pub fn stats(path: &Path, json: bool) -> Outcome<()> {
         }
     }
     let checkpoint = std::fs::metadata(path.join("index.ckpt")).ok();
+    // The changes since the index file, written by a later checkpoint.
+    let delta = std::fs::metadata(path.join("index.delta")).ok();
     let disk = disk_usage(path);
     // A read-only handle's total_bytes is the segment files' length, including
     // the room allocated ahead of the writes.
@@ -184,6 +186,8 @@ pub fn stats(path: &Path, json: bool) -> Outcome<()> {
             "last_write": last_write.map(utc),
             "checkpoint_bytes": checkpoint.as_ref().map(|m| m.len()),
             "checkpoint_written": checkpoint.as_ref().and_then(|m| m.modified().ok()).map(utc),
+            "delta_bytes": delta.as_ref().map(|m| m.len()),
+            "delta_written": delta.as_ref().and_then(|m| m.modified().ok()).map(utc),
         });
         format!("{value:#}\n")
     } else {
@@ -217,6 +221,15 @@ pub fn stats(path: &Path, json: bool) -> Outcome<()> {
             ),
             None => "checkpoint    none (the next open replays the whole log)\n".to_string(),
         };
+        if let Some(m) = &delta {
+            t += &format!(
+                "  and a delta  {} of the keys changed since{}\n",
+                human_bytes(m.len()),
+                m.modified()
+                    .map(|w| format!(", written {}", utc(w)))
+                    .unwrap_or_default()
+            );
+        }
         t
     };
     write_stdout(out.as_bytes(), "stats")

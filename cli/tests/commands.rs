@@ -214,6 +214,20 @@ fn stats_as_a_table_and_as_json() {
     assert_eq!(v["last_commit_seq"], 1);
     assert!(v["checkpoint_bytes"].as_u64().unwrap() > 0);
     assert!(v["last_write"].as_str().unwrap().ends_with(" UTC"));
+    assert!(v["delta_bytes"].is_null(), "{v}");
+
+    // A few keys changed: the next checkpoint is a delta of them.
+    let changed: Vec<_> = (0..10u32)
+        .map(|i| (format!("key{i:03}").into_bytes(), vec![b'y'; 100]))
+        .collect();
+    make_db(&path, &changed);
+    cmd().args(["checkpoint", p(&path)]).assert().success();
+    let o = run(&["stats", p(&path), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["delta_bytes"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["delta_written"].as_str().unwrap().ends_with(" UTC"));
+    let text = stdout(&run(&["stats", p(&path)]));
+    assert!(text.contains("  and a delta  "), "{text}");
 }
 
 #[test]
