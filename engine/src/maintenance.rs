@@ -289,7 +289,14 @@ fn checkpoint_delta(shared: &Shared) -> Result<()> {
         live_bytes: index.live_bytes(),
         live_by_segment: live_by_segment.clone(),
     };
-    let len = delta_entries(disk.delta(), index.changes()).try_fold(0, |n, e| e.map(|_| n + 1))?;
+    // The writer sizes the table by the entries: over a delta before, the
+    // keys both name are counted by a first pass of the merge.
+    let len = match disk.delta() {
+        None => index.changes().len(),
+        Some(before) => {
+            delta_entries(Some(before), index.changes()).try_fold(0, |n, e| e.map(|_| n + 1))?
+        }
+    };
     checkpoint::write_delta(
         &shared.dir,
         version.seq,
