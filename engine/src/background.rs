@@ -5,7 +5,8 @@
 //! rest, so that a process that ends without closing it (killed, or an app
 //! the system stops) does not leave a long log for the next open to replay;
 //! and, once a read has found the index file damaged, the rebuild of the index
-//! from the segments in its place.
+//! from the segments in its place. A commit that leaves a segment without a
+//! live record wakes the thread to look at compaction at once (`Wake`).
 //!
 //! Invariants:
 //! - The thread holds the shared state, never the handle: stopping it is the
@@ -17,18 +18,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
-
 use crate::compaction;
 use crate::error::{Error, Result};
 use crate::maintenance::{self, AtRest, Kind};
-use crate::shared::Shared;
+use crate::shared::{Shared, Woken};
 
 /// How often the thread wakes when no sync period asks for more.
 const DEFAULT_PERIOD: Duration = Duration::from_millis(250);
 
 /// Background compaction looks at the dead bytes, and the background
-/// checkpoint at the changes, at most this often.
+/// checkpoint at the changes, this often (compaction sooner when nudged).
 const COMPACTION_CHECK_PERIOD: Duration = Duration::from_secs(1);
 
 /// A checkpoint is written once the changes since the last one number this
@@ -46,71 +45,79 @@ fn looks_to_skip(failures: u32) -> u32 {
 
 /// A running background thread; `stop` ends it.
 pub(crate) struct Background {
-    stop: Arc<(Mutex<bool>, Condvar)>,
+    shared: Arc<Shared>,
     handle: std::thread::JoinHandle<()>,
 }
 
 impl Background {
     pub(crate) fn start(shared: Arc<Shared>) -> Result<Background> {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let thread_stop = stop.clone();
+        Self::start_looking_every(shared, COMPACTION_CHECK_PERIOD)
+    }
+
+    /// A thread whose periodic looks at checkpoints and compaction come
+    /// `look` apart (tests: an hour, to see what a nudge alone does).
+    pub(crate) fn start_looking_every(shared: Arc<Shared>, look: Duration) -> Result<Background> {
+        shared.wake.restart();
+        let thread_shared = shared.clone();
         let handle = std::thread::Builder::new()
             .name("lightning-db-bg".into())
-            .spawn(move || run(&shared, &thread_stop))
+            .spawn(move || run(&thread_shared, look))
             .map_err(|e| Error::io("spawn background thread", e))?;
-        Ok(Background { stop, handle })
+        Ok(Background { shared, handle })
     }
 
     /// Wakes the thread, tells it to end and waits until it has.
     pub(crate) fn stop(self) {
-        *self.stop.0.lock() = true;
-        self.stop.1.notify_all();
+        self.shared.wake.stop();
         let _ = self.handle.join();
     }
 }
 
-fn run(shared: &Arc<Shared>, stop: &(Mutex<bool>, Condvar)) {
+fn run(shared: &Arc<Shared>, look: Duration) {
     let sync_period = shared.log.background_sync_period();
     let period = sync_period.unwrap_or(DEFAULT_PERIOD);
-    let mut last_compaction_check = Instant::now();
+    let mut last_look = Instant::now();
     let mut seq_at_last_check = None;
     // Failures in a row of checkpoints and compactions, and the looks left to
     // skip before the next attempt.
     let (mut failures, mut skip) = (0u32, 0u32);
     loop {
-        {
-            let mut stopped = stop.0.lock();
-            if !*stopped {
-                stop.1.wait_for(&mut stopped, period);
-            }
-            if *stopped {
-                return;
-            }
-        }
+        let nudged = match shared.wake.wait(period) {
+            Woken::Stop => return,
+            Woken::Nudged => true,
+            Woken::TimedOut => false,
+        };
         if sync_period.is_some() {
             if let Err(e) = shared.log.sync_written() {
                 log::error!("background sync of {} failed: {e}", shared.dir.display());
             }
         }
-        if last_compaction_check.elapsed() < COMPACTION_CHECK_PERIOD {
-            continue;
-        }
-        last_compaction_check = Instant::now();
-        if skip > 0 {
-            skip -= 1;
+        // A nudge brings the look at compaction forward; the checkpoint's
+        // rules (rest is a look with no commit since the one before) and the
+        // spacing after failures count periodic looks only.
+        let periodic = last_look.elapsed() >= look;
+        if periodic {
+            last_look = Instant::now();
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+        } else if !nudged || skip > 0 {
             continue;
         }
         if shared.index_file().is_some_and(|f| f.damaged()) {
             // A checkpoint or compaction reads the whole file: it would fail.
-            if let Some(_m) = shared.maintenance.try_lock() {
-                let healed = maintenance::heal_damaged_index(shared);
-                failures = if healed { 0 } else { failures + 1 };
-                skip = looks_to_skip(failures);
+            if periodic {
+                if let Some(_m) = shared.maintenance.try_lock() {
+                    let healed = maintenance::heal_damaged_index(shared);
+                    failures = if healed { 0 } else { failures + 1 };
+                    skip = looks_to_skip(failures);
+                }
             }
             continue;
         }
         let mut failed = false;
-        if let Some(c) = shared.index_changes() {
+        if let Some(c) = shared.index_changes().filter(|_| periodic) {
             // No commit since the last look, a second or more ago. The
             // sequence number is read with the changes, under the writer lock:
             // a commit under way when the thread looked is not taken for rest.

@@ -336,6 +336,7 @@ mod tests {
     use crate::index::Probe;
     use crate::recovery;
     use crate::shared::{Placed, SCRATCH_KEPT};
+    use std::time::Duration;
 
     fn open(dir: &Path) -> Database {
         let config = Config {
@@ -413,6 +414,53 @@ mod tests {
         assert!(w.buf.capacity() <= SCRATCH_KEPT, "{}", w.buf.capacity());
         assert!(w.placed.capacity() * std::mem::size_of::<Placed>() <= SCRATCH_KEPT);
         assert!(w.changes.capacity() * std::mem::size_of::<(u64, Change)>() <= SCRATCH_KEPT);
+    }
+
+    #[test]
+    fn a_commit_that_empties_a_segment_brings_compaction_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            sync_mode: SyncMode::Off,
+            segment_size: 64 * 1024,
+            compaction_min_dead_bytes: 4096,
+            compaction_dead_ratio: 0.25,
+            ..Config::default()
+        };
+        let db = Database::create(dir.path(), config).unwrap();
+        // Periodic looks an hour apart: only a nudge starts a compaction.
+        db.background.lock().take().unwrap().stop();
+        *db.background.lock() = Some(
+            Background::start_looking_every(db.shared.clone(), Duration::from_secs(3600)).unwrap(),
+        );
+        let keys: Vec<[u8; 8]> = (0..300u64).map(|i| i.to_be_bytes()).collect();
+        let commit = |keys: &[[u8; 8]], value: u8| {
+            let mut batch = WriteBatch::new();
+            for k in keys {
+                batch.put(&k[..], &[value; 150][..]);
+            }
+            db.write(&batch).unwrap();
+        };
+        // Segment 1 nearly full; half of it overwritten in segment 2: dead
+        // bytes past the ratio, but no segment without a live record.
+        commit(&keys, 1);
+        commit(&keys[..150], 2);
+        let stats = db.stats().unwrap();
+        assert_eq!(stats.segments, 2);
+        assert!(stats.total_bytes - stats.live_bytes >= stats.total_bytes / 4);
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(db.stats().unwrap().compactions, 0);
+        // The other half: segment 1 holds nothing live.
+        commit(&keys[150..], 3);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while db.stats().unwrap().compactions == 0 {
+            assert!(std::time::Instant::now() < deadline, "no compaction");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!crate::segment::segment_path(dir.path(), 1).exists());
+        for (i, k) in keys.iter().enumerate() {
+            let value = if i < 150 { 2 } else { 3 };
+            assert_eq!(db.get(k).unwrap(), Some(vec![value; 150]));
+        }
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub struct KeyIndex {
     /// of the format before. A compaction picks its segments by them; a wrong
     /// count could only make it copy a segment it need not, or leave one.
     by_segment: Option<Arc<BTreeMap<u32, u64>>>,
+    /// How many times a segment's live bytes fell to zero: a commit that moves
+    /// it has left a segment that compaction drops without copying anything.
+    emptied: u64,
 }
 
 /// What `KeyIndex::remove` did.
@@ -93,6 +96,7 @@ impl KeyIndex {
             changes: tree,
             pinned: None,
             by_segment: Some(Arc::new(by_segment)),
+            emptied: 0,
         }
     }
 
@@ -106,6 +110,7 @@ impl KeyIndex {
             changes: Index::new(),
             pinned: None,
             by_segment: by_segment.map(Arc::new),
+            emptied: 0,
         }
     }
 
@@ -121,21 +126,30 @@ impl KeyIndex {
             return;
         };
         let map = Arc::make_mut(map);
+        // The new record first: an overwrite within one segment never
+        // leaves it empty for a moment.
+        if let Some(new) = new {
+            *map.entry(new.segment).or_default() += u64::from(new.len);
+        }
         if let Some(old) = old {
             if let Some(live) = map.get_mut(&old.segment) {
                 *live = live.saturating_sub(u64::from(old.len));
                 if *live == 0 {
                     map.remove(&old.segment);
+                    self.emptied += 1;
                 }
             }
-        }
-        if let Some(new) = new {
-            *map.entry(new.segment).or_default() += u64::from(new.len);
         }
     }
 
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// How many times a segment was left without a live record (counted
+    /// where the live bytes per segment are known).
+    pub fn segments_emptied(&self) -> u64 {
+        self.emptied
     }
 
     /// The sum of the lengths of the live keys' records.
@@ -280,6 +294,7 @@ impl KeyIndex {
             live_bytes: self.live_bytes,
             pinned: None,
             by_segment: self.by_segment.clone(),
+            emptied: self.emptied,
         }
     }
 
@@ -538,7 +553,8 @@ mod tests {
     fn loc(seq: u64, i: u32) -> Loc {
         Loc {
             seq,
-            segment: 1,
+            // Written in turn, as the log writes them.
+            segment: 1 + i / 4,
             offset: i * 8,
             len: 8 + i % 5,
         }
@@ -578,8 +594,10 @@ mod tests {
             let mut index = KeyIndex::new();
             let mut model: BTreeMap<Vec<u8>, Loc> = BTreeMap::new();
             let mut pending: Option<(u64, KeyIndex, bool)> = None;
+            let mut segments: BTreeSet<u32> = BTreeSet::new();
             for (i, op) in ops.iter().enumerate() {
                 let seq = i as u64 + 1;
+                let emptied = index.segments_emptied();
                 match op {
                     Op::Put(k) => {
                         let l = loc(seq, i as u32);
@@ -633,6 +651,12 @@ mod tests {
                     *by_segment.entry(l.segment).or_default() += u64::from(l.len);
                 }
                 prop_assert_eq!(index.live_by_segment(), Some(&by_segment));
+                if !matches!(op, Op::Checkpoint(_)) {
+                    // A write empties at most the segment of the record it replaces.
+                    let gone = segments.iter().filter(|s| !by_segment.contains_key(s)).count();
+                    prop_assert_eq!(index.segments_emptied() - emptied, gone as u64);
+                }
+                segments = by_segment.keys().copied().collect();
             }
             let forward: Vec<(Vec<u8>, Loc)> = index.iter().map(|e| { let (k, l) = e.unwrap(); (k.to_vec(), l) }).collect();
             let expected: Vec<(Vec<u8>, Loc)> = model.iter().map(|(k, l)| (k.clone(), *l)).collect();

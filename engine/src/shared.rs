@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::config::Config;
 use crate::disk_index::{Ascending, DiskIndex, Probed};
@@ -151,6 +151,64 @@ pub(crate) struct Counters {
     pub checkpoints: AtomicU64,
 }
 
+/// How the handle and the commits reach the background thread between its
+/// periodic looks: to stop it, or to have it look at compaction now because
+/// a commit left a segment without a live record (dropped without copying,
+/// its disk space and page-cache pages come back before the next commits
+/// need new ones, not a look later).
+#[derive(Default)]
+pub(crate) struct Wake {
+    state: Mutex<WakeState>,
+    signal: Condvar,
+}
+
+#[derive(Default)]
+struct WakeState {
+    stop: bool,
+    nudged: bool,
+}
+
+/// Why [`Wake::wait`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Woken {
+    Stop,
+    Nudged,
+    TimedOut,
+}
+
+impl Wake {
+    /// Asks the thread to look at compaction now.
+    pub(crate) fn nudge(&self) {
+        self.state.lock().nudged = true;
+        self.signal.notify_one();
+    }
+
+    pub(crate) fn stop(&self) {
+        self.state.lock().stop = true;
+        self.signal.notify_all();
+    }
+
+    /// Clears a stop asked of the thread before, for a thread started anew.
+    pub(crate) fn restart(&self) {
+        self.state.lock().stop = false;
+    }
+
+    /// Waits up to `timeout` for a stop or a nudge; a nudge is taken.
+    pub(crate) fn wait(&self, timeout: std::time::Duration) -> Woken {
+        let mut state = self.state.lock();
+        if !state.stop && !state.nudged {
+            self.signal.wait_for(&mut state, timeout);
+        }
+        if state.stop {
+            Woken::Stop
+        } else if std::mem::take(&mut state.nudged) {
+            Woken::Nudged
+        } else {
+            Woken::TimedOut
+        }
+    }
+}
+
 /// What [`Shared::index_changes`] reports, read under the writer lock.
 pub(crate) struct IndexChanges {
     pub changes: usize,
@@ -183,6 +241,7 @@ pub(crate) struct Shared {
     pub writer: Mutex<Option<Writer>>,
     pub log: Arc<LogSync>,
     pub maintenance: Mutex<()>,
+    pub wake: Wake,
     pub tracker: Mutex<Tracker>,
     cache: Option<ValueCache>,
     pub counters: Counters,
@@ -213,6 +272,7 @@ impl Shared {
             writer: Mutex::new(writer),
             log,
             maintenance: Mutex::new(()),
+            wake: Wake::default(),
             tracker: Mutex::new(Tracker::default()),
             cache,
             counters: Counters::default(),
@@ -484,7 +544,7 @@ impl Shared {
         if ops.is_empty() {
             return Ok(self.log.written_seq());
         }
-        let (seq, beside) = {
+        let (seq, beside, emptied_a_segment) = {
             let mut guard = self.writer.lock();
             let w = guard.as_mut().ok_or_else(Error::closed)?;
             self.log.check_not_poisoned()?;
@@ -598,6 +658,7 @@ impl Shared {
             hash.reserve(ops.iter().filter(|(_, v)| v.is_some()).count());
             let mut changes = std::mem::take(&mut w.changes);
             changes.clear();
+            let emptied = w.index.segments_emptied();
             for (p, &(k, v)) in placed.iter().zip(&sorted) {
                 let value_len = v.map_or(0, |v| v.len());
                 let header_len = format::header_len(k.len(), value_len, 0);
@@ -643,9 +704,12 @@ impl Shared {
             self.tracker
                 .lock()
                 .record(ops.iter().map(|(k, _)| *k), seq, snapshot_seq);
-            (seq, beside)
+            (seq, beside, w.index.segments_emptied() != emptied)
         };
         self.counters.commits.fetch_add(1, Ordering::Relaxed);
+        if emptied_a_segment && self.config.auto_compact {
+            self.wake.nudge();
+        }
         self.log.finish_commit(seq, beside)?;
         Ok(seq)
     }
