@@ -123,6 +123,9 @@ fn run(shared: &Arc<Shared>, look: Duration) {
             // a commit under way when the thread looked is not taken for rest.
             let at_rest = seq_at_last_check == Some(c.last_seq);
             seq_at_last_check = Some(c.last_seq);
+            if at_rest {
+                shared.release_scratch();
+            }
             let changes = c.changes;
             let kind = if changes >= CHECKPOINT_CHANGES.max(c.in_file) {
                 Some(Kind::Full)

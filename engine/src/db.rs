@@ -399,21 +399,65 @@ mod tests {
         assert_eq!(db.get(b"k").unwrap(), Some(b"last".to_vec()));
     }
 
-    #[test]
-    fn a_large_commit_gives_its_scratch_space_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = open(dir.path());
+    fn large_commit(db: &Database, value: u8) {
         let mut tx = db.begin().unwrap();
         for i in 0..20_000u32 {
-            tx.put(&i.to_be_bytes(), &[7; 300]).unwrap();
+            tx.put(&i.to_be_bytes(), &[value; 300]).unwrap();
         }
         tx.commit().unwrap();
+    }
+
+    fn scratch_bytes(db: &Database) -> (usize, *const u8) {
+        let guard = db.shared.writer.lock();
+        let w = guard.as_ref().unwrap();
+        (w.buf.capacity(), w.buf.as_ptr())
+    }
+
+    #[test]
+    fn large_commits_reuse_their_scratch_space_and_a_small_one_gives_it_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path());
+        large_commit(&db, 1);
+        let (kept, at) = scratch_bytes(&db);
+        assert!(kept > 20_000 * 300, "{kept}");
+        let writes = db.shared.spare_write_set_bytes();
+        assert!(writes > 20_000 * 300, "{writes}");
+        let tx = db.begin().unwrap();
+        assert_eq!(
+            db.shared.spare_write_set_bytes(),
+            0,
+            "taken by the transaction"
+        );
+        drop(tx);
+        assert_eq!(db.shared.spare_write_set_bytes(), writes, "and given back");
+        large_commit(&db, 2);
+        assert_eq!(
+            scratch_bytes(&db),
+            (kept, at),
+            "the second reuses the first's"
+        );
+        assert_eq!(db.shared.spare_write_set_bytes(), writes);
         db.put(b"small", b"commit").unwrap();
         let guard = db.shared.writer.lock();
         let w = guard.as_ref().unwrap();
         assert!(w.buf.capacity() <= SCRATCH_KEPT, "{}", w.buf.capacity());
         assert!(w.placed.capacity() * std::mem::size_of::<Placed>() <= SCRATCH_KEPT);
         assert!(w.changes.capacity() * std::mem::size_of::<(u64, Change)>() <= SCRATCH_KEPT);
+    }
+
+    #[test]
+    fn the_scratch_space_of_a_large_commit_is_given_back_at_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path());
+        large_commit(&db, 1);
+        assert!(scratch_bytes(&db).0 > SCRATCH_KEPT);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        assert!(db.shared.spare_write_set_bytes() > SCRATCH_KEPT);
+        while scratch_bytes(&db).0 > SCRATCH_KEPT || db.shared.spare_write_set_bytes() > 0 {
+            assert!(std::time::Instant::now() < deadline, "scratch kept at rest");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(db.get(&7u32.to_be_bytes()).unwrap(), Some(vec![1; 300]));
     }
 
     #[test]

@@ -46,6 +46,7 @@ use crate::segment::{file_len, Segment, Span};
 use crate::tracker::Tracker;
 use crate::value_cache::{ValueCache, CACHED_FROM};
 use crate::version::{self, SegmentTable, Version};
+use crate::write_set::WriteSet;
 
 /// One write of a commit: a key and its new value (a put), or `None` (a delete).
 pub type Op<'a> = (&'a [u8], Option<&'a [u8]>);
@@ -80,7 +81,7 @@ pub(crate) struct Writer {
     pub segments: SegmentTable,
     pub log: LogWriter,
     pub next_seq: u64,
-    /// Kept between commits to reuse their allocations.
+    /// Kept between commits to reuse their allocations (see `keep_for_reuse`).
     pub buf: Vec<u8>,
     pub placed: Vec<Placed>,
     pub changes: Vec<(u64, Change)>,
@@ -104,6 +105,18 @@ impl Writer {
         }
     }
 
+    /// Gives the scratch space of large commits back to the allocator.
+    pub(crate) fn release_scratch(&mut self) {
+        fn release<T>(v: &mut Vec<T>) {
+            if v.capacity() * std::mem::size_of::<T>() > SCRATCH_KEPT {
+                *v = Vec::new();
+            }
+        }
+        release(&mut self.buf);
+        release(&mut self.placed);
+        release(&mut self.changes);
+    }
+
     pub(crate) fn version(&self) -> Version {
         Version {
             seq: self.next_seq - 1,
@@ -115,11 +128,16 @@ impl Writer {
 }
 
 /// The scratch vectors of a commit are kept for the next one up to this many
-/// bytes each: a bulk load's (hundreds of MiB) are given back to the allocator.
+/// bytes each, and beyond it while the commits that follow use a quarter of
+/// them or more: a large allocation is given back to the system when freed,
+/// and taken anew page by page (each page faulted in and zeroed) by the next
+/// commit, a fifth of a large batch's time. A smaller commit, or a second
+/// with none (`Writer::release_scratch`, from the background thread), gives
+/// them back.
 pub(crate) const SCRATCH_KEPT: usize = 4 << 20;
 
 fn keep_for_reuse<T>(mut v: Vec<T>) -> Vec<T> {
-    if v.capacity() * std::mem::size_of::<T>() > SCRATCH_KEPT {
+    if v.capacity() * std::mem::size_of::<T>() > SCRATCH_KEPT && v.len() < v.capacity() / 4 {
         v = Vec::new();
     }
     v.clear();
@@ -243,6 +261,9 @@ pub(crate) struct Shared {
     pub maintenance: Mutex<()>,
     pub wake: Wake,
     pub tracker: Mutex<Tracker>,
+    /// The buffered writes of a finished transaction, cleared, for the next
+    /// one to fill without allocating (see `keep_for_reuse`).
+    spare_writes: Mutex<WriteSet>,
     cache: Option<ValueCache>,
     pub counters: Counters,
     pub closed: AtomicBool,
@@ -274,6 +295,7 @@ impl Shared {
             maintenance: Mutex::new(()),
             wake: Wake::default(),
             tracker: Mutex::new(Tracker::default()),
+            spare_writes: Mutex::new(WriteSet::default()),
             cache,
             counters: Counters::default(),
             closed: AtomicBool::new(false),
@@ -712,6 +734,39 @@ impl Shared {
         }
         self.log.finish_commit(seq, beside)?;
         Ok(seq)
+    }
+
+    /// Gives the scratch space of large commits and transactions back (the
+    /// database at rest).
+    pub(crate) fn release_scratch(&self) {
+        if let Some(w) = self.writer.lock().as_mut() {
+            w.release_scratch();
+        }
+        let mut spare = self.spare_writes.lock();
+        if spare.allocated() > SCRATCH_KEPT {
+            *spare = WriteSet::default();
+        }
+    }
+
+    /// An empty write set for a transaction, with the allocations of one
+    /// finished before if there was one.
+    pub(crate) fn write_set(&self) -> WriteSet {
+        std::mem::take(&mut *self.spare_writes.lock())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn spare_write_set_bytes(&self) -> usize {
+        self.spare_writes.lock().allocated()
+    }
+
+    /// Keeps a finished transaction's writes' allocations for the next, if
+    /// larger than the ones kept.
+    pub(crate) fn give_back_write_set(&self, mut writes: WriteSet) {
+        let mut spare = self.spare_writes.lock();
+        if writes.allocated() > spare.allocated() {
+            writes.clear();
+            *spare = writes;
+        }
     }
 
     /// The index file the latest version reads, if any.

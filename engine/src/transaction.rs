@@ -55,11 +55,12 @@ impl Transaction {
         // register it before letting go, so that no commit comes between (the
         // writer lock, then the tracker's, as a commit takes them).
         let snapshot = fresh.unwrap_or_else(|| shared.snapshot_registered());
+        let writes = shared.write_set();
         Ok(Transaction {
             shared,
             registered: snapshot.seq,
             snapshot: Some(snapshot),
-            writes: WriteSet::default(),
+            writes,
             open: true,
         })
     }
@@ -161,6 +162,8 @@ impl Transaction {
     fn finish(&mut self) {
         if std::mem::replace(&mut self.open, false) {
             self.shared.tracker.lock().unregister(self.registered);
+            self.shared
+                .give_back_write_set(std::mem::take(&mut self.writes));
         }
     }
 }

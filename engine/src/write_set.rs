@@ -45,6 +45,20 @@ impl WriteSet {
         self.table.len()
     }
 
+    /// Forgets every write, keeping the allocations for the next transaction.
+    pub fn clear(&mut self) {
+        self.table.clear();
+        self.slots.clear();
+        self.arena.clear();
+    }
+
+    /// The bytes allocated for the writes.
+    pub fn allocated(&self) -> usize {
+        self.table.capacity() * std::mem::size_of::<(u64, usize)>()
+            + self.slots.capacity() * std::mem::size_of::<Slot>()
+            + self.arena.capacity()
+    }
+
     /// `None` if the key was not written; `Some(None)` if it was deleted.
     pub fn get(&self, key: &[u8]) -> Option<Option<&[u8]>> {
         let hash = self.hasher.hash_one(key);
@@ -145,9 +159,18 @@ mod tests {
             let mut seen: Vec<(Vec<u8>, Option<Vec<u8>>)> =
                 set.iter().map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec))).collect();
             seen.sort();
-            let mut expected: Vec<_> = model.into_iter().collect();
+            let mut expected: Vec<_> = model.clone().into_iter().collect();
             expected.sort();
             prop_assert_eq!(seen, expected);
+            // Cleared for reuse, it is empty and keeps its allocations.
+            let allocated = set.allocated();
+            set.clear();
+            prop_assert_eq!((set.len(), set.iter().count(), set.allocated()), (0, 0, allocated));
+            for (k, v) in &model {
+                prop_assert_eq!(set.get(k), None);
+                set.insert(k, v.as_deref());
+                prop_assert_eq!(set.get(k), Some(v.as_deref()));
+            }
         }
     }
 }
