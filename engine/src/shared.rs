@@ -131,9 +131,9 @@ impl Writer {
 /// bytes each, and beyond it while the commits that follow use a quarter of
 /// them or more: a large allocation is given back to the system when freed,
 /// and taken anew page by page (each page faulted in and zeroed) by the next
-/// commit, a fifth of a large batch's time. A smaller commit, or a second
-/// with none (`Writer::release_scratch`, from the background thread), gives
-/// them back.
+/// commit, a large part of a large batch's time. A smaller commit, or a
+/// second with none (`Writer::release_scratch`, from the background thread),
+/// gives them back.
 pub(crate) const SCRATCH_KEPT: usize = 4 << 20;
 
 fn keep_for_reuse<T>(mut v: Vec<T>) -> Vec<T> {
@@ -171,9 +171,9 @@ pub(crate) struct Counters {
 
 /// How the handle and the commits reach the background thread between its
 /// periodic looks: to stop it, or to have it look at compaction now because
-/// a commit left a segment without a live record (dropped without copying,
-/// its disk space and page-cache pages come back before the next commits
-/// need new ones, not a look later).
+/// a commit left a segment without a live record (such a segment goes
+/// without copying anything, and its disk space and page-cache pages come
+/// back before the next commits need new ones, not a look later).
 #[derive(Default)]
 pub(crate) struct Wake {
     state: Mutex<WakeState>,
@@ -760,8 +760,12 @@ impl Shared {
     }
 
     /// Keeps a finished transaction's writes' allocations for the next, if
-    /// larger than the ones kept.
+    /// larger than the ones kept, and if not mostly unused (the rule of
+    /// `keep_for_reuse`).
     pub(crate) fn give_back_write_set(&self, mut writes: WriteSet) {
+        if writes.allocated() > SCRATCH_KEPT && writes.used() < writes.allocated() / 4 {
+            return;
+        }
         let mut spare = self.spare_writes.lock();
         if writes.allocated() > spare.allocated() {
             writes.clear();

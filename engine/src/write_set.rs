@@ -59,6 +59,13 @@ impl WriteSet {
             + self.arena.capacity()
     }
 
+    /// The bytes the writes take of those allocated.
+    pub fn used(&self) -> usize {
+        self.table.len() * std::mem::size_of::<(u64, usize)>()
+            + self.slots.len() * std::mem::size_of::<Slot>()
+            + self.arena.len()
+    }
+
     /// `None` if the key was not written; `Some(None)` if it was deleted.
     pub fn get(&self, key: &[u8]) -> Option<Option<&[u8]>> {
         let hash = self.hasher.hash_one(key);
@@ -164,6 +171,8 @@ mod tests {
             prop_assert_eq!(seen, expected);
             // Cleared for reuse, it is empty and keeps its allocations.
             let allocated = set.allocated();
+            prop_assert!(set.used() <= allocated);
+            prop_assert!(set.used() >= set.len() * std::mem::size_of::<Slot>());
             set.clear();
             prop_assert_eq!((set.len(), set.iter().count(), set.allocated()), (0, 0, allocated));
             for (k, v) in &model {
