@@ -35,10 +35,13 @@ use crate::version::Version;
 /// delta stays under half the file's keys (it writes the changes and those of
 /// the delta before), otherwise as a new index file, which writes every key,
 /// if the changes are a share of the file's keys that depends on who waits
-/// for it (or a delta has grown too large).
+/// for it (or a delta has grown too large). Idle, the changes and the delta
+/// together count: once they are that share, a new index file takes both in,
+/// with no change since the delta as well.
 pub(crate) enum AtRest {
     /// No commit for a while; nobody waits: one in eight, so that a process
-    /// killed at rest leaves little to replay.
+    /// killed at rest leaves little to replay, and reads of a delta that
+    /// large (written at close) stop probing two files.
     Idle,
     /// Closing; the caller waits: one in two, so that a close costs about as
     /// much as the replay it saves (writing a key costs about half of replaying
@@ -66,7 +69,16 @@ pub(crate) fn checkpoint_at_rest(at_rest: AtRest, c: &IndexChanges) -> Option<Ki
         AtRest::Idle => 8,
         AtRest::Closing => 2,
     };
-    if c.changes < AT_REST_CHANGES {
+    // The keys a new index file would take out of memory and out of the delta.
+    let unfolded = c.changes + c.in_delta;
+    if matches!(at_rest, AtRest::Idle)
+        && unfolded >= AT_REST_CHANGES
+        && unfolded * share >= c.in_file
+    {
+        // Nobody waits: a new index file, so that reads probe one file, not
+        // two (a delta written at close is folded in here, changes or not).
+        Some(Kind::Full)
+    } else if c.changes < AT_REST_CHANGES {
         None
     } else if delta_fits(c) {
         Some(Kind::Delta)
@@ -638,6 +650,38 @@ mod tests {
         );
     }
 
+    #[test]
+    fn idle_a_delta_of_one_in_eight_of_the_keys_is_folded_into_a_new_index_file() {
+        let kind = |at_rest, c| checkpoint_at_rest(at_rest, &c);
+        // A delta written at close, and no change since: kept while closing,
+        // folded once idle.
+        assert_eq!(
+            kind(AtRest::Closing, changes(0, 800_000, 100_000, true)),
+            None
+        );
+        assert_eq!(
+            kind(AtRest::Idle, changes(0, 800_000, 100_000, true)),
+            Some(Kind::Full)
+        );
+        assert_eq!(kind(AtRest::Idle, changes(0, 800_000, 99_999, true)), None);
+        // Changes and delta count together; a smaller sum is a delta.
+        assert_eq!(
+            kind(AtRest::Idle, changes(50_000, 800_000, 50_000, true)),
+            Some(Kind::Full)
+        );
+        assert_eq!(
+            kind(AtRest::Idle, changes(50_000, 800_000, 49_999, true)),
+            Some(Kind::Delta)
+        );
+        // Closing keeps to the delta (the caller waits).
+        assert_eq!(
+            kind(AtRest::Closing, changes(50_000, 800_000, 50_000, true)),
+            Some(Kind::Delta)
+        );
+        // Fewer than AT_REST_CHANGES are left alone, whatever their share.
+        assert_eq!(kind(AtRest::Idle, changes(0, 100_000, 16_383, true)), None);
+    }
+
     use crate::{Config, Database, SyncMode, WriteBatch};
     use std::collections::BTreeMap;
 
@@ -737,6 +781,28 @@ mod tests {
         let db = Database::open(dir.path(), config()).unwrap();
         assert_eq!(changes_in_memory(&db), 0, "the open replayed the changes");
         assert_eq!(db.stats().unwrap().live_bytes, live_bytes);
+        assert_holds(&db, &model);
+    }
+
+    #[test]
+    fn a_delta_left_by_close_is_folded_into_a_new_index_file_once_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, model) = changed_since_checkpoint(dir.path());
+        db.close().unwrap();
+        assert!(checkpoint::delta_path(dir.path()).exists());
+        let db = Database::open(dir.path(), config()).unwrap();
+        assert_eq!(db.shared.index_file().unwrap().delta_entries(), 20_000);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while db.shared.index_file().unwrap().delta_entries() > 0 {
+            assert!(std::time::Instant::now() < deadline, "the delta stays");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(!checkpoint::delta_path(dir.path()).exists());
+        assert_eq!(changes_in_memory(&db), 0);
+        assert_holds(&db, &model);
+        db.close().unwrap();
+        let db = Database::open(dir.path(), config()).unwrap();
+        assert_eq!(db.shared.index_file().unwrap().delta_entries(), 0);
         assert_holds(&db, &model);
     }
 
