@@ -42,7 +42,7 @@ use crate::entry_codec::{
 };
 use crate::error::{Error, Result};
 use crate::index::{Key, Loc};
-use crate::index_file::{self, DeltaMeta, IndexFile};
+use crate::index_file::{self, DeltaMeta, IndexFile, LogFrom};
 use crate::sync;
 
 pub const CHECKPOINT_FILE: &str = "index.ckpt";
@@ -144,6 +144,7 @@ pub fn write<K: AsRef<[u8]>>(
     replayable: bool,
     seq: u64,
     covered: &BTreeSet<u32>,
+    log_from: Option<LogFrom>,
     len: usize,
     entries: impl Iterator<Item = Result<(K, Loc)>>,
 ) -> Result<()> {
@@ -155,7 +156,7 @@ pub fn write<K: AsRef<[u8]>>(
     write_into_place(
         dir,
         CHECKPOINT_FILE,
-        |tmp| index_file::write(tmp, flags, seq, covered, len, entries),
+        |tmp| index_file::write_from(tmp, flags, seq, covered, log_from, len, entries),
         || remove_delta(dir),
     )
 }
@@ -166,6 +167,7 @@ pub fn write_delta<K: AsRef<[u8]>>(
     dir: &Path,
     seq: u64,
     covered: &BTreeSet<u32>,
+    log_from: Option<LogFrom>,
     len: usize,
     entries: impl Iterator<Item = Result<(K, Loc)>>,
     meta: &DeltaMeta,
@@ -173,7 +175,7 @@ pub fn write_delta<K: AsRef<[u8]>>(
     write_into_place(
         dir,
         DELTA_FILE,
-        |tmp| index_file::write_delta(tmp, seq, covered, len, entries, meta),
+        |tmp| index_file::write_delta_from(tmp, seq, covered, log_from, len, entries, meta),
         || Ok(()),
     )
 }
@@ -203,7 +205,7 @@ fn write_into_place(
 /// A checkpoint as found on disk.
 pub enum Loaded {
     /// An index file, mapped and checked.
-    Mapped(IndexFile),
+    Mapped(Box<IndexFile>),
     /// A checkpoint of the earlier format, read into memory; the next checkpoint
     /// replaces it with an index file.
     Legacy(Checkpoint),
@@ -266,7 +268,7 @@ pub fn read(dir: &Path) -> Result<Option<Loaded>> {
         Err(e) => return Err(Error::io(p.display(), e)),
     }
     if index_file::is_index_file(&magic) {
-        return IndexFile::open(&p).map(|f| Some(Loaded::Mapped(f)));
+        return IndexFile::open(&p).map(|f| Some(Loaded::Mapped(Box::new(f))));
     }
     read_legacy(&p).map(|c| c.map(Loaded::Legacy))
 }
@@ -381,7 +383,7 @@ mod tests {
             prop_assert_eq!(c.seq, 100);
             prop_assert_eq!(&c.index, &index);
             // The index file of the same entries reads back the same.
-            write(dir.path(), true, 100, &[3].into(), index.len(), index.iter().map(|(k, l)| Ok((k, *l)))).unwrap();
+            write(dir.path(), true, 100, &[3].into(), None, index.len(), index.iter().map(|(k, l)| Ok((k, *l)))).unwrap();
             let Some(Loaded::Mapped(file)) = read(dir.path()).unwrap() else {
                 panic!("an index file");
             };
@@ -427,6 +429,7 @@ mod tests {
             true,
             9,
             &[2].into(),
+            None,
             index.len(),
             index.iter().map(|(k, l)| Ok((k, *l))),
         )
@@ -562,6 +565,7 @@ mod tests {
             true,
             9,
             &covered,
+            None,
             index.len(),
             index.iter().map(|(k, l)| Ok((k, *l))),
         )

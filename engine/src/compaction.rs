@@ -322,6 +322,7 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
         replayable,
         version.seq,
         &covered,
+        version.log_from(),
         version.index.len(),
         entries,
     )?;

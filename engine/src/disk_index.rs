@@ -28,7 +28,7 @@ use arrayvec::ArrayVec;
 
 use crate::error::Result;
 use crate::index::{Key, Loc, REMOVED};
-use crate::index_file::{self, FileRange, IndexFile, GONE};
+use crate::index_file::{self, FileRange, IndexFile, LogFrom, GONE};
 
 pub struct DiskIndex {
     base: Arc<IndexFile>,
@@ -127,6 +127,11 @@ impl DiskIndex {
     /// The segments whose every record the index reflects.
     pub fn covered(&self) -> &BTreeSet<u32> {
         &self.top().covered
+    }
+
+    /// Where the log after the index begins, if its file names it.
+    pub fn log_from(&self) -> Option<LogFrom> {
+        self.top().log_from
     }
 
     /// A replay of every segment gives the index (`index_file::REPLAYABLE`).

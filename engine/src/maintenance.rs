@@ -262,6 +262,7 @@ fn checkpoint_of(shared: &Shared, version: &Version, index: &KeyIndex) -> Result
         shared.replayable.load(Ordering::Acquire),
         version.seq,
         &covered,
+        version.log_from(),
         index.len(),
         index.iter(),
     )?;
@@ -313,6 +314,7 @@ fn checkpoint_delta(shared: &Shared) -> Result<()> {
         &shared.dir,
         version.seq,
         &covered_by(&version),
+        version.log_from(),
         len,
         delta_entries(disk.delta(), index.changes()),
         &meta,
@@ -423,6 +425,7 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<()> {
         replayable,
         version.seq,
         &covered,
+        version.log_from(),
         index.len(),
         index.iter(),
     )?;

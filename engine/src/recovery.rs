@@ -2,8 +2,11 @@
 //!
 //! Rules (see `format` and `checkpoint` for the invariants they rely on):
 //! - Segments covered by the checkpoint are not read; each must exist.
-//! - Every other segment is replayed in id order. A record whose sequence number
-//!   is at or below the checkpoint's is already reflected and skipped; otherwise
+//! - Every other segment is replayed in id order, the one where the
+//!   checkpoint's log begins (`index_file::LOG_FROM`) from that offset: the
+//!   frames before it hold commits the checkpoint reflects. A record whose
+//!   sequence number is at or below the checkpoint's is already reflected and
+//!   skipped; otherwise
 //!   the highest sequence number per key wins (deletes included; within one
 //!   commit the later entry), which makes
 //!   replay correct whatever order compaction left the files in.
@@ -247,28 +250,57 @@ const SCAN_ON_THREADS_FROM: usize = 32 << 20;
 /// The most threads a replay reads the log on.
 const SCAN_THREADS: usize = 4;
 
+/// Where the scan of each segment starts: the checkpoint's log begins in
+/// segment `log_from.0` at offset `log_from.1`, every other from its start.
+#[derive(Clone, Copy)]
+struct Starts {
+    log_from: Option<(u32, usize)>,
+}
+
+impl Starts {
+    fn of(self, seg: &Segment) -> usize {
+        match self.log_from {
+            Some((id, offset)) if id == seg.id => offset,
+            _ => 0,
+        }
+    }
+
+    fn bytes(self, seg: &Segment) -> usize {
+        seg.data().len() - self.of(seg)
+    }
+}
+
 /// Scans `segments` (in id order) for the records above `ckpt_seq`: a large
 /// log in contiguous runs of about equal bytes, one thread each, whose
 /// records are then put one after the other, so that they are offered in the
 /// order a single scan would offer them.
-fn scan_segments(segments: &[Segment], ckpt_seq: u64) -> (Newest<'_>, Vec<SegmentScan>) {
-    let bytes: usize = segments.iter().map(|s| s.data().len()).sum();
+fn scan_segments(
+    segments: &[Segment],
+    starts: Starts,
+    ckpt_seq: u64,
+) -> (Newest<'_>, Vec<SegmentScan>) {
+    let bytes: usize = segments.iter().map(|s| starts.bytes(s)).sum();
     let threads = if bytes < SCAN_ON_THREADS_FROM {
         1
     } else {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     };
-    scan_on(segments, ckpt_seq, threads.min(SCAN_THREADS))
+    scan_on(segments, starts, ckpt_seq, threads.min(SCAN_THREADS))
 }
 
 /// `scan_segments` on up to `threads` threads.
-fn scan_on(segments: &[Segment], ckpt_seq: u64, threads: usize) -> (Newest<'_>, Vec<SegmentScan>) {
-    let bytes: usize = segments.iter().map(|s| s.data().len()).sum();
+fn scan_on(
+    segments: &[Segment],
+    starts: Starts,
+    ckpt_seq: u64,
+    threads: usize,
+) -> (Newest<'_>, Vec<SegmentScan>) {
+    let bytes: usize = segments.iter().map(|s| starts.bytes(s)).sum();
     let threads = threads.clamp(1, segments.len().max(1));
     let mut runs: Vec<&[Segment]> = Vec::with_capacity(threads);
     let (mut start, mut seen) = (0, 0);
     for (i, seg) in segments.iter().enumerate() {
-        seen += seg.data().len();
+        seen += starts.bytes(seg);
         if seen * threads >= bytes * (runs.len() + 1) && runs.len() + 1 < threads {
             runs.push(&segments[start..=i]);
             start = i + 1;
@@ -280,7 +312,7 @@ fn scan_on(segments: &[Segment], ckpt_seq: u64, threads: usize) -> (Newest<'_>, 
     if let [run] = runs[..] {
         // No thread scope: it would register the calling thread with the
         // standard library (an allocation for the life of the thread).
-        return scan_run(run, ckpt_seq);
+        return scan_run(run, starts, ckpt_seq);
     }
     let scanned: Vec<(Newest<'_>, Vec<SegmentScan>)> = std::thread::scope(|scope| {
         let others: Vec<_> = runs[1..]
@@ -288,18 +320,18 @@ fn scan_on(segments: &[Segment], ckpt_seq: u64, threads: usize) -> (Newest<'_>, 
             .map(|run| {
                 let spawned = std::thread::Builder::new()
                     .name("lightning-db-replay".into())
-                    .spawn_scoped(scope, move || scan_run(run, ckpt_seq));
+                    .spawn_scoped(scope, move || scan_run(run, starts, ckpt_seq));
                 (run, spawned)
             })
             .collect();
-        let mut scanned = vec![scan_run(runs[0], ckpt_seq)];
+        let mut scanned = vec![scan_run(runs[0], starts, ckpt_seq)];
         for (run, spawned) in others {
             // A thread that could not be started leaves its run to this one.
             scanned.push(match spawned {
                 Ok(handle) => handle
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                Err(_) => scan_run(run, ckpt_seq),
+                Err(_) => scan_run(run, starts, ckpt_seq),
             });
         }
         scanned
@@ -313,13 +345,13 @@ fn scan_on(segments: &[Segment], ckpt_seq: u64, threads: usize) -> (Newest<'_>, 
     (newest, scans)
 }
 
-fn scan_run(run: &[Segment], ckpt_seq: u64) -> (Newest<'_>, Vec<SegmentScan>) {
+fn scan_run(run: &[Segment], starts: Starts, ckpt_seq: u64) -> (Newest<'_>, Vec<SegmentScan>) {
     let mut newest = Newest::default();
     let scans = run
         .iter()
         .map(|seg| {
             let (mut max_seq, mut newest_seq, mut deletes) = (0u64, 0u64, false);
-            let end = segment::scan(seg.data(), |offset, e| {
+            let end = segment::scan_from(seg.data(), starts.of(seg), |offset, e| {
                 max_seq = max_seq.max(e.seq);
                 deletes |= e.kind == EntryKind::Delete;
                 if e.seq > ckpt_seq {
@@ -355,10 +387,12 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
     let mut ckpt_ends: BTreeMap<u32, u64> = BTreeMap::new();
     let (mut rebuilt, mut refused_delta) = (false, false);
     // Without a checkpoint no compaction has run, so no delete was dropped.
+    let mut log_from = None;
     let (ckpt_seq, covered, mut index, replayable) = match trusted_checkpoint(dir, &mut rebuilt)? {
         Some(Loaded::Mapped(file)) => {
-            let disk = with_delta(dir, file, &mut refused_delta)?;
+            let disk = with_delta(dir, *file, &mut refused_delta)?;
             ckpt_ends.extend(disk.segment_ends());
+            log_from = disk.log_from();
             let (seq, covered, replayable) =
                 (disk.seq(), disk.covered().clone(), disk.replayable());
             (seq, covered, KeyIndex::on(Arc::new(disk)), replayable)
@@ -399,7 +433,24 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         .iter()
         .map(|&id| Segment::open_sealed(id, segment_path(dir, id)))
         .collect::<Result<Vec<Segment>>>()?;
-    let (changes, scans) = scan_segments(&maps, ckpt_seq);
+    // The segment the checkpoint's log begins in was the active one when it
+    // was written; a close that had written nothing to it since removed it.
+    let log_from = log_from.and_then(|from| {
+        let seg = maps.iter().find(|s| s.id == from.segment)?;
+        Some((seg, from.offset))
+    });
+    if let Some((seg, offset)) = log_from {
+        if offset > seg.data().len() as u64 {
+            return Err(Error::corrupted(format!(
+                "{}: the checkpoint's log begins at offset {offset}, past the end of the \
+                 valid data ({} bytes)",
+                seg.path.display(),
+                seg.data().len()
+            )));
+        }
+    }
+    let log_from = log_from.map(|(seg, offset)| (seg.id, offset as usize));
+    let (changes, scans) = scan_segments(&maps, Starts { log_from }, ckpt_seq);
     for (seg, scan) in maps.iter().zip(scans) {
         let (id, path, end) = (&seg.id, &seg.path, scan.end);
         if let Some((offset, why)) = end.corruption {
@@ -457,9 +508,12 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
             .filter(|l| l.segment != crate::index::REMOVED)
             .map(|l| l.segment),
     );
+    // The segment the checkpoint's log begins in is a writer's, not the output
+    // of a compaction, and its frames before that offset were not read.
     let garbage = replayed
         .iter()
         .copied()
+        .filter(|id| log_from.map(|(from, _)| from) != Some(*id))
         .filter(|id| ckpt_seq > 0 && !referenced.contains(id) && max_seq_of[id] <= ckpt_seq)
         .filter(|id| !with_deletes.contains(id))
         .filter(|id| !unsealed.iter().any(|(u, _)| u == id))
@@ -521,7 +575,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let segments = several_segments(tmp.path());
         let settled = |threads: usize, ckpt_seq: u64| {
-            let (mut newest, scans) = scan_on(&segments, ckpt_seq, threads);
+            let (mut newest, scans) =
+                scan_on(&segments, Starts { log_from: None }, ckpt_seq, threads);
             newest.settle();
             let records: Vec<(Vec<u8>, Loc)> = newest
                 .records

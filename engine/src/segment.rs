@@ -254,9 +254,21 @@ pub struct ScanEnd {
 }
 
 /// Walks every frame of `bytes`, calling `visit(offset, entry)` for each data entry.
-pub fn scan<'a>(bytes: &'a [u8], mut visit: impl FnMut(usize, &format::EntryRef<'a>)) -> ScanEnd {
-    let mut pos = 0;
-    let mut data_len = 0;
+pub fn scan<'a>(bytes: &'a [u8], visit: impl FnMut(usize, &format::EntryRef<'a>)) -> ScanEnd {
+    scan_from(bytes, 0, visit)
+}
+
+/// [`scan`] from `from`, the end of a frame holding data (or 0) and at most
+/// the length of `bytes`: the frames before it are not read. Offsets are
+/// from the start of `bytes`.
+pub fn scan_from<'a>(
+    bytes: &'a [u8],
+    from: usize,
+    mut visit: impl FnMut(usize, &format::EntryRef<'a>),
+) -> ScanEnd {
+    assert!(from <= bytes.len(), "a scan from past the end of its bytes");
+    let mut pos = from;
+    let mut data_len = from;
     // A seal frame marks where a writer stopped; one that reopens the segment
     // appends after it, so frames may follow a seal. The segment is sealed when its
     // last frame is a seal.

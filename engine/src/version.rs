@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::index_file::LogFrom;
 use crate::key_index::KeyIndex;
 use crate::segment::Segment;
 
@@ -33,6 +34,14 @@ impl Version {
     #[inline]
     pub fn segment(&self, id: u32) -> Result<&Arc<Segment>> {
         segment_in(&self.segments, id)
+    }
+
+    /// Where the log after a checkpoint of this version begins: the active
+    /// segment after the last frame of the version's commits (the writer
+    /// appends a commit's frame and counts its sequence number under one lock).
+    pub fn log_from(&self) -> Option<LogFrom> {
+        self.active
+            .map(|(segment, offset)| LogFrom { segment, offset })
     }
 }
 

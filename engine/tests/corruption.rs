@@ -2,7 +2,7 @@
 //! never returned as data; a torn tail is cut back to the last whole commit.
 
 mod common;
-use common::copy_dir;
+use common::{copy_dir, without_log_from};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -752,17 +752,19 @@ fn checkpoints_say_whether_the_segments_hold_every_delete() {
     let config = small_segments();
     build_checkpointed(&dir, 300);
     let path = dir.join("index.ckpt");
+    // The header's REPLAYABLE flag (other flags say where the log begins).
     let flags = |path: &Path| {
         let bytes = fs::read(path).unwrap();
-        u32::from_le_bytes(bytes[8..12].try_into().unwrap())
+        u32::from_le_bytes(bytes[8..12].try_into().unwrap()) & 1
     };
     assert_eq!(
         flags(&path),
         1,
         "a new database's segments hold every delete"
     );
-    // The format before the flag: the same file under its magic, no header.
-    let mut bytes = fs::read(&path).unwrap();
+    // The format before the flag: the same file under its magic, no header,
+    // and no meta of the later flags.
+    let mut bytes = without_log_from(fs::read(&path).unwrap());
     bytes[..8].copy_from_slice(b"LDBCKPT5");
     bytes[8..16].fill(0);
     fs::write(&path, &bytes).unwrap();
@@ -1166,4 +1168,63 @@ fn a_segment_of_record_format_1_is_refused_and_left_as_it_is() {
     let err = Database::open(&dir, Config::default()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::CorruptedData, "{err}");
     assert_eq!(fs::read(&seg).unwrap(), old, "the old segment was changed");
+}
+
+/// The frames of segment 1 of `dir`: (offset, payload length, sequence number).
+fn frames(dir: &Path) -> Vec<(usize, usize, u64)> {
+    let bytes = fs::read(&segments(dir)[0]).unwrap();
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos + 24 <= bytes.len() && &bytes[pos..pos + 4] == b"LDF2" {
+        let len = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap()) as usize;
+        let seq = u64::from_le_bytes(bytes[pos + 8..pos + 16].try_into().unwrap());
+        out.push((pos, len, seq));
+        pos += 24 + len;
+    }
+    out
+}
+
+#[test]
+// A checkpoint names where the log after it begins in the active segment:
+// an open reads the frames from there on, checked as ever, and not the ones
+// before (as it reads no segment the checkpoint covers); damage there surfaces
+// when its record is read, and in verify.
+fn an_open_reads_the_active_segment_from_where_the_checkpoint_says_its_log_begins() {
+    let tmp = tempfile::tempdir().unwrap();
+    let live = tmp.path().join("live");
+    let db = Database::create(&live, Config::default()).unwrap();
+    for i in 0..40u32 {
+        if i == 20 {
+            db.checkpoint().unwrap();
+        }
+        db.put(format!("key{i:04}").as_bytes(), &value(i)).unwrap();
+    }
+    // The files a kill -9 leaves: the checkpoint of the first 20 commits, and
+    // all 40 in segment 1.
+    let (before, after) = (tmp.path().join("before"), tmp.path().join("after"));
+    copy_dir(&live, &before);
+    copy_dir(&live, &after);
+    drop(db);
+    let frames = frames(&before);
+    assert_eq!(frames.len(), 40);
+    let payload_of = |n: usize| frames[n].0 + 24 + frames[n].1 - 1;
+
+    flip(&segments(&after)[0], payload_of(30));
+    let err = Database::open(&after, Config::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CorruptedData, "{err}");
+    assert!(err.message().contains(".seg at offset"), "{err}");
+
+    flip(&segments(&before)[0], payload_of(5));
+    let db = Database::open(&before, Config::default()).unwrap();
+    assert_eq!(
+        db.get(b"key0005").unwrap_err().kind(),
+        ErrorKind::CorruptedData
+    );
+    for i in (0..40u32).filter(|&i| i != 5) {
+        let key = format!("key{i:04}");
+        assert_eq!(db.get(key.as_bytes()).unwrap(), Some(value(i)), "{key}");
+    }
+    let report = db.verify().unwrap();
+    assert!(!report.is_clean(), "{report:?}");
+    assert_eq!(report.unreadable_keys, 1, "{report:?}");
 }

@@ -3,7 +3,7 @@
 //! directory the fuzzer found, with the engine's own writes where it can.
 
 mod common;
-use common::copy_dir;
+use common::{copy_dir, without_log_from};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -190,7 +190,9 @@ fn a_record_with_a_key_no_writer_accepts_is_corrupted_data() {
 /// its new active segment under the same id, and the first read of the key
 /// touched the new segment's map past the end of its file: SIGBUS, the whole
 /// process killed. Now the checkpoint's reference past the valid data is
-/// reported as CorruptedData and no file is removed.
+/// reported as CorruptedData and no file is removed. A checkpoint that names
+/// where its log begins (after that frame) is not affected: the frame is not
+/// read at open, and the data is taken to reach at least there.
 #[test]
 fn a_checkpoint_reference_into_a_torn_segment_is_corrupted_data_not_sigbus() {
     let tmp = tempfile::tempdir().unwrap();
@@ -207,6 +209,10 @@ fn a_checkpoint_reference_into_a_torn_segment_is_corrupted_data_not_sigbus() {
     let mut bytes = fs::read(&seg).unwrap();
     bytes[5] ^= 0x01; // the frame's payload length: its header checksum fails
     fs::write(&seg, &bytes).unwrap();
+    let naming_log = tmp.path().join("naming-log");
+    copy_dir(&crashed, &naming_log);
+    let ckpt = crashed.join("index.ckpt");
+    fs::write(&ckpt, without_log_from(fs::read(&ckpt).unwrap())).unwrap();
 
     if std::env::var("SHOW_SIGBUS").is_ok() {
         let db = Database::open(&crashed, config()).unwrap();
@@ -219,6 +225,24 @@ fn a_checkpoint_reference_into_a_torn_segment_is_corrupted_data_not_sigbus() {
         fs::read(&seg).unwrap(),
         bytes,
         "the damaged segment was changed"
+    );
+
+    let db = Database::open(&naming_log, config()).unwrap();
+    assert_eq!(db.get(b"key").unwrap().as_deref(), Some(&b"value"[..]));
+    db.put(b"after", b"the frame").unwrap();
+    drop(db);
+    let db = Database::open(&naming_log, config()).unwrap();
+    assert_eq!(db.get(b"key").unwrap().as_deref(), Some(&b"value"[..]));
+    assert_eq!(
+        db.get(b"after").unwrap().as_deref(),
+        Some(&b"the frame"[..])
+    );
+    let frame_end = bytes.iter().rposition(|&b| b != 0).unwrap() + 1;
+    let seg = segment(&naming_log, 1);
+    assert_eq!(
+        fs::read(&seg).unwrap()[..frame_end],
+        bytes[..frame_end],
+        "the frame before the log's start was changed"
     );
 }
 
