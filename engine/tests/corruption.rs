@@ -1228,3 +1228,28 @@ fn an_open_reads_the_active_segment_from_where_the_checkpoint_says_its_log_begin
     assert!(!report.is_clean(), "{report:?}");
     assert_eq!(report.unreadable_keys, 1, "{report:?}");
 }
+
+#[test]
+// A segment cut short before where the checkpoint says its log begins lost
+// frames the checkpoint reflects: CorruptedData, not a scan from past its end.
+fn a_segment_cut_short_of_where_the_checkpoints_log_begins_is_corrupted_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let live = tmp.path().join("live");
+    let db = Database::create(&live, Config::default()).unwrap();
+    for i in 0..20u32 {
+        db.put(format!("key{i:04}").as_bytes(), &value(i)).unwrap();
+    }
+    db.checkpoint().unwrap();
+    let crashed = tmp.path().join("crashed");
+    copy_dir(&live, &crashed);
+    drop(db);
+    let frames = frames(&crashed);
+    let (last, len, _) = frames[frames.len() - 1];
+    let seg = &segments(&crashed)[0];
+    let file = fs::OpenOptions::new().write(true).open(seg).unwrap();
+    file.set_len((last + 24 + len - 10) as u64).unwrap();
+    drop(file);
+    let err = Database::open(&crashed, Config::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CorruptedData, "{err}");
+    assert!(err.message().contains("log begins at offset"), "{err}");
+}
