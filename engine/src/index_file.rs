@@ -260,7 +260,7 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
 
 /// Writes the `len` entries (ascending, unique keys) as an index file at
 /// `path`, synced, with the header's `flags`; the caller renames it into place.
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(test)]
 pub fn write<K: AsRef<[u8]>>(
     path: &Path,
     flags: u32,

@@ -116,11 +116,14 @@ pub mod fuzzing {
     };
     pub use crate::segment::{scan, ScanEnd};
 
-    /// Writes (key, seq, segment, offset, len) entries to `path` with the index file writer.
+    /// Writes (key, seq, segment, offset, len) entries to `path` with the index
+    /// file writer, naming `log_from` (segment, offset) as where the log after
+    /// it begins.
     pub fn write_index_file(
         path: &std::path::Path,
         seq: u64,
         covered: &std::collections::BTreeSet<u32>,
+        log_from: Option<(u32, u64)>,
         entries: &[(Vec<u8>, u64, u32, u32, u32)],
     ) -> crate::Result<()> {
         let locs = entries.iter().map(|(key, seq, segment, offset, len)| {
@@ -132,11 +135,12 @@ pub mod fuzzing {
             };
             Ok((key, loc))
         });
-        crate::index_file::write(
+        crate::index_file::write_from(
             path,
             crate::index_file::REPLAYABLE,
             seq,
             covered,
+            log_from.map(|(segment, offset)| crate::index_file::LogFrom { segment, offset }),
             entries.len(),
             locs,
         )

@@ -328,6 +328,26 @@ fn write_index(path: &Path, spec: &CkptSpec, ids: &[u32], written: &[Vec<Written
     let seq = seq.get();
     let covered: BTreeSet<u32> = covered.iter().take(8).map(|r| seg_id(ids, *r)).collect();
     let mut rows = build_rows(entries, ids, written);
+    // A made-up location of no length, which no row can take, names where the
+    // log after the file begins instead: the end of the segment's n-th record
+    // (a frame's end when it is the frame's last) for an offset n under the
+    // number of records written there, otherwise the offset itself.
+    let log_from = entries.iter().find_map(|e| match e.loc {
+        LocSpec::Raw {
+            seg,
+            offset,
+            len: 0,
+        } => {
+            let id = seg_id(ids, seg);
+            let record_end = ids
+                .iter()
+                .position(|&i| i == id)
+                .and_then(|s| written[s].get(offset as usize))
+                .map(|(at, len, _, _)| u64::from(at + len));
+            Some((id, record_end.unwrap_or(u64::from(offset))))
+        }
+        _ => None,
+    });
     // The writer is trusted: it refuses (with an error, leaving a torn file)
     // what the engine never gives it, which would not test the reader.
     rows.retain(|(_, rseq, segment, _, len)| *rseq <= seq && *len != 0 && *segment < u32::MAX - 1);
@@ -339,7 +359,7 @@ fn write_index(path: &Path, spec: &CkptSpec, ids: &[u32], written: &[Vec<Written
             rows.dedup_by(|a, b| a.0 == b.0);
         }
     }
-    write_index_file(path, seq, &covered, &rows).expect("write an index file");
+    write_index_file(path, seq, &covered, log_from, &rows).expect("write an index file");
     let made_up =
         !rows.windows(2).all(|w| w[0].0 < w[1].0) || rows.iter().any(|r| r.0.len() > MAX_KEY_SIZE);
     let lenience = if twice(rows.iter().map(|r| &r.0)) {
