@@ -227,7 +227,8 @@ impl Database {
     /// open reads the checkpoint instead of replaying the log, and a plain copy of
     /// the directory taken now opens as a consistent database. The checkpoint is
     /// a delta of the keys changed since the last index file while that stays
-    /// under half the file's keys, otherwise a new index file of every key.
+    /// under half the file's keys, otherwise a new index file of every key;
+    /// nothing new when no commit came since the checkpoint on disk.
     pub fn checkpoint(&self) -> Result<()> {
         self.shared.check_open()?;
         self.shared.check_writable()?;

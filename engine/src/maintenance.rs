@@ -97,9 +97,18 @@ fn delta_fits(c: &IndexChanges) -> bool {
 }
 
 /// Writes the checkpoint a caller asks for: a delta if it fits
-/// ([`delta_fits`]), otherwise a new index file.
+/// ([`delta_fits`]), otherwise a new index file; nothing if the one on disk is
+/// of the latest commit and sound (it would be written again as it is).
 pub(crate) fn checkpoint_on_request(shared: &Shared) -> Result<()> {
-    let delta = shared.index_changes().is_some_and(|c| delta_fits(&c));
+    let changes = shared.index_changes();
+    if let Some(c) = &changes {
+        let sound = shared.index_file().is_some_and(|f| !f.damaged())
+            && checkpoint::path(&shared.dir).exists();
+        if c.file_seq == Some(c.last_seq) && sound {
+            return shared.log.sync_to(c.last_seq);
+        }
+    }
+    let delta = changes.is_some_and(|c| delta_fits(&c));
     checkpoint_of_kind(shared, if delta { Kind::Delta } else { Kind::Full })
 }
 
@@ -590,6 +599,7 @@ mod tests {
             in_delta,
             delta_possible,
             last_seq: 1,
+            file_seq: None,
         }
     }
 

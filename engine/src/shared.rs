@@ -238,6 +238,8 @@ pub(crate) struct IndexChanges {
     /// live bytes of each segment.
     pub delta_possible: bool,
     pub last_seq: u64,
+    /// The commit the index on disk (its file, or its delta) is of.
+    pub file_seq: Option<u64>,
 }
 
 pub(crate) struct Shared {
@@ -871,6 +873,7 @@ impl Shared {
             in_delta: w.index.base().map_or(0, |b| b.delta_entries()),
             delta_possible: w.index.base().is_some() && w.index.live_by_segment().is_some(),
             last_seq: w.next_seq - 1,
+            file_seq: w.index.base().map(|b| b.seq()),
         })
     }
 

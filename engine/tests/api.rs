@@ -824,6 +824,34 @@ fn checkpoint_inode(dir: &std::path::Path) -> Option<u64> {
 }
 
 #[test]
+// A checkpoint asked for when the one on disk is of the latest commit writes
+// nothing (it would write the same again); the next commit makes it write.
+fn a_checkpoint_with_no_commit_since_the_last_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::create(&path, Config::default()).unwrap();
+    put_many(&db, "k", 100);
+    db.checkpoint().unwrap();
+    let inode = checkpoint_inode(&path).expect("an index file");
+    assert_eq!(db.stats().unwrap().checkpoints, 1);
+    db.checkpoint().unwrap();
+    drop(db);
+    let db = Database::open(&path, Config::default()).unwrap();
+    db.checkpoint().unwrap();
+    assert_eq!(checkpoint_inode(&path), Some(inode));
+    assert!(!path.join("index.delta").exists());
+    assert_eq!(db.stats().unwrap().checkpoints, 0);
+    db.put(b"one more", b"value").unwrap();
+    db.checkpoint().unwrap();
+    assert!(path.join("index.delta").exists());
+    assert_eq!(db.stats().unwrap().checkpoints, 1);
+    drop(db);
+    let db = Database::open(&path, Config::default()).unwrap();
+    assert_eq!(db.len().unwrap(), 101);
+    assert_eq!(db.get(b"one more").unwrap().as_deref(), Some(&b"value"[..]));
+}
+
+#[test]
 fn close_writes_a_checkpoint_when_the_next_open_would_replay_many_keys() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
