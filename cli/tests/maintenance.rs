@@ -48,14 +48,19 @@ fn verify_exits_0_when_clean_1_when_damaged_2_when_it_cannot_run() {
             ..Default::default()
         };
         let db = lightning_db::Database::create(&path, config).unwrap();
-        for chunk in entries.chunks(100) {
+        let chunks: Vec<_> = entries.chunks(100).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            // The last commit comes after the checkpoint: the log an open
+            // replays.
+            if i + 1 == chunks.len() {
+                db.checkpoint().unwrap();
+            }
             let mut batch = lightning_db::WriteBatch::new();
-            for (k, v) in chunk {
+            for (k, v) in chunk.iter() {
                 batch.put(k.clone(), v.clone());
             }
             db.write(&batch).unwrap();
         }
-        db.checkpoint().unwrap();
         db.close().unwrap();
     }
     let segments = segment_files(&path);
@@ -97,8 +102,15 @@ fn verify_exits_0_when_clean_1_when_damaged_2_when_it_cannot_run() {
     }
     assert!(damaged > 0, "no key reads as damaged");
 
-    // Damage in the log the open replays stops the open: still "damaged".
-    flip(segments.last().unwrap(), 100);
+    // Damage in the log the open replays (the last commit's frame, before the
+    // seal at the end of the last segment) stops the open: still "damaged".
+    let last = segments.last().unwrap();
+    let data_end = std::fs::read(last)
+        .unwrap()
+        .iter()
+        .rposition(|&b| b != 0)
+        .unwrap();
+    flip(last, data_end - 1000);
     let o = run(&["verify", p(&path)]);
     assert_fails(&o, 1, "corrupted data");
 
