@@ -2,7 +2,7 @@
 //! never returned as data; a torn tail is cut back to the last whole commit.
 
 mod common;
-use common::{copy_dir, without_log_from};
+use common::{as_before_log_from, copy_dir};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -764,7 +764,7 @@ fn checkpoints_say_whether_the_segments_hold_every_delete() {
     );
     // The format before the flag: the same file under its magic, no header,
     // and no meta of the later flags.
-    let mut bytes = without_log_from(fs::read(&path).unwrap());
+    let mut bytes = as_before_log_from(fs::read(&path).unwrap());
     bytes[..8].copy_from_slice(b"LDBCKPT5");
     bytes[8..16].fill(0);
     fs::write(&path, &bytes).unwrap();

@@ -3,7 +3,7 @@
 //! directory the fuzzer found, with the engine's own writes where it can.
 
 mod common;
-use common::{copy_dir, without_log_from};
+use common::{as_before_log_from, copy_dir};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -212,7 +212,7 @@ fn a_checkpoint_reference_into_a_torn_segment_is_corrupted_data_not_sigbus() {
     let naming_log = tmp.path().join("naming-log");
     copy_dir(&crashed, &naming_log);
     let ckpt = crashed.join("index.ckpt");
-    fs::write(&ckpt, without_log_from(fs::read(&ckpt).unwrap())).unwrap();
+    fs::write(&ckpt, as_before_log_from(fs::read(&ckpt).unwrap())).unwrap();
 
     if std::env::var("SHOW_SIGBUS").is_ok() {
         let db = Database::open(&crashed, config()).unwrap();

@@ -14,23 +14,38 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// An index file with the header flag LOG_FROM (4) as the file without it:
-/// the flag cleared and the 12 bytes it adds at the end of the meta taken out,
-/// the footer's checksum (over the checks, the fences and the meta) made anew.
-pub fn without_log_from(mut bytes: Vec<u8>) -> Vec<u8> {
+/// An index file as the versions before the header flags LOG_FROM (4) and
+/// STRETCHES (8) wrote it: the flags cleared, the stretches and the log's
+/// start (the 12 bytes at the end of the meta) taken out, the footer's
+/// checksum (over the checks, the fences and the meta) made anew.
+pub fn as_before_log_from(bytes: Vec<u8>) -> Vec<u8> {
     const LOG_FROM: u32 = 4;
+    const STRETCHES: u32 = 8;
     let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
     let flags = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
     assert_ne!(flags & LOG_FROM, 0, "the writer names where the log begins");
-    bytes[8..12].copy_from_slice(&(flags & !LOG_FROM).to_le_bytes());
-    let crc = crc32fast::hash(&bytes[..12]);
-    bytes[12..16].copy_from_slice(&crc.to_le_bytes());
+    assert_ne!(
+        flags & STRETCHES,
+        0,
+        "the writer checks fences by the stretch"
+    );
+    let mut out = bytes[..16].to_vec();
+    out[8..12].copy_from_slice(&(flags & !(LOG_FROM | STRETCHES)).to_le_bytes());
+    let crc = crc32fast::hash(&out[..12]);
+    out[12..16].copy_from_slice(&crc.to_le_bytes());
     let footer_len = 5 * 8 + 4 + 8;
     let footer = bytes.len() - footer_len;
-    let checks_at = u64_at(&bytes, footer + 16) as usize;
-    let mut out = bytes[..footer - 12].to_vec();
+    let field = |i: usize| u64_at(&bytes, footer + 8 * i) as usize;
+    let (blocks, checks_at, fences_at, meta_at) = (field(0), field(2), field(3), field(4));
+    // The fences, then the meta without the stretches before it and the
+    // log's start at its end.
+    let fences_end = fences_at + 16 * blocks + 8;
+    out.extend_from_slice(&bytes[16..fences_end]);
+    out.extend_from_slice(&bytes[meta_at..footer - 12]);
     let crc = crc32fast::hash(&out[checks_at..]);
-    out.extend_from_slice(&bytes[footer..footer + 40]);
+    for n in [field(0), field(1), checks_at, fences_at, fences_end] {
+        out.extend_from_slice(&(n as u64).to_le_bytes());
+    }
     out.extend_from_slice(&crc.to_le_bytes());
     out.extend_from_slice(&bytes[footer + 44..]);
     out
