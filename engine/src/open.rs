@@ -6,8 +6,11 @@
 //!   from before recovery until close: a second writer fails with
 //!   DatabaseLocked and never touches the files.
 //! - A writer leaves every segment but its active one sealed, removes the
-//!   leftovers of interrupted compactions and temporary files, and syncs the
-//!   directory before it appends.
+//!   leftovers of interrupted compactions and temporary files, and makes those
+//!   changes durable before it appends. An open that changes nothing syncs
+//!   nothing: every change to the directory was synced by the handle that
+//!   made it, and a cleanly sealed segment it appends to holds nothing after
+//!   its seal frame (see `open_writer`).
 //! - A read-only handle changes nothing on disk, and retries when a writer in
 //!   another process removes a segment while it reads the directory.
 
@@ -160,10 +163,14 @@ fn open_writer(dir: &Path, config: &Config) -> Result<WriterParts> {
     let reuse = r
         .tail
         .filter(|&(_, data_len)| data_len > 0 && (data_len as u64) < config.segment_size / 2);
+    let reuse_sealed = reuse.is_some_and(|(t, _)| r.unsealed.iter().all(|&(id, _)| id != t));
+    // Whether this open changed the directory's entries.
+    let mut changed = !r.garbage.is_empty();
     for (id, valid_len) in &r.unsealed {
         if reuse.is_some_and(|(t, _)| t == *id) {
             continue;
         }
+        changed = true;
         if *valid_len == 0 {
             let p = segment_path(dir, *id);
             std::fs::remove_file(&p).map_err(|e| Error::io(p.display(), e))?;
@@ -181,8 +188,10 @@ fn open_writer(dir: &Path, config: &Config) -> Result<WriterParts> {
         );
         std::fs::remove_file(&p).map_err(|e| Error::io(p.display(), e))?;
     }
-    remove_temp_files(dir)?;
-    sync::dir(dir)?;
+    changed |= remove_temp_files(dir)?;
+    if changed {
+        sync::dir(dir)?;
+    }
     let mut ids: Vec<u32> = segment::list_segments(dir)?;
     let next_id = ids.last().map_or(1, |id| id + 1);
     let active = match reuse {
@@ -197,7 +206,16 @@ fn open_writer(dir: &Path, config: &Config) -> Result<WriterParts> {
                 .open(&path)
                 .map_err(io)?;
             log_writer::zero_from(&file, data_len as u64).map_err(io)?;
-            sync::all(&file).map_err(io)?;
+            // After a torn tail, frames written before the crash may lie past
+            // the tear: zeroed durably before a new frame can end where one of
+            // them begins. After a seal frame there are only zeros, and a
+            // frame written over it leaves at most the rest of it, which a
+            // scan refuses (it starts with no frame's magic and header
+            // checksum): the first commit's sync makes the zeros durable with
+            // it.
+            if !reuse_sealed {
+                sync::all(&file).map_err(io)?;
+            }
             // Space up to the first hole is allocated; a hole (given back after
             // a seal) is allocated again before it is written.
             let allocated = segment::hole_at_or_after(&file, data_len as u64).map_err(io)?;
@@ -257,7 +275,9 @@ fn open_writer(dir: &Path, config: &Config) -> Result<WriterParts> {
     Ok((version, Some(writer), log, r.replayable))
 }
 
-fn remove_temp_files(dir: &Path) -> Result<()> {
+/// Removes the temporary files of `dir`; returns whether there were any.
+fn remove_temp_files(dir: &Path) -> Result<bool> {
+    let mut removed = false;
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir.display(), e))? {
         let entry = entry.map_err(|e| Error::io(dir.display(), e))?;
         if entry
@@ -266,7 +286,8 @@ fn remove_temp_files(dir: &Path) -> Result<()> {
             .is_some_and(|n| n.ends_with(segment::TEMP_SUFFIX))
         {
             let _ = std::fs::remove_file(entry.path());
+            removed = true;
         }
     }
-    Ok(())
+    Ok(removed)
 }

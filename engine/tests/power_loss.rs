@@ -456,3 +456,44 @@ fn off_leaves_a_prefix_covering_the_last_checkpoint() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     power_cuts(SyncMode::Off);
 }
+
+#[test]
+// Every change a handle makes to the directory is synced by that handle, so an
+// open that finds a cleanly closed database has nothing to make durable: it
+// syncs nothing, and the zeros it writes over the seal frame of the segment it
+// appends to become durable with the first commit (the power cuts above cut
+// between that open and that commit).
+fn an_open_after_a_clean_close_syncs_nothing() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    fs::create_dir_all(&dir).unwrap();
+    let db = Database::open(&dir, config(SyncMode::Full)).unwrap();
+    db.put(&key(1), &value(1)).unwrap();
+    db.close().unwrap();
+    let files: Vec<(String, Arc<Vec<u8>>)> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().into_string().unwrap();
+            (name, Arc::new(fs::read(e.path()).unwrap()))
+        })
+        .collect();
+    watch(&dir, &files);
+    let images = |dir: &Path| {
+        let dir = dir.canonicalize().unwrap();
+        let shadows = shadows().lock().unwrap();
+        shadows.iter().find(|s| s.dir == dir).unwrap().images.len()
+    };
+    let db = Database::open(&dir, config(SyncMode::Full)).unwrap();
+    assert_eq!(images(&dir), 0, "the open synced");
+    db.put(&key(2), &value(2)).unwrap();
+    assert!(images(&dir) > 0, "a commit in Full syncs");
+    drop(db);
+    let last = unwatch(&dir).pop().unwrap();
+    let probe = tmp.path().join("probe");
+    lay_out(&last, &probe);
+    let db = Database::open(&probe, config(SyncMode::Full)).unwrap();
+    assert_eq!(db.get(&key(1)).unwrap(), Some(value(1)));
+    assert_eq!(db.get(&key(2)).unwrap(), Some(value(2)));
+}
