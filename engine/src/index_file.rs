@@ -870,9 +870,6 @@ impl IndexFile {
         let above = self.samples.partition_point(|&p| p <= probe);
         let mut lo = below.saturating_sub(1) * per;
         let mut hi = (above * per).min(self.blocks);
-        for block in (lo..hi).step_by(per) {
-            self.check_stretch(block)?;
-        }
         // The search's steps depend on each other: asking for its stretch of
         // the fences, and of the block starts it ends in, at once lets their
         // misses overlap instead of following one another.
@@ -883,6 +880,9 @@ impl IndexFile {
         }
         while lo < hi {
             let mid = (lo + hi) / 2;
+            // Only the stretches the search reads: keys that share their first
+            // eight bytes tie every sample, and the search spans the file.
+            self.check_stretch(mid)?;
             let below = match self.prefix(mid).cmp(&probe) {
                 std::cmp::Ordering::Less => true,
                 std::cmp::Ordering::Greater => false,
@@ -2388,6 +2388,29 @@ mod tests {
         }
         assert!(file.damaged());
         assert!(file.check_all().is_err());
+    }
+
+    #[test]
+    // Where the keys' first eight bytes are all alike, every sample ties and
+    // a search spans every stretch: it checks those it reads, not all of them.
+    fn a_search_checks_only_the_stretches_it_reads() {
+        let entries: BTreeMap<Vec<u8>, Loc> = (0..70u32)
+            .map(|i| (format!("alike---{i:04}").into_bytes(), loc(i)))
+            .collect();
+        let (dir, _) = written(&entries);
+        let path = dir.path().join("index");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let (blocks, checks, _) = layout(&bytes);
+        assert_eq!(blocks, 5);
+        // Block 4's checksum, in the third stretch, which a search for a key
+        // of block 0 (blocks 2, 1 and 0) does not read.
+        bytes[checks + 4 * 4] ^= 0x10;
+        std::fs::write(&path, &bytes).unwrap();
+        let file = IndexFile::open(&path).unwrap();
+        let first = b"alike---0000".to_vec();
+        assert_eq!(file.get(&first).unwrap(), Some(entries[&first]));
+        let err = file.get(b"alike---0065").unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::CorruptedData);
     }
 
     #[test]
