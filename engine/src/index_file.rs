@@ -245,6 +245,8 @@ pub struct IndexFile {
     stretches: Option<usize>,
     /// Blocks per stretch.
     per_stretch: usize,
+    /// The unit of `checked` of the first stretch.
+    first_stretch_unit: usize,
     /// One bit per block, then per chunk of the table, then per stretch:
     /// checked already.
     checked: Box<[AtomicU64]>,
@@ -254,6 +256,25 @@ pub struct IndexFile {
     samples: Box<[u64]>,
     /// Set by the first read that finds the file damaged.
     damaged: AtomicBool,
+}
+
+/// What the checksum of the stretch of blocks `first..end` covers: their
+/// checks, their first-key prefixes and their starts with the one after the
+/// last, in `bytes` whose checks begin at `checks` and fences at `fences`.
+fn stretch_crc(
+    bytes: &[u8],
+    checks: usize,
+    fences: usize,
+    blocks: usize,
+    first: usize,
+    end: usize,
+) -> u32 {
+    let starts = fences + 8 * blocks;
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&bytes[checks + 4 * first..checks + 4 * end]);
+    crc.update(&bytes[fences + 8 * first..fences + 8 * end]);
+    crc.update(&bytes[starts + 8 * first..starts + 8 * (end + 1)]);
+    crc.finalize()
 }
 
 /// Blocks per stretch in the files this version writes: the prefixes a
@@ -576,12 +597,8 @@ fn write_format<K: AsRef<[u8]>>(
         }
         for i in 0..stretch_count {
             let (first, end) = (i * STRETCH, ((i + 1) * STRETCH).min(blocks));
-            let starts_rel = fences_rel + 8 * blocks;
-            let mut crc = crc32fast::Hasher::new();
-            crc.update(&tail[4 * first..4 * end]);
-            crc.update(&tail[fences_rel + 8 * first..fences_rel + 8 * end]);
-            crc.update(&tail[starts_rel + 8 * first..starts_rel + 8 * (end + 1)]);
-            tail.extend_from_slice(&crc.finalize().to_le_bytes());
+            let crc = stretch_crc(&tail, 0, fences_rel, blocks, first, end);
+            tail.extend_from_slice(&crc.to_le_bytes());
         }
     }
     let meta_at = checks_at + tail.len() as u64;
@@ -672,8 +689,8 @@ impl IndexFile {
             .map_err(|e| Error::io(format!("map {}", path.display()), e))?;
         let corrupt = |why: &str| Error::corrupted(format!("index file {}: {why}", path.display()));
         let parsed = parse(&map).ok_or_else(|| corrupt("not an index file, torn or rotten"))?;
-        let units = parsed.blocks + (parsed.slots * SLOT).div_ceil(CHUNK) + parsed.samples.len();
-        let bits = units.div_ceil(64);
+        let first_stretch_unit = parsed.blocks + (parsed.slots * SLOT).div_ceil(CHUNK);
+        let bits = (first_stretch_unit + parsed.samples.len()).div_ceil(64);
         Ok(IndexFile {
             map,
             replayable: parsed.flags & REPLAYABLE != 0,
@@ -694,6 +711,7 @@ impl IndexFile {
             fences: parsed.fences,
             stretches: parsed.stretches,
             per_stretch: parsed.per_stretch,
+            first_stretch_unit,
             checked: (0..bits).map(|_| AtomicU64::new(0)).collect(),
             samples: parsed.samples,
             damaged: AtomicBool::new(false),
@@ -732,18 +750,27 @@ impl IndexFile {
         self.corrupt(format!("block {block} holds the wrong number of entries"))
     }
 
-    /// Checks unit `n` (a block, or a chunk of the table after the blocks)
-    /// against its checksum the first time it is read.
-    fn check(&self, n: usize, bytes: &[u8]) -> Result<()> {
+    /// Runs `check` of unit `n` unless it passed before: each unit is
+    /// checked the first time it is read.
+    fn check_once(&self, n: usize, check: impl FnOnce() -> Result<()>) -> Result<()> {
         let (word, bit) = (&self.checked[n / 64], 1u64 << (n % 64));
         if word.load(Ordering::Acquire) & bit != 0 {
             return Ok(());
         }
-        if crc32fast::hash(bytes) != u32_at(&self.map, self.checks + 4 * n) {
-            return Err(self.corrupt(format!("checksum mismatch in unit {n}")));
-        }
+        check()?;
         word.fetch_or(bit, Ordering::Release);
         Ok(())
+    }
+
+    /// Checks unit `n` (a block, or a chunk of the table after the blocks)
+    /// against its checksum the first time it is read.
+    fn check(&self, n: usize, bytes: &[u8]) -> Result<()> {
+        self.check_once(n, || {
+            if crc32fast::hash(bytes) != u32_at(&self.map, self.checks + 4 * n) {
+                return Err(self.corrupt(format!("checksum mismatch in unit {n}")));
+            }
+            Ok(())
+        })
     }
 
     /// Checks the stretch of fences that holds block `block`'s the first
@@ -754,28 +781,26 @@ impl IndexFile {
             return Ok(());
         };
         let i = block / self.per_stretch;
-        let n = self.blocks + (self.slots * SLOT).div_ceil(CHUNK) + i;
-        let (word, bit) = (&self.checked[n / 64], 1u64 << (n % 64));
-        if word.load(Ordering::Acquire) & bit != 0 {
-            return Ok(());
-        }
+        self.check_once(self.first_stretch_unit + i, || {
+            self.check_stretch_now(at, i)
+        })
+    }
+
+    /// Checks stretch `i`, whose samples begin at `at` (see `check_stretch`).
+    fn check_stretch_now(&self, at: usize, i: usize) -> Result<()> {
         let count = self.samples.len();
         let (first, end) = (
             i * self.per_stretch,
             ((i + 1) * self.per_stretch).min(self.blocks),
         );
         let map = &self.map[..];
-        let checks = &map[self.checks + 4 * first..self.checks + 4 * end];
         let prefixes = &map[self.fences + 8 * first..self.fences + 8 * end];
         let starts = &map
             [self.fences + 8 * (self.blocks + first)..self.fences + 8 * (self.blocks + end + 1)];
-        let mut crc = crc32fast::Hasher::new();
-        for part in [checks, prefixes, starts] {
-            crc.update(part);
-        }
+        let crc = stretch_crc(map, self.checks, self.fences, self.blocks, first, end);
         let sample_start = |j: usize| u64_at(map, at + 8 * count + 8 * j) as usize;
         let last = |words: &[u8]| u64_at(words, words.len() - 8);
-        let sound = crc.finalize() == u32_at(map, at + 16 * count + 4 * i)
+        let sound = crc == u32_at(map, at + 16 * count + 4 * i)
             && u64_at(prefixes, 0) == self.samples[i]
             && ascending(prefixes, false)
             && self
@@ -795,7 +820,6 @@ impl IndexFile {
                 "the fences of blocks {first} to {end} are torn or rotten"
             )));
         }
-        word.fetch_or(bit, Ordering::Release);
         Ok(())
     }
 
