@@ -20,7 +20,10 @@
 //!   call alone was told that pages may be lost, so a later sync that succeeds
 //!   proves nothing about them. Commits, checkpoints and backups then fail.
 //! - Sealing a segment (roll-over, close) always syncs it, so a sync of the
-//!   active segment covers every earlier commit.
+//!   active segment covers every earlier commit. A writer that reopens a
+//!   sealed segment leaves the seal frame in place until its first frame is
+//!   written over it; a close with none finds the segment sealed and writes
+//!   nothing.
 //! - Segment files are never shortened: another process may have them mapped,
 //!   and touching a mapped page past the end of a file kills it with SIGBUS.
 //!   Space is given back by punching holes, torn tails are overwritten with zeros.
@@ -257,16 +260,22 @@ pub(crate) struct LogWriter {
     mapped: u64,
     /// Bytes of the sealed segments' files.
     sealed_bytes: u64,
+    /// While the seal frame the handle before left at `len` is in place
+    /// (nothing appended since): the end of what may follow `len` other than
+    /// zeros (the first hole), zeroed once the first frame is written.
+    seal_left: Option<u64>,
 }
 
 /// Where a writer appends after opening: its segment, file, the bytes written
-/// and allocated in it, and the length of its map.
+/// and allocated in it, the length of its map, and, if the segment was left
+/// sealed, where the bytes after its seal frame may end (`LogWriter::seal_left`).
 pub(crate) struct ActiveAt {
     pub id: u32,
     pub file: Arc<File>,
     pub len: u64,
     pub allocated: u64,
     pub mapped: u64,
+    pub seal_left: Option<u64>,
 }
 
 impl LogWriter {
@@ -289,6 +298,7 @@ impl LogWriter {
             allocated: active.allocated,
             mapped: active.mapped,
             sealed_bytes,
+            seal_left: active.seal_left,
         }
     }
 
@@ -334,9 +344,23 @@ impl LogWriter {
         }
         self.ensure_allocated(segments, frame_len)?;
         let at = self.len;
-        self.file
-            .write_all_at(frame, at)
-            .map_err(|e| Error::io(format!("append to segment {}", self.id), e))?;
+        let io = |e| Error::io(format!("append to segment {}", self.id), e);
+        // The first frame goes over the seal frame left by the handle before:
+        // from here on the segment is not sealed, even if the write fails.
+        let seal_left = self.seal_left.take();
+        self.file.write_all_at(frame, at).map_err(io)?;
+        if let Some(end) = seal_left {
+            // Only zeros may follow the last frame: what the frame left of the
+            // seal, and anything a torn write of the past left after it, up to
+            // the first hole, is zeroed (as a writer's open did before). Not
+            // synced: the seal intact is the state before this commit, a part
+            // of it a torn tail, either way cut off by a scan.
+            let frame_end = at + frame_len;
+            if frame_end < end {
+                let zeros = vec![0u8; (end - frame_end) as usize];
+                self.file.write_all_at(&zeros, frame_end).map_err(io)?;
+            }
+        }
         if frame_len >= self.sync.policy.writeback_at {
             sync::start_writeback(&self.file, at, frame_len);
         }
@@ -427,6 +451,10 @@ impl LogWriter {
             .file
             .try_clone()
             .map_err(|e| Error::io("duplicate file handle", e))?;
+        // A seal frame left by the handle before, with nothing appended since,
+        // is the one written here (`last_seq` is still its commit's): written
+        // again, synced again.
+        self.seal_left = None;
         let end = write_seal(&mut file, self.len, last_seq).map_err(io)?;
         sync::data(&file).map_err(io)?;
         self.sync.fsyncs.fetch_add(1, Ordering::Relaxed);
@@ -445,9 +473,12 @@ impl LogWriter {
     }
 
     /// Closes the log after commit `last_seq`: seals the active segment, or
-    /// removes it if nothing was written to it.
+    /// removes it if nothing was written to it. A segment still sealed by the
+    /// handle before this one is left as it is: nothing was appended since.
     pub(crate) fn close(mut self, segments: &mut SegmentTable, last_seq: u64) -> Result<()> {
-        if self.len > 0 {
+        if self.seal_left.is_some() {
+            Ok(())
+        } else if self.len > 0 {
             self.seal(segments, last_seq)
         } else {
             let p = segment_path(&self.dir, self.id);
@@ -517,4 +548,73 @@ fn write_seal(file: &mut File, offset: u64, last_seq: u64) -> std::io::Result<u6
     format::encode_seal_frame(&mut buf, last_seq);
     file.write_all_at(&buf, offset)?;
     Ok(offset + buf.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer over segment 1 of `dir`, whose first `len` bytes are written
+    /// and, with `seal_left`, followed by a seal frame left by a handle before.
+    fn writer_at(dir: &Path, len: u64, seal_left: Option<u64>) -> (LogWriter, SegmentTable) {
+        let config = Config::default();
+        let (path, file) = create_segment(dir, 1).unwrap();
+        let mapped = config.segment_size;
+        let segment = Segment::active(1, path, &file, mapped).unwrap();
+        let segments: SegmentTable = Arc::new([(1, Arc::new(segment))].into_iter().collect());
+        let sync = Arc::new(LogSync::new(&config, 7, Some(file.clone()), 2));
+        let active = ActiveAt {
+            id: 1,
+            file,
+            len,
+            allocated: 0,
+            mapped,
+            seal_left,
+        };
+        (LogWriter::new(sync, dir, &config, active, 0), segments)
+    }
+
+    #[test]
+    fn the_first_frame_over_the_seal_left_before_leaves_only_zeros_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seal = Vec::new();
+        format::encode_seal_frame(&mut seal, 7);
+        let data = [0x5au8; 100];
+        // The seal, then what a torn write of the past may have left after it.
+        let left = [0x33u8; 50];
+        let end = 100 + (seal.len() + left.len()) as u64;
+        let (mut log, mut segments) = writer_at(dir.path(), 100, Some(end));
+        log.file.write_all_at(&data, 0).unwrap();
+        log.file.write_all_at(&seal, 100).unwrap();
+        log.file
+            .write_all_at(&left, 100 + seal.len() as u64)
+            .unwrap();
+        // Shorter than any commit's frame, so a part of the seal stays too.
+        let frame = [0xa5u8; 5];
+        assert_eq!(log.append(&mut segments, &frame, 7).unwrap(), 100);
+        let bytes = std::fs::read(segment_path(dir.path(), 1)).unwrap();
+        assert_eq!(&bytes[..100], &data[..]);
+        assert_eq!(&bytes[100..105], &frame[..]);
+        let after = &bytes[105..end as usize];
+        assert!(
+            after.iter().all(|&b| b == 0),
+            "left after the frame: {after:?}"
+        );
+        assert_eq!(log.seal_left, None);
+    }
+
+    #[test]
+    fn a_close_with_nothing_appended_leaves_the_seal_before_and_syncs_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seal = Vec::new();
+        format::encode_seal_frame(&mut seal, 7);
+        let (log, mut segments) = writer_at(dir.path(), 100, Some(4096));
+        log.file.write_all_at(&[0x5a; 100], 0).unwrap();
+        log.file.write_all_at(&seal, 100).unwrap();
+        let before = std::fs::read(segment_path(dir.path(), 1)).unwrap();
+        let sync = Arc::clone(&log.sync);
+        log.close(&mut segments, 7).unwrap();
+        assert_eq!(std::fs::read(segment_path(dir.path(), 1)).unwrap(), before);
+        assert_eq!(sync.fsyncs(), 0);
+    }
 }

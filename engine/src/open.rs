@@ -9,8 +9,8 @@
 //!   leftovers of interrupted compactions and temporary files, and makes those
 //!   changes durable before it appends. An open that changes nothing syncs
 //!   nothing: every change to the directory was synced by the handle that
-//!   made it, and a cleanly sealed segment it appends to holds nothing after
-//!   its seal frame (see `open_writer`).
+//!   made it, and a cleanly sealed segment it appends to keeps its seal frame
+//!   until the first commit is written over it (see `open_writer`).
 //! - A read-only handle changes nothing on disk, and retries when a writer in
 //!   another process removes a segment while it reads the directory.
 
@@ -24,7 +24,7 @@ use crate::checkpoint;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log_writer::{self, create_segment, ActiveAt, LogSync, LogWriter};
-use crate::recovery;
+use crate::recovery::{self, Tail};
 use crate::segment::{self, file_len, segment_path, Segment};
 use crate::shared::{Shared, Writer};
 use crate::sync;
@@ -162,12 +162,11 @@ fn open_writer(dir: &Path, config: &Config) -> Result<WriterParts> {
     // otherwise leave a file behind each time.
     let reuse = r
         .tail
-        .filter(|&(_, data_len)| data_len > 0 && (data_len as u64) < config.segment_size / 2);
-    let reuse_sealed = reuse.is_some_and(|(t, _)| r.unsealed.iter().all(|&(id, _)| id != t));
+        .filter(|t| t.data_len > 0 && (t.data_len as u64) < config.segment_size / 2);
     // Whether this open changed the directory's entries.
     let mut changed = !r.garbage.is_empty();
     for (id, valid_len) in &r.unsealed {
-        if reuse.is_some_and(|(t, _)| t == *id) {
+        if reuse.is_some_and(|t| t.id == *id) {
             continue;
         }
         changed = true;
@@ -195,9 +194,13 @@ fn open_writer(dir: &Path, config: &Config) -> Result<WriterParts> {
     let mut ids: Vec<u32> = segment::list_segments(dir)?;
     let next_id = ids.last().map_or(1, |id| id + 1);
     let active = match reuse {
-        Some((id, data_len)) => {
-            // Zero the seal frame (or a torn tail) and append after the data. The
-            // file is not cut: readers in other processes may have it mapped.
+        Some(Tail {
+            id,
+            data_len,
+            sealed,
+        }) => {
+            // Append after the data. The file is not cut: readers in other
+            // processes may have it mapped.
             let path = segment_path(dir, id);
             let io = |e| Error::io(format!("reopen {}", path.display()), e);
             let file = OpenOptions::new()
@@ -205,27 +208,35 @@ fn open_writer(dir: &Path, config: &Config) -> Result<WriterParts> {
                 .write(true)
                 .open(&path)
                 .map_err(io)?;
-            log_writer::zero_from(&file, data_len as u64).map_err(io)?;
             // After a torn tail, frames written before the crash may lie past
             // the tear: zeroed durably before a new frame can end where one of
-            // them begins. After a seal frame there are only zeros, and a
-            // frame written over it leaves at most the rest of it, which a
-            // scan refuses (it starts with no frame's magic and header
-            // checksum): the first commit's sync makes the zeros durable with
-            // it.
-            if !reuse_sealed {
+            // them begins. A seal frame is left in place: the first frame
+            // appended is written over it, and what follows it up to the first
+            // hole is zeroed then (see `LogWriter::append`). Until then the
+            // segment stays sealed, so a handle that commits nothing changes
+            // nothing on disk.
+            if !sealed {
+                log_writer::zero_from(&file, data_len as u64).map_err(io)?;
                 sync::all(&file).map_err(io)?;
             }
             // Space up to the first hole is allocated; a hole (given back after
             // a seal) is allocated again before it is written.
             let allocated = segment::hole_at_or_after(&file, data_len as u64).map_err(io)?;
+            let seal_left = sealed.then_some(allocated);
             ids.retain(|&i| i != id);
             log::debug!(
                 "appending to segment {} after {} bytes",
                 path.display(),
                 data_len
             );
-            (id, path, Arc::new(file), data_len as u64, allocated)
+            (
+                id,
+                path,
+                Arc::new(file),
+                data_len as u64,
+                allocated,
+                seal_left,
+            )
         }
         None => {
             // Recovery refuses a file named with one of the last two ids (see
@@ -237,7 +248,7 @@ fn open_writer(dir: &Path, config: &Config) -> Result<WriterParts> {
                 ));
             }
             let (path, file) = create_segment(dir, next_id)?;
-            (next_id, path, file, 0, 0)
+            (next_id, path, file, 0, 0, None)
         }
     };
     let mut segments = open_segments(dir, &ids)?;
@@ -245,7 +256,7 @@ fn open_writer(dir: &Path, config: &Config) -> Result<WriterParts> {
         .values()
         .map(|s| file_len(&s.path))
         .sum::<Result<u64>>()?;
-    let (active_id, active_path, active_file, active_len, allocated) = active;
+    let (active_id, active_path, active_file, active_len, allocated, seal_left) = active;
     let map_len = config.segment_size.max(allocated.next_power_of_two());
     let active_segment = Segment::active(active_id, active_path, &active_file, map_len)?;
     segments.insert(active_id, Arc::new(active_segment));
@@ -261,6 +272,7 @@ fn open_writer(dir: &Path, config: &Config) -> Result<WriterParts> {
         len: active_len,
         allocated,
         mapped: map_len,
+        seal_left,
     };
     let log_writer = LogWriter::new(log.clone(), dir, config, active, sealed_bytes);
     let writer = Writer::new(r.index, Arc::new(segments), log_writer, r.last_seq + 1);

@@ -48,9 +48,9 @@ pub struct Recovered {
     pub segment_ids: Vec<u32>,
     /// Segments without a seal frame, with the length of their valid prefix.
     pub unsealed: Vec<(u32, usize)>,
-    /// The newest segment, if the checkpoint does not cover it, with the end of
-    /// its data: a writer may go on appending to it.
-    pub tail: Option<(u32, usize)>,
+    /// The newest segment, if the checkpoint does not cover it: a writer may go
+    /// on appending to it.
+    pub tail: Option<Tail>,
     /// Segments every record of which is covered by the checkpoint and that no
     /// index entry refers to: leftovers of an interrupted compaction.
     pub garbage: Vec<u32>,
@@ -62,6 +62,16 @@ pub struct Recovered {
     pub rebuilt: bool,
     /// A delta was found and refused: a writer sets it aside.
     pub refused_delta: bool,
+}
+
+/// The newest segment, where a writer may go on appending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tail {
+    pub id: u32,
+    /// The end of its data: where a writer appends.
+    pub data_len: usize,
+    /// It ends with a seal frame, at `data_len`.
+    pub sealed: bool,
 }
 
 /// `base` with the delta of `dir` over it, if one names it and opens; sets
@@ -490,7 +500,11 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
             unsealed.push((*id, end.valid_len));
         }
         if Some(id) == ids.last() {
-            tail = Some((*id, end.data_len));
+            tail = Some(Tail {
+                id: *id,
+                data_len: end.data_len,
+                sealed: end.sealed,
+            });
         }
         max_seq_of.insert(*id, scan.max_seq);
         if scan.deletes {
@@ -532,7 +546,7 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
         .filter(|id| ckpt_seq > 0 && !referenced.contains(id) && max_seq_of[id] <= ckpt_seq)
         .filter(|id| !with_deletes.contains(id))
         .filter(|id| !unsealed.iter().any(|(u, _)| u == id))
-        .filter(|id| tail.map(|(t, _)| t) != Some(*id))
+        .filter(|id| tail.map(|t| t.id) != Some(*id))
         .collect();
     Ok(Recovered {
         index,

@@ -460,8 +460,8 @@ fn off_leaves_a_prefix_covering_the_last_checkpoint() {
 #[test]
 // Every change a handle makes to the directory is synced by that handle, so an
 // open that finds a cleanly closed database has nothing to make durable: it
-// syncs nothing, and the zeros it writes over the seal frame of the segment it
-// appends to become durable with the first commit (the power cuts above cut
+// syncs nothing, and leaves the seal frame of the segment it appends to in
+// place for the first commit to be written over (the power cuts above cut
 // between that open and that commit).
 fn an_open_after_a_clean_close_syncs_nothing() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -496,4 +496,51 @@ fn an_open_after_a_clean_close_syncs_nothing() {
     let db = Database::open(&probe, config(SyncMode::Full)).unwrap();
     assert_eq!(db.get(&key(1)).unwrap(), Some(value(1)));
     assert_eq!(db.get(&key(2)).unwrap(), Some(value(2)));
+}
+
+#[test]
+// A handle that commits nothing after a clean close changes nothing on disk: it
+// reads the sealed segment it would append to, leaves its seal frame in place,
+// and its close finds nothing to seal or sync. (Before, the open zeroed the seal
+// frame and the close wrote it again and synced it, and the write could wait on
+// the file system's journal: a read-only session of a database cost a sync and
+// a change of its files' times.)
+fn a_handle_that_commits_nothing_writes_and_syncs_nothing() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    fs::create_dir_all(&dir).unwrap();
+    let db = Database::open(&dir, config(SyncMode::Full)).unwrap();
+    db.put(&key(1), &value(1)).unwrap();
+    db.close().unwrap();
+    let on_disk = |dir: &Path| {
+        let mut files: Vec<(String, Vec<u8>, std::time::SystemTime)> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let modified = e.metadata().unwrap().modified().unwrap();
+                let name = e.file_name().into_string().unwrap();
+                (name, fs::read(e.path()).unwrap(), modified)
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = on_disk(&dir);
+    let files: Vec<(String, Arc<Vec<u8>>)> = before
+        .iter()
+        .map(|(name, bytes, _)| (name.clone(), Arc::new(bytes.clone())))
+        .collect();
+    watch(&dir, &files);
+    for _ in 0..2 {
+        let db = Database::open(&dir, config(SyncMode::Full)).unwrap();
+        assert_eq!(db.get(&key(1)).unwrap(), Some(value(1)));
+        db.close().unwrap();
+    }
+    let images = unwatch(&dir);
+    assert_eq!(images.len(), 0, "a handle that committed nothing synced");
+    assert!(
+        on_disk(&dir) == before,
+        "a handle that committed nothing changed a file"
+    );
 }
