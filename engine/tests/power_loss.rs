@@ -457,6 +457,28 @@ fn off_leaves_a_prefix_covering_the_last_checkpoint() {
     power_cuts(SyncMode::Off);
 }
 
+/// A directory's files, by name, with their contents: what `watch` starts from.
+type Files = Vec<(String, Arc<Vec<u8>>)>;
+
+/// A database in `tmp` that one handle opened, wrote key 1 to and closed, and
+/// its files as they are then.
+fn closed_after_one_put(tmp: &Path) -> (PathBuf, Files) {
+    let dir = tmp.join("db");
+    fs::create_dir_all(&dir).unwrap();
+    let db = Database::open(&dir, config(SyncMode::Full)).unwrap();
+    db.put(&key(1), &value(1)).unwrap();
+    db.close().unwrap();
+    let files = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().into_string().unwrap();
+            (name, Arc::new(fs::read(e.path()).unwrap()))
+        })
+        .collect();
+    (dir, files)
+}
+
 #[test]
 // Every change a handle makes to the directory is synced by that handle, so an
 // open that finds a cleanly closed database has nothing to make durable: it
@@ -466,19 +488,7 @@ fn off_leaves_a_prefix_covering_the_last_checkpoint() {
 fn an_open_after_a_clean_close_syncs_nothing() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("db");
-    fs::create_dir_all(&dir).unwrap();
-    let db = Database::open(&dir, config(SyncMode::Full)).unwrap();
-    db.put(&key(1), &value(1)).unwrap();
-    db.close().unwrap();
-    let files: Vec<(String, Arc<Vec<u8>>)> = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let name = e.file_name().into_string().unwrap();
-            (name, Arc::new(fs::read(e.path()).unwrap()))
-        })
-        .collect();
+    let (dir, files) = closed_after_one_put(tmp.path());
     watch(&dir, &files);
     let images = |dir: &Path| {
         let dir = dir.canonicalize().unwrap();
@@ -508,11 +518,8 @@ fn an_open_after_a_clean_close_syncs_nothing() {
 fn a_handle_that_commits_nothing_writes_and_syncs_nothing() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("db");
-    fs::create_dir_all(&dir).unwrap();
-    let db = Database::open(&dir, config(SyncMode::Full)).unwrap();
-    db.put(&key(1), &value(1)).unwrap();
-    db.close().unwrap();
+    let (dir, files) = closed_after_one_put(tmp.path());
+    // Contents and modification time of each file.
     let on_disk = |dir: &Path| {
         let mut files: Vec<(String, Vec<u8>, std::time::SystemTime)> = fs::read_dir(dir)
             .unwrap()
@@ -527,10 +534,6 @@ fn a_handle_that_commits_nothing_writes_and_syncs_nothing() {
         files
     };
     let before = on_disk(&dir);
-    let files: Vec<(String, Arc<Vec<u8>>)> = before
-        .iter()
-        .map(|(name, bytes, _)| (name.clone(), Arc::new(bytes.clone())))
-        .collect();
     watch(&dir, &files);
     for _ in 0..2 {
         let db = Database::open(&dir, config(SyncMode::Full)).unwrap();
