@@ -355,11 +355,7 @@ impl LogWriter {
             // the first hole, is zeroed (as a writer's open did before). Not
             // synced: the seal intact is the state before this commit, a part
             // of it a torn tail, either way cut off by a scan.
-            let frame_end = at + frame_len;
-            if frame_end < end {
-                let zeros = vec![0u8; (end - frame_end) as usize];
-                self.file.write_all_at(&zeros, frame_end).map_err(io)?;
-            }
+            write_zeros(&self.file, at + frame_len, end).map_err(io)?;
         }
         if frame_len >= self.sync.policy.writeback_at {
             sync::start_writeback(&self.file, at, frame_len);
@@ -521,7 +517,6 @@ pub(crate) fn seal_in_place(dir: &Path, id: u32, valid_len: usize, last_seq: u64
 /// Overwrites everything from `offset` to the end of the file with zeros.
 pub(crate) fn zero_from(file: &File, offset: u64) -> std::io::Result<()> {
     let len = file.metadata()?.len();
-    let zeros = vec![0u8; 64 * 1024];
     let mut at = offset;
     while at < len {
         // Holes already read as zeros: writing into them would only take space,
@@ -532,12 +527,21 @@ pub(crate) fn zero_from(file: &File, offset: u64) -> std::io::Result<()> {
             Err(e) => return Err(e.into()),
         };
         let end = segment::hole_at_or_after(file, data)?.min(len);
-        at = data;
-        while at < end {
-            let n = (end - at).min(zeros.len() as u64) as usize;
-            file.write_all_at(&zeros[..n], at)?;
-            at += n as u64;
-        }
+        write_zeros(file, data, end)?;
+        at = end;
+    }
+    Ok(())
+}
+
+/// Overwrites `from..to` with zeros (nothing if `to` is not past `from`), a
+/// bounded buffer at a time.
+fn write_zeros(file: &File, from: u64, to: u64) -> std::io::Result<()> {
+    let zeros = vec![0u8; to.saturating_sub(from).min(64 * 1024) as usize];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(zeros.len() as u64) as usize;
+        file.write_all_at(&zeros[..n], at)?;
+        at += n as u64;
     }
     Ok(())
 }
