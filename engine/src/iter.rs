@@ -6,7 +6,7 @@
 //! also carries the transaction's own writes (the overlay), merged in key order.
 
 use std::collections::VecDeque;
-use std::ops::Bound;
+use std::ops::{Bound, ControlFlow};
 use std::sync::Arc;
 
 use crate::error::Result;
@@ -233,39 +233,10 @@ impl Iter {
                 let (shared, last) = (&self.shared, &mut self.segment);
                 let mut f = Some(f);
                 let item = self.walk.with_dependent_mut(|scope, cursor| {
-                    let version = &scope.version;
-                    // The first record of a range is fetched while the index
-                    // entries after it are decoded.
-                    let sought = |loc: Loc| {
-                        if let Some(segment) = version.segments.get(&loc.segment) {
-                            segment.prefetch(loc.offset, loc.len);
-                        }
-                    };
-                    let taken = |key: &[u8], loc: Loc, upcoming: &[Loc]| {
-                        let f = f.take()?;
-                        let read = || {
-                            shared.check_open()?;
-                            let segment = last.get(version, loc.segment)?;
-                            // Start fetching the next records while this one is checked.
-                            for next in upcoming {
-                                if next.segment == segment.id {
-                                    segment.prefetch(next.offset, next.len);
-                                } else if let Some(other) = version.segments.get(&next.segment) {
-                                    other.prefetch(next.offset, next.len);
-                                }
-                            }
-                            segment.read_value(loc.offset, loc.len, key, |value| f(key, value))
-                        };
-                        Some(read())
-                    };
-                    match end {
-                        End::Front => cursor.next_hinted(sought, taken),
-                        End::Back => cursor.next_back_with(taken),
-                    }
+                    step(shared, &scope.version, cursor, last, end, &mut f)
                 });
                 return match (item, f) {
-                    (Some(Ok(item)), _) => item,
-                    (Some(Err(e)), _) => Some(Err(e)),
+                    (Some(item), _) => Some(item),
                     (None, Some(f)) => {
                         let (key, loc) = self.peeked[end.other().index()].take()?;
                         Some(self.resolve(&key, loc, f))
@@ -344,6 +315,87 @@ impl Iter {
     pub fn snapshot_seq(&self) -> u64 {
         self.walk.borrow_owner().version.seq
     }
+}
+
+/// Takes the next entry of `cursor` from `end` and hands its key and value to
+/// `f` (taken from its option), borrowed from the index and the segment map;
+/// None once the cursor is done (`f` then stays).
+#[inline(always)]
+fn step<T>(
+    shared: &Shared,
+    version: &Version,
+    cursor: &mut Cursor<'_>,
+    last: &mut LastSegment,
+    end: End,
+    f: &mut Option<impl FnOnce(&[u8], &[u8]) -> T>,
+) -> Option<Result<T>> {
+    // The first record of a range is fetched while the index entries after it
+    // are decoded.
+    let sought = |loc: Loc| {
+        if let Some(segment) = version.segments.get(&loc.segment) {
+            segment.prefetch(loc.offset, loc.len);
+        }
+    };
+    let taken = |key: &[u8], loc: Loc, upcoming: &[Loc]| {
+        let f = f.take()?;
+        let read = || {
+            shared.check_open()?;
+            let segment = last.get(version, loc.segment)?;
+            // Start fetching the next records while this one is checked.
+            for next in upcoming {
+                if next.segment == segment.id {
+                    segment.prefetch(next.offset, next.len);
+                } else if let Some(other) = version.segments.get(&next.segment) {
+                    other.prefetch(next.offset, next.len);
+                }
+            }
+            segment.read_value(loc.offset, loc.len, key, |value| f(key, value))
+        };
+        Some(read())
+    };
+    let item = match end {
+        End::Front => cursor.next_hinted(sought, taken),
+        End::Back => cursor.next_back_with(taken),
+    };
+    match item? {
+        Ok(item) => item,
+        Err(e) => Some(Err(e)),
+    }
+}
+
+/// Lends the entries of `bounds` in `version` to `f`, from the front or the
+/// back, until `f` breaks, `limit` entries have been lent or the range ends;
+/// returns how many were lent (the one `f` broke at included). The walk lives on the stack and borrows the
+/// bounds: a short read allocates nothing ([`crate::Database::range_with`]).
+pub(crate) fn walk(
+    shared: &Shared,
+    version: &Version,
+    bounds: (Bound<&[u8]>, Bound<&[u8]>),
+    reverse: bool,
+    limit: usize,
+    mut f: impl FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+) -> Result<usize> {
+    let mut cursor = version.index.range(bounds);
+    if !reverse && limit < usize::MAX {
+        cursor.will_take(limit);
+    }
+    let end = if reverse { End::Back } else { End::Front };
+    let mut last = LastSegment::default();
+    let mut lent = 0;
+    while lent < limit {
+        let mut lend = Some(|key: &[u8], value: &[u8]| f(key, value));
+        match step(shared, version, &mut cursor, &mut last, end, &mut lend) {
+            None => break,
+            Some(Err(e)) => return Err(e),
+            Some(Ok(flow)) => {
+                lent += 1;
+                if flow.is_break() {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(lent)
 }
 
 impl Iterator for Iter {

@@ -1,6 +1,6 @@
 //! Behaviour of the public API, one property per test.
 
-use std::ops::Bound;
+use std::ops::{Bound, ControlFlow};
 
 use lightning_db::{Config, Database, ErrorKind, KeyRange, SyncMode, WriteBatch, MAX_KEY_SIZE};
 
@@ -321,6 +321,62 @@ fn scans_in_every_direction_and_bound() {
     }
     seen.sort();
     assert_eq!(seen, all);
+}
+
+#[test]
+fn a_range_lent_without_an_iterator_stops_where_asked() {
+    let (_d, db) = fresh();
+    for i in 0..100u8 {
+        db.put(&[i], &[i, i]).unwrap();
+    }
+    db.checkpoint().unwrap();
+    db.delete(&[42]).unwrap();
+    db.put(&[43], b"new").unwrap();
+    let lend = |range: (Bound<&[u8]>, Bound<&[u8]>), reverse, limit, stop_at: u8| {
+        let mut seen = Vec::new();
+        let lent = db
+            .range_with(range, reverse, limit, |k, v| {
+                seen.push((k[0], v.to_vec()));
+                if k[0] == stop_at {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .unwrap();
+        assert_eq!(lent, seen.len());
+        seen
+    };
+    // The changes since the checkpoint over the index file: 42 gone, 43 new.
+    let from_40 = lend((Bound::Included(&[40]), Bound::Unbounded), false, 4, 0);
+    let want: Vec<_> = [
+        (40, vec![40, 40]),
+        (41, vec![41, 41]),
+        (43, b"new".to_vec()),
+        (44, vec![44, 44]),
+    ]
+    .into();
+    assert_eq!(from_40, want);
+    // Break counts the entry it stopped at; nothing after it is lent.
+    let to_45 = lend(
+        (Bound::Excluded(&[40]), Bound::Included(&[50])),
+        false,
+        usize::MAX,
+        45,
+    );
+    assert_eq!(
+        to_45.iter().map(|e| e.0).collect::<Vec<_>>(),
+        [41, 43, 44, 45]
+    );
+    // Reverse, from the end bound down.
+    let back = lend((Bound::Unbounded, Bound::Excluded(&[44])), true, 3, 0);
+    assert_eq!(back.iter().map(|e| e.0).collect::<Vec<_>>(), [43, 41, 40]);
+    // A limit of 0 lends nothing; an empty range neither.
+    assert!(lend((Bound::Unbounded, Bound::Unbounded), false, 0, 0).is_empty());
+    assert!(lend((Bound::Included(&[200]), Bound::Unbounded), false, 5, 0).is_empty());
+    db.close().unwrap();
+    let after_close = db.range_with(.., false, 1, |_, _| ControlFlow::Continue(()));
+    assert_eq!(after_close.unwrap_err().kind(), ErrorKind::InvalidArgument);
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod common;
 use common::{as_before_log_from, copy_dir};
 
 use std::fs;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use lightning_db::{Config, Database, ErrorKind, WriteBatch};
@@ -122,6 +123,17 @@ fn a_flipped_byte_after_a_checkpoint_surfaces_on_get_and_in_verify() {
         1,
         "a scan reports the bad value too"
     );
+    // A range lent without an iterator stops there with the same error, after
+    // lending the entries before it.
+    let mut lent = Vec::new();
+    let err = db
+        .range_with(&b"key0018"[..].., false, 5, |k, _| {
+            lent.push(k.to_vec());
+            ControlFlow::Continue(())
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CorruptedData);
+    assert_eq!(lent, [b"key0018".to_vec(), b"key0019".to_vec()]);
 }
 
 #[test]

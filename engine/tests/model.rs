@@ -2,7 +2,7 @@
 //! compaction in between — must leave the database equal to a BTreeMap.
 
 use std::collections::BTreeMap;
-use std::ops::Bound;
+use std::ops::{Bound, ControlFlow};
 
 use lightning_db::{Config, Database, KeyRange, SyncMode, WriteBatch};
 use proptest::prelude::*;
@@ -48,6 +48,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Checkpoint),
         1 => Just(Op::Compact),
     ]
+}
+
+fn as_slice(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    b.as_ref().map(|v| &v[..])
 }
 
 fn config() -> Config {
@@ -130,6 +134,23 @@ fn run(ops: Vec<Op>) {
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect()
                 };
+                // The same range lent without an iterator, whole and its first three.
+                let bounds = (as_slice(&range.start), as_slice(&range.end));
+                for limit in [usize::MAX, 3] {
+                    let mut lent = Vec::new();
+                    let n = db
+                        .range_with(bounds, rev, limit, |k, v| {
+                            lent.push((k.to_vec(), v.to_vec()));
+                            ControlFlow::Continue(())
+                        })
+                        .unwrap();
+                    let want: Vec<_> = if rev {
+                        expect.iter().rev().take(limit).cloned().collect()
+                    } else {
+                        expect.iter().take(limit).cloned().collect()
+                    };
+                    assert_eq!((n, lent), (want.len(), want), "range_with, limit {limit}");
+                }
                 let it = db.range(range).unwrap();
                 let got: Vec<_> = if rev {
                     let mut g: Vec<_> = it.rev().map(|r| r.unwrap()).collect();

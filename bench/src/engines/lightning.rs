@@ -1,9 +1,10 @@
 //! Lightning DB: `SyncMode::Full` (fdatasync before a commit returns), every
 //! other setting at its default.
 
+use std::ops::ControlFlow;
 use std::path::Path;
 
-use lightning_db::{Config, Database, KeyRange, SyncMode};
+use lightning_db::{Config, Database, SyncMode};
 
 use crate::store::{Key, Reader, Store, Value};
 
@@ -25,17 +26,16 @@ impl Reader for LightningReader<'_> {
     }
 
     fn scan(&mut self, start: &[u8], n: usize) -> (usize, u64) {
-        // Borrowed, as the peers' readers read theirs: `next_with` lends the
-        // value from the segment map instead of copying it into a Vec.
-        let mut iter = self.db.range(KeyRange::from(start)).unwrap();
-        let (mut count, mut sum) = (0, 0);
-        while count < n {
-            let Some(first) = iter.next_with(|_, v| v[0]) else {
-                break;
-            };
-            count += 1;
-            sum += u64::from(first.unwrap());
-        }
+        // Borrowed, as the peers' readers read theirs: `range_with` lends each
+        // entry from the index and the segment map, with no iterator made.
+        let mut sum = 0;
+        let count = self
+            .db
+            .range_with(start.., false, n, |_, v| {
+                sum += u64::from(v[0]);
+                ControlFlow::Continue(())
+            })
+            .unwrap();
         (count, sum)
     }
 }

@@ -1,7 +1,7 @@
 //! `LightningDBIterator`: ordered scans (range, prefix, forward or reverse) over a
 //! snapshot, of the database or of a transaction.
 
-use std::ops::Bound;
+use std::ops::{Bound, ControlFlow};
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -205,7 +205,7 @@ impl Scan {
 pub(crate) static ITERATORS: Registry<Scan> = Registry::new("LightningDBIterator*");
 
 /// Where a scan reads: the database's latest commit, or a transaction's view.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Source {
     Database,
     Transaction(u64),
@@ -735,6 +735,19 @@ unsafe fn first_page(
         if max_entries == 0 {
             return Err(Failure::invalid("max_entries is 0"));
         }
+        if rest.is_null() && source == Source::Database {
+            // No iterator wanted: the entries are lent straight into the page.
+            let start = boundary::bound(start, start_len, "start")?;
+            let end = boundary::bound(end, end_len, "end")?;
+            let bounds = (
+                start.map_or(Bound::Unbounded, Bound::Included),
+                end.map_or(Bound::Unbounded, Bound::Excluded),
+            );
+            let (n, at) = lend_page(&db, bounds, reverse, &mut Page { buf, cap }, max_entries)?;
+            count.write(n);
+            used.write(at);
+            return Ok(());
+        }
         let keys = range(start, start_len, end, end_len)?;
         let mut entries = source.range(&db, keys)?;
         // The page's entries, and the one read ahead for `rest`: nothing past
@@ -765,6 +778,36 @@ unsafe fn first_page(
         used.write(at);
         Ok(())
     })
+}
+
+/// Fills `page` with the first `max_entries` entries of `bounds` as
+/// `Cursor::fill_page` does, without an iterator: the engine lends each entry,
+/// which is copied into the page, and the walk stops at the first entry that
+/// does not fit. Returns the entries written and the bytes used (the size the
+/// first entry needs when it alone does not fit).
+fn lend_page(
+    db: &OpenDatabase,
+    bounds: (Bound<&[u8]>, Bound<&[u8]>),
+    reverse: bool,
+    page: &mut Page,
+    max_entries: usize,
+) -> Outcome<(usize, usize)> {
+    let (mut n, mut at) = (0usize, 0usize);
+    db.range_with(bounds, reverse, max_entries, |k, v| {
+        let need = LIGHTNING_DB_PAGE_ENTRY_HEADER + k.len() + v.len();
+        if need > page.cap - at {
+            if n == 0 {
+                at = need;
+            }
+            return ControlFlow::Break(());
+        }
+        // SAFETY: `need` bytes from `at` are within the caller's buffer.
+        unsafe { page.put(at, k, v) };
+        at += need;
+        n += 1;
+        ControlFlow::Continue(())
+    })?;
+    Ok((n, at))
 }
 
 /// Releases an iterator. NULL: no-op. An iterator already freed (or never
