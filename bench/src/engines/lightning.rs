@@ -10,7 +10,7 @@ use crate::store::{Key, Reader, Store, Value};
 
 pub const CONFIG: &str = "`Config { sync_mode: SyncMode::Full, ..Default::default() }`: \
 fdatasync before every commit returns; 64 MiB value cache, auto-compaction on (defaults). \
-Bulk load, batches and removals are one `Transaction` each; individual writes are `Database::put`; range reads lend each value with `Iter::next_with` (no copy), as the peers' readers borrow theirs.";
+Bulk load, batches and removals are one `Transaction` each; individual writes are `Database::put`; range reads are one `Database::range_with` each (at most 10 entries lent, no iterator made, no copy), as the peers' readers borrow theirs.";
 
 pub struct Lightning {
     db: Database,
