@@ -74,6 +74,43 @@ pub struct Removal {
     pub marked: bool,
 }
 
+/// The live bytes of each segment, as writes change them: the map is made
+/// unshared once for all the writes of a commit.
+struct Accounts<'a> {
+    map: Option<&'a mut BTreeMap<u32, u64>>,
+    emptied: &'a mut u64,
+}
+
+impl<'a> Accounts<'a> {
+    fn of(by_segment: &'a mut Option<Arc<BTreeMap<u32, u64>>>, emptied: &'a mut u64) -> Self {
+        Accounts {
+            map: by_segment.as_mut().map(Arc::make_mut),
+            emptied,
+        }
+    }
+
+    /// Moves a record's bytes from `old`'s segment to `new`'s.
+    fn account(&mut self, old: Option<Loc>, new: Option<Loc>) {
+        let Some(map) = self.map.as_deref_mut() else {
+            return;
+        };
+        // The new record first: an overwrite within one segment never
+        // leaves it empty for a moment.
+        if let Some(new) = new {
+            *map.entry(new.segment).or_default() += u64::from(new.len);
+        }
+        if let Some(old) = old {
+            if let Some(live) = map.get_mut(&old.segment) {
+                *live = live.saturating_sub(u64::from(old.len));
+                if *live == 0 {
+                    map.remove(&old.segment);
+                    *self.emptied += 1;
+                }
+            }
+        }
+    }
+}
+
 impl KeyIndex {
     pub fn new() -> KeyIndex {
         KeyIndex {
@@ -122,24 +159,7 @@ impl KeyIndex {
     /// Counts a record that stopped being live (`old`) and one that started
     /// (`new`) in their segments' live bytes.
     fn account(&mut self, old: Option<Loc>, new: Option<Loc>) {
-        let Some(map) = self.by_segment.as_mut() else {
-            return;
-        };
-        let map = Arc::make_mut(map);
-        // The new record first: an overwrite within one segment never
-        // leaves it empty for a moment.
-        if let Some(new) = new {
-            *map.entry(new.segment).or_default() += u64::from(new.len);
-        }
-        if let Some(old) = old {
-            if let Some(live) = map.get_mut(&old.segment) {
-                *live = live.saturating_sub(u64::from(old.len));
-                if *live == 0 {
-                    map.remove(&old.segment);
-                    self.emptied += 1;
-                }
-            }
-        }
+        Accounts::of(&mut self.by_segment, &mut self.emptied).account(old, new);
     }
 
     pub fn len(&self) -> usize {
@@ -223,6 +243,42 @@ impl KeyIndex {
         self.live_bytes += u64::from(loc.len);
         self.account(old, Some(loc));
         old
+    }
+
+    /// `insert_over` for each entry of `entries` (a key, its new location and
+    /// the file's entry of the key, with a `T` handed back), in order; `report`
+    /// is told the location each replaced. Keys in ascending order, as a commit
+    /// writes them, are placed a leaf at a time ([`Index::insert_all`]).
+    pub fn insert_all_over<T>(
+        &mut self,
+        entries: impl IntoIterator<Item = (Key, Loc, Option<Loc>, T)>,
+        mut report: impl FnMut(Option<Loc>, T),
+    ) {
+        let KeyIndex {
+            changes,
+            len,
+            live_bytes,
+            by_segment,
+            emptied,
+            ..
+        } = self;
+        let mut accounts = Accounts::of(by_segment, emptied);
+        let entries = entries
+            .into_iter()
+            .map(|(key, loc, in_file, t)| (key, loc, (loc, in_file, t)));
+        changes.insert_all(entries, |replaced, (loc, in_file, t)| {
+            let old = match replaced {
+                Some(old) => live(&old),
+                None => in_file,
+            };
+            match old {
+                Some(old) => *live_bytes = live_bytes.saturating_sub(u64::from(old.len)),
+                None => *len += 1,
+            }
+            *live_bytes += u64::from(loc.len);
+            accounts.account(old, Some(loc));
+            report(old, t);
+        });
     }
 
     /// Notes that a checkpoint is being written from the snapshot of commit

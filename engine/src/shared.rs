@@ -683,37 +683,56 @@ impl Shared {
             let mut changes = std::mem::take(&mut w.changes);
             changes.clear();
             let emptied = w.index.segments_emptied();
-            for (p, &(k, v)) in placed.iter().zip(&sorted) {
-                let value_len = v.map_or(0, |v| v.len());
+            // The key as the frame holds it, not where the caller left it: the
+            // frame is read front to back, the caller's bytes out of order (a
+            // cache miss a key in a large commit).
+            let frame_key = |p: &Placed, k: &[u8], value_len: usize| {
                 let header_len = format::header_len(k.len(), value_len, 0);
-                let len = header_len + k.len() + value_len;
-                // The key as the frame holds it, not where the caller left it:
-                // the frame is read front to back, the caller's bytes out of order
-                // (a cache miss a key in a large commit).
                 let key_at = start + p.offset as usize + header_len;
-                let k = &w.buf[key_at..key_at + k.len()];
-                let change = match v {
-                    Some(_) => {
+                (key_at, header_len + k.len() + value_len)
+            };
+            let segment = w.log.active_id();
+            let mut j = 0;
+            while j < placed.len() {
+                let (p, (k, v)) = (&placed[j], sorted[j]);
+                if v.is_none() {
+                    let (key_at, _) = frame_key(p, k, 0);
+                    let k = &w.buf[key_at..key_at + k.len()];
+                    let removal = w.index.remove_over(&Probe::new(k), seq, p.in_file);
+                    if let Some(r) = removal {
+                        let change = Change::Delete {
+                            old: r.old,
+                            hide: r.marked,
+                        };
+                        changes.push((p.hash, change));
+                    }
+                    j += 1;
+                    continue;
+                }
+                // A run of puts, in key order: placed a leaf at a time.
+                let end = sorted[j..]
+                    .iter()
+                    .position(|(_, v)| v.is_none())
+                    .map_or(sorted.len(), |n| j + n);
+                let buf = &w.buf;
+                let puts = placed[j..end]
+                    .iter()
+                    .zip(&sorted[j..end])
+                    .map(|(p, &(k, v))| {
+                        let (key_at, len) = frame_key(p, k, v.map_or(0, |v| v.len()));
                         let new = Loc {
                             seq,
-                            segment: w.log.active_id(),
+                            segment,
                             offset: (at + p.offset as u64) as u32,
                             len: len as u32,
                         };
-                        let old = w.index.insert_over(Key::new(k), new, p.in_file);
-                        Some(Change::Put { old, new })
-                    }
-                    None => {
-                        let removal = w.index.remove_over(&Probe::new(k), seq, p.in_file);
-                        removal.map(|r| Change::Delete {
-                            old: r.old,
-                            hide: r.marked,
-                        })
-                    }
-                };
-                if let Some(change) = change {
-                    changes.push((p.hash, change));
-                }
+                        let key = Key::new(&buf[key_at..key_at + k.len()]);
+                        (key, new, p.in_file, (p.hash, new))
+                    });
+                w.index.insert_all_over(puts, |old, (hash, new)| {
+                    changes.push((hash, Change::Put { old, new }));
+                });
+                j = end;
             }
             hash.apply(&changes);
             w.changes = keep_for_reuse(changes);
