@@ -400,6 +400,46 @@ impl Default for Index {
     }
 }
 
+/// Answers whether the tree holds each of a series of keys; fastest when they
+/// come in ascending order: a key in the node the one before was found in (or
+/// near it) is looked for from there, not from the root.
+pub struct Finger<'a> {
+    root: &'a Node,
+    /// The nodes from the root to the last leaf searched, each with the
+    /// bounds of its keys: `[lower, upper)`.
+    path: ArrayVec<(&'a Node, Option<&'a Key>, Option<&'a Key>), MAX_DEPTH>,
+}
+
+impl<'a> Finger<'a> {
+    pub fn contains(&mut self, key: &[u8]) -> bool {
+        let outside = |lower: Option<&Key>, upper: Option<&Key>| {
+            lower.is_some_and(|l| key < &l[..]) || upper.is_some_and(|u| key >= &u[..])
+        };
+        while let Some(&(_, lower, upper)) = self.path.last() {
+            if !outside(lower, upper) {
+                break;
+            }
+            self.path.pop();
+        }
+        if self.path.is_empty() {
+            self.path.push((self.root, None, None));
+        }
+        let probe = Probe::new(key);
+        loop {
+            let &(node, lower, upper) = self.path.last().expect("the root at least");
+            match node {
+                Node::Leaf(leaf) => return leaf.search(&probe).is_ok(),
+                Node::Branch(branch) => {
+                    let c = branch.child_for(&probe);
+                    let lower = c.checked_sub(1).map(|i| &branch.keys[i]).or(lower);
+                    let upper = branch.keys.get(c).or(upper);
+                    self.path.push((&branch.children[c], lower, upper));
+                }
+            }
+        }
+    }
+}
+
 impl Index {
     pub fn new() -> Index {
         Index {
@@ -410,6 +450,14 @@ impl Index {
 
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// A [`Finger`] over this tree.
+    pub fn finger(&self) -> Finger<'_> {
+        Finger {
+            root: &self.root,
+            path: ArrayVec::new(),
+        }
     }
 
     pub fn get(&self, probe: &Probe) -> Option<&Loc> {
@@ -1034,6 +1082,30 @@ mod tests {
                 check(&index, &model);
                 check(&before.0, &before.1);
                 n += 10_000;
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        // Asked in ascending order (as a commit asks), or in any order.
+        fn a_finger_finds_what_the_tree_holds(
+            keys in prop::collection::btree_set(0u16..3000, 0..2500),
+            mut asked in prop::collection::vec(0u16..3000, 0..1500),
+            sorted in any::<bool>(),
+        ) {
+            let mut index = Index::new();
+            for k in &keys {
+                index.insert(Key::new(&key_of(*k)), loc(*k as u64));
+            }
+            if sorted {
+                asked.sort();
+            }
+            let mut finger = index.finger();
+            for k in asked {
+                prop_assert_eq!(finger.contains(&key_of(k)), keys.contains(&k), "key {}", k);
             }
         }
     }

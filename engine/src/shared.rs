@@ -626,7 +626,14 @@ impl Shared {
             // fails its check fails the commit, not the index update after it.
             if w.index.base().is_some() {
                 let mut near = Ascending::default();
-                for (p, (k, _)) in placed.iter_mut().zip(&sorted) {
+                // A put of a key the changes hold replaces their entry, so the
+                // file's is not needed (`KeyIndex::insert_all_over`): a commit
+                // that rewrites keys written since the file looks none up.
+                let mut changed = w.index.changes().finger();
+                for (p, (k, v)) in placed.iter_mut().zip(&sorted) {
+                    if v.is_some() && changed.contains(k) {
+                        continue;
+                    }
                     match w.index.in_file_ascending(k, &mut near) {
                         Ok(found) => p.in_file = found,
                         Err(e) => {
