@@ -84,6 +84,22 @@ def test_str_keys_are_refused_not_encoded(db: lightning_db.Database) -> None:
     assert len(db) == 0
 
 
+def test_puts_take_bytes_like_keys_and_values_and_refuse_str(db: lightning_db.Database) -> None:
+    key = bytearray(b"k")
+    db.put(key, memoryview(b"db"))
+    key[0] = ord("x")  # copied when put: changing it afterwards changes nothing
+    with db.transaction() as tx:
+        tx.put(memoryview(b"t"), bytearray(b"tx"))
+        tx[bytearray(b"u")] = memoryview(b"item")
+        with pytest.raises(TypeError, match="value must be bytes, not str"):
+            tx.put(b"v", "text")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="key must be bytes, not int"):
+            tx[1] = b"v"  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="value must be bytes, not str"):
+        db[b"w"] = "text"  # type: ignore[arg-type]
+    assert dict(db.items()) == {b"k": b"db", b"t": b"tx", b"u": b"item"}
+
+
 def test_transaction_commits_on_success_and_rolls_back_on_exception(
     db: lightning_db.Database,
 ) -> None:

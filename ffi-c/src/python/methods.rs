@@ -23,8 +23,9 @@ use std::ffi::c_void;
 use std::sync::Arc;
 
 use super::{
-    builtin, bytes_of, guard, new_function, new_reference, open_database, py_bytes, python,
-    python_alloc_failed, scan, MethodDef, PythonApi, ReleasedGil, METH_FASTCALL, METH_O,
+    builtin, bytes_arg, bytes_of, guard, new_function, new_reference, open_database, py_bytes,
+    python, python_alloc_failed, scan, BytesArg, MethodDef, PythonApi, ReleasedGil, METH_FASTCALL,
+    METH_O,
 };
 use crate::c_api::LightningDB;
 use crate::uniffi::{LightningDbError, Result, Transaction};
@@ -36,23 +37,24 @@ static TX_PUT: MethodDef = MethodDef::new(c"put", tx_put as *const c_void, METH_
 static DB_SCAN: MethodDef = MethodDef::new(c"scan", scan::db_scan as *const c_void, METH_FASTCALL);
 static TX_SCAN: MethodDef = MethodDef::new(c"scan", scan::tx_scan as *const c_void, METH_FASTCALL);
 
-/// The two arguments of a `put`.
+/// The two arguments of a `put`: bytes, or made bytes by the Python layer's
+/// conversion (see `BytesArg`).
 ///
 /// # Safety
 /// `args` points to `nargs` objects; the GIL is held.
 unsafe fn key_and_value<'a>(
-    api: &PythonApi,
+    api: &'a PythonApi,
     args: *const *mut c_void,
     nargs: isize,
-) -> Result<(&'a [u8], &'a [u8])> {
+) -> Result<(BytesArg<'a>, BytesArg<'a>)> {
     if nargs != 2 {
         return Err(LightningDbError::invalid(format!(
             "put takes a key and a value, not {nargs} arguments"
         )));
     }
     Ok((
-        bytes_of(api, *args, "key")?,
-        bytes_of(api, *args.add(1), "value")?,
+        bytes_arg(api, *args, api.as_key, "key")?,
+        bytes_arg(api, *args.add(1), api.as_value, "value")?,
     ))
 }
 
@@ -81,10 +83,11 @@ unsafe extern "C" fn db_put(
     nargs: isize,
 ) -> *mut c_void {
     builtin(|api| {
+        // Dropped after the GIL is taken back, which their references need.
         let (key, value) = key_and_value(api, args, nargs)?;
         let db = open_database(database_of(api, capsule))?;
         let gil = ReleasedGil::new(api);
-        db.put(key, value)?;
+        db.put(&key, &value)?;
         drop(gil);
         Ok(none(api))
     })
@@ -104,7 +107,7 @@ unsafe extern "C" fn tx_put(
 ) -> *mut c_void {
     builtin(|api| {
         let (key, value) = key_and_value(api, args, nargs)?;
-        transaction_of(api, capsule)?.with(|tx| tx.put(key, value))?;
+        transaction_of(api, capsule)?.with(|tx| tx.put(&key, &value))?;
         Ok(none(api))
     })
 }

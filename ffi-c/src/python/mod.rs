@@ -219,6 +219,7 @@ struct PythonApi {
     cfunction_new: unsafe extern "C" fn(*mut c_void, *mut c_void, *mut c_void) -> *mut c_void,
     call_object: unsafe extern "C" fn(*mut c_void, *mut c_void) -> *mut c_void,
     err_occurred: unsafe extern "C" fn() -> *mut c_void,
+    err_clear: unsafe extern "C" fn(),
     long_value: unsafe extern "C" fn(*mut c_void) -> std::ffi::c_long,
     save_thread: unsafe extern "C" fn() -> *mut c_void,
     restore_thread: unsafe extern "C" fn(*mut c_void),
@@ -232,6 +233,10 @@ struct PythonApi {
     /// fast-call error: how functions called by Python itself, not by ctypes,
     /// fail.
     raise_last_error: usize,
+    /// Python callables that make bytes of a key, or of a value, that is not
+    /// bytes: a copy of a bytes-like object, or a TypeError (`BytesArg`).
+    as_key: usize,
+    as_value: usize,
     /// Every address as it was given: a second registration must give the same.
     given: Vec<usize>,
 }
@@ -244,7 +249,7 @@ static PYTHON: std::sync::OnceLock<PythonApi> = std::sync::OnceLock::new();
 /// functions of the Python C API by their names, and (`object:`) objects of
 /// the Python layer. The Python layer reads this list from
 /// `lightning_db_fast_py_api_names`, so the order is stated once, here.
-const PYTHON_API_NAMES: [&str; 21] = [
+const PYTHON_API_NAMES: [&str; 24] = [
     "PyBytes_FromStringAndSize",
     "PyBytes_AsStringAndSize",
     "Py_IncRef",
@@ -259,6 +264,7 @@ const PYTHON_API_NAMES: [&str; 21] = [
     "PyCFunction_NewEx",
     "PyObject_CallObject",
     "PyErr_Occurred",
+    "PyErr_Clear",
     "PyLong_AsLong",
     "PyEval_SaveThread",
     "PyEval_RestoreThread",
@@ -266,6 +272,8 @@ const PYTHON_API_NAMES: [&str; 21] = [
     "object:failed",
     "object:end",
     "object:raise_last_error",
+    "object:as_key",
+    "object:as_value",
 ];
 
 /// Copies the names `lightning_db_fast_py_init` takes the addresses of,
@@ -274,8 +282,9 @@ const PYTHON_API_NAMES: [&str; 21] = [
 /// API, or `object:` and one of `None`; `failed`, an object the `_py`
 /// functions return on error; `end`, the object a native scan returns at its
 /// end; `raise_last_error`, a callable without arguments that raises the
-/// exception of this thread's last error. The objects must live as long as the
-/// process.
+/// exception of this thread's last error; `as_key` and `as_value`, callables
+/// of one argument that return it as bytes or raise TypeError. The objects
+/// must live as long as the process.
 ///
 /// # Safety
 /// `buf` must be null or point to `cap` writable bytes.
@@ -356,6 +365,7 @@ unsafe fn python_api(a: &[usize]) -> PythonApi {
         cfunction_new: function!("PyCFunction_NewEx"),
         call_object: function!("PyObject_CallObject"),
         err_occurred: function!("PyErr_Occurred"),
+        err_clear: function!("PyErr_Clear"),
         long_value: function!("PyLong_AsLong"),
         save_thread: function!("PyEval_SaveThread"),
         restore_thread: function!("PyEval_RestoreThread"),
@@ -363,6 +373,8 @@ unsafe fn python_api(a: &[usize]) -> PythonApi {
         failed: address_of(a, "object:failed"),
         end: address_of(a, "object:end"),
         raise_last_error: address_of(a, "object:raise_last_error"),
+        as_key: address_of(a, "object:as_key"),
+        as_value: address_of(a, "object:as_value"),
         given: a.to_vec(),
     }
 }
@@ -479,6 +491,83 @@ unsafe fn bytes_of<'a>(api: &PythonApi, object: *mut c_void, what: &str) -> Resu
         )));
     }
     Ok(std::slice::from_raw_parts(data.cast_const(), len as usize))
+}
+
+/// A key or a value handed to a builtin: the bytes of a bytes object, or of
+/// the bytes the Python layer made of anything else (`as_key` / `as_value`:
+/// a bytes-like object copied, anything else refused with a TypeError, as the
+/// Python methods do), which this holds a reference to until dropped (with
+/// the GIL held).
+struct BytesArg<'a> {
+    api: &'a PythonApi,
+    made: *mut c_void,
+    bytes: &'a [u8],
+}
+
+impl std::ops::Deref for BytesArg<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.bytes
+    }
+}
+
+impl Drop for BytesArg<'_> {
+    fn drop(&mut self) {
+        if !self.made.is_null() {
+            // SAFETY: a reference this holds; the GIL is held (see above).
+            unsafe { (self.api.decref)(self.made) }
+        }
+    }
+}
+
+/// `object` as a key (`convert` is `api.as_key`) or a value (`api.as_value`).
+///
+/// # Safety
+/// The GIL is held; `object` is a live object the caller holds for as long as
+/// the result is used.
+unsafe fn bytes_arg<'a>(
+    api: &'a PythonApi,
+    object: *mut c_void,
+    convert: usize,
+    what: &str,
+) -> Result<BytesArg<'a>> {
+    let (mut data, mut len) = (std::ptr::null_mut(), 0isize);
+    if (api.bytes_parts)(object, &mut data, &mut len) == 0 {
+        let bytes = std::slice::from_raw_parts(data.cast_const(), len as usize);
+        return Ok(BytesArg {
+            api,
+            made: std::ptr::null_mut(),
+            bytes,
+        });
+    }
+    // Not bytes: the TypeError CPython set gives way to the conversion's.
+    (api.err_clear)();
+    let args = (api.tuple_new)(1);
+    if args.is_null() {
+        return Err(python_alloc_failed("a tuple"));
+    }
+    (api.incref)(object);
+    (api.tuple_set)(args, 0, object); // takes the reference
+    let made = (api.call_object)(convert as *mut c_void, args);
+    (api.decref)(args);
+    if made.is_null() {
+        // The conversion raised (a TypeError for a str): that exception stands.
+        return Err(LightningDbError::invalid(format!(
+            "the {what} is not bytes"
+        )));
+    }
+    let mut arg = BytesArg {
+        api,
+        made,
+        bytes: &[],
+    };
+    if (api.bytes_parts)(made, &mut data, &mut len) != 0 {
+        return Err(LightningDbError::invalid(format!(
+            "the {what} is not bytes"
+        )));
+    }
+    arg.bytes = std::slice::from_raw_parts(data.cast_const(), len as usize);
+    Ok(arg)
 }
 
 /// A new reference to the registered error object (the result of a failed

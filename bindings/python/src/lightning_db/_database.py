@@ -13,6 +13,7 @@ import os
 import sys
 from array import array
 from itertools import chain
+from operator import attrgetter
 from typing import (
     Any,
     Callable,
@@ -20,6 +21,7 @@ from typing import (
     Iterable,
     Iterator,
     Mapping,
+    TYPE_CHECKING,
     Optional,
     Tuple,
     TypeVar,
@@ -423,21 +425,32 @@ class Transaction(_Reader):
         if _PYTHON_OBJECTS:
             self._getf, self._putf, self._scanf = _functions(_native.tx_functions_py(self._ptr))
 
-    def put(self, key: BytesLike, value: BytesLike) -> None:
-        if type(key) is not bytes:
-            key = _as_bytes(key, "key")
-        if type(value) is not bytes:
-            value = _as_bytes(value, "value")
-        if _PYTHON_OBJECTS:
+    if _PYTHON_OBJECTS and not TYPE_CHECKING:
+        # The library's builtin itself, not a method around it: a put buffered
+        # in a transaction costs about as much as a Python call. It takes any
+        # bytes-like key and value (converted as everywhere by as_bytes).
+        put = property(attrgetter("_putf"), doc="Stores ``value`` under ``key`` in the transaction.")
+
+        def __setitem__(self, key: BytesLike, value: BytesLike) -> None:
             self._putf(key, value)
-            return
-        if len(value) > _MAX_INT or len(key) > _MAX_INT:
-            # Beyond a C int, and so beyond either limit: the engine's own
-            # message for it, as Database.put reports through the generated path.
-            raise _oversize(key, value)
-        rc = _native.tx_put(self._ptr, key, len(key), value, len(value))
-        if rc:
-            raise _error(rc)
+
+    else:
+
+        def put(self, key: BytesLike, value: BytesLike) -> None:
+            """Stores ``value`` under ``key`` in the transaction."""
+            if type(key) is not bytes:
+                key = _as_bytes(key, "key")
+            if type(value) is not bytes:
+                value = _as_bytes(value, "value")
+            if len(value) > _MAX_INT or len(key) > _MAX_INT:
+                # Beyond a C int, and so beyond either limit: the engine's own
+                # message for it, as Database.put reports through the generated path.
+                raise _oversize(key, value)
+            rc = _native.tx_put(self._ptr, key, len(key), value, len(value))
+            if rc:
+                raise _error(rc)
+
+        __setitem__ = put
 
     def delete(self, key: BytesLike) -> None:
         if type(key) is not bytes:
@@ -445,8 +458,6 @@ class Transaction(_Reader):
         rc = _native.tx_delete(self._ptr, key, len(key))
         if rc:
             raise _error(rc)
-
-    __setitem__ = put
 
     def __delitem__(self, key: BytesLike) -> None:
         self.delete(key)
@@ -522,21 +533,29 @@ class Database(_Reader):
         if _PYTHON_OBJECTS:
             self._getf, self._putf, self._scanf = _functions(_native.db_functions_py(self._ptr))
 
-    def put(self, key: BytesLike, value: BytesLike) -> None:
-        """Stores ``value`` under ``key`` (one durable commit)."""
-        if type(key) is not bytes:
-            key = _as_bytes(key, "key")
-        if type(value) is not bytes:
-            value = _as_bytes(value, "value")
-        if _PYTHON_OBJECTS:
+    if _PYTHON_OBJECTS and not TYPE_CHECKING:
+        # The library's builtin itself (see Transaction.put).
+        put = property(attrgetter("_putf"), doc="Stores ``value`` under ``key`` (one durable commit).")
+
+        def __setitem__(self, key: BytesLike, value: BytesLike) -> None:
             self._putf(key, value)
-            return None
-        if len(value) > _MAX_INT or len(key) > _MAX_INT:
-            # Beyond a C int: the generated path reports the engine's error.
-            return _cold(self._native.put, key, value)
-        rc = _db_put(self._ptr, key, len(key), value, len(value))
-        if rc:
-            raise _error(rc)
+
+    else:
+
+        def put(self, key: BytesLike, value: BytesLike) -> None:
+            """Stores ``value`` under ``key`` (one durable commit)."""
+            if type(key) is not bytes:
+                key = _as_bytes(key, "key")
+            if type(value) is not bytes:
+                value = _as_bytes(value, "value")
+            if len(value) > _MAX_INT or len(key) > _MAX_INT:
+                # Beyond a C int: the generated path reports the engine's error.
+                return _cold(self._native.put, key, value)
+            rc = _db_put(self._ptr, key, len(key), value, len(value))
+            if rc:
+                raise _error(rc)
+
+        __setitem__ = put
 
     def delete(self, key: BytesLike) -> bool:
         """Deletes ``key``; returns whether it was present."""
@@ -546,8 +565,6 @@ class Database(_Reader):
         if rc < 0:
             raise _error(rc)
         return rc == 1
-
-    __setitem__ = put
 
     def __delitem__(self, key: BytesLike) -> None:
         if not self.delete(key):

@@ -138,6 +138,16 @@ def _raise_last_error() -> None:
     raise error(last_error_code())
 
 
+def _as_key(data: object) -> bytes:
+    """Called by the library's builtin ``put`` for a key that is not bytes."""
+    return as_bytes(data, "key")
+
+
+def _as_value(data: object) -> bytes:
+    """Called by the library's builtin ``put`` for a value that is not bytes."""
+    return as_bytes(data, "value")
+
+
 def _init_python() -> bool:
     if platform.python_implementation() != "CPython" or os.environ.get("LIGHTNING_DB_PORTABLE"):
         return False
@@ -150,6 +160,8 @@ def _init_python() -> bool:
         "object:failed": FAILED,  # kept alive by this module, as are the others
         "object:end": END,
         "object:raise_last_error": _raise_last_error,
+        "object:as_key": _as_key,
+        "object:as_value": _as_value,
     }
     addresses = []
     for name in buf.raw.decode("ascii").split(","):
