@@ -84,7 +84,7 @@ def test_str_keys_are_refused_not_encoded(db: lightning_db.Database) -> None:
     assert len(db) == 0
 
 
-def test_puts_take_bytes_like_keys_and_values_and_refuse_str(db: lightning_db.Database) -> None:
+def test_puts_and_gets_take_bytes_like_keys_and_values_and_refuse_str(db: lightning_db.Database) -> None:
     key = bytearray(b"k")
     db.put(key, memoryview(b"db"))
     key[0] = ord("x")  # copied when put: changing it afterwards changes nothing
@@ -98,6 +98,11 @@ def test_puts_take_bytes_like_keys_and_values_and_refuse_str(db: lightning_db.Da
     with pytest.raises(TypeError, match="value must be bytes, not str"):
         db[b"w"] = "text"  # type: ignore[arg-type]
     assert dict(db.items()) == {b"k": b"db", b"t": b"tx", b"u": b"item"}
+    assert db.get(bytearray(b"k")) == b"db" and db[memoryview(b"t")] == b"tx"
+    with db.transaction() as tx:
+        assert tx.get(memoryview(b"u")) == b"item" and tx[bytearray(b"k")] == b"db"
+        with pytest.raises(TypeError, match="key must be bytes, not str"):
+            tx.get("k")  # type: ignore[arg-type]
 
 
 def test_transaction_commits_on_success_and_rolls_back_on_exception(

@@ -23,9 +23,8 @@ use std::ffi::c_void;
 use std::sync::Arc;
 
 use super::{
-    builtin, bytes_arg, bytes_of, guard, new_function, new_reference, open_database, py_bytes,
-    python, python_alloc_failed, scan, BytesArg, MethodDef, PythonApi, ReleasedGil, METH_FASTCALL,
-    METH_O,
+    builtin, bytes_arg, guard, new_function, new_reference, open_database, py_bytes, python,
+    python_alloc_failed, scan, BytesArg, MethodDef, PythonApi, ReleasedGil, METH_FASTCALL, METH_O,
 };
 use crate::c_api::LightningDB;
 use crate::uniffi::{LightningDbError, Result, Transaction};
@@ -72,8 +71,9 @@ unsafe fn none(api: &PythonApi) -> *mut c_void {
 
 unsafe extern "C" fn db_get(capsule: *mut c_void, key: *mut c_void) -> *mut c_void {
     builtin(|api| {
+        let key = bytes_arg(api, key, api.as_key, "key")?;
         let db = open_database(database_of(api, capsule))?;
-        value_object(api, db.get(bytes_of(api, key, "key")?)?)
+        value_object(api, db.get(&key)?)
     })
 }
 
@@ -95,8 +95,8 @@ unsafe extern "C" fn db_put(
 
 unsafe extern "C" fn tx_get(capsule: *mut c_void, key: *mut c_void) -> *mut c_void {
     builtin(|api| {
-        let key = bytes_of(api, key, "key")?;
-        value_object(api, transaction_of(api, capsule)?.with(|tx| tx.get(key))?)
+        let key = bytes_arg(api, key, api.as_key, "key")?;
+        value_object(api, transaction_of(api, capsule)?.with(|tx| tx.get(&key))?)
     })
 }
 

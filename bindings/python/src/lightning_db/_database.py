@@ -297,19 +297,13 @@ class _Reader:
     _getf: Callable[..., Any]
     _scanf: Callable[..., Any]
 
-    if _PYTHON_OBJECTS:
-        # Through the reader's builtin get, made by the library: a direct call,
-        # which raises on failure.
-
-        def get(self, key: BytesLike) -> Optional[bytes]:
-            """The value stored under ``key``, or None."""
-            if type(key) is not bytes:
-                key = _as_bytes(key, "key")
-            return self._getf(key)  # type: ignore[no-any-return]
+    if _PYTHON_OBJECTS and not TYPE_CHECKING:
+        # The reader's builtin get itself, made by the library: a direct call,
+        # which raises on failure and takes any bytes-like key (see
+        # Transaction.put).
+        get = property(attrgetter("_getf"), doc="The value stored under ``key``, or None.")
 
         def __getitem__(self, key: BytesLike) -> bytes:
-            if type(key) is not bytes:
-                key = _as_bytes(key, "key")
             value = self._getf(key)
             if value is None:
                 raise KeyError(key)
