@@ -285,8 +285,18 @@ def _functions(made: object) -> Tuple[Callable[..., Any], Callable[..., Any], Ca
     return made  # type: ignore[return-value]
 
 
+def _key_and_value(key: BytesLike, value: BytesLike) -> Tuple[bytes, bytes]:
+    """A put's key and value as bytes (the portable path's methods)."""
+    if type(key) is not bytes:
+        key = _as_bytes(key, "key")
+    if type(value) is not bytes:
+        value = _as_bytes(value, "value")
+    return key, value
+
+
 class _Reader:
-    """Reads and scans shared by Database and Transaction."""
+    """Reads and scans shared by Database and Transaction (and, where `put` is
+    the library's builtin, item assignment)."""
 
     __slots__ = ()
     _ptr: Optional[ctypes.c_void_p]
@@ -295,6 +305,7 @@ class _Reader:
     _scan: Callable[..., Optional[int]]
     _scan_prefix: Callable[..., Optional[int]]
     _getf: Callable[..., Any]
+    _putf: Callable[..., Any]
     _scanf: Callable[..., Any]
 
     if _PYTHON_OBJECTS and not TYPE_CHECKING:
@@ -308,6 +319,10 @@ class _Reader:
             if value is None:
                 raise KeyError(key)
             return value  # type: ignore[no-any-return]
+
+        # Database's and Transaction's: `put` is their builtin (see Transaction.put).
+        def __setitem__(self, key: BytesLike, value: BytesLike) -> None:
+            self._putf(key, value)
 
     else:
 
@@ -425,17 +440,11 @@ class Transaction(_Reader):
         # bytes-like key and value (converted as everywhere by as_bytes).
         put = property(attrgetter("_putf"), doc="Stores ``value`` under ``key`` in the transaction.")
 
-        def __setitem__(self, key: BytesLike, value: BytesLike) -> None:
-            self._putf(key, value)
-
     else:
 
         def put(self, key: BytesLike, value: BytesLike) -> None:
             """Stores ``value`` under ``key`` in the transaction."""
-            if type(key) is not bytes:
-                key = _as_bytes(key, "key")
-            if type(value) is not bytes:
-                value = _as_bytes(value, "value")
+            key, value = _key_and_value(key, value)
             if len(value) > _MAX_INT or len(key) > _MAX_INT:
                 # Beyond a C int, and so beyond either limit: the engine's own
                 # message for it, as Database.put reports through the generated path.
@@ -531,17 +540,11 @@ class Database(_Reader):
         # The library's builtin itself (see Transaction.put).
         put = property(attrgetter("_putf"), doc="Stores ``value`` under ``key`` (one durable commit).")
 
-        def __setitem__(self, key: BytesLike, value: BytesLike) -> None:
-            self._putf(key, value)
-
     else:
 
         def put(self, key: BytesLike, value: BytesLike) -> None:
             """Stores ``value`` under ``key`` (one durable commit)."""
-            if type(key) is not bytes:
-                key = _as_bytes(key, "key")
-            if type(value) is not bytes:
-                value = _as_bytes(value, "value")
+            key, value = _key_and_value(key, value)
             if len(value) > _MAX_INT or len(key) > _MAX_INT:
                 # Beyond a C int: the generated path reports the engine's error.
                 return _cold(self._native.put, key, value)
