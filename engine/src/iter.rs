@@ -365,8 +365,9 @@ fn step<T>(
 
 /// Lends the entries of `bounds` in `version` to `f`, from the front or the
 /// back, until `f` breaks, `limit` entries have been lent or the range ends;
-/// returns how many were lent (the one `f` broke at included). The walk lives on the stack and borrows the
-/// bounds: a short read allocates nothing ([`crate::Database::range_with`]).
+/// returns how many were lent (the one `f` broke at included). The walk lives
+/// on the stack and borrows the bounds: a short read allocates nothing
+/// ([`crate::Database::range_with`]).
 pub(crate) fn walk(
     shared: &Shared,
     version: &Version,

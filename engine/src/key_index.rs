@@ -232,23 +232,16 @@ impl KeyIndex {
     /// Sets the location of `key`, returning the one it replaces; `in_file` is
     /// the file's entry of the key (`in_file_ascending`).
     pub fn insert_over(&mut self, key: Key, loc: Loc, in_file: Option<Loc>) -> Option<Loc> {
-        let old = match self.changes.insert(key, loc) {
-            Some(old) => live(&old),
-            None => in_file,
-        };
-        match old {
-            Some(old) => self.live_bytes = self.live_bytes.saturating_sub(u64::from(old.len)),
-            None => self.len += 1,
-        }
-        self.live_bytes += u64::from(loc.len);
-        self.account(old, Some(loc));
+        let mut old = None;
+        self.insert_all_over([(key, loc, in_file, ())], |replaced, ()| old = replaced);
         old
     }
 
     /// `insert_over` for each entry of `entries` (a key, its new location and
     /// the file's entry of the key, with a `T` handed back), in order; `report`
-    /// is told the location each replaced. Keys in ascending order, as a commit
-    /// writes them, are placed a leaf at a time ([`Index::insert_all`]).
+    /// is told the location each replaced (the live one: the changes' entry,
+    /// or the file's if the changes have none). Keys in ascending order, as a
+    /// commit writes them, are placed a leaf at a time ([`Index::insert_all`]).
     pub fn insert_all_over<T>(
         &mut self,
         entries: impl IntoIterator<Item = (Key, Loc, Option<Loc>, T)>,
