@@ -221,17 +221,36 @@ impl Source {
     }
 }
 
+/// The start and end bounds of a range, borrowed.
+type KeyBounds<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
+
+/// The range `[start, end)` of a call's bounds (NULL and 0: unbounded),
+/// borrowing the caller's bytes.
+unsafe fn bounds<'a>(
+    start: *const u8,
+    start_len: usize,
+    end: *const u8,
+    end_len: usize,
+) -> Outcome<KeyBounds<'a>> {
+    let start = boundary::bound(start, start_len, "start")?;
+    let end = boundary::bound(end, end_len, "end")?;
+    Ok((
+        start.map_or(Bound::Unbounded, Bound::Included),
+        end.map_or(Bound::Unbounded, Bound::Excluded),
+    ))
+}
+
+/// As `bounds`, copied into a `KeyRange` (for an iterator, which outlives the call).
 unsafe fn range(
     start: *const u8,
     start_len: usize,
     end: *const u8,
     end_len: usize,
 ) -> Outcome<KeyRange> {
-    let start = boundary::bound(start, start_len, "start")?;
-    let end = boundary::bound(end, end_len, "end")?;
+    let (start, end) = bounds(start, start_len, end, end_len)?;
     Ok(KeyRange {
-        start: start.map_or(Bound::Unbounded, |s| Bound::Included(s.to_vec())),
-        end: end.map_or(Bound::Unbounded, |e| Bound::Excluded(e.to_vec())),
+        start: start.map(<[u8]>::to_vec),
+        end: end.map(<[u8]>::to_vec),
     })
 }
 
@@ -737,12 +756,7 @@ unsafe fn first_page(
         }
         if rest.is_null() && source == Source::Database {
             // No iterator wanted: the entries are lent straight into the page.
-            let start = boundary::bound(start, start_len, "start")?;
-            let end = boundary::bound(end, end_len, "end")?;
-            let bounds = (
-                start.map_or(Bound::Unbounded, Bound::Included),
-                end.map_or(Bound::Unbounded, Bound::Excluded),
-            );
+            let bounds = bounds(start, start_len, end, end_len)?;
             let (n, at) = lend_page(&db, bounds, reverse, &mut Page { buf, cap }, max_entries)?;
             count.write(n);
             used.write(at);
@@ -787,7 +801,7 @@ unsafe fn first_page(
 /// first entry needs when it alone does not fit).
 fn lend_page(
     db: &OpenDatabase,
-    bounds: (Bound<&[u8]>, Bound<&[u8]>),
+    bounds: KeyBounds<'_>,
     reverse: bool,
     page: &mut Page,
     max_entries: usize,
