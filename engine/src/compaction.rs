@@ -46,6 +46,7 @@ use crate::error::{Error, Result};
 use crate::format::{self, EntryKind};
 use crate::index::{Key, Loc, Probe};
 use crate::index_file::IndexFile;
+use crate::pages_ahead::PagesAhead;
 use crate::reports::CompactionReport;
 use crate::segment::{self, file_len, segment_path, Segment, TEMP_SUFFIX};
 use crate::shared::Shared;
@@ -83,6 +84,7 @@ struct Output {
     tmp: PathBuf,
     file: std::io::BufWriter<File>,
     len: u64,
+    ahead: PagesAhead,
 }
 
 pub(crate) fn compact(shared: &Shared) -> Result<CompactionReport> {
@@ -194,11 +196,16 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
                 .write(true)
                 .open(&tmp)
                 .map_err(|e| Error::io(tmp.display(), e))?;
+            let mut ahead = PagesAhead::start(&file, 0, 0);
+            ahead
+                .wrote_to(&file, 0)
+                .map_err(|e| Error::io(tmp.display(), e))?;
             outputs.push(Output {
                 id,
                 tmp,
                 file: std::io::BufWriter::with_capacity(1 << 20, file),
                 len: 0,
+                ahead,
             });
         }
         let out = outputs.last_mut().unwrap();
@@ -207,6 +214,9 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
         // Let the device write this frame while the next one is copied, rather
         // than all of them at the final sync.
         out.file.flush().map_err(io)?;
+        out.ahead
+            .wrote_to(out.file.get_ref(), out.len + frame.len() as u64)
+            .map_err(io)?;
         sync::start_writeback(out.file.get_ref(), out.len, frame.len() as u64);
         for (key, old, rel, len) in pending.drain(..) {
             let new = Loc {
@@ -422,5 +432,6 @@ fn finish_output(o: &mut Output, last_seq: u64) -> Result<()> {
     o.file.write_all(&seal).map_err(io)?;
     o.len += seal.len() as u64;
     o.file.flush().map_err(io)?;
+    o.ahead.finish(o.file.get_ref(), o.len).map_err(io)?;
     sync::all(o.file.get_ref()).map_err(io)
 }

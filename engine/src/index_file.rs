@@ -98,6 +98,7 @@ use memmap2::{Mmap, MmapOptions};
 use crate::entry_codec::{self, Reader};
 use crate::error::{Error, Result};
 use crate::index::{prefix_of, Key, Loc};
+use crate::pages_ahead::PagesAhead;
 use crate::prefetch;
 use crate::sync;
 
@@ -471,6 +472,7 @@ fn write_format<K: AsRef<[u8]>>(
         &head[..8]
     };
     std::io::Write::write_all(&mut &file, head).map_err(io)?;
+    let mut ahead = PagesAhead::start(&file, TABLE_AT, blocks_at);
     // The table starts with every slot empty. Written, its pages come into the
     // page cache as they are; filled through the map, each would be read in
     // (as zeros, the file being sparse) and then overwritten.
@@ -481,6 +483,7 @@ fn write_format<K: AsRef<[u8]>>(
         let n = left.min(empty.len() as u64) as usize;
         std::io::Write::write_all(&mut &file, &empty[..n]).map_err(io)?;
         left -= n as u64;
+        ahead.wrote_to(&file, blocks_at - left).map_err(io)?;
     }
     // SAFETY: the file was made above and nothing else maps or writes it.
     let mut table = unsafe {
@@ -504,13 +507,15 @@ fn write_format<K: AsRef<[u8]>>(
     let flush_block = |block: &mut Vec<u8>,
                        w: &mut BufWriter<&File>,
                        pos: &mut u64,
-                       block_crcs: &mut Vec<u32>|
+                       block_crcs: &mut Vec<u32>,
+                       ahead: &mut PagesAhead|
      -> Result<()> {
         if !block.is_empty() {
             w.write_all(block).map_err(io)?;
             block_crcs.push(crc32fast::hash(block));
             *pos += block.len() as u64;
             block.clear();
+            ahead.wrote_to(&file, *pos).map_err(io)?;
         }
         Ok(())
     };
@@ -525,7 +530,7 @@ fn write_format<K: AsRef<[u8]>>(
             )));
         }
         if count % BLOCK_ENTRIES == 0 {
-            flush_block(&mut block, &mut w, &mut pos, &mut block_crcs)?;
+            flush_block(&mut block, &mut w, &mut pos, &mut block_crcs, &mut ahead)?;
             prefixes.push(prefix_of(key));
             starts.push(pos);
             prev = None;
@@ -568,7 +573,7 @@ fn write_format<K: AsRef<[u8]>>(
             path.display()
         )));
     }
-    flush_block(&mut block, &mut w, &mut pos, &mut block_crcs)?;
+    flush_block(&mut block, &mut w, &mut pos, &mut block_crcs, &mut ahead)?;
     let checks_at = pos;
     let mut tail = Vec::new();
     for crc in &block_crcs {
@@ -650,6 +655,9 @@ fn write_format<K: AsRef<[u8]>>(
     drop(w);
     table.flush().map_err(io)?;
     drop(table);
+    ahead
+        .finish(&file, checks_at + tail.len() as u64)
+        .map_err(io)?;
     sync::all(&file).map_err(io)
 }
 

@@ -68,6 +68,7 @@
 //! 0 error        Error and ErrorKind
 //! 0 format       the record and frame encoding
 //! 0 index        keys and value locations, the entries of the index
+//! 0 pages_ahead  page-cache pages made on a second thread ahead of a file's writer
 //! 0 prefetch     cache-line prefetch hints
 //! 0 reports      Stats, VerifyReport, CompactionReport
 //! 0 value_cache  recently read records of 1 KiB and more, for point reads
@@ -93,6 +94,7 @@ mod key_index;
 mod log_writer;
 mod maintenance;
 mod open;
+mod pages_ahead;
 mod prefetch;
 mod recovery;
 mod reports;

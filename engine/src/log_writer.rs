@@ -44,6 +44,7 @@ use parking_lot::Mutex;
 use crate::config::{Config, SyncMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format;
+use crate::pages_ahead;
 use crate::segment::{self, segment_path, Segment};
 use crate::sync;
 use crate::version::SegmentTable;
@@ -270,13 +271,7 @@ fn prefault_beside(file: &Arc<File>, at: u64, len: u64) -> Option<std::thread::J
             let mut end = at + len;
             while end > at {
                 let from = end.saturating_sub(STEP).max(at);
-                // Only a hint: where it fails, the write makes its pages itself.
-                let _ = rustix::fs::fadvise(
-                    &*file,
-                    from,
-                    std::num::NonZeroU64::new(end - from),
-                    rustix::fs::Advice::WillNeed,
-                );
+                pages_ahead::ask_for_pages(&file, from, end);
                 end = from;
             }
         })
