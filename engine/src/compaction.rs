@@ -233,13 +233,19 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
     };
 
     // The live records of the inputs in key order, then the deletes kept.
+    // When every entry of the snapshot is copied, the relocations are the
+    // whole index in key order and the checkpoint is written from them rather
+    // than from a second walk.
+    let mut left_in_place = 0usize;
     let carried = version
         .index
         .iter()
         .filter(|entry| {
-            entry
+            let copied = entry
                 .as_ref()
-                .map_or(true, |(_, loc)| inputs.contains(&loc.segment))
+                .map_or(true, |(_, loc)| inputs.contains(&loc.segment));
+            left_in_place += usize::from(!copied);
+            copied
         })
         .map(|entry| entry.map(|(key, loc)| Carried::Record(key, loc)))
         .chain(
@@ -313,33 +319,43 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
         .filter(|id| Some(*id) != active && !inputs.contains(id))
         .chain(outputs.iter().map(|o| o.id))
         .collect();
-    // The copies were made in key order, so each relocation is met in turn by
-    // the walk over the snapshot; a record's place names it alone.
-    let mut moves = relocations.iter().peekable();
-    let entries = version.index.iter().map(|entry| {
-        let (key, loc) = entry?;
-        match moves.next_if(|(_, old, _)| *old == loc) {
-            Some((_, _, new)) => Ok((key, *new)),
-            None => Ok((key, loc)),
-        }
-    });
     // A full compaction leaves, of every key, its live record or nothing: the
     // segments give the index again even where an earlier version dropped
     // deletes.
     let replayable = full || shared.replayable.load(Ordering::Acquire);
-    checkpoint::write(
-        &shared.dir,
-        replayable,
-        version.seq,
-        &covered,
-        version.log_from(),
-        version.index.len(),
-        entries,
-    )?;
-    debug_assert!(
-        moves.next().is_none(),
-        "every relocation is in the snapshot"
-    );
+    let write_checkpoint = |entries: &mut dyn Iterator<Item = Result<(Key, Loc)>>| {
+        checkpoint::write(
+            &shared.dir,
+            replayable,
+            version.seq,
+            &covered,
+            version.log_from(),
+            version.index.len(),
+            entries,
+        )
+    };
+    if left_in_place == 0 {
+        write_checkpoint(
+            &mut relocations
+                .iter()
+                .map(|(key, _, new)| Ok((key.clone(), *new))),
+        )?;
+    } else {
+        // The copies were made in key order, so each relocation is met in turn
+        // by the walk over the snapshot; a record's place names it alone.
+        let mut moves = relocations.iter().peekable();
+        write_checkpoint(&mut version.index.iter().map(|entry| {
+            let (key, loc) = entry?;
+            match moves.next_if(|(_, old, _)| *old == loc) {
+                Some((_, _, new)) => Ok((key, *new)),
+                None => Ok((key, loc)),
+            }
+        }))?;
+        debug_assert!(
+            moves.next().is_none(),
+            "every relocation is in the snapshot"
+        );
+    }
     let file = IndexFile::open(&checkpoint::path(&shared.dir))?;
     shared.install_compaction(
         Arc::new(DiskIndex::new(file)),
