@@ -28,7 +28,11 @@
 //! *tombstone*) when its key is not live and a sealed segment outside the
 //! inputs may still hold an older put of that key; it is dropped when the key is
 //! live again (the newer put wins a replay) or when every sealed segment is an
-//! input, as every older record of the key then goes too. Tombstones are bounded:
+//! input, as every older record of the key then goes too. None is kept when
+//! every put in the segments left out is live (their put entries' bytes are
+//! the live bytes the index counts there): a key not live has no put there.
+//! Inputs without live records are not walked at all, and the checkpoint's
+//! walk refuses an entry left in an input. Tombstones are bounded:
 //! when those of a compaction would exceed 1/[`FULL_AFTER`] of the sealed bytes
 //! left out, the compaction takes every sealed segment instead and keeps none.
 
@@ -146,7 +150,8 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
         .difference(&inputs)
         .map(|id| version.segments[id].data().len() as u64)
         .sum();
-    let tombstones = if inputs == sealed {
+    let left_out_ids = sealed.difference(&inputs).copied();
+    let tombstones = if inputs == sealed || every_put_live(&version, left_out_ids, &live)? {
         Vec::new()
     } else {
         match tombstones_to_keep(&version, &inputs, left_out / FULL_AFTER)? {
@@ -236,10 +241,18 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
     // When every entry of the snapshot is copied, the relocations are the
     // whole index in key order and the checkpoint is written from them rather
     // than from a second walk.
-    let mut left_in_place = 0usize;
-    let carried = version
-        .index
-        .iter()
+    // Inputs without a live record (the segments of a mass delete, most
+    // often) need no walk: only the deletes kept are copied.
+    let records_to_copy = inputs.iter().any(|id| live.get(id).is_some_and(|&b| b > 0));
+    let mut left_in_place = if records_to_copy {
+        0
+    } else {
+        version.index.len()
+    };
+    let carried = records_to_copy
+        .then(|| version.index.iter())
+        .into_iter()
+        .flatten()
         .filter(|entry| {
             let copied = entry
                 .as_ref()
@@ -348,6 +361,12 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
             let (key, loc) = entry?;
             match moves.next_if(|(_, old, _)| *old == loc) {
                 Some((_, _, new)) => Ok((key, *new)),
+                // The inputs are removed below: nothing may be left there,
+                // whatever the live bytes counted in them said.
+                None if inputs.contains(&loc.segment) => Err(Error::corrupted(format!(
+                    "compaction: a live record in segment {} was not copied",
+                    loc.segment
+                ))),
                 None => Ok((key, loc)),
             }
         }))?;
@@ -385,6 +404,33 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
         started.elapsed()
     );
     Ok(report)
+}
+
+/// Whether every put record in the sealed segments `ids` is live in the
+/// snapshot: their put entries' bytes are the live bytes the index counts in
+/// them. A key not live then has no older put there, so no delete needs to be
+/// kept for it. Stops at the first segment that holds a dead put.
+fn every_put_live(
+    version: &Version,
+    ids: impl Iterator<Item = u32>,
+    live: &BTreeMap<u32, u64>,
+) -> Result<bool> {
+    for id in ids {
+        let seg = &version.segments[&id];
+        let mut puts = 0u64;
+        let end = segment::scan(seg.data(), |_, e| {
+            if e.kind == EntryKind::Put {
+                puts += e.len as u64;
+            }
+        });
+        if let Some((offset, why)) = end.corruption {
+            return Err(seg.corrupt(offset, why));
+        }
+        if puts != live.get(&id).copied().unwrap_or(0) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// The deletes in `inputs` to copy: the newest of each key the snapshot does

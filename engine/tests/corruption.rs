@@ -669,7 +669,11 @@ fn a_compaction_that_would_keep_many_deletes_takes_every_segment() {
     let config = small_segments();
     let temp = |i: u32| format!("temp-{i:05}").into_bytes();
     let db = Database::create(&dir, config.clone()).unwrap();
+    // A put deleted below, among the records left out: without it no delete
+    // would need keeping.
+    db.put(b"gone", &value(0)).unwrap();
     write_keeps(&db);
+    db.delete(b"gone").unwrap();
     let mut batch = WriteBatch::new();
     let clean = segments(&dir).len() as u64 - 1;
     // About 2 MB of live records left out; 20,000 deletes of 10-byte keys
@@ -692,6 +696,48 @@ fn a_compaction_that_would_keep_many_deletes_takes_every_segment() {
     assert!(clean >= 1, "{clean} segments of live records");
     assert_eq!(report.segments_before, sealed, "{report:?}");
     assert_eq!(report.records_copied, 2_000, "{report:?}");
+    db.close().unwrap();
+    flip(&dir.join("index.ckpt"), 100);
+    let db = Database::open(&dir, config).unwrap();
+    assert!(dir.join(SET_ASIDE).exists());
+    assert_eq!(db.len().unwrap(), 2_000);
+    assert_eq!(db.get(&temp(7)).unwrap(), None);
+    assert_eq!(db.get(b"gone").unwrap(), None);
+    assert_eq!(db.get(&keep(7)).unwrap(), Some(big(7)));
+}
+
+#[test]
+// When every put in the segments a compaction leaves out is live, no key
+// deleted has an older put there: the compaction takes only the segments
+// with dead records and keeps none of their deletes, and a rebuild from the
+// segments left brings no key back.
+fn a_compaction_keeps_no_delete_when_the_segments_left_out_hold_no_dead_put() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let config = small_segments();
+    let temp = |i: u32| format!("temp-{i:05}").into_bytes();
+    let db = Database::create(&dir, config.clone()).unwrap();
+    write_keeps(&db);
+    let mut batch = WriteBatch::new();
+    for deleting in [false, true] {
+        for i in 0..20_000 {
+            if deleting {
+                batch.delete(temp(i));
+            } else {
+                batch.put(temp(i), value(i));
+            }
+            if i % 1_000 == 999 {
+                db.write(&batch).unwrap();
+                batch.clear();
+            }
+        }
+    }
+    let sealed = segments(&dir).len() as u64;
+    let report = db.compact().unwrap();
+    assert!(report.segments_before < sealed, "{report:?} of {sealed}");
+    assert_eq!(report.records_copied, 0, "{report:?}");
+    assert_eq!(report.segments_after, 0, "no delete is kept: {report:?}");
+    assert_eq!(db.len().unwrap(), 2_000);
     db.close().unwrap();
     flip(&dir.join("index.ckpt"), 100);
     let db = Database::open(&dir, config).unwrap();
