@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log_writer::{self, create_segment, ActiveAt, LogSync, LogWriter};
 use crate::recovery::{self, Tail};
-use crate::segment::{self, file_len, segment_path, Segment};
+use crate::segment::{self, segment_path, Segment};
 use crate::shared::{Shared, Writer};
 use crate::sync;
 use crate::value_cache::ValueCache;
@@ -252,10 +252,7 @@ fn open_writer(dir: &Path, config: &Config) -> Result<WriterParts> {
         }
     };
     let mut segments = open_segments(dir, &ids)?;
-    let sealed_bytes = segments
-        .values()
-        .map(|s| file_len(&s.path))
-        .sum::<Result<u64>>()?;
+    let sealed_bytes = segments.values().map(|s| s.mapped_len()).sum();
     let (active_id, active_path, active_file, active_len, allocated, seal_left) = active;
     let map_len = config.segment_size.max(allocated.next_power_of_two());
     let active_segment = Segment::active(active_id, active_path, &active_file, map_len)?;

@@ -97,8 +97,9 @@ fn map_file(file: &File, path: &Path) -> Result<Option<Mmap>> {
     // bytes any snapshot refers to: sealed files are immutable and the active file
     // is only trimmed of space allocated past its last frame. Every access through
     // the map is bounds-checked against the map length.
-    let map =
-        unsafe { Mmap::map(file) }.map_err(|e| Error::io(format!("map {}", path.display()), e))?;
+    // The length is given so that the map does not ask the file for it again.
+    let map = unsafe { memmap2::MmapOptions::new().len(len as usize).map(file) }
+        .map_err(|e| Error::io(format!("map {}", path.display()), e))?;
     Ok(Some(map))
 }
 
@@ -134,6 +135,12 @@ impl Segment {
             data_end: len as usize,
             map: Some(map),
         })
+    }
+
+    /// The file's length when it was mapped: a sealed segment's length, as
+    /// sealed files do not change.
+    pub fn mapped_len(&self) -> u64 {
+        self.map.as_ref().map_or(0, |m| m.len() as u64)
     }
 
     /// The mapped bytes up to the first hole. Read through the map the handle
