@@ -403,7 +403,7 @@ impl DiskRange<'_> {
                 (Some(_), None) => std::cmp::Ordering::Less,
                 (None, Some(_)) => std::cmp::Ordering::Greater,
                 (Some((dk, _)), Some((bk, _))) => {
-                    let o = dk[..].cmp(&bk[..]);
+                    let o = dk.cmp(bk);
                     if end == FRONT {
                         o
                     } else {

@@ -510,7 +510,7 @@ impl<'a> Range<'a> {
                 (Some(_), None) => std::cmp::Ordering::Less,
                 (None, Some(_)) => std::cmp::Ordering::Greater,
                 (Some((ck, _)), Some((bk, _))) => {
-                    let o = ck[..].cmp(&bk[..]);
+                    let o = ck.cmp(bk);
                     if end == FRONT {
                         o
                     } else {
