@@ -14,6 +14,11 @@
 //! - Compaction and checkpoints run only if the maintenance lock is free at that
 //!   moment: the thread never waits behind a checkpoint, backup or compaction
 //!   of the user's.
+//! - On Linux and Android the thread runs at a lower priority (nice
+//!   [`BACKGROUND_NICE`] above the thread that opened the handle): its work
+//!   yields to the application's threads, a commit that wakes from its sync
+//!   among them, when the cores are all busy. A nice value there is a thread's
+//!   own; the threads it starts (`pages_ahead`) inherit it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +40,26 @@ const COMPACTION_CHECK_PERIOD: Duration = Duration::from_secs(1);
 /// then writes at most twice as many entries as it takes out of memory (about
 /// 100 bytes each, with the hash index).
 const CHECKPOINT_CHANGES: usize = 1 << 20;
+
+/// How much lower the background thread's priority is than that of the
+/// thread that opened the handle.
+const BACKGROUND_NICE: i32 = 10;
+
+/// Lowers the calling thread's priority by [`BACKGROUND_NICE`]; a hint only,
+/// nothing is lost where it fails.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn lower_priority() {
+    use rustix::process::{getpriority_process, setpriority_process};
+    // On Linux `setpriority(PRIO_PROCESS, tid)` sets one thread's nice value.
+    let me = Some(rustix::thread::gettid());
+    if let Ok(nice) = getpriority_process(me) {
+        let _ = setpriority_process(me, (nice + BACKGROUND_NICE).min(19));
+    }
+}
+
+/// Elsewhere the nice value is the whole process's: it is left alone.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn lower_priority() {}
 
 /// After a background checkpoint or compaction fails, the next waits this many
 /// looks (a second each), doubling with each failure in a row up to 63: a full
@@ -74,6 +99,7 @@ impl Background {
 }
 
 fn run(shared: &Arc<Shared>, look: Duration) {
+    lower_priority();
     let sync_period = shared.log.background_sync_period();
     let period = sync_period.unwrap_or(DEFAULT_PERIOD);
     let mut last_look = Instant::now();
@@ -180,6 +206,23 @@ fn run(shared: &Arc<Shared>, look: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The nice value is the background thread's alone: the thread that
+    /// started it keeps its own.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn a_lower_priority_is_the_calling_threads_alone() {
+        use rustix::process::getpriority_process;
+        let ours = getpriority_process(None).unwrap();
+        let theirs = std::thread::spawn(|| {
+            lower_priority();
+            getpriority_process(None).unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(theirs, (ours + BACKGROUND_NICE).min(19));
+        assert_eq!(getpriority_process(None).unwrap(), ours);
+    }
 
     #[test]
     fn failures_in_a_row_space_the_attempts_out_up_to_a_minute() {

@@ -560,6 +560,46 @@ fn compaction_leaves_segments_without_dead_records_alone() {
     assert!(db.verify().unwrap().is_clean());
 }
 
+/// The nice value of thread `tid` of this process (field 19 of its stat).
+#[cfg(target_os = "linux")]
+fn nice_of(task: &std::path::Path) -> Option<i32> {
+    let stat = std::fs::read_to_string(task.join("stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(16)?.parse().ok()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_background_thread_yields_to_the_applications_threads() {
+    let (_tmp, db) = fresh();
+    let ours = nice_of(std::path::Path::new("/proc/thread-self")).unwrap();
+    let lowered = (ours + 10).min(19);
+    let started = std::time::Instant::now();
+    let found = loop {
+        let background: Vec<i32> = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|t| t.ok().map(|t| t.path()))
+            .filter(|t| {
+                std::fs::read_to_string(t.join("comm")).is_ok_and(|c| c.trim() == "lightning-db-bg")
+            })
+            .filter_map(|t| nice_of(&t))
+            .collect();
+        if background.contains(&lowered) || started.elapsed().as_secs() >= 5 {
+            break background;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert!(
+        found.contains(&lowered),
+        "background threads at {found:?}, ours at {ours}"
+    );
+    assert_eq!(
+        nice_of(std::path::Path::new("/proc/thread-self")),
+        Some(ours)
+    );
+    db.close().unwrap();
+}
+
 #[test]
 fn background_compaction_runs_by_itself() {
     let dir = tempfile::tempdir().unwrap();
