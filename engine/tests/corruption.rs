@@ -659,25 +659,14 @@ fn a_rebuilt_index_brings_back_no_key_a_compaction_saw_deleted() {
     assert_eq!(db.get(&keep(8)).unwrap(), None);
 }
 
-#[test]
-// Deletes to keep past 1/16 of the bytes of the segments a compaction would
-// leave out make it take every segment instead (and keep none): carrying
-// them from compaction to compaction would cost more than the rewrite.
-fn a_compaction_that_would_keep_many_deletes_takes_every_segment() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("db");
-    let config = small_segments();
-    let temp = |i: u32| format!("temp-{i:05}").into_bytes();
-    let db = Database::create(&dir, config.clone()).unwrap();
-    // A put deleted below, among the records left out: without it no delete
-    // would need keeping.
-    db.put(b"gone", &value(0)).unwrap();
-    write_keeps(&db);
-    db.delete(b"gone").unwrap();
+/// Key `i` of [`put_then_delete_temps`].
+fn temp(i: u32) -> Vec<u8> {
+    format!("temp-{i:05}").into_bytes()
+}
+
+/// 20,000 puts of short-lived keys in batches of 1,000, then their deletes.
+fn put_then_delete_temps(db: &Database) {
     let mut batch = WriteBatch::new();
-    let clean = segments(&dir).len() as u64 - 1;
-    // About 2 MB of live records left out; 20,000 deletes of 10-byte keys
-    // would keep some 360 KB, past the 1/16 (125 KB).
     for deleting in [false, true] {
         for i in 0..20_000 {
             if deleting {
@@ -691,6 +680,26 @@ fn a_compaction_that_would_keep_many_deletes_takes_every_segment() {
             }
         }
     }
+}
+
+#[test]
+// Deletes to keep past 1/16 of the bytes of the segments a compaction would
+// leave out make it take every segment instead (and keep none): carrying
+// them from compaction to compaction would cost more than the rewrite.
+fn a_compaction_that_would_keep_many_deletes_takes_every_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let config = small_segments();
+    let db = Database::create(&dir, config.clone()).unwrap();
+    // A put deleted below, among the records left out: without it no delete
+    // would need keeping.
+    db.put(b"gone", &value(0)).unwrap();
+    write_keeps(&db);
+    db.delete(b"gone").unwrap();
+    let clean = segments(&dir).len() as u64 - 1;
+    // About 2 MB of live records left out; 20,000 deletes of 10-byte keys
+    // would keep some 360 KB, past the 1/16 (125 KB).
+    put_then_delete_temps(&db);
     let sealed = segments(&dir).len() as u64;
     let report = db.compact().unwrap();
     assert!(clean >= 1, "{clean} segments of live records");
@@ -715,23 +724,9 @@ fn a_compaction_keeps_no_delete_when_the_segments_left_out_hold_no_dead_put() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
     let config = small_segments();
-    let temp = |i: u32| format!("temp-{i:05}").into_bytes();
     let db = Database::create(&dir, config.clone()).unwrap();
     write_keeps(&db);
-    let mut batch = WriteBatch::new();
-    for deleting in [false, true] {
-        for i in 0..20_000 {
-            if deleting {
-                batch.delete(temp(i));
-            } else {
-                batch.put(temp(i), value(i));
-            }
-            if i % 1_000 == 999 {
-                db.write(&batch).unwrap();
-                batch.clear();
-            }
-        }
-    }
+    put_then_delete_temps(&db);
     let sealed = segments(&dir).len() as u64;
     let report = db.compact().unwrap();
     assert!(report.segments_before < sealed, "{report:?} of {sealed}");
