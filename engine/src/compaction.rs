@@ -201,10 +201,7 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
                 .write(true)
                 .open(&tmp)
                 .map_err(|e| Error::io(tmp.display(), e))?;
-            let mut ahead = PagesAhead::start(&file, 0, 0);
-            ahead
-                .wrote_to(&file, 0)
-                .map_err(|e| Error::io(tmp.display(), e))?;
+            let ahead = PagesAhead::start(&file, 0, 0);
             outputs.push(Output {
                 id,
                 tmp,

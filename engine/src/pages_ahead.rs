@@ -8,6 +8,10 @@
 //! a window ahead of what was written, and a second thread asks for the pages
 //! of that window with `posix_fadvise(WILLNEED)`: past what was written the
 //! file is a hole, read as zeros, which is what each page is filled with.
+//! A file gets the thread once [`START_AFTER`] bytes are written (or the caller
+//! made a hole that large), and the window is as long as what was written, up
+//! to [`WINDOW`]: a small file costs nothing, and the pages made past a file's
+//! end are never more than the file itself.
 //!
 //! Invariants:
 //! - Only the writer changes the file's length: it extends the file ahead of
@@ -28,8 +32,12 @@ use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
 
-/// How far ahead of the writer the file is extended and its pages asked for.
+/// The most the file is extended and its pages asked for ahead of the writer.
 const WINDOW: u64 = 32 << 20;
+
+/// Bytes written (or a hole to be written over) before the thread is started:
+/// about 1,000 pages, against the tens of microseconds a thread takes to start.
+const START_AFTER: u64 = 4 << 20;
 
 /// Pages are asked for this many bytes at a time, so that a stop is seen soon.
 const STEP: u64 = 1 << 20;
@@ -56,30 +64,42 @@ type Signal = Arc<(Mutex<Wanted>, Condvar)>;
 
 /// The second thread of one file written front to back.
 pub(crate) struct PagesAhead {
-    /// None where nothing is done (see the invariants).
+    /// Where the writer started.
+    at: u64,
+    /// Started once the file is large enough; None until then, and where
+    /// nothing is done (see the invariants).
     thread: Option<(Signal, std::thread::JoinHandle<()>)>,
     /// The file's length as the writer last set it.
     extended_to: u64,
 }
 
 impl PagesAhead {
-    /// Starts the thread for `file`, `len` bytes long, which the caller writes
-    /// from `at` on; the pages between are asked for at once (the caller made
-    /// that space a hole to be written over).
+    /// For `file`, `len` bytes long, which the caller writes from `at` on; the
+    /// pages between (a hole the caller made to be written over) are asked for
+    /// at once if they are [`START_AFTER`] bytes or more.
     pub(crate) fn start(file: &File, at: u64, len: u64) -> PagesAhead {
         let mut ahead = PagesAhead {
+            at,
             thread: None,
             extended_to: len,
         };
+        if len >= at + START_AFTER {
+            ahead.start_thread(file, at);
+        }
+        ahead
+    }
+
+    /// Starts the thread, which asks for the pages from `made` on.
+    fn start_thread(&mut self, file: &File, made: u64) {
         if cfg!(not(any(target_os = "linux", target_os = "android"))) {
-            return ahead;
+            return;
         }
         let Ok(handle) = file.try_clone() else {
-            return ahead;
+            return;
         };
         let signal: Signal = Arc::new((
             Mutex::new(Wanted {
-                to: len,
+                to: self.extended_to,
                 stop: false,
             }),
             Condvar::new(),
@@ -87,23 +107,30 @@ impl PagesAhead {
         let theirs = Arc::clone(&signal);
         let spawned = std::thread::Builder::new()
             .name("lightning-db-pages-ahead".into())
-            .spawn(move || make_pages(&handle, at, &theirs));
+            .spawn(move || make_pages(&handle, made, &theirs));
         if let Ok(thread) = spawned {
-            ahead.thread = Some((signal, thread));
+            self.thread = Some((signal, thread));
         }
-        ahead
     }
 
     /// The writer has written `file` up to `pos`: keeps the window ahead of it,
     /// extending the file where the window passes its end.
     pub(crate) fn wrote_to(&mut self, file: &File, pos: u64) -> io::Result<()> {
+        let written = pos.saturating_sub(self.at);
+        if self.thread.is_none() {
+            if written < START_AFTER {
+                return Ok(());
+            }
+            self.start_thread(file, pos.max(self.extended_to));
+        }
         let Some((signal, _)) = &self.thread else {
             return Ok(());
         };
-        if pos + WINDOW / 2 <= self.extended_to {
+        let window = written.clamp(STEP, WINDOW);
+        if pos + window / 2 <= self.extended_to {
             return Ok(());
         }
-        let to = pos + WINDOW;
+        let to = pos + window;
         file.set_len(to)?;
         self.extended_to = to;
         signal.0.lock().to = to;
@@ -182,7 +209,12 @@ mod tests {
         let head = b"head";
         file.write_all(head).unwrap();
         let mut ahead = PagesAhead::start(&file, head.len() as u64, head.len() as u64);
+        // Small so far: no thread, and the file as written.
+        file.write_all(&[1; 4096]).unwrap();
+        ahead.wrote_to(&file, head.len() as u64 + 4096).unwrap();
+        assert_eq!(file.metadata().unwrap().len(), head.len() as u64 + 4096);
         let mut expected = head.to_vec();
+        expected.extend_from_slice(&[1; 4096]);
         let chunk: Vec<u8> = (0..STEP as usize * 3 + 17)
             .map(|i| (i % 251) as u8)
             .collect();
@@ -191,9 +223,14 @@ mod tests {
             file.write_all(bytes).unwrap();
             expected.extend_from_slice(bytes);
             ahead.wrote_to(&file, expected.len() as u64).unwrap();
-            if cfg!(any(target_os = "linux", target_os = "android")) {
-                assert!(file.metadata().unwrap().len() > expected.len() as u64);
+            let (len, written) = (file.metadata().unwrap().len(), expected.len() as u64);
+            if cfg!(any(target_os = "linux", target_os = "android")) && written >= START_AFTER {
+                assert!(len > written, "the window is ahead of the writer");
             }
+            assert!(
+                len - written <= written.clamp(STEP, WINDOW),
+                "the window is no longer than the file"
+            );
         }
         ahead.finish(&file, expected.len() as u64).unwrap();
         assert_eq!(file.metadata().unwrap().len(), expected.len() as u64);
