@@ -150,8 +150,15 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
         .difference(&inputs)
         .map(|id| version.segments[id].data().len() as u64)
         .sum();
-    let left_out_ids = sealed.difference(&inputs).copied();
-    let tombstones = if inputs == sealed || every_put_live(&version, left_out_ids, &live)? {
+    // The segments with the largest share of dead bytes first: the likeliest
+    // to hold a dead put, which ends the scan.
+    let mut left_out_ids: Vec<u32> = sealed.difference(&inputs).copied().collect();
+    left_out_ids.sort_by_cached_key(|id| {
+        let size = version.segments[id].data().len() as u64;
+        let dead = size.saturating_sub(live.get(id).copied().unwrap_or(0));
+        std::cmp::Reverse(dead * 1024 / size.max(1))
+    });
+    let tombstones = if inputs == sealed || every_put_live(&version, &left_out_ids, &live)? {
         Vec::new()
     } else {
         match tombstones_to_keep(&version, &inputs, left_out / FULL_AFTER)? {
@@ -407,12 +414,8 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
 /// snapshot: their put entries' bytes are the live bytes the index counts in
 /// them. A key not live then has no older put there, so no delete needs to be
 /// kept for it. Stops at the first segment that holds a dead put.
-fn every_put_live(
-    version: &Version,
-    ids: impl Iterator<Item = u32>,
-    live: &BTreeMap<u32, u64>,
-) -> Result<bool> {
-    for id in ids {
+fn every_put_live(version: &Version, ids: &[u32], live: &BTreeMap<u32, u64>) -> Result<bool> {
+    for &id in ids {
         let seg = &version.segments[&id];
         let mut puts = 0u64;
         let end = segment::scan(seg.data(), |_, e| {
