@@ -704,9 +704,12 @@ impl Unplaced {
     /// entry wherever it went, as every slot between its home and it is taken.
     fn place(&mut self, table: &mut [u8]) {
         let slots = table.len() / SLOT;
-        let bucket = |h: u64| (h >> (64 - BUCKET_BITS)) as usize;
+        // About as many buckets as entries, up to BUCKET_BITS: a small file's
+        // few entries do not pay for clearing 65,536 counts.
+        let bits = BUCKET_BITS.min(usize::BITS - self.entries.len().leading_zeros());
+        let bucket = |h: u64| h.checked_shr(64 - bits).unwrap_or(0) as usize;
         self.starts.clear();
-        self.starts.resize((1 << BUCKET_BITS) + 1, 0);
+        self.starts.resize((1 << bits) + 1, 0);
         for e in &self.entries {
             self.starts[bucket(e.0) + 1] += 1;
         }
