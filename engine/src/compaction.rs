@@ -146,10 +146,6 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
     if inputs.is_empty() {
         return Ok(CompactionReport::default());
     }
-    let left_out: u64 = sealed
-        .difference(&inputs)
-        .map(|id| version.segments[id].data().len() as u64)
-        .sum();
     // The segments with the largest share of dead bytes first: the likeliest
     // to hold a dead put, which ends the scan.
     let mut left_out_ids: Vec<u32> = sealed.difference(&inputs).copied().collect();
@@ -158,6 +154,10 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
         let dead = size.saturating_sub(live.get(id).copied().unwrap_or(0));
         std::cmp::Reverse(dead * 1024 / size.max(1))
     });
+    let left_out: u64 = left_out_ids
+        .iter()
+        .map(|id| version.segments[id].data().len() as u64)
+        .sum();
     let tombstones = if inputs == sealed || every_put_live(&version, &left_out_ids, &live)? {
         Vec::new()
     } else {
@@ -242,12 +242,12 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
     };
 
     // The live records of the inputs in key order, then the deletes kept.
-    // When every entry of the snapshot is copied, the relocations are the
-    // whole index in key order and the checkpoint is written from them rather
-    // than from a second walk.
     // Inputs without a live record (the segments of a mass delete, most
     // often) need no walk: only the deletes kept are copied.
     let records_to_copy = inputs.iter().any(|id| live.get(id).is_some_and(|&b| b > 0));
+    // When no entry of the snapshot is left in place, the relocations are the
+    // whole index in key order and the checkpoint is written from them rather
+    // than from a second walk.
     let mut left_in_place = if records_to_copy {
         0
     } else {
