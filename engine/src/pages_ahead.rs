@@ -69,6 +69,8 @@ pub(crate) struct PagesAhead {
     /// Started once the file is large enough; None until then, and where
     /// nothing is done (see the invariants).
     thread: Option<(Signal, std::thread::JoinHandle<()>)>,
+    /// A start was tried: one that failed is not tried again at every write.
+    tried: bool,
     /// The file's length as the writer last set it.
     extended_to: u64,
 }
@@ -81,6 +83,7 @@ impl PagesAhead {
         let mut ahead = PagesAhead {
             at,
             thread: None,
+            tried: false,
             extended_to: len,
         };
         if len >= at + START_AFTER {
@@ -91,6 +94,7 @@ impl PagesAhead {
 
     /// Starts the thread, which asks for the pages from `made` on.
     fn start_thread(&mut self, file: &File, made: u64) {
+        self.tried = true;
         if cfg!(not(any(target_os = "linux", target_os = "android"))) {
             return;
         }
@@ -118,7 +122,7 @@ impl PagesAhead {
     pub(crate) fn wrote_to(&mut self, file: &File, pos: u64) -> io::Result<()> {
         let written = pos.saturating_sub(self.at);
         if self.thread.is_none() {
-            if written < START_AFTER {
+            if written < START_AFTER || self.tried {
                 return Ok(());
             }
             self.start_thread(file, pos.max(self.extended_to));
