@@ -52,6 +52,10 @@ pub struct Ascending {
     base: index_file::Ascending,
 }
 
+/// How many keys ahead of its turn a lookup of `DiskIndex::get_sorted` asks
+/// for the fences it will search.
+const LOOK_AHEAD: usize = 16;
+
 fn live(loc: Loc) -> Option<Loc> {
     (loc.segment != REMOVED).then_some(loc)
 }
@@ -218,13 +222,46 @@ impl DiskIndex {
 
     /// `get`, for keys looked up in ascending order (see
     /// `IndexFile::get_ascending`).
-    pub fn get_ascending(&self, key: &[u8], near: &mut Ascending) -> Result<Option<Loc>> {
+    fn get_ascending(&self, key: &[u8], near: &mut Ascending) -> Result<Option<Loc>> {
         if let Some(d) = self.delta_to_read() {
             if let Some(loc) = d.get_ascending(key, &mut near.delta)? {
                 return Ok(live(loc));
             }
         }
         self.base.get_ascending(key, &mut near.base)
+    }
+
+    /// `get_ascending` of each of `keys` (ascending, repeats allowed), whose
+    /// answers `found` is handed in turn. Each lookup asks for the fences it
+    /// will search [`LOOK_AHEAD`] keys before its turn and for its block half
+    /// as many before: the keys of a commit fall in blocks far apart in a
+    /// large file, and the misses of neighbouring lookups then overlap
+    /// instead of following one another.
+    pub fn get_sorted<'k>(
+        &self,
+        keys: impl Iterator<Item = &'k [u8]> + Clone,
+        mut found: impl FnMut(Option<Loc>),
+    ) -> Result<()> {
+        let delta = self.delta_to_read();
+        let near = &mut Ascending::default();
+        let mut fences_ahead = keys.clone().skip(LOOK_AHEAD);
+        let mut block_ahead = keys.clone().skip(LOOK_AHEAD / 2);
+        for key in keys {
+            if let Some(k) = fences_ahead.next() {
+                if let Some(d) = delta {
+                    d.ask_for_fences(k, &mut near.delta);
+                }
+                self.base.ask_for_fences(k, &mut near.base);
+            }
+            if let Some(k) = block_ahead.next() {
+                if let Some(d) = delta {
+                    d.ask_for_block(k, &mut near.delta);
+                }
+                self.base.ask_for_block(k, &mut near.base);
+            }
+            found(self.get_ascending(key, near)?);
+        }
+        Ok(())
     }
 
     /// Hands `found` the places of the records of the keys whose tag matches
@@ -570,6 +607,11 @@ mod tests {
                 .filter(|(_, l)| l.segment != REMOVED)
                 .map(|(k, l)| ((l.segment, l.offset), k))
                 .collect();
+            let mut sorted = Vec::new();
+            let twice = probes.iter().flat_map(|k| [&k[..], &k[..]]);
+            disk.get_sorted(twice.clone(), |found| sorted.push(found)).unwrap();
+            let want: Vec<Option<Loc>> = twice.map(|k| merged.get(k).copied()).collect();
+            prop_assert_eq!(sorted, want);
             for key in &probes {
                 let want = merged.get(key).copied();
                 prop_assert_eq!(disk.get(key).unwrap(), want);

@@ -203,13 +203,16 @@ pub struct DeltaMeta {
 
 /// Where an ascending run of lookups (`IndexFile::get_ascending`) stopped:
 /// a block, and in it the position after the last entry decoded, that
-/// entry's key and location.
+/// entry's key and location; and the stretch and block its lookups ahead
+/// were last asked for in (`IndexFile::ask_for_fences`, `ask_for_block`).
 #[derive(Default)]
 pub struct Ascending {
     block: Option<usize>,
     pos: usize,
     key: Vec<u8>,
     last: Option<Loc>,
+    asked_stretch: Option<usize>,
+    asked_block: Option<usize>,
 }
 
 impl Ascending {
@@ -809,6 +812,11 @@ impl IndexFile {
         self.corrupt(format!("block {block} holds the wrong number of entries"))
     }
 
+    /// Whether unit `n` passed its check.
+    fn is_checked(&self, n: usize) -> bool {
+        self.checked[n / 64].load(Ordering::Acquire) & (1u64 << (n % 64)) != 0
+    }
+
     /// Runs `check` of unit `n` unless it passed before: each unit is
     /// checked the first time it is read.
     fn check_once(&self, n: usize, check: impl FnOnce() -> Result<()>) -> Result<()> {
@@ -1040,6 +1048,85 @@ impl IndexFile {
             }
         };
         self.search_on(block, key, near)
+    }
+
+    /// Asks for the fences a lookup of `key` will search: the first of the
+    /// two hints an ascending run of lookups gives ahead of itself (see
+    /// `DiskIndex::get_sorted`), for a key further ahead: the samples, in
+    /// memory, say which stretch. A key in the stretch the one before was
+    /// asked for in asks for nothing more.
+    pub fn ask_for_fences(&self, key: &[u8], near: &mut Ascending) {
+        if self.blocks == 0 {
+            return;
+        }
+        let probe = prefix_of(key);
+        if let Some(s) = near.asked_stretch {
+            if self.samples.get(s + 1).is_none_or(|&next| next > probe) {
+                return;
+            }
+        }
+        let s = self
+            .samples
+            .partition_point(|&p| p <= probe)
+            .saturating_sub(1);
+        near.asked_stretch = Some(s);
+        let per = self.per_stretch;
+        let (lo, hi) = (s * per, ((s + 1) * per).min(self.blocks));
+        let starts = self.fences + 8 * self.blocks;
+        prefetch::lines(
+            &self.map[self.fences + 8 * lo..self.fences + 8 * hi],
+            per / 8,
+        );
+        prefetch::lines(
+            &self.map[starts + 8 * lo..starts + 8 * (hi + 1)],
+            per / 8 + 1,
+        );
+        if !self.is_checked(self.first_stretch_unit + s) {
+            // The first read of a stretch checks its blocks' checks too.
+            prefetch::lines(
+                &self.map[self.checks + 4 * lo..self.checks + 4 * hi],
+                per / 16,
+            );
+        }
+    }
+
+    /// Asks for the block a lookup of `key` will decode, and its check: the
+    /// second hint (see `ask_for_fences`), for a nearer key, whose fences the
+    /// first has brought in. The fences are read unchecked: what they say
+    /// only chooses which lines are asked for, never what a lookup returns.
+    pub fn ask_for_block(&self, key: &[u8], near: &mut Ascending) {
+        if self.blocks == 0 {
+            return;
+        }
+        let probe = prefix_of(key);
+        if let Some(b) = near.asked_block {
+            if b + 1 >= self.blocks || self.prefix(b + 1) > probe {
+                return;
+            }
+        }
+        let per = self.per_stretch;
+        let s = self
+            .samples
+            .partition_point(|&p| p <= probe)
+            .saturating_sub(1);
+        let (mut lo, mut hi) = (s * per, ((s + 1) * per).min(self.blocks));
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.prefix(mid) <= probe {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let b = lo.saturating_sub(1);
+        near.asked_block = Some(b);
+        let starts = self.fences + 8 * self.blocks;
+        let end = (u64_at(&self.map, starts + 8 * (b + 1)) as usize).min(self.map.len());
+        let start = (u64_at(&self.map, starts + 8 * b) as usize).min(end);
+        prefetch::lines(&self.map[start..end], BLOCK_LINES);
+        if !self.is_checked(b) {
+            prefetch::line(&self.map[self.checks + 4 * b]);
+        }
     }
 
     /// The entry of `key` in block `block`, which holds it if the file does.
@@ -2012,6 +2099,7 @@ mod tests {
             keys in prop::collection::btree_set(key_strategy(), 0..300),
             probes in prop::collection::vec(key_strategy(), 20),
             ranges in prop::collection::vec((bound_strategy(), bound_strategy(), any::<u8>()), 8),
+            ahead_by in 0usize..40,
         ) {
             let entries: BTreeMap<Vec<u8>, Loc> =
                 keys.iter().enumerate().map(|(i, k)| (k.clone(), loc(i as u32))).collect();
@@ -2028,12 +2116,18 @@ mod tests {
                     prop_assert!(places.contains(&(l.segment, l.offset)), "{:?} not among {:?}", l, places);
                 }
             }
-            // Looked up in ascending order, with repeats, from one block to the next.
+            // Looked up in ascending order, with repeats, from one block to the
+            // next, asking for the keys' fences and blocks a few keys ahead
+            // with the same `near`, as `DiskIndex::get_sorted` does.
             let mut ascending: Vec<&Vec<u8>> = probes.iter().chain(keys.iter()).chain(probes.iter().take(3)).collect();
             ascending.sort();
             let mut near = Ascending::default();
-            for p in ascending {
-                prop_assert_eq!(file.get_ascending(p, &mut near).unwrap(), entries.get(p).copied());
+            for (i, p) in ascending.iter().enumerate() {
+                if let Some(ahead) = ascending.get(i + ahead_by) {
+                    file.ask_for_fences(ahead, &mut near);
+                    file.ask_for_block(ahead, &mut near);
+                }
+                prop_assert_eq!(file.get_ascending(p, &mut near).unwrap(), entries.get(*p).copied());
             }
             for (start, end, turns) in &ranges {
                 // Bounds BTreeMap::range refuses.
@@ -2391,6 +2485,13 @@ mod tests {
 
     /// Reads every part of `file`: a scan, and a lookup of every key both ways.
     fn read_all(file: &IndexFile, keys: &[Vec<u8>]) -> Result<()> {
+        // Hints read the fences unchecked: first, so that they meet every
+        // flipped byte before a lookup refuses the file.
+        let mut near = Ascending::default();
+        for k in keys {
+            file.ask_for_fences(k, &mut near);
+            file.ask_for_block(k, &mut near);
+        }
         for entry in file.range((Bound::Unbounded, Bound::Unbounded)) {
             entry?;
         }

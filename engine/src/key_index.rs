@@ -27,7 +27,7 @@ use std::sync::Arc;
 use arrayvec::ArrayVec;
 
 use crate::btree::{self, Index};
-use crate::disk_index::{Ascending, DiskIndex, DiskRange};
+use crate::disk_index::{DiskIndex, DiskRange};
 use crate::error::Result;
 use crate::index::{Key, Loc, Probe};
 
@@ -195,16 +195,23 @@ impl KeyIndex {
         }
     }
 
-    /// The file's entry of `key`, read through a checked part of the file, for
-    /// keys looked up in ascending order: `near` starts as `Ascending::default()` and is kept
-    /// between the calls (`DiskIndex::get_ascending`). The writer looks up every
-    /// key of a commit, in key order, before the commit is written and hands
-    /// the answer to `insert_over` or `remove_over`: changing the index after
-    /// cannot fail, and the file is searched once a key.
-    pub fn in_file_ascending(&self, key: &[u8], near: &mut Ascending) -> Result<Option<Loc>> {
+    /// The file's entry of each of `keys` (ascending, repeats allowed),
+    /// handed to `found` in turn, read through checked parts of the file
+    /// (`DiskIndex::get_sorted`). The writer looks up every key of a commit,
+    /// in key order, before the commit is written and hands the answers to
+    /// `insert_over` or `remove_over`: changing the index after cannot fail,
+    /// and the file is searched once a key.
+    pub fn in_file_sorted<'k>(
+        &self,
+        keys: impl Iterator<Item = &'k [u8]> + Clone,
+        mut found: impl FnMut(Option<Loc>),
+    ) -> Result<()> {
         match &self.base {
-            Some(base) => base.get_ascending(key, near),
-            None => Ok(None),
+            Some(base) => base.get_sorted(keys, found),
+            None => {
+                keys.for_each(|_| found(None));
+                Ok(())
+            }
         }
     }
 

@@ -30,7 +30,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::checkpoint::{self, Loaded};
-use crate::disk_index::{Ascending, DiskIndex};
+use crate::disk_index::DiskIndex;
 use crate::error::{Error, Result};
 use crate::format::{EntryKind, EntryRef};
 use crate::index::{Key, Loc, Probe};
@@ -232,18 +232,26 @@ impl<'a> Newest<'a> {
     /// of the key.
     pub fn apply(mut self, index: &mut KeyIndex) -> Result<()> {
         self.settle();
-        let mut near = Ascending::default();
-        for r in &self.records {
-            let in_file = index.in_file_ascending(r.key, &mut near)?;
-            if r.loc.segment == crate::index::REMOVED {
-                index.remove_over(&Probe::new(r.key), r.loc.seq, in_file);
-            } else {
-                index.insert_over(Key::new(r.key), r.loc, in_file);
+        // Looked up a run at a time, so that the answers take little memory
+        // whatever the length of the log.
+        let mut in_files = Vec::with_capacity(APPLY_RUN);
+        for run in self.records.chunks(APPLY_RUN) {
+            in_files.clear();
+            index.in_file_sorted(run.iter().map(|r| r.key), |f| in_files.push(f))?;
+            for (r, &in_file) in run.iter().zip(&in_files) {
+                if r.loc.segment == crate::index::REMOVED {
+                    index.remove_over(&Probe::new(r.key), r.loc.seq, in_file);
+                } else {
+                    index.insert_over(Key::new(r.key), r.loc, in_file);
+                }
             }
         }
         Ok(())
     }
 }
+
+/// Records of the log applied to the index a run at a time.
+const APPLY_RUN: usize = 4096;
 
 /// What the scan of one segment found besides its records.
 struct SegmentScan {

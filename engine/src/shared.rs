@@ -31,7 +31,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use parking_lot::{Condvar, Mutex};
 
 use crate::config::Config;
-use crate::disk_index::{Ascending, DiskIndex, Probed};
+use crate::disk_index::{DiskIndex, Probed};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{self, EntryKind, MAX_COMMIT_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE};
 use crate::hash_index::{Change, HashIndex, Slot};
@@ -625,23 +625,28 @@ impl Shared {
             // its blocks), before the commit is written: a part of the file that
             // fails its check fails the commit, not the index update after it.
             if w.index.base().is_some() {
-                let mut near = Ascending::default();
                 // A put of a key the changes hold replaces their entry, so the
                 // file's is not needed (`KeyIndex::insert_all_over`): a commit
                 // that rewrites keys written since the file looks none up.
                 let mut changed = w.index.changes().finger();
-                for (p, (k, v)) in placed.iter_mut().zip(&sorted) {
-                    if v.is_some() && changed.contains(k) {
-                        continue;
-                    }
-                    match w.index.in_file_ascending(k, &mut near) {
-                        Ok(found) => p.in_file = found,
-                        Err(e) => {
-                            w.buf = buf;
-                            w.placed = placed;
-                            return Err(e);
-                        }
-                    }
+                let wanted: Vec<usize> = (0..sorted.len())
+                    .filter(|&j| {
+                        let (k, v) = sorted[j];
+                        v.is_none() || !changed.contains(k)
+                    })
+                    .collect();
+                let mut to = wanted.iter();
+                let looked_up =
+                    w.index
+                        .in_file_sorted(wanted.iter().map(|&j| sorted[j].0), |found| {
+                            if let Some(&j) = to.next() {
+                                placed[j].in_file = found;
+                            }
+                        });
+                if let Err(e) = looked_up {
+                    w.buf = buf;
+                    w.placed = placed;
+                    return Err(e);
                 }
             }
             let frame = format::begin_frame(&mut buf, seq);
