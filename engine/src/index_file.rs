@@ -1038,6 +1038,13 @@ impl IndexFile {
         };
         let block = match near.block {
             Some(b) if stays => b,
+            // A dense run of keys (a bulk load's over the file) moves on to the
+            // next block more often than anywhere else: it is the next one if
+            // the key is past that block's first key and before the one after.
+            Some(b) if self.starts_next_block(b, key)? => {
+                near.enter(b + 1);
+                b + 1
+            }
             _ => {
                 let Some(b) = self.block_for(key, false)? else {
                     near.block = None;
@@ -1099,26 +1106,31 @@ impl IndexFile {
             return;
         }
         let probe = prefix_of(key);
-        if let Some(b) = near.asked_block {
-            if b + 1 >= self.blocks || self.prefix(b + 1) > probe {
-                return;
+        // A block whose first-key prefix is at most the key's (the search
+        // leaves ties alone: a hint needs only be near).
+        let past = |b: usize| b < self.blocks && self.prefix(b) <= probe;
+        let b = match near.asked_block {
+            Some(b) if !past(b + 1) => return,
+            // A dense run of keys: the next block.
+            Some(b) if !past(b + 2) => b + 1,
+            _ => {
+                let per = self.per_stretch;
+                let s = self
+                    .samples
+                    .partition_point(|&p| p <= probe)
+                    .saturating_sub(1);
+                let (mut lo, mut hi) = (s * per, ((s + 1) * per).min(self.blocks));
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    if past(mid) {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                lo.saturating_sub(1)
             }
-        }
-        let per = self.per_stretch;
-        let s = self
-            .samples
-            .partition_point(|&p| p <= probe)
-            .saturating_sub(1);
-        let (mut lo, mut hi) = (s * per, ((s + 1) * per).min(self.blocks));
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if self.prefix(mid) <= probe {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        let b = lo.saturating_sub(1);
+        };
         near.asked_block = Some(b);
         let starts = self.fences + 8 * self.blocks;
         let end = (u64_at(&self.map, starts + 8 * (b + 1)) as usize).min(self.map.len());
@@ -1127,6 +1139,20 @@ impl IndexFile {
         if !self.is_checked(b) {
             prefetch::line(&self.map[self.checks + 4 * b]);
         }
+    }
+
+    /// Whether `key` is in the block after `b` by the fences' prefixes alone:
+    /// above that block's first-key prefix and below the next block's.
+    fn starts_next_block(&self, b: usize, key: &[u8]) -> Result<bool> {
+        let probe = prefix_of(key);
+        if b + 1 >= self.blocks || self.prefix(b + 1) >= probe {
+            return Ok(false);
+        }
+        if b + 2 == self.blocks {
+            return Ok(true);
+        }
+        self.check_stretch(b + 2)?;
+        Ok(self.prefix(b + 2) > probe)
     }
 
     /// The entry of `key` in block `block`, which holds it if the file does.
