@@ -29,6 +29,7 @@ use arrayvec::ArrayVec;
 use crate::error::Result;
 use crate::index::{Key, Loc, REMOVED};
 use crate::index_file::{self, FileRange, IndexFile, LogFrom, GONE};
+use crate::prefetch;
 
 pub struct DiskIndex {
     base: Arc<IndexFile>,
@@ -236,7 +237,9 @@ impl DiskIndex {
     /// will search [`LOOK_AHEAD`] keys before its turn and for its block half
     /// as many before: the keys of a commit fall in blocks far apart in a
     /// large file, and the misses of neighbouring lookups then overlap
-    /// instead of following one another.
+    /// instead of following one another. The key itself, which a sorted
+    /// commit finds out of order in the caller's memory, is asked for twice
+    /// as far ahead, so that the first hint does not wait for it.
     pub fn get_sorted<'k>(
         &self,
         keys: impl Iterator<Item = &'k [u8]> + Clone,
@@ -244,9 +247,13 @@ impl DiskIndex {
     ) -> Result<()> {
         let delta = self.delta_to_read();
         let near = &mut Ascending::default();
+        let mut key_ahead = keys.clone().skip(2 * LOOK_AHEAD);
         let mut fences_ahead = keys.clone().skip(LOOK_AHEAD);
         let mut block_ahead = keys.clone().skip(LOOK_AHEAD / 2);
         for key in keys {
+            if let Some(k) = key_ahead.next() {
+                prefetch::line(k.as_ptr());
+            }
             if let Some(k) = fences_ahead.next() {
                 if let Some(d) = delta {
                     d.ask_for_fences(k, &mut near.delta);
