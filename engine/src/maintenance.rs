@@ -31,7 +31,7 @@ use crate::version::Version;
 
 /// When a database is at rest, a checkpoint spares the next open the replay
 /// of the changes since the last one. It is written only if the changes
-/// number at least [`AT_REST_CHANGES`]; as a delta over the index file if the
+/// are enough ([`enough_changes`]); as a delta over the index file if the
 /// delta stays under half the file's keys (it writes the changes and those of
 /// the delta before), otherwise as a new index file, which writes every key,
 /// if the changes are a share of the file's keys that depends on who waits
@@ -52,6 +52,24 @@ pub(crate) enum AtRest {
 
 /// Fewer changes are replayed at the next open in a few milliseconds.
 const AT_REST_CHANGES: usize = 16_384;
+
+/// The fewest changes a close writes a checkpoint for, when no delta is
+/// there to rewrite. A replay looks each key up in an index file the new
+/// process has not read yet, about a page fault a key, so that a few
+/// thousand changes already cost the next open milliseconds, and their delta
+/// costs the close less (`bench/results/lookups-ahead-2026-12-07.md`).
+const CLOSING_CHANGES: usize = 4_096;
+
+/// Whether the changes `c` are enough for a checkpoint at rest. A close's
+/// delta rewrites the delta before it: it waits for a quarter as many
+/// changes as that holds, from [`CLOSING_CHANGES`] up to [`AT_REST_CHANGES`].
+fn enough_changes(at_rest: &AtRest, c: &IndexChanges) -> bool {
+    let least = match at_rest {
+        AtRest::Idle => AT_REST_CHANGES,
+        AtRest::Closing => (c.in_delta / 4).clamp(CLOSING_CHANGES, AT_REST_CHANGES),
+    };
+    c.changes >= least
+}
 
 /// A checkpoint's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +96,7 @@ pub(crate) fn checkpoint_at_rest(at_rest: AtRest, c: &IndexChanges) -> Option<Ki
         // Nobody waits: a new index file, so that reads probe one file, not
         // two (a delta written at close is folded in here, changes or not).
         Some(Kind::Full)
-    } else if c.changes < AT_REST_CHANGES {
+    } else if !enough_changes(&at_rest, c) {
         None
     } else if delta_fits(c) {
         Some(Kind::Delta)
@@ -606,15 +624,15 @@ mod tests {
     #[test]
     fn a_checkpoint_at_rest_needs_enough_changes_and_a_share_that_depends_on_who_waits() {
         let kind = |at_rest, c| checkpoint_at_rest(at_rest, &c);
-        // A short log is left to the next open, whoever waits.
+        // A short log is left to the next open: shorter when closing.
         assert_eq!(kind(AtRest::Idle, changes(16_383, 0, 0, false)), None);
-        assert_eq!(kind(AtRest::Closing, changes(16_383, 0, 0, false)), None);
+        assert_eq!(kind(AtRest::Closing, changes(4_095, 0, 0, false)), None);
         assert_eq!(
             kind(AtRest::Idle, changes(16_384, 0, 0, false)),
             Some(Kind::Full)
         );
         assert_eq!(
-            kind(AtRest::Closing, changes(16_384, 0, 0, false)),
+            kind(AtRest::Closing, changes(4_096, 0, 0, false)),
             Some(Kind::Full)
         );
         // Over an index file of 800,000 keys of the format before (no delta
@@ -643,9 +661,31 @@ mod tests {
                 Some(Kind::Delta)
             );
         }
+        assert_eq!(kind(AtRest::Idle, changes(16_383, 800_000, 0, true)), None);
         assert_eq!(
-            kind(AtRest::Closing, changes(16_383, 800_000, 0, true)),
+            kind(AtRest::Closing, changes(4_095, 800_000, 0, true)),
             None
+        );
+        assert_eq!(
+            kind(AtRest::Closing, changes(4_096, 800_000, 0, true)),
+            Some(Kind::Delta)
+        );
+        // Closing over a delta, a quarter of its entries, up to 16,384.
+        assert_eq!(
+            kind(AtRest::Closing, changes(9_999, 800_000, 40_000, true)),
+            None
+        );
+        assert_eq!(
+            kind(AtRest::Closing, changes(10_000, 800_000, 40_000, true)),
+            Some(Kind::Delta)
+        );
+        assert_eq!(
+            kind(AtRest::Closing, changes(16_383, 800_000, 100_000, true)),
+            None
+        );
+        assert_eq!(
+            kind(AtRest::Closing, changes(16_384, 800_000, 100_000, true)),
+            Some(Kind::Delta)
         );
         // The delta holds the changes and those of the delta before.
         assert_eq!(
