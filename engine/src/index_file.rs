@@ -93,7 +93,7 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use memmap2::{Mmap, MmapOptions};
+use memmap2::{Mmap, MmapMut, MmapOptions};
 
 use crate::entry_codec::{self, Reader};
 use crate::error::{Error, Result};
@@ -489,7 +489,7 @@ fn write_format<K: AsRef<[u8]>>(
         ahead.wrote_to(&file, blocks_at - left).map_err(io)?;
     }
     // SAFETY: the file was made above and nothing else maps or writes it.
-    let mut table = unsafe {
+    let table = unsafe {
         MmapOptions::new()
             .offset(TABLE_AT)
             .len(table_bytes as usize)
@@ -506,7 +506,7 @@ fn write_format<K: AsRef<[u8]>>(
     let (mut count, mut live_bytes) = (0usize, 0u64);
     let mut block: Vec<u8> = Vec::with_capacity(4096);
     let mut prev: Option<(Vec<u8>, Loc)> = None;
-    let mut unplaced = Unplaced::with_capacity(UNPLACED.min(len));
+    let mut placer = Placer::start(table, len);
     let flush_block = |block: &mut Vec<u8>,
                        w: &mut BufWriter<&File>,
                        pos: &mut u64,
@@ -551,7 +551,7 @@ fn write_format<K: AsRef<[u8]>>(
         kept.1 = loc;
         count += 1;
         if removal {
-            unplaced.push((hash(key), GONE, 0));
+            placer.push((hash(key), GONE, 0));
         } else {
             if loc.segment >= GONE {
                 return Err(Error::corrupted(format!(
@@ -563,13 +563,10 @@ fn write_format<K: AsRef<[u8]>>(
             let (end, live) = ends.entry(loc.segment).or_default();
             *end = (*end).max(u64::from(loc.offset) + u64::from(loc.len));
             *live += u64::from(loc.len);
-            unplaced.push((hash(key), loc.segment, loc.offset));
-        }
-        if unplaced.len() == UNPLACED {
-            unplaced.place(&mut table);
+            placer.push((hash(key), loc.segment, loc.offset));
         }
     }
-    unplaced.place(&mut table);
+    let table = placer.finish();
     if count != len {
         return Err(Error::corrupted(format!(
             "index file {}: {count} entries where the index holds {len}",
@@ -680,27 +677,12 @@ const BUCKET_BITS: u32 = if cfg!(test) { 1 } else { 16 };
 /// Entries waiting for their slots, and the room to put them in order.
 #[derive(Default)]
 struct Unplaced {
-    entries: Vec<(u64, u32, u32)>,
-    ordered: Vec<(u64, u32, u32)>,
+    entries: Vec<TableEntry>,
+    ordered: Vec<TableEntry>,
     starts: Vec<u32>,
 }
 
 impl Unplaced {
-    fn with_capacity(n: usize) -> Unplaced {
-        Unplaced {
-            entries: Vec::with_capacity(n),
-            ..Unplaced::default()
-        }
-    }
-
-    fn push(&mut self, entry: (u64, u32, u32)) {
-        self.entries.push(entry);
-    }
-
-    fn len(&self) -> usize {
-        self.entries.len()
-    }
-
     /// Puts each entry (hash, segment, offset) in the first empty slot from
     /// its home slot on, in the order of the top bits of the hashes (a
     /// counting sort: far cheaper than sorting them whole); a probe finds an
@@ -737,6 +719,150 @@ impl Unplaced {
             bytes[8..12].copy_from_slice(&offset.to_le_bytes());
         }
         self.entries.clear();
+    }
+}
+
+/// A table entry: the key's hash, and the segment and offset of its record.
+type TableEntry = (u64, u32, u32);
+
+/// Fills the table's slots a round of [`UNPLACED`] entries at a time. A file
+/// of more than one round has them placed on a thread beside the writer,
+/// which goes on encoding blocks meanwhile: each round's placement walks the
+/// whole table, and a large file's rounds take a good share of its writing.
+/// Two rounds are in hand at once, the one filling and the
+/// one being placed; the writer waits only when it has filled one before the
+/// thread has placed the one before, and at the end.
+struct Placer {
+    filling: Vec<TableEntry>,
+    at: Option<Place>,
+}
+
+enum Place {
+    Here {
+        table: MmapMut,
+        unplaced: Unplaced,
+    },
+    Beside {
+        full: std::sync::mpsc::SyncSender<Vec<TableEntry>>,
+        emptied: std::sync::mpsc::Receiver<Vec<TableEntry>>,
+        spare: Option<Vec<TableEntry>>,
+        thread: std::thread::JoinHandle<MmapMut>,
+    },
+}
+
+impl Placer {
+    /// A placer for the `len` entries of a file into `table`.
+    fn start(table: MmapMut, len: usize) -> Placer {
+        let filling = Vec::with_capacity(UNPLACED.min(len));
+        if len <= UNPLACED {
+            return Placer::here(table, filling);
+        }
+        // The table is lent to the thread once it has started, and comes
+        // back when it ends; a thread that cannot be started leaves it here.
+        let (lend, lent) = std::sync::mpsc::sync_channel::<MmapMut>(1);
+        let (full, rounds) = std::sync::mpsc::sync_channel::<Vec<TableEntry>>(1);
+        let (give_back, emptied) = std::sync::mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name("lightning-db-table".into())
+            .spawn(move || {
+                let mut table = lent.recv().expect("the table is lent once started");
+                let mut unplaced = Unplaced::default();
+                for round in rounds {
+                    unplaced.entries = round;
+                    unplaced.place(&mut table);
+                    // The writer may have stopped on an error meanwhile.
+                    let _ = give_back.send(std::mem::take(&mut unplaced.entries));
+                }
+                table
+            });
+        match spawned {
+            Ok(thread) => {
+                lend.send(table).expect("the thread waits for the table");
+                Placer {
+                    filling,
+                    at: Some(Place::Beside {
+                        full,
+                        emptied,
+                        spare: Some(Vec::with_capacity(UNPLACED)),
+                        thread,
+                    }),
+                }
+            }
+            Err(e) => {
+                log::warn!("index file: the table is placed on the writer's thread ({e})");
+                Placer::here(table, filling)
+            }
+        }
+    }
+
+    fn here(table: MmapMut, filling: Vec<TableEntry>) -> Placer {
+        Placer {
+            filling,
+            at: Some(Place::Here {
+                table,
+                unplaced: Unplaced::default(),
+            }),
+        }
+    }
+
+    fn push(&mut self, entry: TableEntry) {
+        self.filling.push(entry);
+        if self.filling.len() == UNPLACED {
+            self.place_filling();
+        }
+    }
+
+    /// Places the round filled so far, or hands it to the thread.
+    fn place_filling(&mut self) {
+        match self.at.as_mut().expect("placing") {
+            Place::Here { table, unplaced } => {
+                std::mem::swap(&mut unplaced.entries, &mut self.filling);
+                unplaced.place(table);
+                std::mem::swap(&mut unplaced.entries, &mut self.filling);
+            }
+            Place::Beside {
+                full,
+                emptied,
+                spare,
+                ..
+            } => {
+                let next = match spare.take() {
+                    Some(spare) => spare,
+                    // Only a thread that panicked hangs up: `finish` says so.
+                    None => emptied.recv().unwrap_or_default(),
+                };
+                let round = std::mem::replace(&mut self.filling, next);
+                let _ = full.send(round);
+            }
+        }
+    }
+
+    /// Places what is left and hands the table back, every entry in it.
+    fn finish(mut self) -> MmapMut {
+        if !self.filling.is_empty() {
+            self.place_filling();
+        }
+        match self.at.take().expect("placing") {
+            Place::Here { table, .. } => table,
+            Place::Beside { full, thread, .. } => {
+                drop(full);
+                match thread.join() {
+                    Ok(table) => table,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Placer {
+    /// A writer stopped by an error: the thread ends once it has placed what
+    /// it holds, and lets go of the table before the file is given up.
+    fn drop(&mut self) {
+        if let Some(Place::Beside { full, thread, .. }) = self.at.take() {
+            drop(full);
+            let _ = thread.join();
+        }
     }
 }
 
