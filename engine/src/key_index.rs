@@ -33,7 +33,8 @@ use crate::index::{Key, Loc, Probe};
 
 pub use crate::index::REMOVED;
 
-fn removal(seq: u64) -> Loc {
+/// The change that hides a file's entry of a key deleted by commit `seq`.
+pub(crate) fn removal(seq: u64) -> Loc {
     Loc {
         seq,
         segment: REMOVED,
@@ -354,6 +355,44 @@ impl KeyIndex {
         }
     }
 
+    /// `rebased`, given every change made since the index was pinned at or
+    /// before `seq`, in the order made (taken): only those are looked at,
+    /// instead of every change. The writer puts its index over a checkpoint
+    /// under its lock, and a checkpoint of millions of changes keeps the few
+    /// made while it was being written.
+    pub fn rebased_from_written(
+        &self,
+        file: Arc<DiskIndex>,
+        seq: u64,
+        written: &mut Vec<(Key, Loc)>,
+    ) -> KeyIndex {
+        // Stable: a key's changes stay in the order made, the last one its own.
+        written.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut kept = written.drain(..).peekable();
+        let mut changes = Index::new();
+        let last_of_each = std::iter::from_fn(|| loop {
+            let (key, loc) = kept.next()?;
+            if kept.peek().is_none_or(|(next, _)| *next != key) {
+                return Some((key, loc));
+            }
+        });
+        changes.insert_all(
+            last_of_each
+                .filter(|(_, loc)| loc.seq > seq)
+                .map(|(key, loc)| (key, loc, ())),
+            |_, ()| {},
+        );
+        KeyIndex {
+            base: Some(file),
+            changes,
+            len: self.len,
+            live_bytes: self.live_bytes,
+            pinned: None,
+            by_segment: self.by_segment.clone(),
+            emptied: self.emptied,
+        }
+    }
+
     /// The entries with keys within `bounds`, in order from either end.
     pub fn range<'a>(&'a self, bounds: (Bound<&'a [u8]>, Bound<&'a [u8]>)) -> Range<'a> {
         Range {
@@ -650,6 +689,8 @@ mod tests {
             let mut index = KeyIndex::new();
             let mut model: BTreeMap<Vec<u8>, Loc> = BTreeMap::new();
             let mut pending: Option<(u64, KeyIndex, bool)> = None;
+            // The changes made since the last pin, for `rebased_from_written`.
+            let mut written: Vec<(Key, Loc)> = Vec::new();
             let mut segments: BTreeSet<u32> = BTreeSet::new();
             for (i, op) in ops.iter().enumerate() {
                 let seq = i as u64 + 1;
@@ -657,10 +698,15 @@ mod tests {
                 match op {
                     Op::Put(k) => {
                         let l = loc(seq, i as u32);
+                        written.push((Key::new(&key(*k)), l));
                         prop_assert_eq!(index.insert(Key::new(&key(*k)), l), model.insert(key(*k), l));
                     }
                     Op::Remove(k) => {
-                        prop_assert_eq!(index.remove(&Probe::new(&key(*k)), seq).map(|r| r.old), model.remove(&key(*k)));
+                        let removed = index.remove(&Probe::new(&key(*k)), seq);
+                        if removed.is_some_and(|r| r.marked) {
+                            written.push((Key::new(&key(*k)), removal(seq)));
+                        }
+                        prop_assert_eq!(removed.map(|r| r.old), model.remove(&key(*k)));
                     }
                     Op::Checkpoint(compact) => {
                         // A checkpoint (or compaction) of this commit's snapshot,
@@ -688,7 +734,12 @@ mod tests {
                             let path = dir.path().join(format!("index{i}"));
                             crate::index_file::write(&path, crate::index_file::REPLAYABLE, file_seq, &BTreeSet::new(), snapshot.len(), entries).unwrap();
                             let file = Arc::new(DiskIndex::new(IndexFile::open(&path).unwrap()));
-                            index = index.rebased(file, file_seq);
+                            // Both ways of putting the index over the file.
+                            index = if file_seq % 2 == 0 {
+                                index.rebased_from_written(file, file_seq, &mut written)
+                            } else {
+                                index.rebased(file, file_seq)
+                            };
                             index.relocated(moves.iter().map(|(k, old, new)| (&k[..], *old, *new)));
                             for (k, old, new) in &moves {
                                 if model.get(k) == Some(old) {
@@ -697,6 +748,7 @@ mod tests {
                             }
                         }
                         index.pin(seq);
+                        written.clear();
                         pending = Some((seq, index.clone(), *compact));
                     }
                 }

@@ -817,6 +817,28 @@ mod tests {
     }
 
     #[test]
+    fn the_writes_made_while_a_checkpoint_is_written_stay_in_memory_over_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, mut model) = changed_since_checkpoint(dir.path());
+        // The snapshot a checkpoint is written from, then commits before the
+        // file is put in place: overwrites, deletes of keys in the file, keys
+        // deleted since it written again, new keys.
+        let version = db.shared.snapshot_for_checkpoint();
+        write(&db, &mut model, 100..300, Some("during"));
+        write(&db, &mut model, 300..400, None);
+        write(&db, &mut model, 9_000..9_100, Some("back"));
+        write(&db, &mut model, 70_000..70_100, Some("new"));
+        checkpoint_of(&db.shared, &version, &version.index).unwrap();
+        assert_eq!(changes_in_memory(&db), 500, "the writes made meanwhile");
+        assert_holds(&db, &model);
+        let live_bytes = db.stats().unwrap().live_bytes;
+        db.close().unwrap();
+        let db = Database::open(dir.path(), config()).unwrap();
+        assert_eq!(db.stats().unwrap().live_bytes, live_bytes);
+        assert_holds(&db, &model);
+    }
+
+    #[test]
     fn a_close_after_many_changes_writes_a_delta_and_the_open_replays_none_of_them() {
         let dir = tempfile::tempdir().unwrap();
         let (db, model) = changed_since_checkpoint(dir.path());

@@ -37,7 +37,7 @@ use crate::format::{self, EntryKind, MAX_COMMIT_SIZE, MAX_KEY_SIZE, MAX_VALUE_SI
 use crate::hash_index::{Change, HashIndex, Slot};
 use crate::index::{self, Key, Loc, Probe};
 use crate::index_file;
-use crate::key_index::KeyIndex;
+use crate::key_index::{self, KeyIndex};
 use crate::log_writer::{LogSync, LogWriter};
 use crate::prefetch;
 use crate::recovery;
@@ -85,7 +85,17 @@ pub(crate) struct Writer {
     pub buf: Vec<u8>,
     pub placed: Vec<Placed>,
     pub changes: Vec<(u64, Change)>,
+    /// Since the index was pinned for a checkpoint or a compaction: the
+    /// commit it was pinned at and every change of its changes after, in the
+    /// order made, so that putting the index over the new file, under the
+    /// writer lock, looks at these alone (`KeyIndex::rebased_from_written`).
+    /// `None` when not pinned, or past [`WRITTEN_SINCE_PIN_MAX`] changes.
+    pub written_since_pin: Option<(u64, Vec<(Key, Loc)>)>,
 }
+
+/// The most changes kept in `Writer::written_since_pin` (7 MB of them). Past
+/// that, every change of the index is looked at, as it costs about the same.
+const WRITTEN_SINCE_PIN_MAX: usize = 1 << 17;
 
 impl Writer {
     pub(crate) fn new(
@@ -102,7 +112,30 @@ impl Writer {
             buf: Vec::with_capacity(64 * 1024),
             placed: Vec::new(),
             changes: Vec::new(),
+            written_since_pin: None,
         }
+    }
+
+    /// Pins the index at the latest commit (`KeyIndex::pin`) and starts
+    /// keeping the keys written after it.
+    pub(crate) fn pin(&mut self) {
+        let seq = self.next_seq - 1;
+        self.index.pin(seq);
+        self.written_since_pin = Some((seq, Vec::new()));
+    }
+
+    /// Puts the index over `file`, a checkpoint as of commit `seq`
+    /// (`KeyIndex::rebased`): from the keys written since the pin while they
+    /// are few beside the changes.
+    pub(crate) fn rebase(&mut self, file: Arc<DiskIndex>, seq: u64) {
+        self.index = match self.written_since_pin.take() {
+            Some((pinned, mut written))
+                if pinned <= seq && written.len() * 8 < self.index.changes().len() =>
+            {
+                self.index.rebased_from_written(file, seq, &mut written)
+            }
+            _ => self.index.rebased(file, seq),
+        };
     }
 
     /// Gives the scratch space of large commits back to the allocator.
@@ -704,6 +737,7 @@ impl Shared {
                 (key_at, header_len + k.len() + value_len)
             };
             let segment = w.log.active_id();
+            let mut written = w.written_since_pin.take();
             let mut j = 0;
             while j < placed.len() {
                 let (p, (k, v)) = (&placed[j], sorted[j]);
@@ -711,6 +745,11 @@ impl Shared {
                     let (key_at, _) = frame_key(p, k, 0);
                     let k = &w.buf[key_at..key_at + k.len()];
                     let removal = w.index.remove_over(&Probe::new(k), seq, p.in_file);
+                    if let (Some((_, written)), Some(r)) = (&mut written, removal) {
+                        if r.marked {
+                            written.push((Key::new(k), key_index::removal(seq)));
+                        }
+                    }
                     if let Some(r) = removal {
                         let change = Change::Delete {
                             old: r.old,
@@ -739,6 +778,9 @@ impl Shared {
                             len: len as u32,
                         };
                         let key = Key::new(&buf[key_at..key_at + k.len()]);
+                        if let Some((_, written)) = &mut written {
+                            written.push((key.clone(), new));
+                        }
                         (key, new, p.in_file, (p.hash, new))
                     });
                 w.index.insert_all_over(puts, |old, (hash, new)| {
@@ -747,6 +789,13 @@ impl Shared {
                 j = end;
             }
             hash.apply(&changes);
+            if written
+                .as_ref()
+                .is_some_and(|(_, written)| written.len() > WRITTEN_SINCE_PIN_MAX)
+            {
+                written = None;
+            }
+            w.written_since_pin = written;
             w.changes = keep_for_reuse(changes);
             w.placed = keep_for_reuse(placed);
             w.buf = keep_for_reuse(std::mem::take(&mut w.buf));
@@ -819,7 +868,7 @@ impl Shared {
         // Keys deleted while the copies are made leave a removal, which keeps
         // them hidden over the index file the compaction writes from this
         // snapshot; the file after it takes the removals away.
-        w.index.pin(w.next_seq - 1);
+        w.pin();
         if w.log.active_len() > 0 {
             let last_seq = w.next_seq - 1;
             w.log.roll(&mut w.segments, last_seq)?;
@@ -848,7 +897,7 @@ impl Shared {
             with_outputs.insert(seg.id, seg.clone());
         }
         self.tables.store(Arc::new(with_outputs));
-        w.index = w.index.rebased(file.clone(), seq);
+        w.rebase(file.clone(), seq);
         w.index
             .relocated(relocations.iter().map(|(k, old, new)| (&k[..], *old, *new)));
         let hash = HashIndex::build(w.index.changes());
@@ -873,7 +922,7 @@ impl Shared {
         let mut guard = self.writer.lock();
         let v = self.materialize(guard.as_ref());
         if let Some(w) = guard.as_mut() {
-            w.index.pin(v.seq);
+            w.pin();
         }
         v
     }
@@ -883,7 +932,7 @@ impl Shared {
     pub(crate) fn install_checkpoint(&self, file: Arc<DiskIndex>, seq: u64) -> Result<()> {
         let mut guard = self.writer.lock();
         let w = guard.as_mut().ok_or_else(Error::closed)?;
-        w.index = w.index.rebased(file.clone(), seq);
+        w.rebase(file.clone(), seq);
         let hash = HashIndex::build(w.index.changes());
         // The file before the hash index that leaves its keys to it.
         self.base.store(Some(file));
