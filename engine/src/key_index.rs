@@ -344,6 +344,11 @@ impl KeyIndex {
         for (key, loc) in self.changes.iter().filter(|(_, l)| l.seq > seq) {
             changes.insert(key.clone(), *loc);
         }
+        self.over(file, changes)
+    }
+
+    /// This index's counts over `file`, with `changes` since it.
+    fn over(&self, file: Arc<DiskIndex>, changes: Index) -> KeyIndex {
         KeyIndex {
             base: Some(file),
             changes,
@@ -382,15 +387,7 @@ impl KeyIndex {
                 .map(|(key, loc)| (key, loc, ())),
             |_, ()| {},
         );
-        KeyIndex {
-            base: Some(file),
-            changes,
-            len: self.len,
-            live_bytes: self.live_bytes,
-            pinned: None,
-            by_segment: self.by_segment.clone(),
-            emptied: self.emptied,
-        }
+        self.over(file, changes)
     }
 
     /// The entries with keys within `bounds`, in order from either end.
