@@ -86,8 +86,8 @@ pub(crate) struct Writer {
     pub placed: Vec<Placed>,
     pub changes: Vec<(u64, Change)>,
     /// Since the index was pinned for a checkpoint or a compaction: the
-    /// commit it was pinned at and every change of its changes after, in the
-    /// order made, so that putting the index over the new file, under the
+    /// commit it was pinned at and every change made to its changes after,
+    /// in order, so that putting the index over the new file, under the
     /// writer lock, looks at these alone (`KeyIndex::rebased_from_written`).
     /// `None` when not pinned, or past [`WRITTEN_SINCE_PIN_MAX`] changes.
     pub written_since_pin: Option<(u64, Vec<(Key, Loc)>)>,
@@ -117,7 +117,7 @@ impl Writer {
     }
 
     /// Pins the index at the latest commit (`KeyIndex::pin`) and starts
-    /// keeping the keys written after it.
+    /// keeping the changes made after it.
     pub(crate) fn pin(&mut self) {
         let seq = self.next_seq - 1;
         self.index.pin(seq);
@@ -125,8 +125,8 @@ impl Writer {
     }
 
     /// Puts the index over `file`, a checkpoint as of commit `seq`
-    /// (`KeyIndex::rebased`): from the keys written since the pin while they
-    /// are few beside the changes.
+    /// (`KeyIndex::rebased`): from the changes made since the pin while they
+    /// are few beside all of them.
     pub(crate) fn rebase(&mut self, file: Arc<DiskIndex>, seq: u64) {
         self.index = match self.written_since_pin.take() {
             Some((pinned, mut written))
