@@ -729,9 +729,9 @@ type TableEntry = (u64, u32, u32);
 /// of more than one round has them placed on a thread beside the writer,
 /// which goes on encoding blocks meanwhile: each round's placement walks the
 /// whole table, and a large file's rounds take a good share of its writing.
-/// Two rounds are in hand at once, the one filling and the
-/// one being placed; the writer waits only when it has filled one before the
-/// thread has placed the one before, and at the end.
+/// Two rounds are in hand at once, the one filling and the one being placed;
+/// the writer waits only when it has filled one before the thread has placed
+/// the one before, and at the end.
 struct Placer {
     filling: Vec<TableEntry>,
     at: Option<Place>,
@@ -946,12 +946,11 @@ impl IndexFile {
     /// Runs `check` of unit `n` unless it passed before: each unit is
     /// checked the first time it is read.
     fn check_once(&self, n: usize, check: impl FnOnce() -> Result<()>) -> Result<()> {
-        let (word, bit) = (&self.checked[n / 64], 1u64 << (n % 64));
-        if word.load(Ordering::Acquire) & bit != 0 {
+        if self.is_checked(n) {
             return Ok(());
         }
         check()?;
-        word.fetch_or(bit, Ordering::Release);
+        self.checked[n / 64].fetch_or(1u64 << (n % 64), Ordering::Release);
         Ok(())
     }
 
@@ -1021,10 +1020,25 @@ impl IndexFile {
         u64_at(&self.map, self.fences + 8 * block)
     }
 
+    /// Where block `block` starts and ends, as its stretch of the fences
+    /// says (checked or not).
+    fn block_span(&self, block: usize) -> (usize, usize) {
+        let starts = self.fences + 8 * self.blocks;
+        let at = |b: usize| u64_at(&self.map, starts + 8 * b) as usize;
+        (at(block), at(block + 1))
+    }
+
+    /// The stretch whose sample is the last at most `probe`, the first-key
+    /// prefix of a key: the stretch a key with that prefix is most likely in.
+    fn stretch_of(&self, probe: u64) -> usize {
+        self.samples
+            .partition_point(|&p| p <= probe)
+            .saturating_sub(1)
+    }
+
     fn block_bytes(&self, block: usize) -> Result<&[u8]> {
         self.check_stretch(block)?;
-        let start = u64_at(&self.map, self.fences + 8 * (self.blocks + block)) as usize;
-        let end = u64_at(&self.map, self.fences + 8 * (self.blocks + block + 1)) as usize;
+        let (start, end) = self.block_span(block);
         let bytes = &self.map[start..end];
         // Decoding walks the block entry by entry, each position known only
         // from the entry before: fetch its lines at once.
@@ -1198,10 +1212,7 @@ impl IndexFile {
                 return;
             }
         }
-        let s = self
-            .samples
-            .partition_point(|&p| p <= probe)
-            .saturating_sub(1);
+        let s = self.stretch_of(probe);
         near.asked_stretch = Some(s);
         let per = self.per_stretch;
         let (lo, hi) = (s * per, ((s + 1) * per).min(self.blocks));
@@ -1241,10 +1252,7 @@ impl IndexFile {
             Some(b) if !past(b + 2) => b + 1,
             _ => {
                 let per = self.per_stretch;
-                let s = self
-                    .samples
-                    .partition_point(|&p| p <= probe)
-                    .saturating_sub(1);
+                let s = self.stretch_of(probe);
                 let (mut lo, mut hi) = (s * per, ((s + 1) * per).min(self.blocks));
                 while lo < hi {
                     let mid = (lo + hi) / 2;
@@ -1258,9 +1266,9 @@ impl IndexFile {
             }
         };
         near.asked_block = Some(b);
-        let starts = self.fences + 8 * self.blocks;
-        let end = (u64_at(&self.map, starts + 8 * (b + 1)) as usize).min(self.map.len());
-        let start = (u64_at(&self.map, starts + 8 * b) as usize).min(end);
+        let (start, end) = self.block_span(b);
+        let end = end.min(self.map.len());
+        let start = start.min(end);
         prefetch::lines(&self.map[start..end], BLOCK_LINES);
         if !self.is_checked(b) {
             prefetch::line(&self.map[self.checks + 4 * b]);
