@@ -100,7 +100,7 @@ use crate::error::{Error, Result};
 use crate::index::{prefix_of, Key, Loc};
 use crate::pages_ahead::PagesAhead;
 use crate::prefetch;
-use crate::sync;
+use crate::sync::{self, WriteBehind};
 
 pub const MAGIC: &[u8; 8] = b"LDBCKPT6";
 /// The format before the header's flags; read, never written.
@@ -507,11 +507,13 @@ fn write_format<K: AsRef<[u8]>>(
     let mut block: Vec<u8> = Vec::with_capacity(4096);
     let mut prev: Option<(Vec<u8>, Loc)> = None;
     let mut placer = Placer::start(table, len);
-    let flush_block = |block: &mut Vec<u8>,
-                       w: &mut BufWriter<&File>,
-                       pos: &mut u64,
-                       block_crcs: &mut Vec<u32>,
-                       ahead: &mut PagesAhead|
+    // The blocks are written front to back: their writeback follows them.
+    let mut behind = WriteBehind::new(blocks_at);
+    let mut flush_block = |block: &mut Vec<u8>,
+                           w: &mut BufWriter<&File>,
+                           pos: &mut u64,
+                           block_crcs: &mut Vec<u32>,
+                           ahead: &mut PagesAhead|
      -> Result<()> {
         if !block.is_empty() {
             w.write_all(block).map_err(io)?;
@@ -519,6 +521,7 @@ fn write_format<K: AsRef<[u8]>>(
             *pos += block.len() as u64;
             block.clear();
             ahead.wrote_to(&file, *pos).map_err(io)?;
+            behind.wrote_to(&file, *pos - w.buffer().len() as u64);
         }
         Ok(())
     };
@@ -567,6 +570,9 @@ fn write_format<K: AsRef<[u8]>>(
         }
     }
     let table = placer.finish();
+    // The table's pages were made dirty in the order of the keys' hashes,
+    // round after round: written back only now that they are all placed.
+    WriteBehind::new(TABLE_AT).write_back(&file, blocks_at);
     if count != len {
         return Err(Error::corrupted(format!(
             "index file {}: {count} entries where the index holds {len}",

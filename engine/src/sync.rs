@@ -51,6 +51,95 @@ pub fn start_writeback(file: &File, offset: u64, len: u64) {
     let _ = (file, offset, len);
 }
 
+/// Bytes of a file written front to back that [`WriteBehind`] hands to the
+/// device at a time: large enough that a sync of the log waits behind little
+/// more than what a step writes (a step of 1 MB put the p99 of commits made
+/// during a checkpoint at 0.7–1.2 ms instead of 0.24), small beside a file of
+/// hundreds of megabytes. (A page in tests, so that every index file they
+/// write takes several steps.)
+const WRITE_BEHIND_STEP: u64 = if cfg!(test) { 4096 } else { 8 << 20 };
+
+/// The writeback of a large file as it is written front to back, a step at a
+/// time, so that its final sync has little left to write. A file of hundreds
+/// of megabytes synced at once fills the device's queue for a hundred
+/// milliseconds or more, and the commits of the writers meanwhile wait behind
+/// it for their own syncs. Each step's writeback is started as the writer
+/// passes it, and the writer then waits for the step before it: no more than
+/// two steps are in flight, and the device writes while the writer encodes.
+/// It makes nothing durable: the file's sync still does.
+pub(crate) struct WriteBehind {
+    /// Where the step whose writeback was started last begins.
+    started: u64,
+    /// Where it ends: what the writer had written when it was started.
+    started_to: u64,
+}
+
+impl WriteBehind {
+    /// For a file whose writer starts at `from`.
+    pub(crate) fn new(from: u64) -> WriteBehind {
+        WriteBehind {
+            started: from,
+            started_to: from,
+        }
+    }
+
+    /// The file is written (not merely buffered) up to `to`.
+    pub(crate) fn wrote_to(&mut self, file: &File, to: u64) {
+        while to >= self.started_to + WRITE_BEHIND_STEP {
+            let next = self.started_to + WRITE_BEHIND_STEP;
+            range(file, self.started_to, next, RangeWork::Start);
+            range(file, self.started, self.started_to, RangeWork::Finish);
+            self.started = self.started_to;
+            self.started_to = next;
+        }
+    }
+
+    /// Writes back the whole steps from the start to `to`, each started while
+    /// the one before is written, and waits for the last; what is left of a
+    /// step is left to the sync. For a region filled out of order (a table),
+    /// once it is complete.
+    pub(crate) fn write_back(mut self, file: &File, to: u64) {
+        self.wrote_to(file, to);
+        range(file, self.started, self.started_to, RangeWork::Finish);
+    }
+}
+
+enum RangeWork {
+    /// Start the writeback of the range's dirty pages.
+    Start,
+    /// Wait for the writeback under way in the range, write what is still
+    /// dirty there and wait for that too.
+    Finish,
+}
+
+/// A hint only, as [`start_writeback`]: a failure is left to the sync after it.
+fn range(file: &File, from: u64, to: u64, work: RangeWork) {
+    #[cfg(target_os = "linux")]
+    if to > from {
+        use std::os::fd::AsRawFd;
+        let flags = match work {
+            RangeWork::Start => libc::SYNC_FILE_RANGE_WRITE,
+            RangeWork::Finish => {
+                libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                    | libc::SYNC_FILE_RANGE_WRITE
+                    | libc::SYNC_FILE_RANGE_WAIT_AFTER
+            }
+        };
+        // SAFETY: sync_file_range reads no memory of ours; the descriptor is
+        // open for as long as `file` is borrowed.
+        unsafe {
+            libc::sync_file_range(
+                file.as_raw_fd(),
+                from as libc::off64_t,
+                (to - from) as libc::off64_t,
+                flags,
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, from, to, work);
+}
+
 /// Makes the creation, rename or removal of entries in `dir` durable.
 pub fn dir(dir: &Path) -> Result<()> {
     let d = File::open(dir).map_err(|e| Error::io(dir.display(), e))?;
