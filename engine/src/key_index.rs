@@ -341,9 +341,13 @@ impl KeyIndex {
     /// newer than the snapshot it was copied from.
     pub fn rebased(&self, file: Arc<DiskIndex>, seq: u64) -> KeyIndex {
         let mut changes = Index::new();
-        for (key, loc) in self.changes.iter().filter(|(_, l)| l.seq > seq) {
-            changes.insert(key.clone(), *loc);
-        }
+        changes.insert_all(
+            self.changes
+                .iter()
+                .filter(|(_, l)| l.seq > seq)
+                .map(|(key, loc)| (key.clone(), *loc, ())),
+            |_, ()| {},
+        );
         self.over(file, changes)
     }
 
