@@ -82,8 +82,17 @@ fn shard_of(hash: u64) -> usize {
 impl HashIndex {
     /// The map of `changes` (the changes of a `KeyIndex`, removals included).
     pub fn build(changes: &Index) -> HashIndex {
+        HashIndex::build_with(changes, foldhash::fast::RandomState::default())
+    }
+
+    /// The map of `changes` with this map's hash function, so that the hashes
+    /// of changes to this one apply to it too.
+    pub fn build_alike(&self, changes: &Index) -> HashIndex {
+        HashIndex::build_with(changes, self.hasher.clone())
+    }
+
+    fn build_with(changes: &Index, hasher: foldhash::fast::RandomState) -> HashIndex {
         let index = changes;
-        let hasher = foldhash::fast::RandomState::default();
         // Bucket first, then fill each shard alone: each table is small enough to
         // stay in cache while it is filled.
         let mut buckets: Vec<Vec<(u64, Loc)>> = (0..SHARDS)

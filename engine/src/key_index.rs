@@ -33,6 +33,26 @@ use crate::index::{Key, Loc, Probe};
 
 pub use crate::index::REMOVED;
 
+/// Puts into `changes` the last change of each key of `written` (changes in
+/// the order made, taken) made after commit `seq`, over what `changes` held.
+pub fn written_after(seq: u64, written: &mut Vec<(Key, Loc)>, changes: &mut Index) {
+    // Stable: a key's changes stay in the order made, the last one its own.
+    written.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut kept = written.drain(..).peekable();
+    let last_of_each = std::iter::from_fn(|| loop {
+        let (key, loc) = kept.next()?;
+        if kept.peek().is_none_or(|(next, _)| *next != key) {
+            return Some((key, loc));
+        }
+    });
+    changes.insert_all(
+        last_of_each
+            .filter(|(_, loc)| loc.seq > seq)
+            .map(|(key, loc)| (key, loc, ())),
+        |_, ()| {},
+    );
+}
+
 /// The change that hides a file's entry of a key deleted by commit `seq`.
 pub(crate) fn removal(seq: u64) -> Loc {
     Loc {
@@ -340,6 +360,13 @@ impl KeyIndex {
     /// keep their `seq` when a compaction copies them, so a copy is never
     /// newer than the snapshot it was copied from.
     pub fn rebased(&self, file: Arc<DiskIndex>, seq: u64) -> KeyIndex {
+        self.over(file, self.changes_after(seq))
+    }
+
+    /// The changes made after commit `seq`: those a checkpoint as of `seq`
+    /// leaves in memory. They come out of the walk in key order, and are
+    /// placed a leaf at a time.
+    pub fn changes_after(&self, seq: u64) -> Index {
         let mut changes = Index::new();
         changes.insert_all(
             self.changes
@@ -348,20 +375,7 @@ impl KeyIndex {
                 .map(|(key, loc)| (key.clone(), *loc, ())),
             |_, ()| {},
         );
-        self.over(file, changes)
-    }
-
-    /// This index's counts over `file`, with `changes` since it.
-    fn over(&self, file: Arc<DiskIndex>, changes: Index) -> KeyIndex {
-        KeyIndex {
-            base: Some(file),
-            changes,
-            len: self.len,
-            live_bytes: self.live_bytes,
-            pinned: None,
-            by_segment: self.by_segment.clone(),
-            emptied: self.emptied,
-        }
+        changes
     }
 
     /// `rebased`, given every change made since the index was pinned at or
@@ -375,23 +389,22 @@ impl KeyIndex {
         seq: u64,
         written: &mut Vec<(Key, Loc)>,
     ) -> KeyIndex {
-        // Stable: a key's changes stay in the order made, the last one its own.
-        written.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut kept = written.drain(..).peekable();
         let mut changes = Index::new();
-        let last_of_each = std::iter::from_fn(|| loop {
-            let (key, loc) = kept.next()?;
-            if kept.peek().is_none_or(|(next, _)| *next != key) {
-                return Some((key, loc));
-            }
-        });
-        changes.insert_all(
-            last_of_each
-                .filter(|(_, loc)| loc.seq > seq)
-                .map(|(key, loc)| (key, loc, ())),
-            |_, ()| {},
-        );
+        written_after(seq, written, &mut changes);
         self.over(file, changes)
+    }
+
+    /// This index's counts over `file`, with `changes` since it.
+    pub fn over(&self, file: Arc<DiskIndex>, changes: Index) -> KeyIndex {
+        KeyIndex {
+            base: Some(file),
+            changes,
+            len: self.len,
+            live_bytes: self.live_bytes,
+            pinned: None,
+            by_segment: self.by_segment.clone(),
+            emptied: self.emptied,
+        }
     }
 
     /// The entries with keys within `bounds`, in order from either end.
