@@ -816,6 +816,17 @@ mod tests {
         assert_eq!(db.len().unwrap(), model.len());
     }
 
+    /// `assert_holds` before and after a close and an open, which counts the
+    /// same live bytes.
+    fn assert_holds_across_a_reopen(db: Database, dir: &Path, model: &Model) {
+        assert_holds(&db, model);
+        let live_bytes = db.stats().unwrap().live_bytes;
+        db.close().unwrap();
+        let db = Database::open(dir, config()).unwrap();
+        assert_eq!(db.stats().unwrap().live_bytes, live_bytes);
+        assert_holds(&db, model);
+    }
+
     fn changes_in_memory(db: &Database) -> usize {
         db.shared.index_changes().unwrap().changes
     }
@@ -834,12 +845,7 @@ mod tests {
         write(&db, &mut model, 70_000..70_100, Some("new"));
         checkpoint_of(&db.shared, &version, &version.index).unwrap();
         assert_eq!(changes_in_memory(&db), 500, "the writes made meanwhile");
-        assert_holds(&db, &model);
-        let live_bytes = db.stats().unwrap().live_bytes;
-        db.close().unwrap();
-        let db = Database::open(dir.path(), config()).unwrap();
-        assert_eq!(db.stats().unwrap().live_bytes, live_bytes);
-        assert_holds(&db, &model);
+        assert_holds_across_a_reopen(db, dir.path(), &model);
     }
 
     /// The changes kept over a new file are built outside the writer lock
@@ -901,12 +907,7 @@ mod tests {
             checkpoint_of(&db.shared, &version, &version.index).unwrap();
             *db.shared.while_rebasing.lock() = None;
             assert_eq!(left.load(Ordering::Relaxed), 0, "every round committed");
-            assert_holds(&db, &model);
-            let live_bytes = db.stats().unwrap().live_bytes;
-            db.close().unwrap();
-            let db = Database::open(dir.path(), config()).unwrap();
-            assert_eq!(db.stats().unwrap().live_bytes, live_bytes);
-            assert_holds(&db, &model);
+            assert_holds_across_a_reopen(db, dir.path(), &model);
         }
     }
 
