@@ -118,11 +118,11 @@ impl Written {
 /// 32 MB more of their changes to the hash index while a checkpoint is put
 /// in place): the changes of a few seconds of commits of a thousand puts.
 /// Past them, every change of the index is looked at instead, under the
-/// writer lock, as before records were kept: a commit of a million puts
-/// during a checkpoint passes them, and building its changes outside the
-/// lock while the next such commit adds to the index before them took 0.9 GB
-/// more at the peak of a bulk load of 10M keys. (Few in tests, so that the
-/// walk is taken too.)
+/// writer lock: a commit of a million puts during a checkpoint passes them,
+/// and building its changes outside the lock, while the next such commit
+/// adds a million more to the index they would replace, raised a bulk load's
+/// peak memory by a third (`bench/results/write-behind-2026-12-07.md`). (Few
+/// in tests, so that the walk is taken too.)
 const WRITTEN_SINCE_PIN_MAX: usize = if cfg!(test) { 1 << 12 } else { 1 << 19 };
 
 /// The commits made while a checkpoint is put in place are applied to its
@@ -980,9 +980,8 @@ impl Shared {
     /// The changes kept over the file are those made since the index was
     /// pinned for it; they, and their hash index, are built outside the
     /// writer lock from the record of them, so that the commits made while a
-    /// large file was written do not wait for it (a walk of five million
-    /// changes and the map of the few hundred thousand kept held the lock
-    /// for 110-135 ms). The commits made meanwhile are recorded as they are
+    /// large file was written do not wait for a walk of every change and a
+    /// map of those kept. The commits made meanwhile are recorded as they are
     /// made and applied to both, outside the lock while many, under it once
     /// few; then the two take the writer's place. Without a record (too many
     /// changes since the pin), all is done under the lock.

@@ -33,30 +33,14 @@ pub fn all(file: &File) -> io::Result<()> {
 /// most of it written while the commit was updating the index. A hint only: it
 /// makes nothing durable, and a failure is ignored (the sync reports real errors).
 pub fn start_writeback(file: &File, offset: u64, len: u64) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: sync_file_range reads no memory of ours; the descriptor is open
-        // for as long as `file` is borrowed.
-        unsafe {
-            libc::sync_file_range(
-                file.as_raw_fd(),
-                offset as libc::off64_t,
-                len as libc::off64_t,
-                libc::SYNC_FILE_RANGE_WRITE,
-            );
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (file, offset, len);
+    range(file, offset, offset + len, RangeWork::Start);
 }
 
 /// Bytes of a file written front to back that [`WriteBehind`] hands to the
-/// device at a time: large enough that a sync of the log waits behind little
-/// more than what a step writes (a step of 1 MB put the p99 of commits made
-/// during a checkpoint at 0.7–1.2 ms instead of 0.24), small beside a file of
-/// hundreds of megabytes. (A page in tests, so that every index file they
-/// write takes several steps.)
+/// device at a time: small beside a file of hundreds of megabytes, large
+/// enough that the syscalls are few and the commits made meanwhile keep their
+/// latency (steps of a megabyte raised it: `bench/results/write-behind-2026-12-07.md`).
+/// (A page in tests, so that every index file they write takes several steps.)
 const WRITE_BEHIND_STEP: u64 = if cfg!(test) { 4096 } else { 8 << 20 };
 
 /// The writeback of a large file as it is written front to back, a step at a
@@ -112,7 +96,8 @@ enum RangeWork {
     Finish,
 }
 
-/// A hint only, as [`start_writeback`]: a failure is left to the sync after it.
+/// Asks the kernel to write back, or to finish writing back, `from..to` of `file`.
+/// A hint only: it makes nothing durable, and a failure is left to the sync after it.
 fn range(file: &File, from: u64, to: u64, work: RangeWork) {
     #[cfg(target_os = "linux")]
     if to > from {
