@@ -131,6 +131,20 @@ const WRITTEN_SINCE_PIN_MAX: usize = if cfg!(test) { 1 << 12 } else { 1 << 19 };
 const CAUGHT_UP: usize = if cfg!(test) { 100 } else { 16_384 };
 const ROUNDS: usize = 4;
 
+/// Applies the record of the commits made since `kept` and `hash` were of the
+/// index: their changes after commit `seq` (`changes`, taken) and their
+/// changes to the hash index.
+fn apply_record(
+    seq: u64,
+    kept: &mut Index,
+    hash: &HashIndex,
+    changes: &mut Vec<(Key, Loc)>,
+    hashed: &[(u64, Change)],
+) {
+    key_index::written_after(seq, changes, kept);
+    hash.apply(hashed);
+}
+
 /// A record of changes serves a rebase while it holds fewer than an eighth of
 /// the changes it would spare walking.
 fn worth_replaying(written: &Written, seq: u64, changes: usize) -> bool {
@@ -162,6 +176,12 @@ impl Writer {
         let seq = self.next_seq - 1;
         self.index.pin(seq);
         self.written_since_pin = Some(Written::since(seq, false));
+    }
+
+    /// Starts a record of the commits made from now on, with their changes
+    /// to the hash index, for a checkpoint being put in place.
+    fn record_from_now(&mut self) {
+        self.written_since_pin = Some(Written::since(self.next_seq - 1, true));
     }
 
     /// Puts the index over `file`, a checkpoint as of commit `seq`
@@ -993,7 +1013,7 @@ impl Shared {
         let w = guard.as_mut().ok_or_else(Error::closed)?;
         let mut built = match w.written_since_pin.take() {
             Some(mut since_pin) if since_pin.since <= seq => {
-                w.written_since_pin = Some(Written::since(w.next_seq - 1, true));
+                w.record_from_now();
                 drop(guard);
                 let mut kept = Index::new();
                 key_index::written_after(seq, &mut since_pin.changes, &mut kept);
@@ -1023,17 +1043,15 @@ impl Shared {
                 (Some((mut kept, new_hash)), Some((mut changes, hashed)))
                     if changes.len() > CAUGHT_UP && rounds < ROUNDS =>
                 {
-                    w.written_since_pin = Some(Written::since(w.next_seq - 1, true));
+                    w.record_from_now();
                     drop(guard);
-                    key_index::written_after(seq, &mut changes, &mut kept);
-                    new_hash.apply(&hashed);
+                    apply_record(seq, &mut kept, &new_hash, &mut changes, &hashed);
                     built = Some((kept, new_hash));
                     rounds += 1;
                     guard = self.writer.lock();
                 }
                 (Some((mut kept, new_hash)), Some((mut changes, hashed))) => {
-                    key_index::written_after(seq, &mut changes, &mut kept);
-                    new_hash.apply(&hashed);
+                    apply_record(seq, &mut kept, &new_hash, &mut changes, &hashed);
                     let rebased = w.index.over(file.clone(), kept);
                     let old = std::mem::replace(&mut w.index, rebased);
                     break (guard, new_hash, old);
