@@ -737,8 +737,9 @@ mod tests {
 
     use crate::shared::Op;
     use crate::{Config, Database, SyncMode, WriteBatch};
+    use parking_lot::Mutex;
     use std::collections::BTreeMap;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
 
     type Model = BTreeMap<Vec<u8>, Vec<u8>>;
     /// A write of a commit, owned: a put, or a delete.
@@ -853,19 +854,21 @@ mod tests {
     /// (`Shared::install_checkpoint`), and the commits made meanwhile,
     /// recorded as made, are applied outside the lock while many, for up to
     /// four rounds, and under it once few; without a record (too many
-    /// changes) all is done under the lock. Every way there leaves the same
-    /// index. Tests record at most 4,096 changes and apply more than 100
-    /// outside the lock.
+    /// changes) the changes kept are walked from a clone of the index,
+    /// outside the lock, and past a record during the rounds all is done
+    /// under the lock. Every way there leaves the same index. Tests record
+    /// at most 4,096 changes and apply more than 100 outside the lock.
     #[test]
     fn the_commits_made_while_a_checkpoint_is_put_in_place_stay_over_it() {
         // Changes while the file is written; those of each round after.
-        let cases: [(u32, &[u32]); 6] = [
-            (500, &[300]),    // applied outside the lock, then nothing left
-            (500, &[50]),     // applied under the lock
-            (500, &[300; 5]), // four rounds outside, the fifth under the lock
-            (500, &[5_000]),  // too many to record meanwhile: under the lock
-            (5_000, &[]),     // too many while the file was written: the same
-            (500, &[]),       // nothing meanwhile
+        let cases: [(u32, &[u32]); 7] = [
+            (500, &[300]),      // applied outside the lock, then nothing left
+            (500, &[50]),       // applied under the lock
+            (500, &[300; 5]),   // four rounds outside, the fifth under the lock
+            (500, &[5_000]),    // too many to record meanwhile: under the lock
+            (5_000, &[]),       // too many while the file was written: walked
+            (5_000, &[300; 2]), // the same, a commit during the walk, one after
+            (500, &[]),         // nothing meanwhile
         ];
         for (while_written, rounds) in cases {
             let dir = tempfile::tempdir().unwrap();
@@ -909,6 +912,58 @@ mod tests {
             assert_eq!(left.load(Ordering::Relaxed), 0, "every round committed");
             assert_holds_across_a_reopen(db, dir.path(), &model);
         }
+    }
+
+    /// While a checkpoint is put in place from a walk of the index, a commit
+    /// that would copy the nodes of more changes than the walk allows waits
+    /// for the walk, and a large commit waits for the whole install; both are
+    /// then made, over the new file.
+    #[test]
+    fn commits_that_would_copy_the_walked_index_or_pass_the_record_wait_for_the_install() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, mut model) = changed_since_checkpoint(dir.path());
+        let version = db.shared.snapshot_for_checkpoint();
+        // More than a record keeps: the install walks the index.
+        write(&db, &mut model, 100..5_100, Some("during"));
+        let copying = 30_000..31_100; // more than the walk allows: 1,024
+        let large = 40_000..48_200; // more than a large commit: 8,192
+        let shared = db.shared.clone();
+        let commit_on_a_thread = move |keys: std::ops::Range<u32>| {
+            let (shared, done) = (shared.clone(), Arc::new(AtomicBool::new(false)));
+            let made = done.clone();
+            let thread = std::thread::spawn(move || {
+                let owned: Vec<Owned> = keys.map(|i| (key(i), Some(b"waited".to_vec()))).collect();
+                let ops: Vec<Op<'_>> = owned.iter().map(|(k, v)| (&k[..], v.as_deref())).collect();
+                shared.commit(&ops, None).unwrap();
+                made.store(true, Ordering::Release);
+            });
+            (thread, done)
+        };
+        let threads = Arc::new(Mutex::new(Vec::new()));
+        let (ours, mut calls) = (threads.clone(), 0);
+        let mut spawned = [copying.clone(), large.clone()]
+            .into_iter()
+            .map(commit_on_a_thread);
+        *db.shared.while_rebasing.lock() = Some(Box::new(move || {
+            // The first call comes during the walk, the second once it is done.
+            calls += 1;
+            if let Some((thread, done)) = spawned.next() {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                assert!(!done.load(Ordering::Acquire), "commit {calls} did not wait");
+                ours.lock().push(thread);
+            }
+        }));
+        checkpoint_of(&db.shared, &version, &version.index).unwrap();
+        *db.shared.while_rebasing.lock() = None;
+        let threads = std::mem::take(&mut *threads.lock());
+        assert_eq!(threads.len(), 2, "both commits were started");
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        for i in copying.chain(large) {
+            model.insert(key(i), b"waited".to_vec());
+        }
+        assert_holds_across_a_reopen(db, dir.path(), &model);
     }
 
     #[test]

@@ -19,6 +19,8 @@
 //!   or a larger map, and loses a segment only after nothing points into it.
 //! - Maintenance (checkpoint, compaction, backup, verify) is serialised by
 //!   `Shared::maintenance` and runs beside readers and writers.
+//! - Locks are taken in the order `installing`, `writer`, `walking`; a thread
+//!   that holds `walking` takes no other.
 //! - Once `closed` is set, every call through a handle, transaction or iterator
 //!   fails; the writer is gone and the last version stays materialized.
 
@@ -130,6 +132,20 @@ const WRITTEN_SINCE_PIN_MAX: usize = if cfg!(test) { 1 << 12 } else { 1 << 19 };
 /// few milliseconds' work), for up to [`ROUNDS`] rounds; then under it.
 const CAUGHT_UP: usize = if cfg!(test) { 100 } else { 16_384 };
 const ROUNDS: usize = 4;
+
+/// A commit of more changes than this is not made while a checkpoint is put
+/// in place: a few such commits would pass what the record keeps, and leave
+/// the whole rebase to be done under the writer lock, where every commit
+/// waits for it. (Tests: more than [`WRITTEN_SINCE_PIN_MAX`], so that a
+/// commit there can still pass it.)
+const LARGE_COMMIT: usize = if cfg!(test) { 1 << 13 } else { 1 << 16 };
+
+/// While a clone of the writer's index is walked to put a checkpoint in
+/// place, the commits go on, copying each node of the clone they change.
+/// Past this many changes since the clone, a commit waits for the walk
+/// instead: copying most of the tree raised a bulk load's peak memory by
+/// a third (`bench/results/write-behind-2026-12-07.md`).
+const COPIED_WHILE_WALKING: usize = if cfg!(test) { 1 << 10 } else { 1 << 13 };
 
 /// Applies the record of the commits made since `kept` and `hash` were of the
 /// index: their changes after commit `seq` (`changes`, taken) and their
@@ -364,6 +380,11 @@ pub(crate) struct Shared {
     /// next checkpoint's file says, and whether recovery may rebuild the index
     /// from the log should that file be damaged.
     pub replayable: AtomicBool,
+    /// Held while a checkpoint is put in place (see [`LARGE_COMMIT`]).
+    installing: Mutex<()>,
+    /// Held while the writer's index is walked from a clone to put a
+    /// checkpoint in place (see [`COPIED_WHILE_WALKING`]).
+    walking: Mutex<()>,
     /// Run by `install_checkpoint` after each round of its work outside the
     /// writer lock, while the lock is free (tests commit there).
     #[cfg(test)]
@@ -397,6 +418,8 @@ impl Shared {
             counters: Counters::default(),
             closed: AtomicBool::new(false),
             replayable: AtomicBool::new(replayable),
+            installing: Mutex::new(()),
+            walking: Mutex::new(()),
             config,
             #[cfg(test)]
             while_rebasing: Mutex::new(None),
@@ -666,9 +689,15 @@ impl Shared {
             return Ok(self.log.written_seq());
         }
         let (seq, beside, emptied_a_segment) = {
+            let _no_install = (ops.len() > LARGE_COMMIT).then(|| self.installing.lock());
             let mut guard = self.writer.lock();
             let w = guard.as_mut().ok_or_else(Error::closed)?;
             self.log.check_not_poisoned()?;
+            if w.written_since_pin.as_ref().is_some_and(|r| {
+                r.hashed.is_some() && r.changes.len() + ops.len() > COPIED_WHILE_WALKING
+            }) {
+                drop(self.walking.lock());
+            }
             if let Some(snap) = snapshot_seq {
                 self.tracker
                     .lock()
@@ -1004,64 +1033,74 @@ impl Shared {
     /// map of those kept. The commits made meanwhile are recorded as they are
     /// made and applied to both, outside the lock while many, under it once
     /// few; then the two take the writer's place. Without a record (too many
-    /// changes since the pin), all is done under the lock.
+    /// changes since the pin, as in a bulk load), the kept changes come from
+    /// a walk of a clone of the index, also outside the lock.
+    ///
+    /// Large commits wait until the install is done ([`LARGE_COMMIT`]), and
+    /// a commit that would copy much of the clone waits for the walk
+    /// ([`COPIED_WHILE_WALKING`]). If the record is passed all the same, all
+    /// is done under the lock.
     pub(crate) fn install_checkpoint(&self, file: Arc<DiskIndex>, seq: u64) -> Result<()> {
+        let _installing = self.installing.lock();
         // Only a checkpoint or a compaction replaces the hash index, and the
         // caller holds the maintenance lock: this one stays until the end.
         let hash = self.hash.load_full();
         let mut guard = self.writer.lock();
         let w = guard.as_mut().ok_or_else(Error::closed)?;
-        let mut built = match w.written_since_pin.take() {
+        let mut kept = match w.written_since_pin.take() {
             Some(mut since_pin) if since_pin.since <= seq => {
                 w.record_from_now();
                 drop(guard);
                 let mut kept = Index::new();
                 key_index::written_after(seq, &mut since_pin.changes, &mut kept);
-                let new_hash = hash.build_alike(&kept);
-                guard = self.writer.lock();
-                Some((kept, new_hash))
+                kept
             }
-            _ => None,
+            // Too many commits since the pin to have been recorded: the index
+            // as it is now is walked, from a clone, outside the lock.
+            _ => {
+                let index = w.index.clone();
+                w.record_from_now();
+                let walking = self.walking.lock();
+                drop(guard);
+                self.meanwhile();
+                let kept = index.changes_after(seq);
+                // Before the commits waiting for the walk change the nodes
+                // the clone holds.
+                drop(index);
+                drop(walking);
+                kept
+            }
         };
+        let new_hash = hash.build_alike(&kept);
         let mut rounds = 0;
-        let (mut guard, new_hash, old) = loop {
-            #[cfg(test)]
-            if let Some(meanwhile) = self.while_rebasing.lock().as_mut() {
-                if built.is_some() {
-                    drop(guard);
-                    meanwhile();
-                    guard = self.writer.lock();
-                }
-            }
+        let (mut guard, new_hash, freed) = loop {
+            self.meanwhile();
+            let mut guard = self.writer.lock();
             let w = guard.as_mut().ok_or_else(Error::closed)?;
             let recorded = w
                 .written_since_pin
                 .take()
                 .and_then(|r| Some((r.changes, r.hashed?)));
-            match (built.take(), recorded) {
+            match recorded {
                 // Many commits since: applied outside the lock.
-                (Some((mut kept, new_hash)), Some((mut changes, hashed)))
-                    if changes.len() > CAUGHT_UP && rounds < ROUNDS =>
-                {
+                Some((mut changes, hashed)) if changes.len() > CAUGHT_UP && rounds < ROUNDS => {
                     w.record_from_now();
                     drop(guard);
                     apply_record(seq, &mut kept, &new_hash, &mut changes, &hashed);
-                    built = Some((kept, new_hash));
                     rounds += 1;
-                    guard = self.writer.lock();
                 }
-                (Some((mut kept, new_hash)), Some((mut changes, hashed))) => {
+                Some((mut changes, hashed)) => {
                     apply_record(seq, &mut kept, &new_hash, &mut changes, &hashed);
                     let rebased = w.index.over(file.clone(), kept);
                     let old = std::mem::replace(&mut w.index, rebased);
-                    break (guard, new_hash, old);
+                    break (guard, new_hash, (old, None));
                 }
                 // Too many commits to record: all under the lock.
-                _ => {
+                None => {
                     let rebased = w.index.rebased(file.clone(), seq);
-                    let new_hash = HashIndex::build(rebased.changes());
+                    let rebuilt = HashIndex::build(rebased.changes());
                     let old = std::mem::replace(&mut w.index, rebased);
-                    break (guard, new_hash, old);
+                    break (guard, rebuilt, (old, Some((kept, new_hash))));
                 }
             }
         };
@@ -1073,8 +1112,17 @@ impl Shared {
         drop(guard);
         // Freeing the nodes the commits copied takes tens of milliseconds at
         // millions of changes: not under the lock.
-        drop(old);
+        drop(freed);
         Ok(())
+    }
+
+    /// Runs the test's commits (`while_rebasing`) where `install_checkpoint`
+    /// leaves the writer lock free.
+    fn meanwhile(&self) {
+        #[cfg(test)]
+        if let Some(commits) = self.while_rebasing.lock().as_mut() {
+            commits();
+        }
     }
 
     /// The number of the index's changes since its file, of the file's keys,
