@@ -966,6 +966,63 @@ mod tests {
         assert_holds_across_a_reopen(db, dir.path(), &model);
     }
 
+    /// Threads commit, each at its own size, while checkpoints are written
+    /// and put in place one after another, by every way there: from the
+    /// record, from a walk (a commit past the record while the file is
+    /// written), under the lock (past it during the rounds). The commits
+    /// that must wait for the walk or the install do, and none waits for
+    /// good: every write is there, before and after a reopen.
+    #[test]
+    fn commits_of_every_size_beside_checkpoints_keep_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Database::create(dir.path(), config()).unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        // One put; recorded; past the walk's copies (1,024); large (8,192).
+        let sizes = [1u32, 300, 2_000, 9_000];
+        let writers: Vec<_> = (0u32..)
+            .zip(sizes)
+            .map(|(w, size)| {
+                let (db, stop) = (db.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut model = Model::new();
+                    let mut round = 0u32;
+                    // Three rounds at least, so that each size meets a checkpoint.
+                    while round < 3 || !stop.load(Ordering::Relaxed) {
+                        let mut batch = WriteBatch::new();
+                        for j in 0..size {
+                            // Overwrites and deletes among 20,000 keys of its own.
+                            let k = key(w * 1_000_000 + (round * 7_919 + j * 13) % 20_000);
+                            if (j + round) % 11 == 0 {
+                                batch.delete(k.clone());
+                                model.remove(&k);
+                            } else {
+                                let v = format!("{w}-{round}-{j}").into_bytes();
+                                batch.put(k.clone(), v.clone());
+                                model.insert(k, v);
+                            }
+                        }
+                        db.write(&batch).unwrap();
+                        round += 1;
+                    }
+                    model
+                })
+            })
+            .collect();
+        let started = Instant::now();
+        let mut checkpoints = 0;
+        while checkpoints < 3 || started.elapsed() < std::time::Duration::from_secs(3) {
+            checkpoint(&db.shared).unwrap();
+            checkpoints += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        let mut model = Model::new();
+        for writer in writers {
+            model.extend(writer.join().unwrap());
+        }
+        let db = Arc::into_inner(db).unwrap();
+        assert_holds_across_a_reopen(db, dir.path(), &model);
+    }
+
     #[test]
     fn a_close_after_many_changes_writes_a_delta_and_the_open_replays_none_of_them() {
         let dir = tempfile::tempdir().unwrap();
