@@ -20,7 +20,8 @@
 //! - Maintenance (checkpoint, compaction, backup, verify) is serialised by
 //!   `Shared::maintenance` and runs beside readers and writers.
 //! - Locks are taken in the order `installing`, `writer`, `walking`; a thread
-//!   that holds `walking` takes no other.
+//!   that holds `walking` takes no other (but in tests, whose commits during
+//!   a walk are made on the walking thread, small enough not to wait for it).
 //! - Once `closed` is set, every call through a handle, transaction or iterator
 //!   fails; the writer is gone and the last version stays materialized.
 
@@ -1041,7 +1042,7 @@ impl Shared {
     /// ([`COPIED_WHILE_WALKING`]). If the record is passed all the same, all
     /// is done under the lock.
     pub(crate) fn install_checkpoint(&self, file: Arc<DiskIndex>, seq: u64) -> Result<()> {
-        let _installing = self.installing.lock();
+        let installing = self.installing.lock();
         // Only a checkpoint or a compaction replaces the hash index, and the
         // caller holds the maintenance lock: this one stays until the end.
         let hash = self.hash.load_full();
@@ -1110,6 +1111,7 @@ impl Shared {
         self.hash.store(Arc::new(new_hash));
         self.rematerialize(w);
         drop(guard);
+        drop(installing);
         // Freeing the nodes the commits copied takes tens of milliseconds at
         // millions of changes: not under the lock.
         drop(freed);
