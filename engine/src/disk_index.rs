@@ -22,6 +22,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
 use arrayvec::ArrayVec;
@@ -34,6 +35,9 @@ use crate::prefetch;
 pub struct DiskIndex {
     base: Arc<IndexFile>,
     delta: Option<IndexFile>,
+    /// The writer's lookups of late, in neither file less in one (see
+    /// [`LACKING_MOST`]): whether its tables are worth probing first.
+    lacking: AtomicI32,
 }
 
 /// What a probe of the files' tables found (`DiskIndex::probe`).
@@ -57,6 +61,21 @@ pub struct Ascending {
 /// for the fences it will search.
 const LOOK_AHEAD: usize = 16;
 
+/// What `DiskIndex::get_sorted` has learnt of the key at `pos` before its
+/// turn: its hash, if the tables are to be probed for it, and whether they
+/// lack it.
+#[derive(Default, Clone, Copy)]
+struct Ahead {
+    pos: usize,
+    hash: Option<u64>,
+    lacked: bool,
+}
+
+/// `DiskIndex::lacking` counts the keys of late lookups in neither file, less
+/// those in one, within this bound either way: the tables are probed while
+/// it is not negative.
+const LACKING_MOST: i32 = 32;
+
 fn live(loc: Loc) -> Option<Loc> {
     (loc.segment != REMOVED).then_some(loc)
 }
@@ -77,7 +96,11 @@ impl DiskIndex {
 
     /// `base` with no delta.
     pub fn over(base: Arc<IndexFile>) -> DiskIndex {
-        DiskIndex { base, delta: None }
+        DiskIndex {
+            base,
+            delta: None,
+            lacking: AtomicI32::new(0),
+        }
     }
 
     /// `delta` over `base`, if it is a delta that names `base`; otherwise
@@ -107,6 +130,7 @@ impl DiskIndex {
             None => Ok(DiskIndex {
                 base,
                 delta: Some(delta),
+                lacking: AtomicI32::new(0),
             }),
         }
     }
@@ -232,14 +256,30 @@ impl DiskIndex {
         self.base.get_ascending(key, &mut near.base)
     }
 
+    /// Whether neither file's table has a slot with hash `h`'s tag: then
+    /// neither has an entry of a key of that hash.
+    fn surely_lacks(&self, h: u64) -> Result<bool> {
+        if let Some(d) = self.delta_to_read() {
+            if d.tagged(h)? {
+                return Ok(false);
+            }
+        }
+        Ok(!self.base.tagged(h)?)
+    }
+
     /// `get_ascending` of each of `keys` (ascending, repeats allowed), whose
-    /// answers `found` is handed in turn. Each lookup asks for the fences it
-    /// will search [`LOOK_AHEAD`] keys before its turn and for its block half
-    /// as many before: the keys of a commit fall in blocks far apart in a
-    /// large file, and the misses of neighbouring lookups then overlap
-    /// instead of following one another. The key itself, which a sorted
-    /// commit finds out of order in the caller's memory, is asked for twice
-    /// as far ahead, so that the first hint does not wait for it.
+    /// answers `found` is handed in turn.
+    ///
+    /// A key the tables lack is answered without its fences and block: a
+    /// probe reads a slot or two where the search reads a stretch of fences
+    /// and decodes a block. The tables are probed while the keys looked up
+    /// of late were mostly in neither file (a commit of new keys), and not
+    /// for a dense run of keys, which one block answers. Each lookup asks
+    /// ahead of its turn, so that the misses of neighbouring lookups overlap
+    /// instead of following one another: for the key itself ([`LOOK_AHEAD`]
+    /// × 2 keys before; a sorted commit finds it out of order in the
+    /// caller's memory), its table slots (× 3/2), then, if not lacking, its
+    /// fences (× 1) and its block (× 1/2).
     pub fn get_sorted<'k>(
         &self,
         keys: impl Iterator<Item = &'k [u8]> + Clone,
@@ -247,27 +287,68 @@ impl DiskIndex {
     ) -> Result<()> {
         let delta = self.delta_to_read();
         let near = &mut Ascending::default();
+        let mut lacking = self.lacking.load(Ordering::Relaxed);
+        // By position, what was learnt of each key before its turn.
+        let mut ahead = [Ahead::default(); 2 * LOOK_AHEAD];
+        let at = |i: usize| i % (2 * LOOK_AHEAD);
         let mut key_ahead = keys.clone().skip(2 * LOOK_AHEAD);
-        let mut fences_ahead = keys.clone().skip(LOOK_AHEAD);
-        let mut block_ahead = keys.clone().skip(LOOK_AHEAD / 2);
-        for key in keys {
+        let mut slot_ahead = keys.clone().enumerate().skip(LOOK_AHEAD * 3 / 2);
+        let mut fences_ahead = keys.clone().enumerate().skip(LOOK_AHEAD);
+        let mut block_ahead = keys.clone().enumerate().skip(LOOK_AHEAD / 2);
+        for (i, key) in keys.enumerate() {
             if let Some(k) = key_ahead.next() {
                 prefetch::line(k.as_ptr());
             }
-            if let Some(k) = fences_ahead.next() {
-                if let Some(d) = delta {
-                    d.ask_for_fences(k, &mut near.delta);
+            if let Some((j, k)) = slot_ahead.next() {
+                let probed = lacking >= 0 && !self.base.in_asked_block(k, &near.base);
+                let hash = probed.then(|| index_file::hash(k));
+                if let Some(h) = hash {
+                    if let Some(d) = delta {
+                        d.ask_for_slot(h);
+                    }
+                    self.base.ask_for_slot(h);
                 }
-                self.base.ask_for_fences(k, &mut near.base);
+                ahead[at(j)] = Ahead {
+                    pos: j,
+                    hash,
+                    lacked: false,
+                };
             }
-            if let Some(k) = block_ahead.next() {
-                if let Some(d) = delta {
-                    d.ask_for_block(k, &mut near.delta);
+            if let Some((j, k)) = fences_ahead.next() {
+                let a = &mut ahead[at(j)];
+                if let Some(h) = a.hash.filter(|_| a.pos == j) {
+                    a.lacked = !self.base.in_asked_block(k, &near.base) && self.surely_lacks(h)?;
                 }
-                self.base.ask_for_block(k, &mut near.base);
+                if a.pos != j || !a.lacked {
+                    if let Some(d) = delta {
+                        d.ask_for_fences(k, &mut near.delta);
+                    }
+                    self.base.ask_for_fences(k, &mut near.base);
+                }
             }
-            found(self.get_ascending(key, near)?);
+            if let Some((j, k)) = block_ahead.next() {
+                let a = &ahead[at(j)];
+                if a.pos != j || !a.lacked {
+                    if let Some(d) = delta {
+                        d.ask_for_block(k, &mut near.delta);
+                    }
+                    self.base.ask_for_block(k, &mut near.base);
+                }
+            }
+            let a = &ahead[at(i)];
+            let loc = if a.pos == i && a.lacked {
+                None
+            } else {
+                self.get_ascending(key, near)?
+            };
+            lacking = if loc.is_none() {
+                (lacking + 1).min(LACKING_MOST)
+            } else {
+                (lacking - 1).max(-LACKING_MOST)
+            };
+            found(loc);
         }
+        self.lacking.store(lacking, Ordering::Relaxed);
         Ok(())
     }
 
@@ -559,6 +640,48 @@ mod tests {
         )
         .unwrap();
         IndexFile::open(&path).unwrap()
+    }
+
+    /// Keys the file lacks, looked up in key order, are answered by its
+    /// table, without reading their blocks; keys it holds by their blocks;
+    /// and a dense run of keys by its one block, without the table.
+    #[test]
+    fn ascending_lookups_of_keys_the_file_lacks_read_its_table_not_its_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = |i: u64| i.to_be_bytes().to_vec();
+        let entries: BTreeMap<Vec<u8>, Loc> = (0..20_000)
+            .map(|i| (key(i * 1_000), loc(i as usize, 90)))
+            .collect();
+        let base = write_base(dir.path(), &entries);
+        let lookups = |disk: &DiskIndex, keys: &[Vec<u8>]| {
+            let mut answers = Vec::new();
+            disk.get_sorted(keys.iter().map(|k| &k[..]), |found| answers.push(found))
+                .unwrap();
+            answers
+        };
+        let disk = DiskIndex::over(base);
+        // Between the file's keys, 40 entries apart: a block each.
+        let lacking: Vec<Vec<u8>> = (0..500).map(|i| key(i * 40_000 + 1)).collect();
+        assert!(lookups(&disk, &lacking).iter().all(Option::is_none));
+        // The first keys are looked up before the table is probed ahead.
+        let (blocks, chunks) = disk.base().units_read();
+        assert!(blocks <= LOOK_AHEAD * 3 / 2, "{blocks} blocks read");
+        assert!(chunks > 0);
+        let held: Vec<Vec<u8>> = (0..500).map(|i| key(i * 40_000 + 20_000)).collect();
+        let want: Vec<Option<Loc>> = held.iter().map(|k| entries.get(k).copied()).collect();
+        assert_eq!(lookups(&disk, &held), want);
+        assert!(disk.base().units_read().0 >= blocks + 480);
+        // Keys the file holds, from the first: the table is not probed, but
+        // at the first key asked ahead for.
+        let disk = DiskIndex::new(IndexFile::open(&dir.path().join("base")).unwrap());
+        assert_eq!(lookups(&disk, &held), want);
+        assert!(disk.base().units_read().1 <= 1);
+
+        // Between two of the file's keys: one block, and no probe.
+        let disk = DiskIndex::new(IndexFile::open(&dir.path().join("base")).unwrap());
+        let run: Vec<Vec<u8>> = (1..200).map(|i| key(30_000_000 + i)).collect();
+        assert!(lookups(&disk, &run).iter().all(Option::is_none));
+        assert_eq!(disk.base().units_read(), (1, 0));
     }
 
     fn bound_strategy() -> impl Strategy<Value = Bound<Vec<u8>>> {

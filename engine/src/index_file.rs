@@ -945,6 +945,17 @@ impl IndexFile {
     }
 
     /// Whether unit `n` passed its check.
+    /// How many of the blocks, and of the table's chunks, have been read
+    /// (and so checked).
+    #[cfg(test)]
+    pub fn units_read(&self) -> (usize, usize) {
+        let read = |units: std::ops::Range<usize>| units.filter(|&n| self.is_checked(n)).count();
+        (
+            read(0..self.blocks),
+            read(self.blocks..self.first_stretch_unit),
+        )
+    }
+
     fn is_checked(&self, n: usize) -> bool {
         self.checked[n / 64].load(Ordering::Acquire) & (1u64 << (n % 64)) != 0
     }
@@ -1383,6 +1394,31 @@ impl IndexFile {
             slot = (slot + 1) % self.slots;
         }
         Ok(None)
+    }
+
+    /// Whether `key` falls in the block the lookups ahead last asked for
+    /// (`ask_for_block`), by the fences' prefixes alone: a dense run of keys,
+    /// which that block answers. Not where a prefix ties with the key's.
+    pub fn in_asked_block(&self, key: &[u8], near: &Ascending) -> bool {
+        let probe = prefix_of(key);
+        near.asked_block.is_some_and(|b| {
+            self.prefix(b) < probe && (b + 1 >= self.blocks || probe < self.prefix(b + 1))
+        })
+    }
+
+    /// Asks for the table slot a probe of hash `h` starts at (`tagged`), for
+    /// a key further ahead.
+    pub fn ask_for_slot(&self, h: u64) {
+        if self.slots > 0 {
+            prefetch::line(&self.map[TABLE_AT as usize + home_slot(h, self.slots) * SLOT]);
+        }
+    }
+
+    /// Whether a slot of the table has hash `h`'s tag: without one, no entry
+    /// of the file (a removal's neither) has a key of that hash. The slots
+    /// looked at are checked, as a probe's are.
+    pub fn tagged(&self, h: u64) -> Result<bool> {
+        Ok(self.probe(h, |_, _, _| Ok(Some(())))?.is_some())
     }
 
     /// The entries with keys within `bounds`, in order from either end.
