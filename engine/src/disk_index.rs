@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrayvec::ArrayVec;
 
@@ -38,6 +38,9 @@ pub struct DiskIndex {
     /// The writer's lookups of late, in neither file less in one (see
     /// [`LACKING_MOST`]): whether its tables are worth probing first.
     lacking: AtomicI32,
+    /// The greatest key of either file, once a lookup has asked: a key past
+    /// it (an append) is in neither.
+    last_key: OnceLock<Option<Vec<u8>>>,
 }
 
 /// What a probe of the files' tables found (`DiskIndex::probe`).
@@ -100,6 +103,7 @@ impl DiskIndex {
             base,
             delta: None,
             lacking: AtomicI32::new(0),
+            last_key: OnceLock::new(),
         }
     }
 
@@ -131,6 +135,7 @@ impl DiskIndex {
                 base,
                 delta: Some(delta),
                 lacking: AtomicI32::new(0),
+                last_key: OnceLock::new(),
             }),
         }
     }
@@ -256,6 +261,25 @@ impl DiskIndex {
         self.base.get_ascending(key, &mut near.base)
     }
 
+    /// The greatest key of either file (`last_key`).
+    fn last_key(&self) -> Result<Option<&[u8]>> {
+        if self.last_key.get().is_none() {
+            let last = |file: &IndexFile| -> Result<Option<Vec<u8>>> {
+                let mut all = file.range((Bound::Unbounded, Bound::Unbounded));
+                all.next_back()
+                    .transpose()
+                    .map(|e| e.map(|(k, _)| k.to_vec()))
+            };
+            let base = last(&self.base)?;
+            let delta = match self.delta_to_read() {
+                Some(d) => last(d)?,
+                None => None,
+            };
+            let _ = self.last_key.set(base.max(delta));
+        }
+        Ok(self.last_key.get().and_then(|k| k.as_deref()))
+    }
+
     /// Whether neither file's table has a slot with hash `h`'s tag: then
     /// neither has an entry of a key of that hash.
     fn surely_lacks(&self, h: u64) -> Result<bool> {
@@ -288,6 +312,8 @@ impl DiskIndex {
         let delta = self.delta_to_read();
         let near = &mut Ascending::default();
         let mut lacking = self.lacking.load(Ordering::Relaxed);
+        let last_key = self.last_key()?;
+        let past_last = |k: &[u8]| last_key.is_none_or(|last| k > last);
         // By position, what was learnt of each key before its turn.
         let mut ahead = [Ahead::default(); 2 * LOOK_AHEAD];
         let at = |i: usize| i % (2 * LOOK_AHEAD);
@@ -300,7 +326,8 @@ impl DiskIndex {
                 prefetch::line(k.as_ptr());
             }
             if let Some((j, k)) = slot_ahead.next() {
-                let probed = lacking >= 0 && !self.base.in_asked_block(k, &near.base);
+                let probed =
+                    lacking >= 0 && !past_last(k) && !self.base.in_asked_block(k, &near.base);
                 let hash = probed.then(|| index_file::hash(k));
                 if let Some(h) = hash {
                     if let Some(d) = delta {
@@ -311,7 +338,7 @@ impl DiskIndex {
                 ahead[at(j)] = Ahead {
                     pos: j,
                     hash,
-                    lacked: false,
+                    lacked: past_last(k),
                 };
             }
             if let Some((j, k)) = fences_ahead.next() {
@@ -336,7 +363,7 @@ impl DiskIndex {
                 }
             }
             let a = &ahead[at(i)];
-            let loc = if a.pos == i && a.lacked {
+            let loc = if (a.pos == i && a.lacked) || past_last(key) {
                 None
             } else {
                 self.get_ascending(key, near)?
@@ -644,7 +671,8 @@ mod tests {
 
     /// Keys the file lacks, looked up in key order, are answered by its
     /// table, without reading their blocks; keys it holds by their blocks;
-    /// and a dense run of keys by its one block, without the table.
+    /// a dense run of keys by its one block, and keys past the file's last
+    /// by that alone, without the table.
     #[test]
     fn ascending_lookups_of_keys_the_file_lacks_read_its_table_not_its_blocks() {
         let dir = tempfile::tempdir().unwrap();
@@ -660,12 +688,14 @@ mod tests {
             answers
         };
         let disk = DiskIndex::over(base);
+        let fresh = || DiskIndex::new(IndexFile::open(&dir.path().join("base")).unwrap());
         // Between the file's keys, 40 entries apart: a block each.
         let lacking: Vec<Vec<u8>> = (0..500).map(|i| key(i * 40_000 + 1)).collect();
         assert!(lookups(&disk, &lacking).iter().all(Option::is_none));
-        // The first keys are looked up before the table is probed ahead.
+        // The first keys are looked up before the table is probed ahead;
+        // the last block gives the file's last key.
         let (blocks, chunks) = disk.base().units_read();
-        assert!(blocks <= LOOK_AHEAD * 3 / 2, "{blocks} blocks read");
+        assert!(blocks <= LOOK_AHEAD * 3 / 2 + 1, "{blocks} blocks read");
         assert!(chunks > 0);
         let held: Vec<Vec<u8>> = (0..500).map(|i| key(i * 40_000 + 20_000)).collect();
         let want: Vec<Option<Loc>> = held.iter().map(|k| entries.get(k).copied()).collect();
@@ -673,14 +703,26 @@ mod tests {
         assert!(disk.base().units_read().0 >= blocks + 480);
         // Keys the file holds, from the first: the table is not probed, but
         // at the first key asked ahead for.
-        let disk = DiskIndex::new(IndexFile::open(&dir.path().join("base")).unwrap());
+        let disk = fresh();
         assert_eq!(lookups(&disk, &held), want);
         assert!(disk.base().units_read().1 <= 1);
 
-        // Between two of the file's keys: one block, and no probe.
-        let disk = DiskIndex::new(IndexFile::open(&dir.path().join("base")).unwrap());
-        let run: Vec<Vec<u8>> = (1..200).map(|i| key(30_000_000 + i)).collect();
+        // Between two of the file's keys: one block (and the last), and no
+        // probe.
+        let disk = fresh();
+        let run: Vec<Vec<u8>> = (1..200).map(|i| key(10_000_000 + i)).collect();
         assert!(lookups(&disk, &run).iter().all(Option::is_none));
+        assert_eq!(disk.base().units_read(), (2, 0));
+        // Past the file's last key: the last block alone, even where the
+        // fences' prefixes tie and cannot tell a dense run.
+        let tied = tempfile::tempdir().unwrap();
+        let user = |i: u64| format!("user:{i:012}").into_bytes();
+        let entries: BTreeMap<Vec<u8>, Loc> = (0..20_000)
+            .map(|i| (user(i), loc(i as usize, 90)))
+            .collect();
+        let disk = DiskIndex::over(write_base(tied.path(), &entries));
+        let appended: Vec<Vec<u8>> = (20_000..20_200).map(user).collect();
+        assert!(lookups(&disk, &appended).iter().all(Option::is_none));
         assert_eq!(disk.base().units_read(), (1, 0));
     }
 
