@@ -294,6 +294,7 @@ impl DiskIndex {
     /// `get_ascending` of each of `keys` (ascending, repeats allowed), whose
     /// answers `found` is handed in turn.
     ///
+    /// A key past the greatest key of either file (an append) is in neither.
     /// A key the tables lack is answered without its fences and block: a
     /// probe reads a slot or two where the search reads a stretch of fences
     /// and decodes a block. The tables are probed while the keys looked up
