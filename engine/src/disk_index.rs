@@ -67,7 +67,7 @@ const LOOK_AHEAD: usize = 16;
 /// What `DiskIndex::get_sorted` has learnt of the key at `pos` before its
 /// turn: its hash, if the tables are to be probed for it, and whether they
 /// lack it.
-#[derive(Default, Clone, Copy)]
+#[derive(Clone, Copy)]
 struct Ahead {
     pos: usize,
     hash: Option<u64>,
@@ -316,7 +316,12 @@ impl DiskIndex {
         let last_key = self.last_key()?;
         let past_last = |k: &[u8]| last_key.is_none_or(|last| k > last);
         // By position, what was learnt of each key before its turn.
-        let mut ahead = [Ahead::default(); 2 * LOOK_AHEAD];
+        let unknown = Ahead {
+            pos: usize::MAX,
+            hash: None,
+            lacked: false,
+        };
+        let mut ahead = [unknown; 2 * LOOK_AHEAD];
         let at = |i: usize| i % (2 * LOOK_AHEAD);
         let mut key_ahead = keys.clone().skip(2 * LOOK_AHEAD);
         let mut slot_ahead = keys.clone().enumerate().skip(LOOK_AHEAD * 3 / 2);
@@ -327,8 +332,8 @@ impl DiskIndex {
                 prefetch::line(k.as_ptr());
             }
             if let Some((j, k)) = slot_ahead.next() {
-                let probed =
-                    lacking >= 0 && !past_last(k) && !self.base.in_asked_block(k, &near.base);
+                let past = past_last(k);
+                let probed = lacking >= 0 && !past && !self.base.in_asked_block(k, &near.base);
                 let hash = probed.then(|| index_file::hash(k));
                 if let Some(h) = hash {
                     if let Some(d) = delta {
@@ -339,7 +344,7 @@ impl DiskIndex {
                 ahead[at(j)] = Ahead {
                     pos: j,
                     hash,
-                    lacked: past_last(k),
+                    lacked: past,
                 };
             }
             if let Some((j, k)) = fences_ahead.next() {
@@ -364,7 +369,9 @@ impl DiskIndex {
                 }
             }
             let a = &ahead[at(i)];
-            let loc = if (a.pos == i && a.lacked) || past_last(key) {
+            // The first keys, asked for no slot, are not probed.
+            let lacked = if a.pos == i { a.lacked } else { past_last(key) };
+            let loc = if lacked {
                 None
             } else {
                 self.get_ascending(key, near)?

@@ -1398,7 +1398,10 @@ impl IndexFile {
 
     /// Whether `key` falls in the block the lookups ahead last asked for
     /// (`ask_for_block`), by the fences' prefixes alone: a dense run of keys,
-    /// which that block answers. Not where a prefix ties with the key's.
+    /// which that block answers. Not where a prefix ties with the key's. A
+    /// hint, like the asking: the prefixes are read as they are, checked or
+    /// not, and the answer only chooses which checked part says the key is
+    /// absent.
     pub fn in_asked_block(&self, key: &[u8], near: &Ascending) -> bool {
         let probe = prefix_of(key);
         near.asked_block.is_some_and(|b| {
