@@ -132,10 +132,8 @@ impl DiskIndex {
         match why_not {
             Some(why) => Err((base, why)),
             None => Ok(DiskIndex {
-                base,
                 delta: Some(delta),
-                lacking: AtomicI32::new(0),
-                last_key: OnceLock::new(),
+                ..DiskIndex::over(base)
             }),
         }
     }
@@ -280,15 +278,11 @@ impl DiskIndex {
         Ok(self.last_key.get().and_then(|k| k.as_deref()))
     }
 
-    /// Whether neither file's table has a slot with hash `h`'s tag: then
-    /// neither has an entry of a key of that hash.
+    /// Whether neither file's table has a slot with hash `h`'s tag (a
+    /// removal's included): then neither has an entry of a key of that hash.
     fn surely_lacks(&self, h: u64) -> Result<bool> {
-        if let Some(d) = self.delta_to_read() {
-            if d.tagged(h)? {
-                return Ok(false);
-            }
-        }
-        Ok(!self.base.tagged(h)?)
+        let tagged = self.probe(h, |_, _, _| Ok(Some(())))?;
+        Ok(matches!(tagged, Probed::Absent))
     }
 
     /// `get_ascending` of each of `keys` (ascending, repeats allowed), whose

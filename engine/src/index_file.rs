@@ -944,7 +944,6 @@ impl IndexFile {
         self.corrupt(format!("block {block} holds the wrong number of entries"))
     }
 
-    /// Whether unit `n` passed its check.
     /// How many of the blocks, and of the table's chunks, have been read
     /// (and so checked).
     #[cfg(test)]
@@ -956,6 +955,7 @@ impl IndexFile {
         )
     }
 
+    /// Whether unit `n` passed its check.
     fn is_checked(&self, n: usize) -> bool {
         self.checked[n / 64].load(Ordering::Acquire) & (1u64 << (n % 64)) != 0
     }
@@ -1415,13 +1415,6 @@ impl IndexFile {
         if self.slots > 0 {
             prefetch::line(&self.map[TABLE_AT as usize + home_slot(h, self.slots) * SLOT]);
         }
-    }
-
-    /// Whether a slot of the table has hash `h`'s tag: without one, no entry
-    /// of the file (a removal's neither) has a key of that hash. The slots
-    /// looked at are checked, as a probe's are.
-    pub fn tagged(&self, h: u64) -> Result<bool> {
-        Ok(self.probe(h, |_, _, _| Ok(Some(())))?.is_some())
     }
 
     /// The entries with keys within `bounds`, in order from either end.

@@ -120,12 +120,11 @@ impl Written {
 /// The most changes kept in `Writer::written_since_pin`, 28 MB of them (and
 /// 32 MB more of their changes to the hash index while a checkpoint is put
 /// in place): the changes of a few seconds of commits of a thousand puts.
-/// Past them, every change of the index is looked at instead, under the
-/// writer lock: a commit of a million puts during a checkpoint passes them,
-/// and building its changes outside the lock, while the next such commit
-/// adds a million more to the index they would replace, raised a bulk load's
-/// peak memory by a third (`bench/results/write-behind-2026-12-07.md`). (Few
-/// in tests, so that the walk is taken too.)
+/// Past them (a commit of a million puts during a checkpoint), every change
+/// of the index is walked instead: a compaction's rebase under the writer
+/// lock, a checkpoint's install from a clone outside it
+/// (`Shared::install_checkpoint`). (Few in tests, so that the walk is taken
+/// too.)
 const WRITTEN_SINCE_PIN_MAX: usize = if cfg!(test) { 1 << 12 } else { 1 << 19 };
 
 /// The commits made while a checkpoint is put in place are applied to its
@@ -386,8 +385,9 @@ pub(crate) struct Shared {
     /// Held while the writer's index is walked from a clone to put a
     /// checkpoint in place (see [`COPIED_WHILE_WALKING`]).
     walking: Mutex<()>,
-    /// Run by `install_checkpoint` after each round of its work outside the
-    /// writer lock, while the lock is free (tests commit there).
+    /// Run by `install_checkpoint` during its walk and after each round of
+    /// its work outside the writer lock, while the lock is free (tests commit
+    /// there).
     #[cfg(test)]
     pub while_rebasing: Mutex<Option<Box<dyn FnMut() + Send>>>,
 }
