@@ -50,6 +50,7 @@ use crate::error::{Error, Result};
 use crate::format::{self, EntryKind};
 use crate::index::{Key, Loc, Probe};
 use crate::index_file::IndexFile;
+use crate::key_index::Relocations;
 use crate::pages_ahead::PagesAhead;
 use crate::reports::CompactionReport;
 use crate::segment::{self, file_len, segment_path, Segment, TEMP_SUFFIX};
@@ -380,6 +381,7 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
         );
     }
     let file = IndexFile::open(&checkpoint::path(&shared.dir))?;
+    let relocations = Relocations::new(relocations);
     shared.install_compaction(
         Arc::new(DiskIndex::new(file)),
         version.seq,

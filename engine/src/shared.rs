@@ -41,7 +41,7 @@ use crate::format::{self, EntryKind, MAX_COMMIT_SIZE, MAX_KEY_SIZE, MAX_VALUE_SI
 use crate::hash_index::{Change, HashIndex, Slot};
 use crate::index::{self, Key, Loc, Probe};
 use crate::index_file;
-use crate::key_index::{self, KeyIndex};
+use crate::key_index::{self, KeyIndex, Relocations};
 use crate::log_writer::{LogSync, LogWriter};
 use crate::prefetch;
 use crate::recovery;
@@ -981,7 +981,7 @@ impl Shared {
         &self,
         file: Arc<DiskIndex>,
         seq: u64,
-        relocations: &[(Key, Loc, Loc)],
+        relocations: &Relocations,
         inputs: &BTreeSet<u32>,
         outputs: Vec<Arc<Segment>>,
     ) -> Result<Arc<Version>> {
@@ -995,8 +995,12 @@ impl Shared {
         }
         self.tables.store(Arc::new(with_outputs));
         w.rebase(file.clone(), seq);
-        w.index
-            .relocated(relocations.iter().map(|(k, old, new)| (&k[..], *old, *new)));
+        let looked_up = w.index.relocated(relocations);
+        log::debug!(
+            "compaction of {}: {} copies counted, {looked_up} entries looked up",
+            self.dir.display(),
+            relocations.len()
+        );
         let hash = HashIndex::build(w.index.changes());
         self.base.store(Some(file));
         self.hash.store(Arc::new(hash));
