@@ -6,7 +6,9 @@
 //! the system stops) does not leave a long log for the next open to replay;
 //! and, once a read has found the index file damaged, the rebuild of the index
 //! from the segments in its place. A commit that leaves a segment without a
-//! live record wakes the thread to look at compaction at once (`Wake`).
+//! live record wakes the thread to look at compaction at once (`Wake`). At
+//! each wake it frees the scratch space a commit released (`Released`), so
+//! that no commit waits for it to be unmapped.
 //!
 //! Invariants:
 //! - The thread holds the shared state, never the handle: stopping it is the
@@ -113,6 +115,7 @@ fn run(shared: &Arc<Shared>, look: Duration) {
             Woken::Nudged => true,
             Woken::TimedOut => false,
         };
+        shared.free_released();
         if sync_period.is_some() {
             if let Err(e) = shared.log.sync_written() {
                 log::error!("background sync of {} failed: {e}", shared.dir.display());

@@ -212,16 +212,21 @@ impl Writer {
         };
     }
 
-    /// Gives the scratch space of large commits back to the allocator.
-    pub(crate) fn release_scratch(&mut self) {
-        fn release<T>(v: &mut Vec<T>) {
+    /// Takes the scratch space of large commits out, for the caller to give
+    /// back to the allocator once it has let go of the lock.
+    pub(crate) fn release_scratch(&mut self) -> Released {
+        fn release<T>(v: &mut Vec<T>) -> Vec<T> {
             if v.capacity() * std::mem::size_of::<T>() > SCRATCH_KEPT {
-                *v = Vec::new();
+                std::mem::take(v)
+            } else {
+                Vec::new()
             }
         }
-        release(&mut self.buf);
-        release(&mut self.placed);
-        release(&mut self.changes);
+        Released {
+            buf: release(&mut self.buf),
+            placed: release(&mut self.placed),
+            changes: release(&mut self.changes),
+        }
     }
 
     pub(crate) fn version(&self) -> Version {
@@ -243,12 +248,34 @@ impl Writer {
 /// gives them back.
 pub(crate) const SCRATCH_KEPT: usize = 4 << 20;
 
-fn keep_for_reuse<T>(mut v: Vec<T>) -> Vec<T> {
+/// `v` cleared for the next commit, or, if it is larger than
+/// [`SCRATCH_KEPT`] and this commit used under a quarter of it, nothing, and
+/// `v` in `released`.
+fn keep_for_reuse<T>(mut v: Vec<T>, released: &mut Vec<T>) -> Vec<T> {
     if v.capacity() * std::mem::size_of::<T>() > SCRATCH_KEPT && v.len() < v.capacity() / 4 {
-        v = Vec::new();
+        *released = v;
+        return Vec::new();
     }
     v.clear();
     v
+}
+
+/// Scratch vectors the writer no longer keeps. Giving hundreds of megabytes
+/// back to the system unmaps every page: after a commit of millions of
+/// writes, 160 ms of the next small commit, under the writer lock. They are
+/// freed after the lock is let go, by the background thread when the commit
+/// released them (`Shared::free_released`).
+#[derive(Default)]
+pub(crate) struct Released {
+    buf: Vec<u8>,
+    placed: Vec<Placed>,
+    changes: Vec<(u64, Change)>,
+}
+
+impl Released {
+    fn holds_any(&self) -> bool {
+        self.buf.capacity() + self.placed.capacity() + self.changes.capacity() > 0
+    }
 }
 
 /// How many writes ahead a commit's encoding asks for the bytes it will copy.
@@ -373,6 +400,9 @@ pub(crate) struct Shared {
     /// The buffered writes of a finished transaction, cleared, for the next
     /// one to fill without allocating (see `keep_for_reuse`).
     spare_writes: Mutex<WriteSet>,
+    /// The scratch vectors a commit released, until the background thread
+    /// frees them.
+    released: Mutex<Option<Released>>,
     cache: Option<ValueCache>,
     pub counters: Counters,
     pub closed: AtomicBool,
@@ -415,6 +445,7 @@ impl Shared {
             wake: Wake::default(),
             tracker: Mutex::new(Tracker::default()),
             spare_writes: Mutex::new(WriteSet::default()),
+            released: Mutex::new(None),
             cache,
             counters: Counters::default(),
             closed: AtomicBool::new(false),
@@ -689,7 +720,7 @@ impl Shared {
         if ops.is_empty() {
             return Ok(self.log.written_seq());
         }
-        let (seq, beside, emptied_a_segment) = {
+        let (seq, beside, emptied_a_segment, released) = {
             let _no_install = (ops.len() > LARGE_COMMIT).then(|| self.installing.lock());
             let mut guard = self.writer.lock();
             let w = guard.as_mut().ok_or_else(Error::closed)?;
@@ -893,9 +924,10 @@ impl Shared {
                 written = None;
             }
             w.written_since_pin = written;
-            w.changes = keep_for_reuse(changes);
-            w.placed = keep_for_reuse(placed);
-            w.buf = keep_for_reuse(std::mem::take(&mut w.buf));
+            let mut released = Released::default();
+            w.changes = keep_for_reuse(changes, &mut released.changes);
+            w.placed = keep_for_reuse(placed, &mut released.placed);
+            w.buf = keep_for_reuse(std::mem::take(&mut w.buf), &mut released.buf);
             w.next_seq += 1;
             // The key count first: a `len()` racing with a commit may see either
             // count, and sees the new one once the commit has returned.
@@ -905,8 +937,13 @@ impl Shared {
             self.tracker
                 .lock()
                 .record(ops.iter().map(|(k, _)| *k), seq, snapshot_seq);
-            (seq, beside, w.index.segments_emptied() != emptied)
+            (seq, beside, w.index.segments_emptied() != emptied, released)
         };
+        if released.holds_any() {
+            // The one before, if the background thread has not freed it yet,
+            // is freed here, so that at most one waits.
+            drop(self.released.lock().replace(released));
+        }
         self.counters.commits.fetch_add(1, Ordering::Relaxed);
         if emptied_a_segment && self.config.auto_compact {
             self.wake.nudge();
@@ -918,13 +955,32 @@ impl Shared {
     /// Gives the scratch space of large commits and transactions back (the
     /// database at rest).
     pub(crate) fn release_scratch(&self) {
-        if let Some(w) = self.writer.lock().as_mut() {
-            w.release_scratch();
-        }
-        let mut spare = self.spare_writes.lock();
-        if spare.allocated() > SCRATCH_KEPT {
-            *spare = WriteSet::default();
-        }
+        let released = self.writer.lock().as_mut().map(Writer::release_scratch);
+        drop(released);
+        let spare = {
+            let mut spare = self.spare_writes.lock();
+            (spare.allocated() > SCRATCH_KEPT).then(|| std::mem::take(&mut *spare))
+        };
+        drop(spare);
+        self.free_released();
+    }
+
+    /// Frees the scratch vectors the last commit that released any left
+    /// (see [`Released`]).
+    pub(crate) fn free_released(&self) {
+        let released = self.released.lock().take();
+        drop(released);
+    }
+
+    /// The bytes of the scratch vectors a commit released that wait to be
+    /// freed.
+    #[cfg(test)]
+    pub(crate) fn released_bytes(&self) -> usize {
+        self.released.lock().as_ref().map_or(0, |r| {
+            r.buf.capacity()
+                + r.placed.capacity() * std::mem::size_of::<Placed>()
+                + r.changes.capacity() * std::mem::size_of::<(u64, Change)>()
+        })
     }
 
     /// An empty write set for a transaction, with the allocations of one
