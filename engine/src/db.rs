@@ -398,16 +398,13 @@ mod tests {
         let ops: Vec<(&[u8], Option<&[u8]>)> =
             keys.iter().map(|k| (&k[..], Some(&b"value"[..]))).collect();
         db.write_ops(&ops).unwrap();
-        let kept = |db: &Database| {
-            let guard = db.shared.writer.lock();
-            let w = guard.as_ref().unwrap();
-            w.buf.capacity() + w.placed.capacity() + w.changes.capacity()
-        };
-        assert!(kept(&db) >= 3 * 200_000, "kept for the next large commit");
+        let kept = |db: &Database| db.shared.writer.lock().as_ref().unwrap().scratch_bytes();
+        let large = kept(&db);
+        assert!(large > 3 * SCRATCH_KEPT, "kept for the next large commit");
         assert_eq!(db.shared.released_bytes(), 0);
         db.put(b"small", b"value").unwrap();
-        assert!(kept(&db) < 3 * 200_000 / 4);
-        assert!(db.shared.released_bytes() > SCRATCH_KEPT);
+        assert!(kept(&db) <= 3 * SCRATCH_KEPT);
+        assert_eq!(db.shared.released_bytes() + kept(&db), large);
         *db.background.lock() = Some(Background::start(db.shared.clone()).unwrap());
         let started = std::time::Instant::now();
         while db.shared.released_bytes() > 0 {

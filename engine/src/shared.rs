@@ -212,6 +212,12 @@ impl Writer {
         };
     }
 
+    /// The bytes allocated for the scratch vectors kept for the next commit.
+    #[cfg(test)]
+    pub(crate) fn scratch_bytes(&self) -> usize {
+        scratch_bytes(&self.buf, &self.placed, &self.changes)
+    }
+
     /// Takes the scratch space of large commits out, for the caller to give
     /// back to the allocator once it has let go of the lock.
     pub(crate) fn release_scratch(&mut self) -> Released {
@@ -276,6 +282,14 @@ impl Released {
     fn holds_any(&self) -> bool {
         self.buf.capacity() + self.placed.capacity() + self.changes.capacity() > 0
     }
+}
+
+/// The bytes allocated for a commit's scratch vectors.
+#[cfg(test)]
+fn scratch_bytes(buf: &Vec<u8>, placed: &Vec<Placed>, changes: &Vec<(u64, Change)>) -> usize {
+    buf.capacity()
+        + placed.capacity() * std::mem::size_of::<Placed>()
+        + changes.capacity() * std::mem::size_of::<(u64, Change)>()
 }
 
 /// How many writes ahead a commit's encoding asks for the bytes it will copy.
@@ -942,7 +956,8 @@ impl Shared {
         if released.holds_any() {
             // The one before, if the background thread has not freed it yet,
             // is freed here, so that at most one waits.
-            drop(self.released.lock().replace(released));
+            let before = self.released.lock().replace(released);
+            drop(before);
         }
         self.counters.commits.fetch_add(1, Ordering::Relaxed);
         if emptied_a_segment && self.config.auto_compact {
@@ -976,11 +991,10 @@ impl Shared {
     /// freed.
     #[cfg(test)]
     pub(crate) fn released_bytes(&self) -> usize {
-        self.released.lock().as_ref().map_or(0, |r| {
-            r.buf.capacity()
-                + r.placed.capacity() * std::mem::size_of::<Placed>()
-                + r.changes.capacity() * std::mem::size_of::<(u64, Change)>()
-        })
+        self.released
+            .lock()
+            .as_ref()
+            .map_or(0, |r| scratch_bytes(&r.buf, &r.placed, &r.changes))
     }
 
     /// An empty write set for a transaction, with the allocations of one
