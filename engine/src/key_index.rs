@@ -786,6 +786,27 @@ mod tests {
         ]
     }
 
+    /// The index file a compaction as of commit `seq` writes: every key of
+    /// `moves` at its copy.
+    fn compacted<K: AsRef<[u8]>>(
+        dir: &std::path::Path,
+        seq: u64,
+        moves: &[(K, Loc, Loc)],
+    ) -> Arc<DiskIndex> {
+        let path = dir.join("compacted");
+        let entries = moves.iter().map(|(key, _, new)| Ok((key.as_ref(), *new)));
+        crate::index_file::write(
+            &path,
+            crate::index_file::REPLAYABLE,
+            seq,
+            &BTreeSet::new(),
+            moves.len(),
+            entries,
+        )
+        .unwrap();
+        Arc::new(DiskIndex::new(IndexFile::open(&path).unwrap()))
+    }
+
     fn key(k: u8) -> Vec<u8> {
         // Keys of several lengths sharing prefixes.
         vec![b'k'; 1 + k as usize % 11]
@@ -1029,18 +1050,7 @@ mod tests {
             .map(|e| e.unwrap())
             .map(|(k, old)| (k.to_vec(), old, Loc { segment: 9, ..old }))
             .collect();
-        let path = dir.path().join("compacted");
-        let entries = moves.iter().map(|(k, _, new)| Ok((k, *new)));
-        crate::index_file::write(
-            &path,
-            crate::index_file::REPLAYABLE,
-            2,
-            &BTreeSet::new(),
-            moves.len(),
-            entries,
-        )
-        .unwrap();
-        index = index.rebased(Arc::new(DiskIndex::new(IndexFile::open(&path).unwrap())), 2);
+        index = index.rebased(compacted(dir.path(), 2, &moves), 2);
         index.relocated(&Relocations::new(
             moves
                 .iter()
@@ -1100,18 +1110,7 @@ mod tests {
                 (Key::new(&key), old, new)
             })
             .collect();
-        let path = dir.path().join("compacted");
-        let entries = moves.iter().map(|(key, _, new)| Ok((&key[..], *new)));
-        crate::index_file::write(
-            &path,
-            crate::index_file::REPLAYABLE,
-            1,
-            &BTreeSet::new(),
-            moves.len(),
-            entries,
-        )
-        .unwrap();
-        let file = Arc::new(DiskIndex::new(IndexFile::open(&path).unwrap()));
+        let file = compacted(dir.path(), 1, &moves);
         let copies = Relocations::new(moves);
         let mut by_changes = index.rebased(file.clone(), 1);
         let mut by_copies = index.rebased(file, 1);
