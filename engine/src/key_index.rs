@@ -112,35 +112,25 @@ impl<'a> Accounts<'a> {
 
     /// Moves a record's bytes from `old`'s segment to `new`'s.
     fn account(&mut self, old: Option<Loc>, new: Option<Loc>) {
-        let Some(map) = self.map.as_deref_mut() else {
-            return;
-        };
-        // The new record first: an overwrite within one segment never
-        // leaves it empty for a moment.
-        if let Some(new) = new {
-            *map.entry(new.segment).or_default() += u64::from(new.len);
-        }
-        if let Some(old) = old {
-            if let Some(live) = map.get_mut(&old.segment) {
-                *live = live.saturating_sub(u64::from(old.len));
-                if *live == 0 {
-                    map.remove(&old.segment);
-                    *self.emptied += 1;
-                }
-            }
-        }
+        let bytes = |l: Loc| (l.segment, u64::from(l.len));
+        self.moved(old.map(bytes), new.map(bytes));
     }
 
-    /// Moves many records' bytes at once: `to` into their new segments, then
-    /// `from` out of their old ones, as one `account` each would.
-    fn moved(&mut self, from: &BTreeMap<u32, u64>, to: &BTreeMap<u32, u64>) {
+    /// Moves bytes out of segments, `from`, and into segments, `to`, as
+    /// (segment, bytes). The new records first: an overwrite within one
+    /// segment never leaves it empty for a moment.
+    fn moved(
+        &mut self,
+        from: impl IntoIterator<Item = (u32, u64)>,
+        to: impl IntoIterator<Item = (u32, u64)>,
+    ) {
         let Some(map) = self.map.as_deref_mut() else {
             return;
         };
-        for (&segment, &bytes) in to.iter().filter(|(_, &b)| b > 0) {
+        for (segment, bytes) in to.into_iter().filter(|&(_, b)| b > 0) {
             *map.entry(segment).or_default() += bytes;
         }
-        for (&segment, &bytes) in from.iter().filter(|(_, &b)| b > 0) {
+        for (segment, bytes) in from.into_iter().filter(|&(_, b)| b > 0) {
             if let Some(live) = map.get_mut(&segment) {
                 *live = live.saturating_sub(bytes);
                 if *live == 0 {
@@ -439,7 +429,7 @@ impl KeyIndex {
         }
         self.live_bytes =
             self.live_bytes.saturating_sub(from.values().sum()) + to.values().sum::<u64>();
-        Accounts::of(&mut self.by_segment, &mut self.emptied).moved(&from, &to);
+        Accounts::of(&mut self.by_segment, &mut self.emptied).moved(from, to);
         self.changes.len()
     }
 
