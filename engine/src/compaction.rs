@@ -16,10 +16,13 @@
 //!    segment and, carrying the records' own sequence numbers, change nothing.
 //!    A crash after it leaves inputs the checkpoint does not need, which
 //!    recovery removes.
-//! 4. Under the writer lock, rebase the index on that file: the changes since
-//!    the snapshot stay over it, so a key written or deleted while its record was
-//!    copied keeps its newer state (the index is pinned from step 1, so a
-//!    deletion leaves a removal there).
+//! 4. Put the writer's index over that file as a checkpoint is put in place
+//!    (`Shared::install_checkpoint`: the changes since the snapshot kept,
+//!    outside the writer lock but for the last commits): a key written or
+//!    deleted while its record was copied keeps its newer state (the index is
+//!    pinned from step 1, so a deletion leaves a removal there). Under the lock,
+//!    as the index is replaced, the copies are counted and the outputs take the
+//!    inputs' place in the segment table.
 //! 5. Remove the inputs. Snapshots that still read them keep their mappings.
 //!
 //! Deletes: the segments alone must give the index, so that recovery can

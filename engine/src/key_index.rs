@@ -468,22 +468,6 @@ impl KeyIndex {
         changes
     }
 
-    /// `rebased`, given every change made since the index was pinned at or
-    /// before `seq`, in the order made (taken): only those are looked at,
-    /// instead of every change. The writer puts its index over a checkpoint
-    /// under its lock, and a checkpoint of millions of changes keeps the few
-    /// made while it was being written.
-    pub fn rebased_from_written(
-        &self,
-        file: Arc<DiskIndex>,
-        seq: u64,
-        written: &mut Vec<(Key, Loc)>,
-    ) -> KeyIndex {
-        let mut changes = Index::new();
-        written_after(seq, written, &mut changes);
-        self.over(file, changes)
-    }
-
     /// This index's counts over `file`, with `changes` since it.
     pub fn over(&self, file: Arc<DiskIndex>, changes: Index) -> KeyIndex {
         KeyIndex {
@@ -814,7 +798,7 @@ mod tests {
             let mut index = KeyIndex::new();
             let mut model: BTreeMap<Vec<u8>, Loc> = BTreeMap::new();
             let mut pending: Option<(u64, KeyIndex, bool)> = None;
-            // The changes made since the last pin, for `rebased_from_written`.
+            // The changes made since the last pin, for `written_after`.
             let mut written: Vec<(Key, Loc)> = Vec::new();
             let mut segments: BTreeSet<u32> = BTreeSet::new();
             for (i, op) in ops.iter().enumerate() {
@@ -861,7 +845,9 @@ mod tests {
                             let file = Arc::new(DiskIndex::new(IndexFile::open(&path).unwrap()));
                             // Both ways of putting the index over the file.
                             index = if file_seq % 2 == 0 {
-                                index.rebased_from_written(file, file_seq, &mut written)
+                                let mut kept = Index::new();
+                                written_after(file_seq, &mut written, &mut kept);
+                                index.over(file, kept)
                             } else {
                                 index.rebased(file, file_seq)
                             };

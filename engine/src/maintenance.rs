@@ -914,6 +914,62 @@ mod tests {
         }
     }
 
+    /// A compaction is put in place as a checkpoint is: the commits made
+    /// while the writer's index is put over its index file are made outside
+    /// the writer lock (here by `while_rebasing`), stay over the file, and
+    /// the copies of the keys they change are not counted: the live bytes are
+    /// those a replay of every segment counts.
+    #[test]
+    fn the_commits_made_while_a_compaction_is_put_in_place_stay_over_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, mut model) = changed_since_checkpoint(dir.path());
+        // Overwrites and deletes of copied keys, and new keys, in two rounds
+        // of more than the tests apply under the lock.
+        let mut commits: Vec<Vec<Owned>> = Vec::new();
+        for round in 0..2u32 {
+            let mut commit = Vec::new();
+            for i in (0..300u32).map(|i| i * 211 + round) {
+                if i % 3 == 0 {
+                    model.remove(&key(i));
+                    commit.push((key(i), None));
+                } else {
+                    let v = format!("meanwhile-{round}-{i}").into_bytes();
+                    model.insert(key(i), v.clone());
+                    commit.push((key(i), Some(v)));
+                }
+            }
+            commits.push(commit);
+        }
+        let shared = db.shared.clone();
+        let left = Arc::new(AtomicUsize::new(commits.len()));
+        let (left_ours, mut commits) = (left.clone(), commits.into_iter());
+        *db.shared.while_rebasing.lock() = Some(Box::new(move || {
+            if let Some(commit) = commits.next() {
+                let ops: Vec<Op<'_>> = commit.iter().map(|(k, v)| (&k[..], v.as_deref())).collect();
+                shared.commit(&ops, None).unwrap();
+                left_ours.fetch_sub(1, Ordering::Relaxed);
+            }
+        }));
+        let report = db.compact().unwrap();
+        *db.shared.while_rebasing.lock() = None;
+        assert!(report.records_copied > 50_000, "{report:?}");
+        assert_eq!(left.load(Ordering::Relaxed), 0, "both rounds committed");
+        assert_holds(&db, &model);
+        let live_bytes = db.stats().unwrap().live_bytes;
+        db.close().unwrap();
+        for path in [
+            checkpoint::path(dir.path()),
+            checkpoint::delta_path(dir.path()),
+        ] {
+            if path.exists() {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+        let db = Database::open(dir.path(), config()).unwrap();
+        assert_eq!(db.stats().unwrap().live_bytes, live_bytes);
+        assert_holds(&db, &model);
+    }
+
     /// While a checkpoint is put in place from a walk of the index, a commit
     /// that would copy the nodes of more changes than the walk allows waits
     /// for the walk, and a large commit waits for the whole install; both are

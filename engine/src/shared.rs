@@ -101,7 +101,7 @@ pub(crate) struct Writer {
 pub(crate) struct Written {
     /// The commit they were made after.
     pub since: u64,
-    /// Each change to the index's changes (`KeyIndex::rebased_from_written`).
+    /// Each change to the index's changes (`key_index::written_after`).
     pub changes: Vec<(Key, Loc)>,
     /// Each change to the hash index, where asked for.
     pub hashed: Option<Vec<(u64, Change)>>,
@@ -121,10 +121,9 @@ impl Written {
 /// 32 MB more of their changes to the hash index while a checkpoint is put
 /// in place): the changes of a few seconds of commits of a thousand puts.
 /// Past them (a commit of a million puts during a checkpoint), every change
-/// of the index is walked instead: a compaction's rebase under the writer
-/// lock, a checkpoint's install from a clone outside it
-/// (`Shared::install_checkpoint`). (Few in tests, so that the walk is taken
-/// too.)
+/// of the index is walked instead, from a clone outside the writer lock, by
+/// the install of a checkpoint or a compaction (`Shared::install_checkpoint`).
+/// (Few in tests, so that the walk is taken too.)
 const WRITTEN_SINCE_PIN_MAX: usize = if cfg!(test) { 1 << 12 } else { 1 << 19 };
 
 /// The commits made while a checkpoint is put in place are applied to its
@@ -161,12 +160,6 @@ fn apply_record(
     hash.apply(hashed);
 }
 
-/// A record of changes serves a rebase while it holds fewer than an eighth of
-/// the changes it would spare walking.
-fn worth_replaying(written: &Written, seq: u64, changes: usize) -> bool {
-    written.since <= seq && written.changes.len() * 8 < changes
-}
-
 impl Writer {
     pub(crate) fn new(
         index: KeyIndex,
@@ -198,18 +191,6 @@ impl Writer {
     /// to the hash index, for a checkpoint being put in place.
     fn record_from_now(&mut self) {
         self.written_since_pin = Some(Written::since(self.next_seq - 1, true));
-    }
-
-    /// Puts the index over `file`, a checkpoint as of commit `seq`
-    /// (`KeyIndex::rebased`): from the changes made since the pin while they
-    /// are few beside all of them.
-    pub(crate) fn rebase(&mut self, file: Arc<DiskIndex>, seq: u64) {
-        self.index = match self.written_since_pin.take() {
-            Some(mut w) if worth_replaying(&w, seq, self.index.changes().len()) => {
-                self.index.rebased_from_written(file, seq, &mut w.changes)
-            }
-            _ => self.index.rebased(file, seq),
-        };
     }
 
     /// The bytes allocated for the scratch vectors kept for the next commit.
@@ -1046,7 +1027,9 @@ impl Shared {
 
     /// Swaps compacted segments in under `file`, the index file of the
     /// compaction's snapshot (commit `seq`) with the copied keys at their
-    /// copies: the changes since stay over it, and the inputs leave the table.
+    /// copies: the changes since stay over it, as over a checkpoint, put in
+    /// place the same way; the copies are counted and the inputs leave the
+    /// table as the writer's index is replaced.
     pub(crate) fn install_compaction(
         &self,
         file: Arc<DiskIndex>,
@@ -1054,37 +1037,37 @@ impl Shared {
         relocations: &Relocations,
         inputs: &BTreeSet<u32>,
         outputs: Vec<Arc<Segment>>,
-    ) -> Result<Arc<Version>> {
-        let mut guard = self.writer.lock();
-        let w = guard.as_mut().ok_or_else(Error::closed)?;
-        // The outputs join the point-read table before the file points into
-        // them; the inputs leave it after, when nothing points into them.
-        let mut with_outputs = (*w.segments).clone();
-        for seg in &outputs {
-            with_outputs.insert(seg.id, seg.clone());
-        }
-        self.tables.store(Arc::new(with_outputs));
-        w.rebase(file.clone(), seq);
-        let looked_up = w.index.relocated(relocations);
-        log::debug!(
-            "compaction of {}: {} copies counted, {looked_up} entries looked up",
-            self.dir.display(),
-            relocations.len()
-        );
-        let hash = HashIndex::build(w.index.changes());
-        self.base.store(Some(file));
-        self.hash.store(Arc::new(hash));
-        let segments = Arc::make_mut(&mut w.segments);
-        for id in inputs {
-            if let Some(seg) = segments.remove(id) {
-                w.log.sealed_removed(file_len(&seg.path).unwrap_or(0));
+    ) -> Result<()> {
+        let outputs = outputs
+            .into_iter()
+            .map(|seg| Ok((file_len(&seg.path)?, seg)))
+            .collect::<Result<Vec<_>>>()?;
+        self.install(file, seq, |w| {
+            // The outputs join the point-read table before the file points
+            // into them; the inputs leave it after, when nothing points into
+            // them (`rematerialize`).
+            let mut with_outputs = (*w.segments).clone();
+            for (_, seg) in &outputs {
+                with_outputs.insert(seg.id, seg.clone());
             }
-        }
-        for seg in outputs {
-            w.log.sealed_added(file_len(&seg.path)?);
-            segments.insert(seg.id, seg);
-        }
-        Ok(self.rematerialize(w))
+            self.tables.store(Arc::new(with_outputs));
+            let looked_up = w.index.relocated(relocations);
+            log::debug!(
+                "compaction of {}: {} copies counted, {looked_up} entries looked up",
+                self.dir.display(),
+                relocations.len()
+            );
+            let segments = Arc::make_mut(&mut w.segments);
+            for id in inputs {
+                if let Some(seg) = segments.remove(id) {
+                    w.log.sealed_removed(file_len(&seg.path).unwrap_or(0));
+                }
+            }
+            for (len, seg) in outputs {
+                w.log.sealed_added(len);
+                segments.insert(seg.id, seg);
+            }
+        })
     }
 
     /// A snapshot of the latest commit to write a checkpoint from: until the
@@ -1116,6 +1099,17 @@ impl Shared {
     /// ([`COPIED_WHILE_WALKING`]). If the record is passed all the same, all
     /// is done under the lock.
     pub(crate) fn install_checkpoint(&self, file: Arc<DiskIndex>, seq: u64) -> Result<()> {
+        self.install(file, seq, |_| {})
+    }
+
+    /// `install_checkpoint`, with `at_swap` done to the writer under the
+    /// lock once its index is over `file`, before readers are.
+    fn install(
+        &self,
+        file: Arc<DiskIndex>,
+        seq: u64,
+        at_swap: impl FnOnce(&mut Writer),
+    ) -> Result<()> {
         let installing = self.installing.lock();
         // Only a checkpoint or a compaction replaces the hash index, and the
         // caller holds the maintenance lock: this one stays until the end.
@@ -1180,6 +1174,7 @@ impl Shared {
             }
         };
         let w = guard.as_mut().ok_or_else(Error::closed)?;
+        at_swap(w);
         // The file before the hash index that leaves its keys to it.
         self.base.store(Some(file));
         self.hash.store(Arc::new(new_hash));
