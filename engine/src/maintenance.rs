@@ -781,6 +781,43 @@ mod tests {
         db.write(&batch).unwrap();
     }
 
+    /// A commit of `keys`, each deleted if `deleted(i)`, otherwise written
+    /// with a value naming `round`; the model takes it too.
+    fn changes_of(
+        model: &mut Model,
+        round: usize,
+        keys: impl Iterator<Item = u32>,
+        deleted: impl Fn(u32) -> bool,
+    ) -> Vec<Owned> {
+        keys.map(|i| {
+            if deleted(i) {
+                model.remove(&key(i));
+                (key(i), None)
+            } else {
+                let v = format!("round-{round}-{i}").into_bytes();
+                model.insert(key(i), v.clone());
+                (key(i), Some(v))
+            }
+        })
+        .collect()
+    }
+
+    /// Makes one of `commits` each time an install lets commits in
+    /// (`while_rebasing`); how many are left to make.
+    fn commit_while_installing(db: &Database, commits: Vec<Vec<Owned>>) -> Arc<AtomicUsize> {
+        let shared = db.shared.clone();
+        let left = Arc::new(AtomicUsize::new(commits.len()));
+        let (left_ours, mut commits) = (left.clone(), commits.into_iter());
+        *db.shared.while_rebasing.lock() = Some(Box::new(move || {
+            if let Some(commit) = commits.next() {
+                let ops: Vec<Op<'_>> = commit.iter().map(|(k, v)| (&k[..], v.as_deref())).collect();
+                shared.commit(&ops, None).unwrap();
+                left_ours.fetch_sub(1, Ordering::Relaxed);
+            }
+        }));
+        left
+    }
+
     /// 60,000 keys in an index file, then 20,000 changes since: overwrites,
     /// deletes and new keys.
     fn changed_since_checkpoint(dir: &Path) -> (Database, Model) {
@@ -879,34 +916,15 @@ mod tests {
             // Keys changed before the snapshot, while the file was written,
             // in the file alone, deleted since it, and new; overwritten or
             // deleted, in a different spread each round.
-            let mut commits: Vec<Vec<Owned>> = Vec::new();
-            for (round, &n) in rounds.iter().enumerate() {
-                let mut commit = Vec::new();
-                let step = 70_000 / n.max(1);
-                for i in (0..n).map(|i| (i * step + round as u32 * 3) % 80_000) {
-                    if i % 5 == 0 {
-                        model.remove(&key(i));
-                        commit.push((key(i), None));
-                    } else {
-                        let v = format!("round-{round}-{i}").into_bytes();
-                        model.insert(key(i), v.clone());
-                        commit.push((key(i), Some(v)));
-                    }
-                }
-                commits.push(commit);
-            }
-            let shared = db.shared.clone();
-            let left = Arc::new(AtomicUsize::new(commits.len()));
-            let mut commits = commits.into_iter();
-            let left_ours = left.clone();
-            *db.shared.while_rebasing.lock() = Some(Box::new(move || {
-                if let Some(commit) = commits.next() {
-                    let ops: Vec<Op<'_>> =
-                        commit.iter().map(|(k, v)| (&k[..], v.as_deref())).collect();
-                    shared.commit(&ops, None).unwrap();
-                    left_ours.fetch_sub(1, Ordering::Relaxed);
-                }
-            }));
+            let commits = (0..)
+                .zip(rounds)
+                .map(|(round, &n)| {
+                    let step = 70_000 / n.max(1);
+                    let keys = (0..n).map(|i| (i * step + round as u32 * 3) % 80_000);
+                    changes_of(&mut model, round, keys, |i| i % 5 == 0)
+                })
+                .collect();
+            let left = commit_while_installing(&db, commits);
             checkpoint_of(&db.shared, &version, &version.index).unwrap();
             *db.shared.while_rebasing.lock() = None;
             assert_eq!(left.load(Ordering::Relaxed), 0, "every round committed");
@@ -925,31 +943,13 @@ mod tests {
         let (db, mut model) = changed_since_checkpoint(dir.path());
         // Overwrites and deletes of copied keys, and new keys, in two rounds
         // of more than the tests apply under the lock.
-        let mut commits: Vec<Vec<Owned>> = Vec::new();
-        for round in 0..2u32 {
-            let mut commit = Vec::new();
-            for i in (0..300u32).map(|i| i * 211 + round) {
-                if i % 3 == 0 {
-                    model.remove(&key(i));
-                    commit.push((key(i), None));
-                } else {
-                    let v = format!("meanwhile-{round}-{i}").into_bytes();
-                    model.insert(key(i), v.clone());
-                    commit.push((key(i), Some(v)));
-                }
-            }
-            commits.push(commit);
-        }
-        let shared = db.shared.clone();
-        let left = Arc::new(AtomicUsize::new(commits.len()));
-        let (left_ours, mut commits) = (left.clone(), commits.into_iter());
-        *db.shared.while_rebasing.lock() = Some(Box::new(move || {
-            if let Some(commit) = commits.next() {
-                let ops: Vec<Op<'_>> = commit.iter().map(|(k, v)| (&k[..], v.as_deref())).collect();
-                shared.commit(&ops, None).unwrap();
-                left_ours.fetch_sub(1, Ordering::Relaxed);
-            }
-        }));
+        let commits = (0..2)
+            .map(|round| {
+                let keys = (0..300u32).map(|i| i * 211 + round as u32);
+                changes_of(&mut model, round, keys, |i| i % 3 == 0)
+            })
+            .collect();
+        let left = commit_while_installing(&db, commits);
         let report = db.compact().unwrap();
         *db.shared.while_rebasing.lock() = None;
         assert!(report.records_copied > 50_000, "{report:?}");
