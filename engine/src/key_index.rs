@@ -402,8 +402,8 @@ impl KeyIndex {
         Some(Removal { old, marked })
     }
 
-    /// Counts the records a compaction copied at their copies' lengths, after
-    /// `rebased` on the file that names the copies. A key changed since the
+    /// Counts the records a compaction copied at their copies' lengths, once
+    /// the index is over the file that names the copies. A key changed since the
     /// snapshot the copies were made from is in the changes (the index was
     /// pinned), and its record is not the copy. Returns how many entries it
     /// looked up, the work the caller's lock is held for.

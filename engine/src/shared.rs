@@ -248,10 +248,10 @@ fn keep_for_reuse<T>(mut v: Vec<T>, released: &mut Vec<T>) -> Vec<T> {
 }
 
 /// Scratch vectors the writer no longer keeps. Giving hundreds of megabytes
-/// back to the system unmaps every page: after a commit of millions of
-/// writes, 160 ms of the next small commit, under the writer lock. They are
-/// freed after the lock is let go, by the background thread when the commit
-/// released them (`Shared::free_released`).
+/// back to the system unmaps every page, which after a commit of millions of
+/// writes took most of the next small commit's time, under the writer lock.
+/// They are freed after the lock is let go, by the background thread when
+/// the commit released them (`Shared::free_released`).
 #[derive(Default)]
 pub(crate) struct Released {
     buf: Vec<u8>,
