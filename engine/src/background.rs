@@ -16,6 +16,10 @@
 //! - Compaction and checkpoints run only if the maintenance lock is free at that
 //!   moment: the thread never waits behind a checkpoint, backup or compaction
 //!   of the user's.
+//! - A close waits only for a checkpoint it would write itself: the thread
+//!   abandons a compaction, or a new index file where the close would write a
+//!   delta, once the close asks it to stop (`AtClose`), and the work undoes
+//!   what it wrote, as after a failure.
 //! - On Linux and Android the thread runs at a lower priority (nice
 //!   [`BACKGROUND_NICE`] above the thread that opened the handle): its work
 //!   yields to the application's threads, a commit that wakes from its sync
@@ -28,7 +32,7 @@ use std::time::{Duration, Instant};
 use crate::compaction;
 use crate::error::{Error, Result};
 use crate::maintenance::{self, AtRest, Kind};
-use crate::shared::{Shared, Woken};
+use crate::shared::{AtClose, IndexChanges, Shared, Woken};
 
 /// How often the thread wakes when no sync period asks for more.
 const DEFAULT_PERIOD: Duration = Duration::from_millis(250);
@@ -170,13 +174,8 @@ fn run(shared: &Arc<Shared>, look: Duration) {
                         shared.dir.display(),
                         if at_rest { ", at rest" } else { "" }
                     );
-                    if let Err(e) = maintenance::checkpoint_of_kind(shared, kind) {
-                        log::error!(
-                            "background checkpoint of {} failed: {e}",
-                            shared.dir.display()
-                        );
-                        failed = true;
-                    }
+                    let result = maintenance::checkpoint_of_kind(shared, kind, at_close(kind, &c));
+                    failed |= failed_unless_abandoned(shared, "checkpoint", result);
                 }
             }
         }
@@ -191,18 +190,45 @@ fn run(shared: &Arc<Shared>, look: Duration) {
                         "background compaction of {}: {dead} dead bytes",
                         shared.dir.display()
                     );
-                    if let Err(e) = compaction::compact(shared) {
-                        log::error!(
-                            "background compaction of {} failed: {e}",
-                            shared.dir.display()
-                        );
-                        failed = true;
-                    }
+                    let result = compaction::compact(shared, AtClose::Abandon);
+                    failed |= failed_unless_abandoned(shared, "compaction", result);
                 }
             }
         }
         failures = if failed { failures + 1 } else { 0 };
         skip = looks_to_skip(failures);
+    }
+}
+
+/// Whether a background checkpoint of `kind`, for the changes `c`, goes on
+/// when the handle closes: if the close would write the same (a close's rules
+/// are [`AtRest::Closing`]), it had better wait for this one than start it
+/// again; otherwise (a new index file that takes a delta in, where the close
+/// writes a delta or nothing) it is abandoned.
+fn at_close(kind: Kind, c: &IndexChanges) -> AtClose {
+    if maintenance::checkpoint_at_rest(AtRest::Closing, c) == Some(kind) {
+        AtClose::Finish
+    } else {
+        AtClose::Abandon
+    }
+}
+
+/// Whether the background `work` that gave `result` failed; a failure is
+/// logged, and so is work abandoned because the handle is closing.
+fn failed_unless_abandoned<T>(shared: &Shared, work: &str, result: Result<T>) -> bool {
+    match result {
+        Ok(_) => false,
+        Err(e) if e.is_abandoned() => {
+            log::info!(
+                "background {work} of {} abandoned: the handle is closing",
+                shared.dir.display()
+            );
+            false
+        }
+        Err(e) => {
+            log::error!("background {work} of {} failed: {e}", shared.dir.display());
+            true
+        }
     }
 }
 
@@ -225,6 +251,32 @@ mod tests {
         .unwrap();
         assert_eq!(theirs, (ours + BACKGROUND_NICE).min(19));
         assert_eq!(getpriority_process(None).unwrap(), ours);
+    }
+
+    fn changes(changes: usize, in_file: usize, in_delta: usize) -> IndexChanges {
+        IndexChanges {
+            changes,
+            in_file,
+            in_delta,
+            delta_possible: true,
+            last_seq: 1,
+            file_seq: None,
+        }
+    }
+
+    #[test]
+    fn a_close_waits_for_the_background_checkpoint_it_would_write_itself() {
+        // As many changes as keys in the file: a new index file, at close too.
+        let c = changes(CHECKPOINT_CHANGES * 2, CHECKPOINT_CHANGES * 2, 0);
+        assert_eq!(at_close(Kind::Full, &c), AtClose::Finish);
+        // At rest, a delta of the changes: a close writes the same.
+        let c = changes(20_000, 100_000, 0);
+        assert_eq!(at_close(Kind::Delta, &c), AtClose::Finish);
+        // At rest, a new index file that takes in changes an eighth of the
+        // keys (and a delta): a close writes a delta instead.
+        assert_eq!(at_close(Kind::Full, &c), AtClose::Abandon);
+        let c = changes(0, 100_000, 20_000);
+        assert_eq!(at_close(Kind::Full, &c), AtClose::Abandon);
     }
 
     #[test]

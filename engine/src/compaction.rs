@@ -25,6 +25,12 @@
 //!    inputs' place in the segment table.
 //! 5. Remove the inputs. Snapshots that still read them keep their mappings.
 //!
+//! A background compaction is abandoned when its handle closes (`AtClose`):
+//! it looks before each segment it scans, each frame it writes and every few
+//! thousand entries of its index file, and ends before step 4; its copies,
+//! renamed or not, are removed, so that the next open finds the segments and
+//! the index file as they were.
+//!
 //! Deletes: the segments alone must give the index, so that recovery can
 //! rebuild it by replaying all of them when the index file is torn or rotten
 //! (the file's flag `REPLAYABLE`). A delete in an input is copied as it is (a
@@ -57,7 +63,7 @@ use crate::key_index::Relocations;
 use crate::pages_ahead::PagesAhead;
 use crate::reports::CompactionReport;
 use crate::segment::{self, file_len, segment_path, Segment, TEMP_SUFFIX};
-use crate::shared::Shared;
+use crate::shared::{AtClose, Shared};
 use crate::sync;
 use crate::version::Version;
 
@@ -95,21 +101,36 @@ struct Output {
     ahead: PagesAhead,
 }
 
-pub(crate) fn compact(shared: &Shared) -> Result<CompactionReport> {
+/// Compacts; abandoned once the handle closes if `at_close` says so.
+pub(crate) fn compact(shared: &Shared, at_close: AtClose) -> Result<CompactionReport> {
     let mut outputs = Vec::new();
-    let result = compact_into(shared, &mut outputs);
-    if result.is_err() {
+    let result = compact_into(shared, &mut outputs, at_close);
+    if let Err(e) = &result {
         // Most often the disk is full: give the space of the copies back now
         // rather than at the next open. Copies already renamed are left to
-        // recovery, which tells whether the index still needs them.
+        // recovery, which tells whether the index still needs them; those of
+        // an abandoned compaction are removed too, as it ends before its
+        // index file is renamed into place (step 3): nothing names them, and
+        // the next open would otherwise replay them.
+        let abandoned = e.is_abandoned();
         for o in &outputs {
             let _ = std::fs::remove_file(&o.tmp);
+            if abandoned {
+                let _ = std::fs::remove_file(segment_path(&shared.dir, o.id));
+            }
+        }
+        if abandoned {
+            let _ = sync::dir(&shared.dir);
         }
     }
     result
 }
 
-fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<CompactionReport> {
+fn compact_into(
+    shared: &Shared,
+    outputs: &mut Vec<Output>,
+    at_close: AtClose,
+) -> Result<CompactionReport> {
     let started = Instant::now();
     let version = shared.roll_for_compaction()?;
     let active = version.active.map(|(id, _)| id);
@@ -162,10 +183,12 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
         .iter()
         .map(|id| version.segments[id].data().len() as u64)
         .sum();
-    let tombstones = if inputs == sealed || every_put_live(&version, &left_out_ids, &live)? {
+    let go_on = || shared.go_on(at_close);
+    let tombstones = if inputs == sealed || every_put_live(&version, &left_out_ids, &live, &go_on)?
+    {
         Vec::new()
     } else {
-        match tombstones_to_keep(&version, &inputs, left_out / FULL_AFTER)? {
+        match tombstones_to_keep(&version, &inputs, left_out / FULL_AFTER, &go_on)? {
             Some(tombstones) => tombstones,
             None => {
                 inputs = sealed.clone();
@@ -297,6 +320,7 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
             }
         }
         if frame.len() >= FRAME_TARGET {
+            shared.go_on(at_close)?;
             flush(
                 &mut frame,
                 &mut frame_start,
@@ -352,7 +376,7 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
             &covered,
             version.log_from(),
             version.index.len(),
-            entries,
+            shared.until_abandoned(at_close, entries),
         )
     };
     if left_in_place == 0 {
@@ -418,9 +442,16 @@ fn compact_into(shared: &Shared, outputs: &mut Vec<Output>) -> Result<Compaction
 /// Whether every put record in the sealed segments `ids` is live in the
 /// snapshot: their put entries' bytes are the live bytes the index counts in
 /// them. A key not live then has no older put there, so no delete needs to be
-/// kept for it. Stops at the first segment that holds a dead put.
-fn every_put_live(version: &Version, ids: &[u32], live: &BTreeMap<u32, u64>) -> Result<bool> {
+/// kept for it. Stops at the first segment that holds a dead put. `go_on`
+/// is asked before each segment is read.
+fn every_put_live(
+    version: &Version,
+    ids: &[u32],
+    live: &BTreeMap<u32, u64>,
+    go_on: &dyn Fn() -> Result<()>,
+) -> Result<bool> {
     for &id in ids {
+        go_on()?;
         let seg = &version.segments[&id];
         let mut puts = 0u64;
         let end = segment::scan(seg.data(), |_, e| {
@@ -443,16 +474,19 @@ fn every_put_live(version: &Version, ids: &[u32], live: &BTreeMap<u32, u64>) -> 
 /// would take more than `budget` bytes. The newest inputs, where a mass
 /// delete lies, are read first, and each key is looked up as it is first met,
 /// so that such a compaction learns early that it takes every segment.
+/// `go_on` is asked before each segment is read.
 fn tombstones_to_keep(
     version: &Version,
     inputs: &BTreeSet<u32>,
     budget: u64,
+    go_on: &dyn Fn() -> Result<()>,
 ) -> Result<Option<Vec<Tombstone>>> {
     // Each deleted key: its newest delete, and whether the snapshot lacks it.
     let mut newest: HashMap<&[u8], (u64, bool), foldhash::fast::RandomState> = HashMap::default();
     let mut bytes = 0u64;
     let mut failed = None;
     for id in inputs.iter().rev() {
+        go_on()?;
         let seg = &version.segments[id];
         let end = segment::scan(seg.data(), |_, e| {
             if e.kind != EntryKind::Delete || failed.is_some() || bytes > budget {

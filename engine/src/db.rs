@@ -26,7 +26,7 @@ use crate::iter::{self, Iter, KeyRange};
 use crate::maintenance;
 use crate::open::{self, load_read_only, Opened};
 use crate::reports::{CompactionReport, Stats, VerifyReport};
-use crate::shared::{validate_key, Op, Shared};
+use crate::shared::{validate_key, AtClose, Op, Shared};
 use crate::sync;
 use crate::transaction::Transaction;
 
@@ -282,7 +282,7 @@ impl Database {
         self.shared.check_open()?;
         self.shared.check_writable()?;
         let _m = self.shared.maintenance.lock();
-        compaction::compact(&self.shared)
+        compaction::compact(&self.shared, AtClose::Finish)
     }
 
     /// Writes a consistent copy of the database into `dest` (which must not exist
@@ -334,7 +334,9 @@ impl Database {
     /// call on this handle (or its transactions and iterators) fails with
     /// InvalidArgument; a second close does too. If many keys changed since the
     /// last checkpoint, writes one first, so that the next open maps it instead
-    /// of replaying the log.
+    /// of replaying the log. A compaction the background thread is running is
+    /// abandoned, not waited for, and so is a checkpoint of its that the close
+    /// would not write itself.
     pub fn close(&self) -> Result<()> {
         if self.shared.closed.swap(true, Ordering::AcqRel) {
             return Err(Error::closed());
@@ -353,6 +355,21 @@ impl Database {
 
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+impl Database {
+    /// Stops the background thread and, given `look`, starts one whose
+    /// periodic looks come that far apart; without, the stop stays asked.
+    pub(crate) fn replace_background(&self, look: Option<std::time::Duration>) {
+        if let Some(background) = self.background.lock().take() {
+            background.stop();
+        }
+        if let Some(look) = look {
+            let started = Background::start_looking_every(self.shared.clone(), look).unwrap();
+            *self.background.lock() = Some(started);
+        }
     }
 }
 

@@ -90,6 +90,22 @@ impl Error {
         Error::invalid("the database is closed")
     }
 
+    /// Background work ended early because its handle is closing
+    /// (`shared::AtClose`); never returned to a caller. It is an interrupted
+    /// operation, as `EINTR` is to the system.
+    pub(crate) fn abandoned() -> Self {
+        Error::io(
+            "abandoned: the database is closing",
+            std::io::Error::from(std::io::ErrorKind::Interrupted),
+        )
+    }
+
+    pub(crate) fn is_abandoned(&self) -> bool {
+        self.source
+            .as_ref()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::Interrupted)
+    }
+
     /// The operating system error behind an I/O error, if any.
     pub fn io_error(&self) -> Option<&std::io::Error> {
         self.source.as_ref()

@@ -25,7 +25,7 @@ use crate::key_index::KeyIndex;
 use crate::recovery;
 use crate::reports::{Corruption, VerifyReport};
 use crate::segment::{self, segment_path};
-use crate::shared::{IndexChanges, Shared};
+use crate::shared::{AtClose, IndexChanges, Shared};
 use crate::sync;
 use crate::version::Version;
 
@@ -127,14 +127,16 @@ pub(crate) fn checkpoint_on_request(shared: &Shared) -> Result<()> {
         }
     }
     let delta = changes.is_some_and(|c| delta_fits(&c));
-    checkpoint_of_kind(shared, if delta { Kind::Delta } else { Kind::Full })
+    let kind = if delta { Kind::Delta } else { Kind::Full };
+    checkpoint_of_kind(shared, kind, AtClose::Finish)
 }
 
-/// Writes a checkpoint of `kind`.
-pub(crate) fn checkpoint_of_kind(shared: &Shared, kind: Kind) -> Result<()> {
+/// Writes a checkpoint of `kind`; abandoned once the handle closes if
+/// `at_close` says so.
+pub(crate) fn checkpoint_of_kind(shared: &Shared, kind: Kind, at_close: AtClose) -> Result<()> {
     match kind {
-        Kind::Full => checkpoint(shared),
-        Kind::Delta => checkpoint_delta(shared),
+        Kind::Full => checkpoint(shared, at_close),
+        Kind::Delta => checkpoint_delta(shared, at_close),
     }
 }
 
@@ -149,7 +151,7 @@ pub(crate) fn checkpoint_at_close(shared: &Shared) {
     let Some(kind) = checkpoint_at_rest(AtRest::Closing, &c) else {
         return;
     };
-    if let Err(e) = checkpoint_of_kind(shared, kind) {
+    if let Err(e) = checkpoint_of_kind(shared, kind, AtClose::Finish) {
         log::warn!(
             "checkpoint at close of {} failed (the next open replays the log): {e}",
             shared.dir.display()
@@ -230,7 +232,7 @@ pub(crate) fn heal_damaged_index(shared: &Shared) -> bool {
     let rebuilt = || {
         let version = shared.snapshot_for_checkpoint();
         let index = replay_segments(&version)?;
-        checkpoint_of(shared, &version, &index)
+        checkpoint_of(shared, &version, &index, AtClose::Finish)
     };
     match rebuilt() {
         Ok(()) => {
@@ -273,14 +275,19 @@ fn replay_segments(version: &Version) -> Result<KeyIndex> {
 }
 
 /// Syncs everything written and writes a checkpoint of the latest version.
-pub(crate) fn checkpoint(shared: &Shared) -> Result<()> {
+pub(crate) fn checkpoint(shared: &Shared, at_close: AtClose) -> Result<()> {
     let version = shared.snapshot_for_checkpoint();
-    checkpoint_of(shared, &version, &version.index)
+    checkpoint_of(shared, &version, &version.index, at_close)
 }
 
 /// Writes `index`, the index of `version` (a snapshot taken for a checkpoint),
 /// as the checkpoint, and puts the writer's index over it.
-fn checkpoint_of(shared: &Shared, version: &Version, index: &KeyIndex) -> Result<()> {
+fn checkpoint_of(
+    shared: &Shared,
+    version: &Version,
+    index: &KeyIndex,
+    at_close: AtClose,
+) -> Result<()> {
     shared.log.sync_to(version.seq)?;
     let covered = covered_by(version);
     let started = Instant::now();
@@ -291,7 +298,7 @@ fn checkpoint_of(shared: &Shared, version: &Version, index: &KeyIndex) -> Result
         &covered,
         version.log_from(),
         index.len(),
-        index.iter(),
+        shared.until_abandoned(at_close, index.iter()),
     )?;
     if !shared.config.read_only {
         // The file just written serves the writer's reads from now on, and the
@@ -313,7 +320,7 @@ fn checkpoint_of(shared: &Shared, version: &Version, index: &KeyIndex) -> Result
 /// Syncs everything written and writes a delta of the latest version over
 /// its index file: the changes since the index file, merged with those of the
 /// delta before.
-fn checkpoint_delta(shared: &Shared) -> Result<()> {
+fn checkpoint_delta(shared: &Shared, at_close: AtClose) -> Result<()> {
     let version = shared.snapshot_for_checkpoint();
     let index = &version.index;
     let (Some(disk), Some(live_by_segment)) = (index.base(), index.live_by_segment()) else {
@@ -343,7 +350,7 @@ fn checkpoint_delta(shared: &Shared) -> Result<()> {
         &covered_by(&version),
         version.log_from(),
         len,
-        delta_entries(disk.delta(), index.changes()),
+        shared.until_abandoned(at_close, delta_entries(disk.delta(), index.changes())),
         &meta,
     )?;
     let delta = IndexFile::open(&checkpoint::delta_path(&shared.dir))?;
@@ -881,7 +888,7 @@ mod tests {
         write(&db, &mut model, 300..400, None);
         write(&db, &mut model, 9_000..9_100, Some("back"));
         write(&db, &mut model, 70_000..70_100, Some("new"));
-        checkpoint_of(&db.shared, &version, &version.index).unwrap();
+        checkpoint_of(&db.shared, &version, &version.index, AtClose::Finish).unwrap();
         assert_eq!(changes_in_memory(&db), 500, "the writes made meanwhile");
         assert_holds_across_a_reopen(db, dir.path(), &model);
     }
@@ -925,7 +932,7 @@ mod tests {
                 })
                 .collect();
             let left = commit_while_installing(&db, commits);
-            checkpoint_of(&db.shared, &version, &version.index).unwrap();
+            checkpoint_of(&db.shared, &version, &version.index, AtClose::Finish).unwrap();
             *db.shared.while_rebasing.lock() = None;
             assert_eq!(left.load(Ordering::Relaxed), 0, "every round committed");
             assert_holds_across_a_reopen(db, dir.path(), &model);
@@ -1009,7 +1016,7 @@ mod tests {
                 ours.lock().push(thread);
             }
         }));
-        checkpoint_of(&db.shared, &version, &version.index).unwrap();
+        checkpoint_of(&db.shared, &version, &version.index, AtClose::Finish).unwrap();
         *db.shared.while_rebasing.lock() = None;
         let threads = std::mem::take(&mut *threads.lock());
         assert_eq!(threads.len(), 2, "both commits were started");
@@ -1067,7 +1074,7 @@ mod tests {
         let started = Instant::now();
         let mut checkpoints = 0;
         while checkpoints < 3 || started.elapsed() < std::time::Duration::from_secs(3) {
-            checkpoint(&db.shared).unwrap();
+            checkpoint(&db.shared, AtClose::Finish).unwrap();
             checkpoints += 1;
         }
         stop.store(true, Ordering::Relaxed);
@@ -1216,6 +1223,180 @@ mod tests {
         db.close().unwrap();
         assert!(!delta.exists());
         let db = Database::open(dir.path(), config()).unwrap();
+        assert_holds(&db, &model);
+    }
+
+    /// The files of `dir` by name: their lengths, and the bytes of the index
+    /// files.
+    fn files_of(dir: &Path) -> BTreeMap<String, (u64, Option<Vec<u8>>)> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let name = e.file_name().to_string_lossy().into_owned();
+                let bytes = name
+                    .starts_with("index")
+                    .then(|| std::fs::read(e.path()).unwrap());
+                (name, (e.metadata().unwrap().len(), bytes))
+            })
+            .collect()
+    }
+
+    /// 20,000 keys of 600-byte values in segments of 4 MiB, every other one
+    /// deleted since: a compaction copies a few frames, then writes an index
+    /// file of 10,000 keys.
+    fn half_deleted(dir: &Path, config: Config) -> (Database, Model) {
+        let db = Database::create(
+            dir,
+            Config {
+                segment_size: 4 << 20,
+                ..config
+            },
+        )
+        .unwrap();
+        let mut model = Model::new();
+        write(&db, &mut model, 0..20_000, Some(&"v".repeat(200)));
+        write(&db, &mut model, (0..20_000).step_by(2), None);
+        (db, model)
+    }
+
+    /// Work of `AtClose::Abandon` in `db` ends at its `look`-th look (the
+    /// stop a close asks); the looks are counted in the returned counter.
+    fn stop_at_look(db: &Database, look: usize) -> Arc<AtomicUsize> {
+        let looks = Arc::new(AtomicUsize::new(0));
+        let (counted, shared) = (looks.clone(), Arc::downgrade(&db.shared));
+        *db.shared.at_each_look.lock() = Some(Box::new(move || {
+            if counted.fetch_add(1, Ordering::Relaxed) + 1 == look {
+                shared.upgrade().unwrap().wake.stop();
+            }
+        }));
+        looks
+    }
+
+    /// The background thread's work, at its first look, tells the test and
+    /// waits until the handle closes.
+    fn wait_at_first_look_for_the_close(db: &Database) -> std::sync::mpsc::Receiver<()> {
+        let (looked, first_look) = std::sync::mpsc::channel();
+        let shared = Arc::downgrade(&db.shared);
+        *db.shared.at_each_look.lock() = Some(Box::new(move || {
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            if looked.send(()).is_ok() {
+                let deadline = Instant::now() + std::time::Duration::from_secs(60);
+                while !shared.wake.stop_asked() && Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+        }));
+        first_look
+    }
+
+    #[test]
+    fn a_compaction_abandoned_at_any_look_leaves_the_files_as_they_were() {
+        let mut abandoned = 0;
+        for look in 1.. {
+            let dir = tempfile::tempdir().unwrap();
+            let (db, model) = half_deleted(dir.path(), config());
+            db.checkpoint().unwrap();
+            db.replace_background(None);
+            db.shared.wake.restart();
+            let before = files_of(dir.path());
+            let looks = stop_at_look(&db, look);
+            let result = {
+                let _m = db.shared.maintenance.lock();
+                crate::compaction::compact(&db.shared, AtClose::Abandon)
+            };
+            *db.shared.at_each_look.lock() = None;
+            let report = match result {
+                Ok(report) => report,
+                Err(e) => {
+                    assert!(e.is_abandoned(), "{e}");
+                    abandoned += 1;
+                    // The copies, renamed or not, are gone, and so is the
+                    // index file being written: only the segment the
+                    // compaction rolled to is new.
+                    let after = files_of(dir.path());
+                    let new: Vec<&String> =
+                        after.keys().filter(|f| !before.contains_key(*f)).collect();
+                    assert_eq!(new.len(), 1, "look {look}: {new:?}");
+                    assert_eq!(after[new[0]].0, 0, "look {look}: {new:?}");
+                    for (name, file) in &before {
+                        assert_eq!(after.get(name), Some(file), "look {look}: {name}");
+                    }
+                    assert_holds_across_a_reopen(db, dir.path(), &model);
+                    continue;
+                }
+            };
+            assert_eq!(
+                looks.load(Ordering::Relaxed),
+                look - 1,
+                "looked at every frame and every 4096 entries"
+            );
+            assert_eq!(report.records_copied, 10_000);
+            // A look at each frame of copies (1 MiB), then three as the index
+            // file of 10,000 keys is written.
+            assert_eq!(abandoned, look - 1);
+            assert!(abandoned >= 6, "{abandoned}");
+            assert_holds_across_a_reopen(db, dir.path(), &model);
+            break;
+        }
+    }
+
+    #[test]
+    fn a_close_abandons_a_background_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            auto_compact: true,
+            compaction_min_dead_bytes: 1 << 20,
+            ..config()
+        };
+        let (db, model) = half_deleted(dir.path(), config.clone());
+        db.replace_background(None);
+        let first_look = wait_at_first_look_for_the_close(&db);
+        // The thread looks at compaction at once when nudged.
+        db.replace_background(Some(std::time::Duration::from_secs(3600)));
+        db.shared.wake.nudge();
+        first_look
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a background compaction");
+        db.close().unwrap();
+        assert_eq!(db.shared.counters.compactions.load(Ordering::Relaxed), 0);
+        // No copy is left for the next open to replay.
+        let segments = files_of(dir.path())
+            .keys()
+            .filter(|f| f.ends_with(".seg"))
+            .count();
+        let db = Database::open(dir.path(), config).unwrap();
+        assert!(segments <= 5, "{segments} segments");
+        assert_holds(&db, &model);
+    }
+
+    #[test]
+    fn a_close_abandons_a_background_index_file_it_would_write_as_a_delta() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, model) = changed_since_checkpoint(dir.path());
+        db.replace_background(None);
+        let before = files_of(dir.path());
+        // At rest, the changes are a third of the file's keys: the thread
+        // writes a new index file of every key, a close a delta of them.
+        let first_look = wait_at_first_look_for_the_close(&db);
+        db.replace_background(Some(std::time::Duration::from_millis(20)));
+        first_look
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a background checkpoint");
+        db.close().unwrap();
+        let after = files_of(dir.path());
+        assert_eq!(
+            after["index.ckpt"], before["index.ckpt"],
+            "the index file stays"
+        );
+        assert!(
+            checkpoint::delta_path(dir.path()).exists(),
+            "the close writes a delta"
+        );
+        let db = Database::open(dir.path(), config()).unwrap();
+        assert_eq!(changes_in_memory(&db), 0, "nothing to replay");
         assert_holds(&db, &model);
     }
 }

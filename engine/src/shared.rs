@@ -307,6 +307,9 @@ pub(crate) struct Counters {
 pub(crate) struct Wake {
     state: Mutex<WakeState>,
     signal: Condvar,
+    /// `state.stop`, read without the lock by work that ends early on a stop
+    /// ([`AtClose::Abandon`]).
+    stop_asked: AtomicBool,
 }
 
 #[derive(Default)]
@@ -332,12 +335,19 @@ impl Wake {
 
     pub(crate) fn stop(&self) {
         self.state.lock().stop = true;
+        self.stop_asked.store(true, Ordering::Release);
         self.signal.notify_all();
     }
 
     /// Clears a stop asked of the thread before, for a thread started anew.
     pub(crate) fn restart(&self) {
         self.state.lock().stop = false;
+        self.stop_asked.store(false, Ordering::Release);
+    }
+
+    /// Whether the thread has been asked to stop.
+    pub(crate) fn stop_asked(&self) -> bool {
+        self.stop_asked.load(Ordering::Acquire)
     }
 
     /// Waits up to `timeout` for a stop or a nudge; a nudge is taken.
@@ -355,6 +365,22 @@ impl Wake {
         }
     }
 }
+
+/// Whether a checkpoint or compaction goes on once the handle closes. Work
+/// the background thread took up and the close would not do itself (a
+/// compaction, a new index file that takes in a delta) is abandoned, so that a
+/// close never waits seconds for it on a large database; a checkpoint the
+/// close would write as well, and everything a caller asked for, is finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AtClose {
+    Finish,
+    Abandon,
+}
+
+/// The entries an index file is written from between two looks at whether
+/// the work is to be abandoned (an atomic load each); a compaction also looks
+/// before each segment it scans and each frame of copies it writes.
+const ENTRIES_PER_LOOK: usize = 4096;
 
 /// What [`Shared::index_changes`] reports, read under the writer lock.
 pub(crate) struct IndexChanges {
@@ -415,9 +441,43 @@ pub(crate) struct Shared {
     /// there).
     #[cfg(test)]
     pub while_rebasing: Mutex<Option<Box<dyn FnMut() + Send>>>,
+    /// Run by [`Shared::go_on`] at each look (tests stop the background
+    /// thread there, at a chosen look, or wait for a close).
+    #[cfg(test)]
+    pub at_each_look: Mutex<Option<Box<dyn FnMut() + Send>>>,
 }
 
 impl Shared {
+    /// Err, of [`Error::is_abandoned`], once work of `at_close`
+    /// [`AtClose::Abandon`] is to end because the handle is closing: the work
+    /// then undoes what it wrote, as after any failure.
+    pub(crate) fn go_on(&self, at_close: AtClose) -> Result<()> {
+        #[cfg(test)]
+        if let Some(look) = self.at_each_look.lock().as_mut() {
+            look();
+        }
+        if at_close == AtClose::Abandon && self.wake.stop_asked() {
+            return Err(Error::abandoned());
+        }
+        Ok(())
+    }
+
+    /// `entries`, ending early with the error of [`Shared::go_on`] when
+    /// work of `at_close` is to be abandoned, looking every
+    /// [`ENTRIES_PER_LOOK`] entries.
+    pub(crate) fn until_abandoned<'a, T: 'a>(
+        &'a self,
+        at_close: AtClose,
+        entries: impl Iterator<Item = Result<T>> + 'a,
+    ) -> impl Iterator<Item = Result<T>> + 'a {
+        entries.enumerate().map(move |(i, entry)| {
+            if i % ENTRIES_PER_LOOK == 0 {
+                self.go_on(at_close)?;
+            }
+            entry
+        })
+    }
+
     pub(crate) fn new(
         dir: PathBuf,
         config: Config,
@@ -450,6 +510,8 @@ impl Shared {
             config,
             #[cfg(test)]
             while_rebasing: Mutex::new(None),
+            #[cfg(test)]
+            at_each_look: Mutex::new(None),
         }
     }
 
