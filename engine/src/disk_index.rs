@@ -20,9 +20,10 @@
 //!   so the base and the log after it give the same index. A damaged delta is
 //!   set aside and that log replayed.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use arrayvec::ArrayVec;
@@ -41,6 +42,21 @@ pub struct DiskIndex {
     /// The greatest key of either file, once a lookup has asked: a key past
     /// it (an append) is in neither.
     last_key: OnceLock<Option<Vec<u8>>>,
+    /// The lookups (gets, ranges, a commit's lookups of its keys) that have
+    /// read the delta as well as the base: what the delta has cost the reads
+    /// so far, an estimate (see [`LOOKUPS_PER_ADD`]).
+    through_delta: AtomicU64,
+}
+
+/// A thread adds its lookups through a delta to [`DiskIndex::through_delta`]
+/// this many at a time, so that readers on several cores do not write one
+/// cache line at each lookup. The thread's count is one for every database it
+/// reads: the add goes to the one read last, which for a thread that reads
+/// several with deltas is right on average.
+const LOOKUPS_PER_ADD: u32 = 64;
+
+thread_local! {
+    static LOOKUPS_NOT_ADDED: Cell<u32> = const { Cell::new(0) };
 }
 
 /// What a probe of the files' tables found (`DiskIndex::probe`).
@@ -104,6 +120,7 @@ impl DiskIndex {
             delta: None,
             lacking: AtomicI32::new(0),
             last_key: OnceLock::new(),
+            through_delta: AtomicU64::new(0),
         }
     }
 
@@ -233,9 +250,27 @@ impl DiskIndex {
     }
 
     /// The delta, unless it holds no entry (a checkpoint with no change
-    /// since the one before): reads then go to the base alone.
+    /// since the one before): reads then go to the base alone. A lookup
+    /// that reads it is counted ([`DiskIndex::lookups_through_delta`]).
     fn delta_to_read(&self) -> Option<&IndexFile> {
-        self.delta.as_ref().filter(|d| d.len() > 0)
+        let delta = self.delta.as_ref().filter(|d| d.len() > 0)?;
+        LOOKUPS_NOT_ADDED.with(|n| {
+            let lookups = n.get() + 1;
+            if lookups == LOOKUPS_PER_ADD {
+                self.through_delta
+                    .fetch_add(u64::from(lookups), Ordering::Relaxed);
+                n.set(0);
+            } else {
+                n.set(lookups);
+            }
+        });
+        Some(delta)
+    }
+
+    /// About how many lookups have read the delta as well as the base, each
+    /// a probe or a seek more than without it (`LOOKUPS_PER_ADD`).
+    pub fn lookups_through_delta(&self) -> u64 {
+        self.through_delta.load(Ordering::Relaxed)
     }
 
     /// The location of `key`'s newest value, if the index holds it.

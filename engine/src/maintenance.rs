@@ -622,6 +622,7 @@ mod tests {
             changes,
             in_file,
             in_delta,
+            delta_lookups: 0,
             delta_possible,
             last_seq: 1,
             file_seq: None,
@@ -1398,5 +1399,48 @@ mod tests {
         let db = Database::open(dir.path(), config()).unwrap();
         assert_eq!(changes_in_memory(&db), 0, "nothing to replay");
         assert_holds(&db, &model);
+    }
+
+    #[test]
+    fn a_delta_too_small_to_fold_at_rest_is_folded_once_lookups_have_paid_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path(), config()).unwrap();
+        let mut model = Model::new();
+        write(&db, &mut model, 0..60_000, Some("first"));
+        db.checkpoint().unwrap();
+        // 5,000 changes: a close writes them as a delta, which is under one
+        // in eight of the keys and under what an idle fold waits for.
+        write(&db, &mut model, (0..60_000).step_by(12), Some("second"));
+        db.close().unwrap();
+        let delta = checkpoint::delta_path(dir.path());
+        assert!(delta.exists());
+        let db = Database::open(dir.path(), config()).unwrap();
+        db.replace_background(Some(std::time::Duration::from_millis(20)));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(delta.exists(), "idle, a small delta stays");
+        let lookups = |db: &Database| db.shared.index_file().unwrap().lookups_through_delta();
+        // Gets of every key, then ranges, read the delta too: once they
+        // number the keys, the delta is folded into a new index file.
+        for i in 0..40_000 {
+            assert_eq!(db.get(&key(i)).unwrap().as_ref(), model.get(&key(i)));
+        }
+        assert!(lookups(&db) >= 39_000, "{}", lookups(&db));
+        for i in (0..60_000).step_by(2) {
+            let first = db
+                .range(crate::KeyRange::from(key(i)))
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap();
+            assert_eq!(first.0, key(i));
+        }
+        assert!(lookups(&db) >= 60_000, "{}", lookups(&db));
+        let deadline = Instant::now() + std::time::Duration::from_secs(60);
+        while delta.exists() {
+            assert!(Instant::now() < deadline, "the delta stays");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(db.shared.index_file().unwrap().delta_entries(), 0);
+        assert_holds_across_a_reopen(db, dir.path(), &model);
     }
 }

@@ -389,6 +389,9 @@ pub(crate) struct IndexChanges {
     pub in_file: usize,
     /// The entries of its delta, if it has one.
     pub in_delta: usize,
+    /// About how many lookups have read that delta as well as the file
+    /// (`DiskIndex::lookups_through_delta`).
+    pub delta_lookups: u64,
     /// A delta can be written over it: it has an index file that says the
     /// live bytes of each segment.
     pub delta_possible: bool,
@@ -1268,6 +1271,7 @@ impl Shared {
             changes: w.index.changes().len(),
             in_file: w.index.base().map_or(0, |b| b.len()),
             in_delta: w.index.base().map_or(0, |b| b.delta_entries()),
+            delta_lookups: w.index.base().map_or(0, |b| b.lookups_through_delta()),
             delta_possible: w.index.base().is_some() && w.index.live_by_segment().is_some(),
             last_seq: w.next_seq - 1,
             file_seq: w.index.base().map(|b| b.seq()),
