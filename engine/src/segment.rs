@@ -105,19 +105,29 @@ fn map_file(file: &File, path: &Path) -> Result<Option<Mmap>> {
 
 impl Segment {
     /// Maps a segment no writer of this handle appends to: a sealed one, or one
-    /// recovery reads whole.
+    /// recovery reads whole; a segment of another record format is refused.
     pub fn open_sealed(id: u32, path: PathBuf) -> Result<Segment> {
+        let segment = Segment::open_sealed_of_known_format(id, path)?;
+        format::check_format(segment.data()).map_err(|why| segment.corrupt(0, why))?;
+        Ok(segment)
+    }
+
+    /// `open_sealed` without the check of the record format, for a segment
+    /// whose format is known: recovery checked it as it read it, or an index
+    /// file covers it (only versions of this record format write one). The
+    /// check reads the segment's first page, from the disk when the page cache
+    /// does not hold it (a few milliseconds here), and an open maps every
+    /// segment: a cold open would pay that for each.
+    pub fn open_sealed_of_known_format(id: u32, path: PathBuf) -> Result<Segment> {
         let file = File::open(&path).map_err(|e| Error::io(path.display(), e))?;
         let map = map_file(&file, &path)?;
         let data_end = hole_at_or_after(&file, 0).map_err(|e| Error::io(path.display(), e))?;
-        let segment = Segment {
+        Ok(Segment {
             id,
             path,
             data_end: (data_end as usize).min(map.as_ref().map_or(0, |m| m.len())),
             map,
-        };
-        format::check_format(segment.data()).map_err(|why| segment.corrupt(0, why))?;
-        Ok(segment)
+        })
     }
 
     /// Maps `len` bytes of the active segment: more than it holds yet.
