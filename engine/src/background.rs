@@ -49,12 +49,11 @@ const CHECKPOINT_CHANGES: usize = 1 << 20;
 
 /// A delta is folded into a new index file once the lookups that read it as
 /// well as the file number this many per key of the file, however small the
-/// delta: each paid a probe or a seek more (at 1M keys with a delta of 30,000
-/// entries, gets took 17% longer and ranges of 10 entries 40%), and a new
-/// file costs about as much per key to write, on this thread, as the
-/// slowest of those lookups paid. Without it a delta that a close left
-/// under one in eight of the keys stayed, read by every lookup of every
-/// process after, until more changes came.
+/// delta: each paid a probe or a seek more, and a new file costs about as
+/// much per key to write, on this thread, as the slowest of those lookups
+/// paid (`bench/results/delta-lookups-2026-12-07.md`). A delta under the
+/// idle fold's share of the keys would otherwise stay, read by every lookup
+/// of every later process, until more changes came.
 const DELTA_LOOKUPS_PER_KEY: u64 = 1;
 
 /// How much lower the background thread's priority is than that of the

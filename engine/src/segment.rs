@@ -116,8 +116,8 @@ impl Segment {
     /// whose format is known: recovery checked it as it read it, or an index
     /// file covers it (only versions of this record format write one). The
     /// check reads the segment's first page, from the disk when the page cache
-    /// does not hold it (a few milliseconds here), and an open maps every
-    /// segment: a cold open would pay that for each.
+    /// does not hold it, and an open maps every segment: a cold open would pay
+    /// a disk read for each (`bench/results/cold-open-2026-12-07.md`).
     pub fn open_sealed_of_known_format(id: u32, path: PathBuf) -> Result<Segment> {
         let file = File::open(&path).map_err(|e| Error::io(path.display(), e))?;
         let map = map_file(&file, &path)?;
