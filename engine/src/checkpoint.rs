@@ -148,6 +148,25 @@ pub fn write<K: AsRef<[u8]>>(
     len: usize,
     entries: impl Iterator<Item = Result<(K, Loc)>>,
 ) -> Result<()> {
+    write_telling_placed(
+        dir, replayable, seq, covered, log_from, len, entries, &mut false,
+    )
+}
+
+/// `write`, which sets `placed` once the file is renamed into place: a
+/// failure after that (the removal of the delta, the directory's sync) leaves
+/// the new file there, naming the segments it covers.
+#[allow(clippy::too_many_arguments)]
+pub fn write_telling_placed<K: AsRef<[u8]>>(
+    dir: &Path,
+    replayable: bool,
+    seq: u64,
+    covered: &BTreeSet<u32>,
+    log_from: Option<LogFrom>,
+    len: usize,
+    entries: impl Iterator<Item = Result<(K, Loc)>>,
+    placed: &mut bool,
+) -> Result<()> {
     let flags = if replayable {
         index_file::REPLAYABLE
     } else {
@@ -158,6 +177,7 @@ pub fn write<K: AsRef<[u8]>>(
         CHECKPOINT_FILE,
         |tmp| index_file::write_from(tmp, flags, seq, covered, log_from, len, entries),
         || remove_delta(dir),
+        placed,
     )
 }
 
@@ -177,21 +197,25 @@ pub fn write_delta<K: AsRef<[u8]>>(
         DELTA_FILE,
         |tmp| index_file::write_delta_from(tmp, seq, covered, log_from, len, entries, meta),
         || Ok(()),
+        &mut false,
     )
 }
 
 /// Writes `name` in `dir` through `write` (which syncs it) at a temporary
-/// name, renames it into place, runs `renamed`, then syncs the directory.
+/// name, renames it into place (and sets `placed`), runs `renamed`, then
+/// syncs the directory.
 fn write_into_place(
     dir: &Path,
     name: &str,
     write: impl FnOnce(&Path) -> Result<()>,
     renamed: impl FnOnce() -> Result<()>,
+    placed: &mut bool,
 ) -> Result<()> {
     let tmp_path = dir.join(format!("{name}.tmp"));
     let result = write(&tmp_path).and_then(|()| {
         std::fs::rename(&tmp_path, dir.join(name))
             .map_err(|e| Error::io(format!("rename {}", tmp_path.display()), e))?;
+        *placed = true;
         renamed()?;
         sync::dir(dir)
     });

@@ -14,6 +14,7 @@
 //!    stay and the copies. A crash before its rename leaves the old checkpoint
 //!    and all inputs in place; the copies are then replayed like any uncovered
 //!    segment and, carrying the records' own sequence numbers, change nothing.
+//!    A failure before its rename removes the copies.
 //!    A crash after it leaves inputs the checkpoint does not need, which
 //!    recovery removes.
 //! 4. Put the writer's index over that file as a checkpoint is put in place
@@ -27,9 +28,9 @@
 //!
 //! A background compaction is abandoned when its handle closes (`AtClose`):
 //! it looks before each segment it scans, each frame it writes and every few
-//! thousand entries of its index file, and ends before step 4; its copies,
-//! renamed or not, are removed, so that the next open finds the segments and
-//! the index file as they were.
+//! thousand entries of its index file, and ends before the rename of step 3,
+//! as a failure there does, so that the next open finds the segments and the
+//! index file as they were.
 //!
 //! Deletes: the segments alone must give the index, so that recovery can
 //! rebuild it by replaying all of them when the index file is torn or rotten
@@ -104,22 +105,21 @@ struct Output {
 /// Compacts; abandoned once the handle closes if `at_close` says so.
 pub(crate) fn compact(shared: &Shared, at_close: AtClose) -> Result<CompactionReport> {
     let mut outputs = Vec::new();
-    let result = compact_into(shared, &mut outputs, at_close);
-    if let Err(e) = &result {
-        // Most often the disk is full: give the space of the copies back now
-        // rather than at the next open. Copies already renamed are left to
-        // recovery, which tells whether the index still needs them; those of
-        // an abandoned compaction are removed too, as it ends before its
-        // index file is renamed into place (step 3): nothing names them, and
-        // the next open would otherwise replay them.
-        let abandoned = e.is_abandoned();
+    let mut index_placed = false;
+    let result = compact_into(shared, &mut outputs, at_close, &mut index_placed);
+    if result.is_err() {
+        // Most often the disk is full (or the handle is closing): give the
+        // space of the copies back now rather than at the next open. Until the
+        // index file that names them is renamed into place (step 3), nothing
+        // does: they go, renamed or not, or the next open would replay them.
+        // After it they are the index's, and recovery keeps them.
         for o in &outputs {
             let _ = std::fs::remove_file(&o.tmp);
-            if abandoned {
+            if !index_placed {
                 let _ = std::fs::remove_file(segment_path(&shared.dir, o.id));
             }
         }
-        if abandoned {
+        if !index_placed && !outputs.is_empty() {
             let _ = sync::dir(&shared.dir);
         }
     }
@@ -130,6 +130,7 @@ fn compact_into(
     shared: &Shared,
     outputs: &mut Vec<Output>,
     at_close: AtClose,
+    index_placed: &mut bool,
 ) -> Result<CompactionReport> {
     let started = Instant::now();
     let version = shared.roll_for_compaction()?;
@@ -368,8 +369,8 @@ fn compact_into(
     // segments give the index again even where an earlier version dropped
     // deletes.
     let replayable = full || shared.replayable.load(Ordering::Acquire);
-    let write_checkpoint = |entries: &mut dyn Iterator<Item = Result<(Key, Loc)>>| {
-        checkpoint::write(
+    let mut write_checkpoint = |entries: &mut dyn Iterator<Item = Result<(Key, Loc)>>| {
+        checkpoint::write_telling_placed(
             &shared.dir,
             replayable,
             version.seq,
@@ -377,6 +378,7 @@ fn compact_into(
             version.log_from(),
             version.index.len(),
             shared.until_abandoned(at_close, entries),
+            index_placed,
         )
     };
     if left_in_place == 0 {
