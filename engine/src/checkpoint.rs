@@ -138,26 +138,11 @@ impl<W: Write> Write for CrcWriter<W> {
 /// Writes a checkpoint of the `len` entries (ascending, unique keys) durably
 /// into `dir`, as an index file; `replayable` when a replay of every segment
 /// gives the same entries (see `index_file`). The delta over the file before
-/// goes.
-pub fn write<K: AsRef<[u8]>>(
-    dir: &Path,
-    replayable: bool,
-    seq: u64,
-    covered: &BTreeSet<u32>,
-    log_from: Option<LogFrom>,
-    len: usize,
-    entries: impl Iterator<Item = Result<(K, Loc)>>,
-) -> Result<()> {
-    write_telling_placed(
-        dir, replayable, seq, covered, log_from, len, entries, &mut false,
-    )
-}
-
-/// `write`, which sets `placed` once the file is renamed into place: a
-/// failure after that (the removal of the delta, the directory's sync) leaves
-/// the new file there, naming the segments it covers.
+/// goes. Sets `placed` once the file is renamed into place: a failure after
+/// that (the removal of the delta, the directory's sync) leaves the new file
+/// there, naming the segments it covers.
 #[allow(clippy::too_many_arguments)]
-pub fn write_telling_placed<K: AsRef<[u8]>>(
+pub fn write<K: AsRef<[u8]>>(
     dir: &Path,
     replayable: bool,
     seq: u64,
@@ -407,7 +392,7 @@ mod tests {
             prop_assert_eq!(c.seq, 100);
             prop_assert_eq!(&c.index, &index);
             // The index file of the same entries reads back the same.
-            write(dir.path(), true, 100, &[3].into(), None, index.len(), index.iter().map(|(k, l)| Ok((k, *l)))).unwrap();
+            write(dir.path(), true, 100, &[3].into(), None, index.len(), index.iter().map(|(k, l)| Ok((k, *l))), &mut false).unwrap();
             let Some(Loaded::Mapped(file)) = read(dir.path()).unwrap() else {
                 panic!("an index file");
             };
@@ -456,6 +441,7 @@ mod tests {
             None,
             index.len(),
             index.iter().map(|(k, l)| Ok((k, *l))),
+            &mut false,
         )
         .unwrap();
         let size = std::fs::metadata(path(dir.path())).unwrap().len();
@@ -592,6 +578,7 @@ mod tests {
             None,
             index.len(),
             index.iter().map(|(k, l)| Ok((k, *l))),
+            &mut false,
         )
         .unwrap();
         let Some(Loaded::Mapped(file)) = read(dir.path()).unwrap() else {

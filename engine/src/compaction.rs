@@ -370,7 +370,7 @@ fn compact_into(
     // deletes.
     let replayable = full || shared.replayable.load(Ordering::Acquire);
     let mut write_checkpoint = |entries: &mut dyn Iterator<Item = Result<(Key, Loc)>>| {
-        checkpoint::write_telling_placed(
+        checkpoint::write(
             &shared.dir,
             replayable,
             version.seq,

@@ -299,6 +299,7 @@ fn checkpoint_of(
         version.log_from(),
         index.len(),
         shared.until_abandoned(at_close, index.iter()),
+        &mut false,
     )?;
     if !shared.config.read_only {
         // The file just written serves the writer's reads from now on, and the
@@ -462,6 +463,7 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<()> {
         version.log_from(),
         index.len(),
         index.iter(),
+        &mut false,
     )?;
     sync::dir(dest)?;
     log::info!(
