@@ -42,10 +42,16 @@ const DEFAULT_PERIOD: Duration = Duration::from_millis(250);
 const COMPACTION_CHECK_PERIOD: Duration = Duration::from_secs(1);
 
 /// A checkpoint is written once the changes since the last one number this
-/// many, or as many as the keys in the last one if that is more: a checkpoint
-/// then writes at most twice as many entries as it takes out of memory (about
-/// 100 bytes each, with the hash index).
-const CHECKPOINT_CHANGES: usize = 1 << 20;
+/// many (about 100 bytes each in memory, with the hash index): a delta of
+/// them if it fits ([`maintenance::delta_fits`]) and the delta before holds
+/// no more entries than the changes, so that it writes at most twice as many
+/// as it takes out of memory; a new index file if a delta would not fit, when
+/// the changes and the delta are half the file's keys or more, so that it
+/// writes at most three times as many as it takes out of memory and out of
+/// the delta. The work of a checkpoint written beside commits then grows with
+/// the commits since the last one, not with the keys held, until a new file
+/// is due (`bench/results/background-deltas-2026-12-08.md`).
+const CHECKPOINT_CHANGES: usize = if cfg!(test) { 1 << 13 } else { 1 << 20 };
 
 /// A delta is folded into a new index file once the lookups that read it as
 /// well as the file number this many per key of the file, however small the
@@ -203,15 +209,19 @@ fn run(shared: &Arc<Shared>, look: Duration) {
 }
 
 /// The checkpoint the thread writes at a periodic look, if any, for the
-/// changes `c`, and whether no commit came since the look before: a new index
-/// file once the changes are many ([`CHECKPOINT_CHANGES`]) or the lookups
-/// through a delta have cost the reads about what one costs to write
-/// ([`DELTA_LOOKUPS_PER_KEY`]); at rest, what `AtRest::Idle` asks.
+/// changes `c`, and whether no commit came since the look before: once the
+/// changes are many, a delta or a new index file ([`CHECKPOINT_CHANGES`]); a
+/// new index file once the lookups through a delta have cost the reads about
+/// what one costs to write ([`DELTA_LOOKUPS_PER_KEY`]); at rest, what
+/// `AtRest::Idle` asks.
 fn checkpoint_to_write(c: &IndexChanges, at_rest: bool) -> Option<Kind> {
-    if c.changes >= CHECKPOINT_CHANGES.max(c.in_file)
+    let many = c.changes >= CHECKPOINT_CHANGES;
+    if (many && !maintenance::delta_fits(c))
         || (c.in_delta > 0 && c.delta_lookups >= DELTA_LOOKUPS_PER_KEY * c.in_file as u64)
     {
         Some(Kind::Full)
+    } else if many && c.in_delta <= c.changes {
+        Some(Kind::Delta)
     } else if at_rest {
         maintenance::checkpoint_at_rest(AtRest::Idle, c)
     } else {
@@ -320,6 +330,104 @@ mod tests {
             ..changes(0, 100_000, 0)
         };
         assert_eq!(checkpoint_to_write(&none, true), None);
+    }
+
+    #[test]
+    fn a_checkpoint_beside_commits_writes_a_delta_while_one_fits() {
+        const M: usize = CHECKPOINT_CHANGES;
+        // Too few changes: nothing, unless at rest.
+        assert_eq!(checkpoint_to_write(&changes(M - 1, 8 * M, 0), false), None);
+        // No file, or one a delta would not fit under: a new index file.
+        assert_eq!(
+            checkpoint_to_write(&changes(M, 0, 0), false),
+            Some(Kind::Full)
+        );
+        assert_eq!(
+            checkpoint_to_write(&changes(M, M, 0), false),
+            Some(Kind::Full)
+        );
+        // A delta of the changes, and then of the changes and the delta
+        // before, while that holds no more entries than the changes.
+        assert_eq!(
+            checkpoint_to_write(&changes(M, 8 * M, 0), false),
+            Some(Kind::Delta)
+        );
+        assert_eq!(
+            checkpoint_to_write(&changes(M, 8 * M, M), false),
+            Some(Kind::Delta)
+        );
+        // A delta larger than the changes waits for more of them ...
+        assert_eq!(checkpoint_to_write(&changes(M, 8 * M, 2 * M), false), None);
+        // ... until the changes match it, or the two reach half the file.
+        assert_eq!(
+            checkpoint_to_write(&changes(M, 6 * M, 2 * M), false),
+            Some(Kind::Full)
+        );
+        assert_eq!(
+            checkpoint_to_write(&changes(2 * M, 16 * M, 2 * M), false),
+            Some(Kind::Delta)
+        );
+        assert_eq!(
+            checkpoint_to_write(&changes(2 * M, 8 * M, 2 * M), false),
+            Some(Kind::Full)
+        );
+        // A file that cannot take a delta: a new one.
+        let no_delta = IndexChanges {
+            delta_possible: false,
+            ..changes(M, 8 * M, 0)
+        };
+        assert_eq!(checkpoint_to_write(&no_delta, false), Some(Kind::Full));
+    }
+
+    /// Commits of `step` new keys each, as many as make a hundred times
+    /// [`CHECKPOINT_CHANGES`] (100M keys outside tests), with the
+    /// background checkpoint's rules applied after each (and finishing before
+    /// the next). Returns the most changes held in memory past a quarter of
+    /// the file's keys (or past [`CHECKPOINT_CHANGES`] if that is more), and
+    /// the entries written to index files per key.
+    fn simulate(step: usize) -> (usize, f64) {
+        let (mut in_file, mut in_delta, mut changes_now) = (0usize, 0usize, 0usize);
+        let (mut most_past_bound, mut written) = (0usize, 0usize);
+        let commits = 100 * CHECKPOINT_CHANGES / step;
+        for _ in 0..commits {
+            changes_now += step;
+            let bound = CHECKPOINT_CHANGES.max(in_file / 4);
+            most_past_bound = most_past_bound.max(changes_now.saturating_sub(bound));
+            match checkpoint_to_write(&changes(changes_now, in_file, in_delta), false) {
+                Some(Kind::Delta) => {
+                    in_delta += changes_now;
+                    written += in_delta;
+                }
+                Some(Kind::Full) => {
+                    in_file += in_delta + changes_now;
+                    in_delta = 0;
+                    written += in_file;
+                }
+                None => continue,
+            }
+            changes_now = 0;
+        }
+        let keys = in_file + in_delta + changes_now;
+        assert_eq!(keys, commits * step);
+        (most_past_bound, written as f64 / keys as f64)
+    }
+
+    #[test]
+    fn the_changes_in_memory_stay_under_a_quarter_of_the_files_keys() {
+        for step in [1_000, CHECKPOINT_CHANGES / 8, CHECKPOINT_CHANGES] {
+            let (most_past_bound, written_per_key) = simulate(step);
+            // Past the bound by less than a commit: the commit that reached it.
+            assert!(
+                most_past_bound < step,
+                "{most_past_bound} (commits of {step})"
+            );
+            // The price: each key is written about four times (twice when a
+            // new file waited for as many changes as its keys).
+            assert!(
+                written_per_key < 4.0,
+                "{written_per_key} (commits of {step})"
+            );
+        }
     }
 
     #[test]

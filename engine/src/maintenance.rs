@@ -110,7 +110,7 @@ pub(crate) fn checkpoint_at_rest(at_rest: AtRest, c: &IndexChanges) -> Option<Ki
 /// Whether a delta of the changes `c` (and of the delta before) stays under
 /// half the keys of the index file: then it costs a fraction of a new file,
 /// and a lookup it answers spares one in the file.
-fn delta_fits(c: &IndexChanges) -> bool {
+pub(crate) fn delta_fits(c: &IndexChanges) -> bool {
     c.delta_possible && (c.in_delta + c.changes) * 2 < c.in_file
 }
 
@@ -886,6 +886,7 @@ mod tests {
         // The snapshot a checkpoint is written from, then commits before the
         // file is put in place: overwrites, deletes of keys in the file, keys
         // deleted since it written again, new keys.
+        let maintenance = db.shared.maintenance.lock();
         let version = db.shared.snapshot_for_checkpoint();
         write(&db, &mut model, 100..300, Some("during"));
         write(&db, &mut model, 300..400, None);
@@ -893,6 +894,7 @@ mod tests {
         write(&db, &mut model, 70_000..70_100, Some("new"));
         checkpoint_of(&db.shared, &version, &version.index, AtClose::Finish).unwrap();
         assert_eq!(changes_in_memory(&db), 500, "the writes made meanwhile");
+        drop(maintenance);
         assert_holds_across_a_reopen(db, dir.path(), &model);
     }
 
@@ -920,6 +922,8 @@ mod tests {
         for (while_written, rounds) in cases {
             let dir = tempfile::tempdir().unwrap();
             let (db, mut model) = changed_since_checkpoint(dir.path());
+            // As a checkpoint of the handle's: no other until this one is in place.
+            let maintenance = db.shared.maintenance.lock();
             let version = db.shared.snapshot_for_checkpoint();
             write(&db, &mut model, 100..100 + while_written, Some("during"));
             write(&db, &mut model, 20_000..20_100, None);
@@ -938,6 +942,7 @@ mod tests {
             checkpoint_of(&db.shared, &version, &version.index, AtClose::Finish).unwrap();
             *db.shared.while_rebasing.lock() = None;
             assert_eq!(left.load(Ordering::Relaxed), 0, "every round committed");
+            drop(maintenance);
             assert_holds_across_a_reopen(db, dir.path(), &model);
         }
     }
@@ -988,6 +993,7 @@ mod tests {
     fn commits_that_would_copy_the_walked_index_or_pass_the_record_wait_for_the_install() {
         let dir = tempfile::tempdir().unwrap();
         let (db, mut model) = changed_since_checkpoint(dir.path());
+        let maintenance = db.shared.maintenance.lock();
         let version = db.shared.snapshot_for_checkpoint();
         // More than a record keeps: the install walks the index.
         write(&db, &mut model, 100..5_100, Some("during"));
@@ -1029,6 +1035,7 @@ mod tests {
         for i in copying.chain(large) {
             model.insert(key(i), b"waited".to_vec());
         }
+        drop(maintenance);
         assert_holds_across_a_reopen(db, dir.path(), &model);
     }
 
@@ -1077,6 +1084,9 @@ mod tests {
         let started = Instant::now();
         let mut checkpoints = 0;
         while checkpoints < 3 || started.elapsed() < std::time::Duration::from_secs(3) {
+            // As `Database::checkpoint` does: the background thread's own
+            // checkpoints wait their turn.
+            let _m = db.shared.maintenance.lock();
             checkpoint(&db.shared, AtClose::Finish).unwrap();
             checkpoints += 1;
         }
@@ -1401,6 +1411,35 @@ mod tests {
         let db = Database::open(dir.path(), config()).unwrap();
         assert_eq!(changes_in_memory(&db), 0, "nothing to replay");
         assert_holds(&db, &model);
+    }
+
+    #[test]
+    fn beside_commits_the_background_thread_writes_a_delta_over_a_large_index_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path(), config()).unwrap();
+        db.replace_background(None);
+        let mut model = Model::new();
+        write(&db, &mut model, 0..60_000, Some("first"));
+        db.checkpoint().unwrap();
+        let file = checkpoint::path(dir.path());
+        let file_id = db.shared.index_file().unwrap().base().id;
+        // 9,000 changes in commits of 1,000: past what the thread writes a
+        // checkpoint for (8,192 in tests), under what rest asks (16,384).
+        for start in (60_000..69_000).step_by(1_000) {
+            write(&db, &mut model, start..start + 1_000, Some("second"));
+        }
+        db.replace_background(Some(std::time::Duration::from_millis(20)));
+        let deadline = Instant::now() + std::time::Duration::from_secs(20);
+        while db.shared.index_file().unwrap().delta_entries() == 0 {
+            assert!(Instant::now() < deadline, "no delta was put in place");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let index = db.shared.index_file().unwrap();
+        assert_eq!(index.base().id, file_id, "the index file stays");
+        assert!(file.exists() && checkpoint::delta_path(dir.path()).exists());
+        assert_eq!(index.delta_entries(), 9_000);
+        assert_eq!(db.shared.index_changes().unwrap().changes, 0);
+        assert_holds_across_a_reopen(db, dir.path(), &model);
     }
 
     #[test]
