@@ -307,6 +307,12 @@ mod tests {
         assert_eq!(at_close(Kind::Full, &c), AtClose::Abandon);
         let c = changes(0, 100_000, 20_000);
         assert_eq!(at_close(Kind::Full, &c), AtClose::Abandon);
+        // A new index file the thread starts once the changes and the delta
+        // reach half the file's keys: a close writes a delta of the two.
+        let m = CHECKPOINT_CHANGES;
+        let c = changes(2 * m, 8 * m, 2 * m);
+        assert_eq!(checkpoint_to_write(&c, false), Some(Kind::Full));
+        assert_eq!(at_close(Kind::Full, &c), AtClose::Abandon);
     }
 
     #[test]
