@@ -169,8 +169,10 @@ pub fn stats(path: &Path, json: bool) -> Outcome<()> {
         }
     }
     let checkpoint = std::fs::metadata(path.join("index.ckpt")).ok();
-    // The changes since the index file, written by a later checkpoint.
+    // The changes since the index file, written by a later checkpoint, and
+    // those since that delta, written over it.
     let delta = std::fs::metadata(path.join("index.delta")).ok();
+    let second = std::fs::metadata(path.join("index.delta2")).ok();
     let disk = disk_usage(path);
     // A read-only handle's total_bytes is the segment files' length, including
     // the room allocated ahead of the writes.
@@ -188,6 +190,8 @@ pub fn stats(path: &Path, json: bool) -> Outcome<()> {
             "checkpoint_written": checkpoint.as_ref().and_then(|m| m.modified().ok()).map(utc),
             "delta_bytes": delta.as_ref().map(|m| m.len()),
             "delta_written": delta.as_ref().and_then(|m| m.modified().ok()).map(utc),
+            "second_delta_bytes": second.as_ref().map(|m| m.len()),
+            "second_delta_written": second.as_ref().and_then(|m| m.modified().ok()).map(utc),
         });
         format!("{value:#}\n")
     } else {
@@ -224,6 +228,15 @@ pub fn stats(path: &Path, json: bool) -> Outcome<()> {
         if let Some(m) = &delta {
             t += &format!(
                 "  and a delta  {} of the keys changed since{}\n",
+                human_bytes(m.len()),
+                m.modified()
+                    .map(|w| format!(", written {}", utc(w)))
+                    .unwrap_or_default()
+            );
+        }
+        if let Some(m) = &second {
+            t += &format!(
+                "  and a second {} of the keys changed since the delta{}\n",
                 human_bytes(m.len()),
                 m.modified()
                     .map(|w| format!(", written {}", utc(w)))

@@ -226,8 +226,23 @@ fn stats_as_a_table_and_as_json() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["delta_bytes"].as_u64().unwrap() > 0, "{v}");
     assert!(v["delta_written"].as_str().unwrap().ends_with(" UTC"));
+    assert!(v["second_delta_bytes"].is_null(), "{v}");
     let text = stdout(&run(&["stats", p(&path)]));
     assert!(text.contains("  and a delta  "), "{text}");
+
+    // Fewer changes than the delta holds: the next checkpoint is a second
+    // delta over it.
+    make_db(&path, &changed[..5]);
+    cmd().args(["checkpoint", p(&path)]).assert().success();
+    let o = run(&["stats", p(&path), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["second_delta_bytes"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["second_delta_written"]
+        .as_str()
+        .unwrap()
+        .ends_with(" UTC"));
+    let text = stdout(&run(&["stats", p(&path)]));
+    assert!(text.contains("  and a second "), "{text}");
 }
 
 #[test]

@@ -108,7 +108,7 @@ fn main() -> Result<(), lightning_db::Error> {
     // Close wrote a checkpoint of the changes; without it the first open
     // replays the whole log, as a database's first open after a crash
     // before any checkpoint does.
-    for file in ["index.ckpt", "index.delta"] {
+    for file in ["index.ckpt", "index.delta", "index.delta2"] {
         match std::fs::remove_file(path.join(file)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => panic!("remove {file}: {e}"),
             _ => {}

@@ -43,12 +43,13 @@ const COMPACTION_CHECK_PERIOD: Duration = Duration::from_secs(1);
 
 /// A checkpoint is written once the changes since the last one number this
 /// many (about 100 bytes each in memory, with the hash index): a delta of
-/// them if it fits ([`maintenance::delta_fits`]) and the delta before holds
-/// no more entries than the changes, so that it writes at most twice as many
-/// as it takes out of memory; a new index file if a delta would not fit, when
-/// the changes and the delta are half the file's keys or more, so that it
-/// writes at most three times as many as it takes out of memory and out of
-/// the delta. The work of a checkpoint written beside commits then grows with
+/// them if it fits ([`maintenance::delta_fits`]; which delta,
+/// [`maintenance::delta_kind`]) and the deltas it takes in hold no more
+/// entries than the changes, so that it writes at most twice as many as it
+/// takes out of memory; a new index file if a delta would not fit, when the
+/// changes and the deltas are half the file's keys or more, so that it writes
+/// at most three times as many as it takes out of memory and out of the
+/// deltas. The work of a checkpoint written beside commits then grows with
 /// the commits since the last one, not with the keys held, until a new file
 /// is due (`bench/results/background-deltas-2026-12-08.md`).
 const CHECKPOINT_CHANGES: usize = if cfg!(test) { 1 << 13 } else { 1 << 20 };
@@ -211,17 +212,19 @@ fn run(shared: &Arc<Shared>, look: Duration) {
 /// The checkpoint the thread writes at a periodic look, if any, for the
 /// changes `c`, and whether no commit came since the look before: once the
 /// changes are many, a delta or a new index file ([`CHECKPOINT_CHANGES`]); a
-/// new index file once the lookups through a delta have cost the reads about
+/// new index file once the lookups through the deltas have cost the reads about
 /// what one costs to write ([`DELTA_LOOKUPS_PER_KEY`]); at rest, what
 /// `AtRest::Idle` asks.
 fn checkpoint_to_write(c: &IndexChanges, at_rest: bool) -> Option<Kind> {
     let many = c.changes >= CHECKPOINT_CHANGES;
+    let kind = maintenance::delta_kind(c);
     if (many && !maintenance::delta_fits(c))
-        || (c.in_delta > 0 && c.delta_lookups >= DELTA_LOOKUPS_PER_KEY * c.in_file as u64)
+        || (c.in_delta + c.in_second > 0
+            && c.delta_lookups >= DELTA_LOOKUPS_PER_KEY * c.in_file as u64)
     {
         Some(Kind::Full)
-    } else if many && c.in_delta <= c.changes {
-        Some(Kind::Delta)
+    } else if many && maintenance::taken_in(kind, c) <= c.changes {
+        Some(kind)
     } else if at_rest {
         maintenance::checkpoint_at_rest(AtRest::Idle, c)
     } else {
@@ -287,6 +290,7 @@ mod tests {
             changes,
             in_file,
             in_delta,
+            in_second: 0,
             delta_lookups: 0,
             delta_possible: true,
             last_seq: 1,
@@ -352,31 +356,63 @@ mod tests {
             checkpoint_to_write(&changes(M, M, 0), false),
             Some(Kind::Full)
         );
-        // A delta of the changes, and then of the changes and the delta
-        // before, while that holds no more entries than the changes.
+        // A delta of the changes; over it, a second delta of as many
+        // changes as it holds or fewer (below), or one of the changes and the
+        // delta before, once they are more.
         assert_eq!(
             checkpoint_to_write(&changes(M, 8 * M, 0), false),
             Some(Kind::Delta)
         );
         assert_eq!(
             checkpoint_to_write(&changes(M, 8 * M, M), false),
+            Some(Kind::SecondDelta)
+        );
+        assert_eq!(
+            checkpoint_to_write(&changes(M + 1, 8 * M, M), false),
             Some(Kind::Delta)
         );
-        // A delta larger than the changes waits for more of them ...
-        assert_eq!(checkpoint_to_write(&changes(M, 8 * M, 2 * M), false), None);
-        // ... until the changes match it, or the two reach half the file.
+        // Either way, no more than half the file's keys.
         assert_eq!(
             checkpoint_to_write(&changes(M, 6 * M, 2 * M), false),
             Some(Kind::Full)
         );
         assert_eq!(
             checkpoint_to_write(&changes(2 * M, 16 * M, 2 * M), false),
-            Some(Kind::Delta)
+            Some(Kind::SecondDelta)
         );
         assert_eq!(
             checkpoint_to_write(&changes(2 * M, 8 * M, 2 * M), false),
             Some(Kind::Full)
         );
+        // Over a first delta as large as the changes or more, a second
+        // delta; it takes in the second before while that holds no more
+        // entries than the changes and the two stay within the first.
+        let second = |changes_now, in_second| IndexChanges {
+            in_second,
+            ..changes(changes_now, 32 * M, 4 * M)
+        };
+        assert_eq!(
+            checkpoint_to_write(&second(M, 0), false),
+            Some(Kind::SecondDelta)
+        );
+        assert_eq!(
+            checkpoint_to_write(&second(2 * M, 2 * M), false),
+            Some(Kind::SecondDelta)
+        );
+        assert_eq!(checkpoint_to_write(&second(M, 2 * M), false), None);
+        // Past the first, a first delta takes in both, once the changes
+        // match them.
+        assert_eq!(checkpoint_to_write(&second(3 * M, 2 * M), false), None);
+        assert_eq!(
+            checkpoint_to_write(&second(6 * M, 2 * M), false),
+            Some(Kind::Delta)
+        );
+        // Past half the file, a new one.
+        let many = IndexChanges {
+            in_file: 8 * M,
+            ..second(M, M)
+        };
+        assert_eq!(checkpoint_to_write(&many, false), Some(Kind::Full));
         // A file that cannot take a delta: a new one.
         let no_delta = IndexChanges {
             delta_possible: false,
@@ -392,28 +428,38 @@ mod tests {
     /// the file's keys (or past [`CHECKPOINT_CHANGES`] if that is more), and
     /// the entries written to index files per key.
     fn simulate(step: usize) -> (usize, f64) {
-        let (mut in_file, mut in_delta, mut changes_now) = (0usize, 0usize, 0usize);
+        let (mut in_file, mut in_delta, mut in_second) = (0usize, 0usize, 0usize);
+        let mut changes_now = 0usize;
         let (mut most_past_bound, mut written) = (0usize, 0usize);
         let commits = 100 * CHECKPOINT_CHANGES / step;
         for _ in 0..commits {
             changes_now += step;
             let bound = CHECKPOINT_CHANGES.max(in_file / 4);
             most_past_bound = most_past_bound.max(changes_now.saturating_sub(bound));
-            match checkpoint_to_write(&changes(changes_now, in_file, in_delta), false) {
+            let c = IndexChanges {
+                in_second,
+                ..changes(changes_now, in_file, in_delta)
+            };
+            match checkpoint_to_write(&c, false) {
                 Some(Kind::Delta) => {
-                    in_delta += changes_now;
+                    in_delta += in_second + changes_now;
+                    in_second = 0;
                     written += in_delta;
                 }
+                Some(Kind::SecondDelta) => {
+                    in_second += changes_now;
+                    written += in_second;
+                }
                 Some(Kind::Full) => {
-                    in_file += in_delta + changes_now;
-                    in_delta = 0;
+                    in_file += in_delta + in_second + changes_now;
+                    (in_delta, in_second) = (0, 0);
                     written += in_file;
                 }
                 None => continue,
             }
             changes_now = 0;
         }
-        let keys = in_file + in_delta + changes_now;
+        let keys = in_file + in_delta + in_second + changes_now;
         assert_eq!(keys, commits * step);
         (most_past_bound, written as f64 / keys as f64)
     }

@@ -23,10 +23,11 @@
 //!   directory synced: a crash leaves either the old checkpoint or the new one.
 //!
 //! A checkpoint may instead be a *delta*, `index.delta`, of the changes since
-//! the index file (`disk_index`), written the same way. Writing an index file
-//! removes the delta, which names the index file before it; in whichever
-//! order a crash leaves the rename and the removal, the open finds an index
-//! file with a delta that names it, or one without.
+//! the index file, or `index.delta2`, of the changes since that delta
+//! (`disk_index`), written the same way. Writing an index file removes the
+//! deltas, and writing the first delta the second: each names the file under
+//! it, so in whichever order a crash leaves the rename and the removals, the
+//! open finds each delta over the file it names, or sets it aside.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -42,11 +43,12 @@ use crate::entry_codec::{
 };
 use crate::error::{Error, Result};
 use crate::index::{Key, Loc};
-use crate::index_file::{self, DeltaMeta, IndexFile, LogFrom};
+use crate::index_file::{self, DeltaMeta, IndexFile, LogFrom, MAX_DELTAS};
 use crate::sync;
 
 pub const CHECKPOINT_FILE: &str = "index.ckpt";
-pub const DELTA_FILE: &str = "index.delta";
+/// The deltas, the first over the index file, the second over the first.
+pub const DELTA_FILES: [&str; MAX_DELTAS] = ["index.delta", "index.delta2"];
 const MAGIC: &[u8; 8] = b"LDBCKPT3";
 /// Checkpoints of databases in record format 1.
 const MAGICS_OF_FORMAT_1: [&[u8; 8]; 2] = [b"LDBCKPT1", b"LDBCKPT2"];
@@ -61,31 +63,39 @@ pub fn path(dir: &Path) -> PathBuf {
     dir.join(CHECKPOINT_FILE)
 }
 
-pub fn delta_path(dir: &Path) -> PathBuf {
-    dir.join(DELTA_FILE)
+/// The path of the delta at `level` (0 the first).
+pub fn delta_path(dir: &Path, level: usize) -> PathBuf {
+    dir.join(DELTA_FILES[level])
 }
 
 /// Where a writer sets aside a checkpoint it found damaged.
 pub const SET_ASIDE: &str = "index.ckpt.damaged";
-/// Where a writer sets aside a delta it found damaged.
-pub const DELTA_SET_ASIDE: &str = "index.delta.damaged";
+/// Where a writer sets aside a delta it found damaged, or one that lies
+/// over a damaged one.
+pub const DELTA_SET_ASIDE: [&str; MAX_DELTAS] = ["index.delta.damaged", "index.delta2.damaged"];
 
-/// Renames the delta of `dir` to [`DELTA_SET_ASIDE`] and syncs the
-/// directory; returns the new path.
-pub fn set_aside_delta(dir: &Path) -> Result<PathBuf> {
-    let (from, to) = (delta_path(dir), dir.join(DELTA_SET_ASIDE));
+/// Renames the delta at `level` of `dir` to its [`DELTA_SET_ASIDE`] name and
+/// syncs the directory; returns the new path.
+pub fn set_aside_delta(dir: &Path, level: usize) -> Result<PathBuf> {
+    let (from, to) = (delta_path(dir, level), dir.join(DELTA_SET_ASIDE[level]));
     std::fs::rename(&from, &to).map_err(|e| Error::io(from.display(), e))?;
     sync::dir(dir)?;
     Ok(to)
 }
 
-/// Removes the delta of `dir`, if any; the caller syncs the directory.
-fn remove_delta(dir: &Path) -> Result<()> {
-    let p = delta_path(dir);
-    match std::fs::remove_file(&p) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(p.display(), e)),
-        _ => Ok(()),
+/// Removes the deltas of `dir` from `level` up, the last first; the caller
+/// syncs the directory.
+fn remove_deltas(dir: &Path, level: usize) -> Result<()> {
+    for level in (level..MAX_DELTAS).rev() {
+        let p = delta_path(dir, level);
+        match std::fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::io(p.display(), e))
+            }
+            _ => {}
+        }
     }
+    Ok(())
 }
 
 /// Renames the checkpoint of `dir` to [`SET_ASIDE`] (kept for whoever looks
@@ -161,15 +171,18 @@ pub fn write<K: AsRef<[u8]>>(
         dir,
         CHECKPOINT_FILE,
         |tmp| index_file::write_from(tmp, flags, seq, covered, log_from, len, entries),
-        || remove_delta(dir),
+        || remove_deltas(dir, 0),
         placed,
     )
 }
 
 /// Writes a delta of the `len` entries (ascending, unique keys, removals
-/// among them) over the index file `meta` names, durably into `dir`.
+/// among them) over the file `meta` names, durably into `dir` as the delta at
+/// `level`. The deltas over it go (they lie over the one it replaces).
+#[allow(clippy::too_many_arguments)]
 pub fn write_delta<K: AsRef<[u8]>>(
     dir: &Path,
+    level: usize,
     seq: u64,
     covered: &BTreeSet<u32>,
     log_from: Option<LogFrom>,
@@ -179,9 +192,9 @@ pub fn write_delta<K: AsRef<[u8]>>(
 ) -> Result<()> {
     write_into_place(
         dir,
-        DELTA_FILE,
+        DELTA_FILES[level],
         |tmp| index_file::write_delta_from(tmp, seq, covered, log_from, len, entries, meta),
-        || Ok(()),
+        || remove_deltas(dir, level + 1),
         &mut false,
     )
 }

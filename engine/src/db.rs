@@ -264,9 +264,10 @@ impl Database {
     /// Syncs everything written and writes a checkpoint of the index, so the next
     /// open reads the checkpoint instead of replaying the log, and a plain copy of
     /// the directory taken now opens as a consistent database. The checkpoint is
-    /// a delta of the keys changed since the last index file while that stays
-    /// under half the file's keys, otherwise a new index file of every key;
-    /// nothing new when no commit came since the checkpoint on disk.
+    /// a delta of the keys changed since the last index file (or, over such a
+    /// delta, since that delta) while the deltas stay under half the file's
+    /// keys, otherwise a new index file of every key; nothing new when no
+    /// commit came since the checkpoint on disk.
     pub fn checkpoint(&self) -> Result<()> {
         self.shared.check_open()?;
         self.shared.check_writable()?;

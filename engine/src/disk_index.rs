@@ -1,24 +1,28 @@
 //! The index on disk: the index file of the last full checkpoint (the
-//! *base*) and, over it, a *delta* file of the changes since, if one was
-//! written (see `index_file`).
+//! *base*) and, over it, up to two *deltas* of the changes since, if any were
+//! written (see `index_file`): the first over the base, the second over the
+//! first.
 //!
 //! A full checkpoint rewrites every key; a delta only the keys changed since
-//! the base, so that a checkpoint at close, or when the database goes idle,
-//! costs what its changes do however many keys the base holds, and the next
-//! open maps two files and replays nothing.
+//! the file under it, so that a checkpoint at close, or beside commits, costs
+//! what its changes do however many keys the base holds, and the next open
+//! maps the files and replays nothing. A second delta spares the first: a
+//! close after a few changes writes them over the first delta instead of
+//! writing the first again with them.
 //!
 //! Invariants:
-//! - The delta's entries win over the base's; a removal in the delta hides
-//!   the base's entry of its key.
-//! - A delta is used only over the base it names (`index_file::FileId`): a
+//! - A delta's entries win over those of the files under it; a removal in a
+//!   delta hides the entries of its key under it.
+//! - A delta is used only over the file it names (`index_file::FileId`): a
 //!   full checkpoint or a compaction writes a new base, then removes the
-//!   delta, and a delta a crash left between the two names the base before.
-//! - A delta covers every segment its base covers, and is of a later commit
-//!   or the same (both are refused otherwise).
+//!   deltas, and a first delta written anew removes the second; a delta a
+//!   crash left between the two names a file that is no longer there.
+//! - A delta covers every segment the file under it covers, and is of a later
+//!   commit or the same (both are refused otherwise).
 //! - A delta is never needed: it covers no segment that a compaction could
 //!   have removed while the base did not cover it (compactions write a base),
-//!   so the base and the log after it give the same index. A damaged delta is
-//!   set aside and that log replayed.
+//!   so the file under it and the log after that give the same index. A
+//!   damaged delta is set aside with any delta over it, and that log replayed.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,25 +34,26 @@ use arrayvec::ArrayVec;
 
 use crate::error::Result;
 use crate::index::{Key, Loc, REMOVED};
-use crate::index_file::{self, FileRange, IndexFile, LogFrom, GONE};
+use crate::index_file::{self, FileRange, IndexFile, LogFrom, GONE, MAX_DELTAS};
 use crate::prefetch;
 
 pub struct DiskIndex {
     base: Arc<IndexFile>,
-    delta: Option<IndexFile>,
-    /// The writer's lookups of late, in neither file less in one (see
-    /// [`LACKING_MOST`]): whether its tables are worth probing first.
+    /// The deltas, each over the one before it, the first over the base.
+    deltas: ArrayVec<Arc<IndexFile>, MAX_DELTAS>,
+    /// The writer's lookups of late, in no file less in one (see
+    /// [`LACKING_MOST`]): whether the tables are worth probing first.
     lacking: AtomicI32,
-    /// The greatest key of either file, once a lookup has asked: a key past
-    /// it (an append) is in neither.
+    /// The greatest key of any file, once a lookup has asked: a key past it
+    /// (an append) is in none.
     last_key: OnceLock<Option<Vec<u8>>>,
     /// The lookups (gets, ranges, a commit's lookups of its keys) that have
-    /// read the delta as well as the base: what the delta has cost the reads
-    /// so far, an estimate (see [`LOOKUPS_PER_ADD`]).
+    /// read the deltas as well as the base: what the deltas have cost the
+    /// reads so far, an estimate (see [`LOOKUPS_PER_ADD`]).
     through_delta: AtomicU64,
 }
 
-/// A thread adds its lookups through a delta to [`DiskIndex::through_delta`]
+/// A thread adds its lookups through deltas to [`DiskIndex::through_delta`]
 /// this many at a time, so that readers on several cores do not write one
 /// cache line at each lookup. The thread's count is one for every database it
 /// reads: the add goes to the one read last, which for a thread that reads
@@ -63,7 +68,7 @@ thread_local! {
 pub enum Probed<T> {
     Found(T),
     Absent,
-    /// The delta removes a key whose tag matches: an ordered lookup says
+    /// A delta removes a key whose tag matches: an ordered lookup says
     /// whether it is this one.
     Unsure,
 }
@@ -72,7 +77,8 @@ pub enum Probed<T> {
 /// (`IndexFile::get_ascending`).
 #[derive(Default)]
 pub struct Ascending {
-    delta: index_file::Ascending,
+    /// In the order of [`DiskIndex::deltas_to_read`].
+    deltas: [index_file::Ascending; MAX_DELTAS],
     base: index_file::Ascending,
 }
 
@@ -90,7 +96,7 @@ struct Ahead {
     lacked: bool,
 }
 
-/// `DiskIndex::lacking` counts the keys of late lookups in neither file, less
+/// `DiskIndex::lacking` counts the keys of late lookups in no file, less
 /// those in one, within this bound either way: the tables are probed while
 /// it is not negative.
 const LACKING_MOST: i32 = 32;
@@ -103,7 +109,7 @@ impl std::fmt::Debug for DiskIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DiskIndex")
             .field("base", &self.base)
-            .field("delta", &self.delta)
+            .field("deltas", &self.deltas)
             .finish()
     }
 }
@@ -117,41 +123,56 @@ impl DiskIndex {
     pub fn over(base: Arc<IndexFile>) -> DiskIndex {
         DiskIndex {
             base,
-            delta: None,
+            deltas: ArrayVec::new(),
             lacking: AtomicI32::new(0),
             last_key: OnceLock::new(),
             through_delta: AtomicU64::new(0),
         }
     }
 
-    /// `delta` over `base`, if it is a delta that names `base`; otherwise
-    /// why not, and `base` back.
+    /// These files with `delta` over them, if it is a delta that names the
+    /// top one and there is room for it; otherwise why not, and these files
+    /// back.
     pub fn with_delta(
-        base: Arc<IndexFile>,
-        delta: IndexFile,
-    ) -> std::result::Result<DiskIndex, (Arc<IndexFile>, String)> {
+        self,
+        delta: Arc<IndexFile>,
+    ) -> std::result::Result<DiskIndex, (DiskIndex, String)> {
+        let under = self.top();
         let why_not = match &delta.delta {
+            _ if self.deltas.is_full() => Some(format!("there are {MAX_DELTAS} deltas already")),
             None => Some("it is not a delta".to_string()),
-            Some(meta) if meta.base != base.id => Some(format!(
+            Some(meta) if meta.base != under.id => Some(format!(
                 "it lies over another index file (seq {}, checksum {:08x}), not this one \
                  (seq {}, checksum {:08x})",
-                meta.base.seq, meta.base.crc, base.id.seq, base.id.crc
+                meta.base.seq, meta.base.crc, under.id.seq, under.id.crc
             )),
-            Some(_) if delta.seq < base.seq => Some("it is older than the index file".into()),
+            Some(_) if delta.seq < under.seq => Some("it is older than the file under it".into()),
             // Segments leave the log only with a new index file (compaction):
-            // a delta covers at least what its index file does. The log after
-            // the index file must replay what the delta says.
-            Some(_) if !base.covered.is_subset(&delta.covered) => {
-                Some("it does not cover every segment the index file covers".into())
+            // a delta covers at least what the file under it does. The log
+            // after that file must replay what the delta says.
+            Some(_) if !under.covered.is_subset(&delta.covered) => {
+                Some("it does not cover every segment the file under it covers".into())
             }
             Some(_) => None,
         };
         match why_not {
-            Some(why) => Err((base, why)),
-            None => Ok(DiskIndex {
-                delta: Some(delta),
-                ..DiskIndex::over(base)
-            }),
+            Some(why) => Err((self, why)),
+            None => {
+                let mut deltas = self.deltas.clone();
+                deltas.push(delta);
+                Ok(DiskIndex {
+                    deltas,
+                    ..DiskIndex::over(self.base.clone())
+                })
+            }
+        }
+    }
+
+    /// The base and the first `deltas` deltas, to write a delta over.
+    pub fn lowest(&self, deltas: usize) -> DiskIndex {
+        DiskIndex {
+            deltas: self.deltas.iter().take(deltas).cloned().collect(),
+            ..DiskIndex::over(self.base.clone())
         }
     }
 
@@ -159,13 +180,15 @@ impl DiskIndex {
         &self.base
     }
 
-    pub fn delta(&self) -> Option<&IndexFile> {
-        self.delta.as_ref()
+    /// The deltas, the first over the base.
+    pub fn deltas(&self) -> &[Arc<IndexFile>] {
+        &self.deltas
     }
 
-    /// The file whose sequence number and covered segments the index is of.
-    fn top(&self) -> &IndexFile {
-        self.delta.as_ref().unwrap_or(&self.base)
+    /// The file whose sequence number and covered segments the index is of:
+    /// the last delta, or the base.
+    pub fn top(&self) -> &IndexFile {
+        self.deltas.last().unwrap_or(&self.base)
     }
 
     /// The commit the index is of.
@@ -190,20 +213,21 @@ impl DiskIndex {
 
     /// The number of keys.
     pub fn len(&self) -> usize {
-        match &self.delta {
+        match self.deltas.last() {
             Some(d) => d.delta.as_ref().map_or(0, |m| m.len),
             None => self.base.len(),
         }
     }
 
-    /// The entries of the delta, removals included.
+    /// The entries of the deltas, removals included.
+    #[cfg(test)]
     pub fn delta_entries(&self) -> usize {
-        self.delta.as_ref().map_or(0, |d| d.len())
+        self.deltas.iter().map(|d| d.len()).sum()
     }
 
     /// The sum of the lengths of the keys' records.
     pub fn live_bytes(&self) -> u64 {
-        match &self.delta {
+        match self.deltas.last() {
             Some(d) => d.delta.as_ref().map_or(0, |m| m.live_bytes),
             None => self.base.live_bytes(),
         }
@@ -212,7 +236,7 @@ impl DiskIndex {
     /// The bytes of the keys' records in each segment, if known (a base of
     /// the format before does not say).
     pub fn live_by_segment(&self) -> Option<BTreeMap<u32, u64>> {
-        match &self.delta {
+        match self.deltas.last() {
             Some(d) => d.delta.as_ref().map(|m| m.live_by_segment.clone()),
             None => self
                 .base
@@ -231,7 +255,7 @@ impl DiskIndex {
             .base
             .segments
             .iter()
-            .chain(self.delta.iter().flat_map(|d| &d.segments))
+            .chain(self.deltas.iter().flat_map(|d| &d.segments))
         {
             let end: &mut u64 = ends.entry(s.id).or_default();
             *end = (*end).max(s.end);
@@ -241,41 +265,51 @@ impl DiskIndex {
 
     /// A read has found one of the files damaged.
     pub fn damaged(&self) -> bool {
-        self.base.damaged() || self.delta_damaged()
+        self.base.damaged() || self.damaged_delta().is_some()
     }
 
-    /// A read has found the delta damaged.
-    pub fn delta_damaged(&self) -> bool {
-        self.delta.as_ref().is_some_and(|d| d.damaged())
+    /// The first delta a read has found damaged, if any: it and the deltas
+    /// over it are not to be trusted.
+    pub fn damaged_delta(&self) -> Option<usize> {
+        self.deltas.iter().position(|d| d.damaged())
     }
 
-    /// The delta, unless it holds no entry (a checkpoint with no change
-    /// since the one before): reads then go to the base alone. A lookup
-    /// that reads it is counted ([`DiskIndex::lookups_through_delta`]).
-    fn delta_to_read(&self) -> Option<&IndexFile> {
-        let delta = self.delta.as_ref().filter(|d| d.len() > 0)?;
-        LOOKUPS_NOT_ADDED.with(|n| {
-            let lookups = n.get() + 1;
-            if lookups == LOOKUPS_PER_ADD {
-                self.through_delta
-                    .fetch_add(u64::from(lookups), Ordering::Relaxed);
-                n.set(0);
-            } else {
-                n.set(lookups);
-            }
-        });
-        Some(delta)
+    /// The deltas that hold entries, the last first, in the order a lookup
+    /// reads them (one with no entry, a checkpoint with no change since the
+    /// one before, is passed over). A lookup that reads any is counted
+    /// ([`DiskIndex::lookups_through_delta`]).
+    fn deltas_to_read(&self) -> ArrayVec<&IndexFile, MAX_DELTAS> {
+        let deltas: ArrayVec<&IndexFile, MAX_DELTAS> = self
+            .deltas
+            .iter()
+            .rev()
+            .map(|d| &**d)
+            .filter(|d| d.len() > 0)
+            .collect();
+        if !deltas.is_empty() {
+            LOOKUPS_NOT_ADDED.with(|n| {
+                let lookups = n.get() + 1;
+                if lookups == LOOKUPS_PER_ADD {
+                    self.through_delta
+                        .fetch_add(u64::from(lookups), Ordering::Relaxed);
+                    n.set(0);
+                } else {
+                    n.set(lookups);
+                }
+            });
+        }
+        deltas
     }
 
-    /// About how many lookups have read the delta as well as the base, each
-    /// a probe or a seek more than without it (`LOOKUPS_PER_ADD`).
+    /// About how many lookups have read the deltas as well as the base, each
+    /// a probe or a seek more a delta than without them (`LOOKUPS_PER_ADD`).
     pub fn lookups_through_delta(&self) -> u64 {
         self.through_delta.load(Ordering::Relaxed)
     }
 
     /// The location of `key`'s newest value, if the index holds it.
     pub fn get(&self, key: &[u8]) -> Result<Option<Loc>> {
-        if let Some(d) = self.delta_to_read() {
+        for d in self.deltas_to_read() {
             if let Some(loc) = d.get(key)? {
                 return Ok(live(loc));
             }
@@ -286,15 +320,15 @@ impl DiskIndex {
     /// `get`, for keys looked up in ascending order (see
     /// `IndexFile::get_ascending`).
     fn get_ascending(&self, key: &[u8], near: &mut Ascending) -> Result<Option<Loc>> {
-        if let Some(d) = self.delta_to_read() {
-            if let Some(loc) = d.get_ascending(key, &mut near.delta)? {
+        for (d, near) in self.deltas_to_read().into_iter().zip(&mut near.deltas) {
+            if let Some(loc) = d.get_ascending(key, near)? {
                 return Ok(live(loc));
             }
         }
         self.base.get_ascending(key, &mut near.base)
     }
 
-    /// The greatest key of either file (`last_key`).
+    /// The greatest key of any file (`last_key`).
     fn last_key(&self) -> Result<Option<&[u8]>> {
         if self.last_key.get().is_none() {
             let last = |file: &IndexFile| -> Result<Option<Vec<u8>>> {
@@ -303,31 +337,29 @@ impl DiskIndex {
                     .transpose()
                     .map(|e| e.map(|(k, _)| k.to_vec()))
             };
-            let base = last(&self.base)?;
-            let delta = match self.delta_to_read() {
-                Some(d) => last(d)?,
-                None => None,
-            };
-            let _ = self.last_key.set(base.max(delta));
+            let mut greatest = last(&self.base)?;
+            for d in self.deltas_to_read() {
+                greatest = greatest.max(last(d)?);
+            }
+            let _ = self.last_key.set(greatest);
         }
         Ok(self.last_key.get().and_then(|k| k.as_deref()))
     }
 
-    /// Whether neither file's table has a slot with hash `h`'s tag (a
-    /// removal's included): then neither has an entry of a key of that hash.
+    /// Whether no file's table has a slot with hash `h`'s tag (a removal's
+    /// included): then no file has an entry of a key of that hash.
     fn surely_lacks(&self, h: u64) -> Result<bool> {
         let tagged = self.probe(h, |_, _, _| Ok(Some(())))?;
         Ok(matches!(tagged, Probed::Absent))
     }
-
     /// `get_ascending` of each of `keys` (ascending, repeats allowed), whose
     /// answers `found` is handed in turn.
     ///
-    /// A key past the greatest key of either file (an append) is in neither.
+    /// A key past the greatest key of any file (an append) is in none.
     /// A key the tables lack is answered without its fences and block: a
     /// probe reads a slot or two where the search reads a stretch of fences
     /// and decodes a block. The tables are probed while the keys looked up
-    /// of late were mostly in neither file (a commit of new keys), and not
+    /// of late were mostly in no file (a commit of new keys), and not
     /// for a dense run of keys, which one block answers. Each lookup asks
     /// ahead of its turn, so that the misses of neighbouring lookups overlap
     /// instead of following one another: for the key itself ([`LOOK_AHEAD`]
@@ -339,7 +371,7 @@ impl DiskIndex {
         keys: impl Iterator<Item = &'k [u8]> + Clone,
         mut found: impl FnMut(Option<Loc>),
     ) -> Result<()> {
-        let delta = self.delta_to_read();
+        let deltas = self.deltas_to_read();
         let near = &mut Ascending::default();
         let mut lacking = self.lacking.load(Ordering::Relaxed);
         let last_key = self.last_key()?;
@@ -365,7 +397,7 @@ impl DiskIndex {
                 let probed = lacking >= 0 && !past && !self.base.in_asked_block(k, &near.base);
                 let hash = probed.then(|| index_file::hash(k));
                 if let Some(h) = hash {
-                    if let Some(d) = delta {
+                    for d in &deltas {
                         d.ask_for_slot(h);
                     }
                     self.base.ask_for_slot(h);
@@ -382,8 +414,8 @@ impl DiskIndex {
                     a.lacked = !self.base.in_asked_block(k, &near.base) && self.surely_lacks(h)?;
                 }
                 if a.pos != j || !a.lacked {
-                    if let Some(d) = delta {
-                        d.ask_for_fences(k, &mut near.delta);
+                    for (d, near) in deltas.iter().zip(&mut near.deltas) {
+                        d.ask_for_fences(k, near);
                     }
                     self.base.ask_for_fences(k, &mut near.base);
                 }
@@ -391,8 +423,8 @@ impl DiskIndex {
             if let Some((j, k)) = block_ahead.next() {
                 let a = &ahead[at(j)];
                 if a.pos != j || !a.lacked {
-                    if let Some(d) = delta {
-                        d.ask_for_block(k, &mut near.delta);
+                    for (d, near) in deltas.iter().zip(&mut near.deltas) {
+                        d.ask_for_block(k, near);
                     }
                     self.base.ask_for_block(k, &mut near.base);
                 }
@@ -417,14 +449,14 @@ impl DiskIndex {
     }
 
     /// Hands `found` the places of the records of the keys whose tag matches
-    /// hash `h`, the delta's first (see `IndexFile::probe`), until it returns
-    /// `Some`.
+    /// hash `h`, the last delta's first (see `IndexFile::probe`), until it
+    /// returns `Some`.
     pub fn probe<T>(
         &self,
         h: u64,
         mut found: impl FnMut(u32, u32, u32) -> Result<Option<T>>,
     ) -> Result<Probed<T>> {
-        if let Some(d) = self.delta_to_read() {
+        for d in self.deltas_to_read() {
             let mut removed = false;
             let in_delta = d.probe(h, |segment, offset, most| {
                 if segment == GONE {
@@ -454,8 +486,12 @@ impl DiskIndex {
     pub fn range<'a>(&'a self, bounds: (Bound<&'a [u8]>, Bound<&'a [u8]>)) -> DiskRange<'a> {
         DiskRange {
             base: self.base.range(bounds),
-            delta: self.delta_to_read().map(|d| d.range(bounds)),
-            delta_peeked: [None, None],
+            deltas: self
+                .deltas_to_read()
+                .into_iter()
+                .map(|d| d.range(bounds))
+                .collect(),
+            delta_peeked: Default::default(),
             base_peeked: [None, None],
             hints: ArrayVec::new(),
             failed: false,
@@ -463,18 +499,21 @@ impl DiskIndex {
     }
 }
 
+/// An entry taken from each end of a walk but not yet merged.
+type Peeked = [Option<(Key, Loc)>; 2];
+
 /// The merged entries of the files within a range, walked from either end.
 pub struct DiskRange<'a> {
     base: FileRange<'a>,
-    delta: Option<FileRange<'a>>,
-    /// An entry taken from each end of each file but not yet merged.
-    delta_peeked: [Option<(Key, Loc)>; 2],
-    base_peeked: [Option<(Key, Loc)>; 2],
+    /// The walks of the deltas that hold entries, the last delta's first.
+    deltas: ArrayVec<FileRange<'a>, MAX_DELTAS>,
+    delta_peeked: [Peeked; MAX_DELTAS],
+    base_peeked: Peeked,
     /// The records the walks hinted while their entries were peeked, handed
     /// out with the next entry taken.
     hints: ArrayVec<Loc, 8>,
-    /// A walk failed: the merge ends there, as the base's entries past it
-    /// may be ones the delta replaces or removes.
+    /// A walk failed: the merge ends there, as the entries of the files under
+    /// it past that point may be ones it replaces or removes.
     failed: bool,
 }
 
@@ -486,7 +525,7 @@ const BACK: usize = 1;
 /// peeked there is the last.
 fn peek(
     walk: &mut FileRange<'_>,
-    peeked: &mut [Option<(Key, Loc)>; 2],
+    peeked: &mut Peeked,
     hints: &mut ArrayVec<Loc, 8>,
     end: usize,
 ) -> Result<()> {
@@ -517,7 +556,7 @@ impl DiskRange<'_> {
     /// front (see `FileRange::will_take`).
     pub fn will_take(&mut self, n: usize) {
         self.base.will_take(n);
-        if let Some(d) = self.delta.as_mut() {
+        for d in &mut self.deltas {
             d.will_take(n);
         }
     }
@@ -548,27 +587,56 @@ impl DiskRange<'_> {
         }
     }
 
+    /// Takes the next entry of every delta's walk from `end` that has none
+    /// peeked there; a failure ends the merge.
+    fn peek_deltas(&mut self, end: usize) -> Result<()> {
+        for (walk, peeked) in self.deltas.iter_mut().zip(&mut self.delta_peeked) {
+            if let Err(e) = peek(walk, peeked, &mut self.hints, end) {
+                self.failed = true;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the base's walk goes on alone from `end`, with its own hints:
-    /// there is no delta, or it has no entry left there and no entry of the
-    /// base is waiting (most ranges over a small delta hold none of its keys:
-    /// the merge would cost them the base's early fetch of the first record).
-    /// A failure of the delta's walk ends the merge, as the base's entries past
-    /// it may be ones the delta replaces or removes.
+    /// there is no delta, or none has an entry left there and no entry of
+    /// the base is waiting (most ranges over a small delta hold none of its
+    /// keys: the merge would cost them the base's early fetch of the first
+    /// record). A failure of a delta's walk ends the merge, as the base's
+    /// entries past it may be ones the delta replaces or removes.
     fn base_alone(&mut self, end: usize) -> Result<bool> {
-        let Some(delta) = self.delta.as_mut() else {
+        if self.deltas.is_empty() {
             return Ok(true);
-        };
+        }
         if self.failed || self.base_peeked.iter().any(Option::is_some) {
             // An entry the base's walk handed over is merged first (one
             // peeked at the other end is the last, and the walk's own end
             // would stop before it).
             return Ok(false);
         }
-        if let Err(e) = peek(delta, &mut self.delta_peeked, &mut self.hints, end) {
-            self.failed = true;
-            return Err(e);
+        self.peek_deltas(end)?;
+        Ok(self.delta_peeked.iter().all(|p| p[end].is_none()))
+    }
+
+    /// The entries peeked of the `i`th walk, the deltas' first, then the
+    /// base's.
+    fn peeked(&mut self, i: usize) -> &mut Peeked {
+        if i < self.deltas.len() {
+            &mut self.delta_peeked[i]
+        } else {
+            &mut self.base_peeked
         }
-        Ok(self.delta_peeked[end].is_none())
+    }
+
+    /// The key peeked at `end` of the `i`th walk (see `peeked`).
+    fn peeked_key(&self, i: usize, end: usize) -> Option<&Key> {
+        let peeked = if i < self.deltas.len() {
+            &self.delta_peeked[i]
+        } else {
+            &self.base_peeked
+        };
+        peeked[end].as_ref().map(|(k, _)| k)
     }
 
     fn merged<T>(
@@ -576,42 +644,46 @@ impl DiskRange<'_> {
         end: usize,
         f: impl FnOnce(&[u8], Loc, &[Loc]) -> T,
     ) -> Option<Result<T>> {
-        let delta = self.delta.as_mut().expect("a delta");
+        let walks = self.deltas.len() + 1;
         loop {
             if self.failed {
                 return None;
             }
-            if let Err(e) = peek(delta, &mut self.delta_peeked, &mut self.hints, end)
+            if let Err(e) = self
+                .peek_deltas(end)
                 .and_then(|()| peek(&mut self.base, &mut self.base_peeked, &mut self.hints, end))
             {
                 self.failed = true;
                 return Some(Err(e));
             }
-            let order = match (&self.delta_peeked[end], &self.base_peeked[end]) {
-                (None, None) => return None,
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (Some((dk, _)), Some((bk, _))) => {
-                    let o = dk.cmp(bk);
-                    if end == FRONT {
-                        o
-                    } else {
-                        o.reverse()
-                    }
-                }
-            };
-            let (key, loc) = if order == std::cmp::Ordering::Greater {
-                self.base_peeked[end].take().expect("peeked")
-            } else {
-                if order == std::cmp::Ordering::Equal {
-                    self.base_peeked[end] = None;
-                }
-                let taken = self.delta_peeked[end].take().expect("peeked");
-                if taken.1.segment == REMOVED {
+            // The walk whose key comes first from `end`; of walks at the
+            // same key, the newest file's.
+            let mut first: Option<usize> = None;
+            for i in 0..walks {
+                let Some(key) = self.peeked_key(i, end) else {
                     continue;
+                };
+                let ahead = first
+                    .and_then(|j| self.peeked_key(j, end))
+                    .is_none_or(|best| {
+                        let order = key.cmp(best);
+                        order.is_ne() && (order.is_lt() == (end == FRONT))
+                    });
+                if ahead {
+                    first = Some(i);
                 }
-                taken
-            };
+            }
+            let first = first?;
+            let (key, loc) = self.peeked(first)[end].take().expect("peeked");
+            // The older files' entries of the key are replaced.
+            for i in first + 1..walks {
+                if self.peeked(i)[end].as_ref().is_some_and(|(k, _)| *k == key) {
+                    self.peeked(i)[end] = None;
+                }
+            }
+            if loc.segment == REMOVED {
+                continue;
+            }
             let out = f(&key, loc, &self.hints);
             self.hints.clear();
             return Some(Ok(out));
@@ -677,13 +749,17 @@ mod tests {
         Arc::new(IndexFile::open(&path).unwrap())
     }
 
+    /// A delta at `level` (0 the first) of `entries` over the file `base`,
+    /// of seq 200 for the first, 300 for the second; `merged` the index it
+    /// makes.
     fn write_delta(
         dir: &std::path::Path,
+        level: usize,
         base: FileId,
         entries: &BTreeMap<Vec<u8>, Loc>,
         merged: &BTreeMap<Vec<u8>, Loc>,
-    ) -> IndexFile {
-        let path = dir.join("delta");
+    ) -> Arc<IndexFile> {
+        let path = dir.join(format!("delta{level}"));
         let mut live_by_segment = BTreeMap::new();
         for l in merged.values() {
             *live_by_segment.entry(l.segment).or_default() += u64::from(l.len);
@@ -696,14 +772,49 @@ mod tests {
         };
         index_file::write_delta(
             &path,
-            200,
-            &[1, 2].into(),
+            200 + 100 * level as u64,
+            &(1..3 + level as u32).collect(),
             entries.len(),
             entries.iter().map(|(k, l)| Ok((k, *l))),
             &meta,
         )
         .unwrap();
-        IndexFile::open(&path).unwrap()
+        Arc::new(IndexFile::open(&path).unwrap())
+    }
+
+    /// `changes` (true a put, false a removal) as a delta's entries, the
+    /// `i`th put at a record of its own past `first`, of sequence number
+    /// `seq`.
+    fn delta_of(
+        changes: &BTreeMap<Vec<u8>, bool>,
+        first: usize,
+        seq: u64,
+    ) -> BTreeMap<Vec<u8>, Loc> {
+        changes
+            .iter()
+            .enumerate()
+            .map(|(i, (k, &put))| {
+                (
+                    k.clone(),
+                    if put {
+                        loc(first + i, seq)
+                    } else {
+                        removal(seq + 10)
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// `index` with `delta`'s puts and removals applied.
+    fn apply(index: &mut BTreeMap<Vec<u8>, Loc>, delta: &BTreeMap<Vec<u8>, Loc>) {
+        for (k, l) in delta {
+            if l.segment == REMOVED {
+                index.remove(k);
+            } else {
+                index.insert(k.clone(), *l);
+            }
+        }
     }
 
     /// Keys the file lacks, looked up in key order, are answered by its
@@ -772,47 +883,50 @@ mod tests {
     }
 
     proptest! {
-        /// A delta's puts replace the base's entries and its removals hide
-        /// them, in lookups, ascending lookups, probes of the tables and
-        /// ranges walked from either end.
+        /// A delta's puts replace the entries of the files under it and its
+        /// removals hide them, over a base and over a first delta, in
+        /// lookups, ascending lookups, probes of the tables and ranges walked
+        /// from either end.
         #[test]
-        fn a_delta_over_a_base_reads_as_the_merged_map(
+        fn deltas_over_a_base_read_as_the_merged_map(
             base_keys in prop::collection::btree_set(key_strategy(), 0..120),
-            changes in prop::collection::btree_map(key_strategy(), any::<bool>(), 1..120),
+            first in prop::collection::btree_map(key_strategy(), any::<bool>(), 1..120),
+            second in prop::option::of(prop::collection::btree_map(key_strategy(), any::<bool>(), 0..120)),
             ranges in prop::collection::vec((bound_strategy(), bound_strategy(), any::<u8>()), 6),
         ) {
             let dir = tempfile::tempdir().unwrap();
             let base_entries: BTreeMap<Vec<u8>, Loc> =
                 base_keys.iter().enumerate().map(|(i, k)| (k.clone(), loc(i, 90))).collect();
-            let delta_entries: BTreeMap<Vec<u8>, Loc> = changes
-                .iter()
-                .enumerate()
-                .map(|(i, (k, &put))| (k.clone(), if put { loc(1000 + i, 150) } else { removal(160) }))
-                .collect();
-            let mut merged = base_entries.clone();
-            for (k, l) in &delta_entries {
-                if l.segment == REMOVED {
-                    merged.remove(k);
-                } else {
-                    merged.insert(k.clone(), *l);
-                }
-            }
+            // The deltas' entries, the first's first.
+            let mut deltas = vec![delta_of(&first, 1000, 150)];
+            deltas.extend(second.as_ref().map(|s| delta_of(s, 2000, 250)));
             let base = write_base(dir.path(), &base_entries);
-            let delta = write_delta(dir.path(), base.id, &delta_entries, &merged);
-            let disk = DiskIndex::with_delta(base, delta).map_err(|(_, why)| why).unwrap();
+            let mut merged = base_entries.clone();
+            let mut disk = DiskIndex::over(base);
+            for (level, entries) in deltas.iter().enumerate() {
+                apply(&mut merged, entries);
+                let delta = write_delta(dir.path(), level, disk.top().id, entries, &merged);
+                disk = disk.with_delta(delta).map_err(|(_, why)| why).unwrap();
+            }
+            let in_deltas: usize = deltas.iter().map(BTreeMap::len).sum();
             prop_assert_eq!(disk.len(), merged.len());
-            prop_assert_eq!(disk.seq(), 200);
-            prop_assert_eq!(disk.covered(), &BTreeSet::from([1, 2]));
-            prop_assert_eq!(disk.delta_entries(), delta_entries.len());
+            prop_assert_eq!(disk.seq(), 100 + 100 * deltas.len() as u64);
+            prop_assert_eq!(disk.covered(), &(1..2 + deltas.len() as u32).collect::<BTreeSet<u32>>());
+            prop_assert_eq!(disk.delta_entries(), in_deltas);
+            // A key's entry in the newest delta that has one.
+            let newest = |key: &Vec<u8>| deltas.iter().rev().find_map(|d| d.get(key));
 
             // Every key any file names, and some no file does.
             let mut probes: BTreeSet<Vec<u8>> = base_keys.clone();
-            probes.extend(changes.keys().cloned());
+            for d in &deltas {
+                probes.extend(d.keys().cloned());
+            }
             probes.insert(vec![7]);
             let mut near = Ascending::default();
-            let places: BTreeMap<(u32, u32), &Vec<u8>> = base_entries
+            let places: BTreeMap<(u32, u32), &Vec<u8>> = deltas
                 .iter()
-                .chain(&delta_entries)
+                .flatten()
+                .chain(&base_entries)
                 .filter(|(_, l)| l.segment != REMOVED)
                 .map(|(k, l)| ((l.segment, l.offset), k))
                 .collect();
@@ -835,7 +949,7 @@ mod tests {
                     Probed::Absent => prop_assert_eq!(want, None),
                     Probed::Unsure => {
                         prop_assert_eq!(want, None);
-                        prop_assert_eq!(delta_entries[key].segment, REMOVED);
+                        prop_assert_eq!(newest(key).map(|l| l.segment), Some(REMOVED));
                     }
                 }
             }
@@ -884,10 +998,10 @@ mod tests {
                 }
                 front.extend(back.into_iter().rev());
                 prop_assert_eq!(&front, &want);
-                // A range that holds none of the delta's keys is the base's
+                // A range that holds none of the deltas' keys is the base's
                 // walk alone, which names the first record as soon as it
                 // has sought it.
-                if delta_entries.range::<[u8], _>(bounds).next().is_none() {
+                if deltas.iter().all(|d| d.range::<[u8], _>(bounds).next().is_none()) {
                     let sought = std::cell::Cell::new(None);
                     let first = disk.range(bounds).next_hinted(|l| sought.set(Some(l)), |_, l, _| l);
                     let want_first = want.first().map(|(_, l)| *l);
@@ -912,31 +1026,50 @@ mod tests {
             crc: base.id.crc ^ 1,
         };
         let changes: BTreeMap<Vec<u8>, Loc> = [(vec![3], removal(150))].into();
-        let delta = write_delta(dir.path(), other, &changes, &entries);
-        let (base, why) = DiskIndex::with_delta(base, delta).expect_err("refused");
+        let disk = DiskIndex::over(base);
+        let delta = write_delta(dir.path(), 0, other, &changes, &entries);
+        let (disk, why) = disk.with_delta(delta).expect_err("refused");
         assert!(why.contains("another index file"), "{why}");
         // An index file that is no delta is refused as one.
         let path = dir.path().join("delta");
         let meta = DeltaMeta {
-            base: base.id,
+            base: disk.base().id,
             len: 40,
             live_bytes: 0,
             live_by_segment: BTreeMap::new(),
         };
         let no_entries = std::iter::empty::<Result<(Vec<u8>, Loc)>>();
         index_file::write_delta(&path, 200, &[2].into(), 0, no_entries, &meta).unwrap();
-        let uncovering = IndexFile::open(&path).unwrap();
-        let (base, why) = DiskIndex::with_delta(base, uncovering).expect_err("refused");
+        let uncovering = Arc::new(IndexFile::open(&path).unwrap());
+        let (disk, why) = disk.with_delta(uncovering).expect_err("refused");
         assert!(why.contains("does not cover"), "{why}");
-        let not_delta = IndexFile::open(&dir.path().join("base")).unwrap();
-        let (base, why) = DiskIndex::with_delta(base, not_delta).expect_err("refused");
+        let not_delta = Arc::new(IndexFile::open(&dir.path().join("base")).unwrap());
+        let (disk, why) = disk.with_delta(not_delta).expect_err("refused");
         assert!(why.contains("not a delta"), "{why}");
-        let delta = write_delta(dir.path(), base.id, &changes, &entries);
-        let disk = DiskIndex::with_delta(base, delta)
+        let first = write_delta(dir.path(), 0, disk.base().id, &changes, &entries);
+        let disk = disk
+            .with_delta(first.clone())
             .map_err(|(_, why)| why)
             .unwrap();
         assert_eq!(disk.get(&[3]).unwrap(), None);
         assert_eq!(disk.get(&[4]).unwrap(), Some(loc(4, 90)));
+        // A second delta lies over the first, not over the base; and two are
+        // the most.
+        let put_back: BTreeMap<Vec<u8>, Loc> = [(vec![3], loc(3, 250))].into();
+        let over_base = write_delta(dir.path(), 1, disk.base().id, &put_back, &entries);
+        let (disk, why) = disk.with_delta(over_base).expect_err("refused");
+        assert!(why.contains("another index file"), "{why}");
+        let second = write_delta(dir.path(), 1, first.id, &put_back, &entries);
+        let disk = disk
+            .with_delta(second.clone())
+            .map_err(|(_, why)| why)
+            .unwrap();
+        assert_eq!(disk.get(&[3]).unwrap(), Some(loc(3, 250)));
+        let (disk, why) = disk.with_delta(second).expect_err("refused");
+        assert!(why.contains("2 deltas already"), "{why}");
+        // The base and the first delta alone, to write a second over.
+        assert_eq!(disk.lowest(1).get(&[3]).unwrap(), None);
+        assert_eq!(disk.lowest(1).top().id, first.id);
     }
 
     #[test]

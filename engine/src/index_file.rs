@@ -191,6 +191,10 @@ pub struct FileId {
     pub crc: u32,
 }
 
+/// The most deltas over one index file, each over the one before
+/// (`disk_index`): each costs a lookup of a key they lack a probe more.
+pub const MAX_DELTAS: usize = 2;
+
 /// A delta's meta beyond its own entries: its base, and the merged index's
 /// key count and live bytes, in all and per segment.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -55,8 +55,10 @@
 //! 5 version      immutable versions (snapshots) and their segment tables
 //! 4 key_index    every live key: the index files, and the changes since in memory
 //! 3 checkpoint   `index.ckpt`: an index file, or one of the earlier format;
-//!                `index.delta`, the changes since it
-//! 3 disk_index   the index files on disk: the last full one and a delta over it
+//!                `index.delta`, the changes since it; `index.delta2`, those
+//!                since that
+//! 3 disk_index   the index files on disk: the last full one and up to two
+//!                deltas over it
 //! 2 hash_index   the point-read index of the changes: key hash to record location
 //! 2 index_file   the checkpoint's sorted, mapped index file and its hash table
 //! 1 btree        the persistent B+ tree the changes are held in

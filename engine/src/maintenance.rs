@@ -20,7 +20,7 @@ use crate::checkpoint;
 use crate::disk_index::DiskIndex;
 use crate::error::{Error, Result};
 use crate::index::{Key, Loc};
-use crate::index_file::{DeltaMeta, IndexFile};
+use crate::index_file::{DeltaMeta, IndexFile, MAX_DELTAS};
 use crate::key_index::KeyIndex;
 use crate::recovery;
 use crate::reports::{Corruption, VerifyReport};
@@ -31,14 +31,14 @@ use crate::version::Version;
 
 /// When a database is at rest, a checkpoint spares the next open the replay
 /// of the changes since the last one. It is written only if the changes
-/// are enough ([`enough_changes`]); as a delta over the index file if the
-/// delta fits (it writes the changes and those of the delta before: under
-/// half the file's keys when idle, fewer than the file's keys at close),
-/// otherwise as a new index file, which writes every key, if the changes are
-/// a share of the file's keys that depends on who waits for it (or a delta
-/// has grown too large). Idle, the changes and the delta together count: once
-/// they are that share, a new index file takes both in, with no change since
-/// the delta as well.
+/// are enough ([`enough_changes`]); as a delta if the deltas fit (under half
+/// the file's keys when idle, fewer than the file's keys at close; see
+/// [`delta_kind`] for which delta), otherwise as a new index file, which
+/// writes every key, if the changes are a share of the file's keys that
+/// depends on who waits for it (or the deltas have grown too large). Idle,
+/// the changes and the deltas together count: once they are that share, a
+/// new index file takes them all in, with no change since the deltas as
+/// well.
 pub(crate) enum AtRest {
     /// No commit for a while; nobody waits: one in eight, so that a process
     /// killed at rest leaves little to replay, and reads of a delta that
@@ -62,12 +62,12 @@ const AT_REST_CHANGES: usize = 16_384;
 const CLOSING_CHANGES: usize = 4_096;
 
 /// Whether the changes `c` are enough for a checkpoint at rest. A close's
-/// delta rewrites the delta before it: it waits for a quarter as many
-/// changes as that holds, from [`CLOSING_CHANGES`] up to [`AT_REST_CHANGES`].
+/// delta rewrites the deltas it takes in: it waits for a quarter as many
+/// changes as they hold, from [`CLOSING_CHANGES`] up to [`AT_REST_CHANGES`].
 fn enough_changes(at_rest: &AtRest, c: &IndexChanges) -> bool {
     let least = match at_rest {
         AtRest::Idle => AT_REST_CHANGES,
-        AtRest::Closing => (c.in_delta / 4).clamp(CLOSING_CHANGES, AT_REST_CHANGES),
+        AtRest::Closing => (taken_in(delta_kind(c), c) / 4).clamp(CLOSING_CHANGES, AT_REST_CHANGES),
     };
     c.changes >= least
 }
@@ -77,8 +77,33 @@ fn enough_changes(at_rest: &AtRest, c: &IndexChanges) -> bool {
 pub(crate) enum Kind {
     /// A new index file of every key.
     Full,
-    /// A delta of the changes since the index file.
+    /// A delta of the changes since the index file: the first delta, which
+    /// takes in the deltas before.
     Delta,
+    /// A delta of the changes since the first delta, over it: the second,
+    /// which takes in the second before.
+    SecondDelta,
+}
+
+/// The delta to write for the changes `c`: a second one over the first while
+/// it holds no more entries than the first (it takes in the second before,
+/// and the first is not written again), otherwise a first one, which takes in
+/// both. A close after a few changes then writes them, not
+/// the delta the background thread wrote during a bulk load.
+pub(crate) fn delta_kind(c: &IndexChanges) -> Kind {
+    if c.in_delta > 0 && (c.in_second + c.changes) <= c.in_delta {
+        Kind::SecondDelta
+    } else {
+        Kind::Delta
+    }
+}
+
+/// The entries of the deltas a delta of `kind` takes in.
+pub(crate) fn taken_in(kind: Kind, c: &IndexChanges) -> usize {
+    match kind {
+        Kind::Full | Kind::Delta => c.in_delta + c.in_second,
+        Kind::SecondDelta => c.in_second,
+    }
 }
 
 /// The checkpoint worth writing now, if any, for a database at rest with the
@@ -88,31 +113,31 @@ pub(crate) fn checkpoint_at_rest(at_rest: AtRest, c: &IndexChanges) -> Option<Ki
         AtRest::Idle => 8,
         AtRest::Closing => 2,
     };
-    // The keys a new index file would take out of memory and out of the delta.
-    let unfolded = c.changes + c.in_delta;
+    // The keys a new index file would take out of memory and out of the deltas.
+    let unfolded = c.changes + c.in_delta + c.in_second;
     if matches!(at_rest, AtRest::Idle)
         && unfolded >= AT_REST_CHANGES
         && unfolded * share >= c.in_file
     {
         // Nobody waits: a new index file, so that reads probe one file, not
-        // two (a delta written at close is folded in here, changes or not).
+        // more (a delta written at close is folded in here, changes or not).
         Some(Kind::Full)
     } else if !enough_changes(&at_rest, c) {
         None
     } else if delta_fits_at(&at_rest, c) {
-        Some(Kind::Delta)
-    } else if c.in_delta > 0 || c.changes * share >= c.in_file {
+        Some(delta_kind(c))
+    } else if c.in_delta + c.in_second > 0 || c.changes * share >= c.in_file {
         Some(Kind::Full)
     } else {
         None
     }
 }
 
-/// Whether a delta of the changes `c` (and of the delta before) stays under
-/// half the keys of the index file: then it costs a fraction of a new file,
-/// and a lookup it answers spares one in the file.
+/// Whether the deltas with the changes `c` in them stay under half the keys
+/// of the index file: then a delta costs a fraction of a new file, and a
+/// lookup it answers spares one in the file.
 pub(crate) fn delta_fits(c: &IndexChanges) -> bool {
-    c.delta_possible && (c.in_delta + c.changes) * 2 < c.in_file
+    c.delta_possible && (c.in_delta + c.in_second + c.changes) * 2 < c.in_file
 }
 
 /// Whether a delta fits a checkpoint at rest: idle, as [`delta_fits`]; at
@@ -125,7 +150,7 @@ pub(crate) fn delta_fits(c: &IndexChanges) -> bool {
 fn delta_fits_at(at_rest: &AtRest, c: &IndexChanges) -> bool {
     match at_rest {
         AtRest::Idle => delta_fits(c),
-        AtRest::Closing => c.delta_possible && c.in_delta + c.changes < c.in_file,
+        AtRest::Closing => c.delta_possible && c.in_delta + c.in_second + c.changes < c.in_file,
     }
 }
 
@@ -141,8 +166,10 @@ pub(crate) fn checkpoint_on_request(shared: &Shared) -> Result<()> {
             return shared.log.sync_to(c.last_seq);
         }
     }
-    let delta = changes.is_some_and(|c| delta_fits(&c));
-    let kind = if delta { Kind::Delta } else { Kind::Full };
+    let kind = match changes {
+        Some(c) if delta_fits(&c) => delta_kind(&c),
+        _ => Kind::Full,
+    };
     checkpoint_of_kind(shared, kind, AtClose::Finish)
 }
 
@@ -151,7 +178,8 @@ pub(crate) fn checkpoint_on_request(shared: &Shared) -> Result<()> {
 pub(crate) fn checkpoint_of_kind(shared: &Shared, kind: Kind, at_close: AtClose) -> Result<()> {
     match kind {
         Kind::Full => checkpoint(shared, at_close),
-        Kind::Delta => checkpoint_delta(shared, at_close),
+        Kind::Delta => checkpoint_delta(shared, 0, at_close),
+        Kind::SecondDelta => checkpoint_delta(shared, 1, at_close),
     }
 }
 
@@ -186,13 +214,16 @@ pub(crate) fn set_aside_damaged_index(shared: &Shared) -> bool {
     if shared.config.read_only {
         return false;
     }
-    if file.delta_damaged() && !file.base().damaged() {
-        // The index file and the log after it give the index without the
-        // delta: the next open replays that log.
-        if checkpoint::delta_path(&shared.dir).exists() {
-            match checkpoint::set_aside_delta(&shared.dir) {
+    if let Some(damaged) = file.damaged_delta().filter(|_| !file.base().damaged()) {
+        // The files under the damaged delta and the log after them give the
+        // index without it and those over it: the next open replays that log.
+        for level in damaged..MAX_DELTAS {
+            if !checkpoint::delta_path(&shared.dir, level).exists() {
+                continue;
+            }
+            match checkpoint::set_aside_delta(&shared.dir, level) {
                 Ok(to) => log::error!(
-                    "the index delta of {} is damaged: set aside as {}",
+                    "the index delta of {} is damaged or lies over a damaged one: set aside as {}",
                     shared.dir.display(),
                     to.display()
                 ),
@@ -333,10 +364,10 @@ fn checkpoint_of(
     Ok(())
 }
 
-/// Syncs everything written and writes a delta of the latest version over
-/// its index file: the changes since the index file, merged with those of the
-/// delta before.
-fn checkpoint_delta(shared: &Shared, at_close: AtClose) -> Result<()> {
+/// Syncs everything written and writes the delta at `level` of the latest
+/// version: the changes since the file under it, merged with those of the
+/// deltas it replaces (the one at `level` and any over it).
+fn checkpoint_delta(shared: &Shared, level: usize, at_close: AtClose) -> Result<()> {
     let version = shared.snapshot_for_checkpoint();
     let index = &version.index;
     let (Some(disk), Some(live_by_segment)) = (index.base(), index.live_by_segment()) else {
@@ -344,38 +375,44 @@ fn checkpoint_delta(shared: &Shared, at_close: AtClose) -> Result<()> {
             "a delta needs an index file that names its live bytes",
         ));
     };
+    if disk.deltas().len() < level {
+        return Err(Error::invalid("a second delta needs a first"));
+    }
     shared.log.sync_to(version.seq)?;
     let started = Instant::now();
+    let under = disk.lowest(level);
     let meta = DeltaMeta {
-        base: disk.base().id,
+        base: under.top().id,
         len: index.len(),
         live_bytes: index.live_bytes(),
         live_by_segment: live_by_segment.clone(),
     };
-    // The writer sizes the table by the entries: over a delta before, the
-    // keys both name are counted by a first pass of the merge.
-    let len = match disk.delta() {
-        None => index.changes().len(),
-        Some(before) => {
-            delta_entries(Some(before), index.changes()).try_fold(0, |n, e| e.map(|_| n + 1))?
-        }
+    let replaced = &disk.deltas()[level..];
+    // The writer sizes the table by the entries: over deltas before, the
+    // keys two name are counted by a first pass of the merge.
+    let len = match replaced {
+        [] => index.changes().len(),
+        _ => delta_entries(replaced, index.changes()).try_fold(0, |n, e| e.map(|_| n + 1))?,
     };
     checkpoint::write_delta(
         &shared.dir,
+        level,
         version.seq,
         &covered_by(&version),
         version.log_from(),
         len,
-        shared.until_abandoned(at_close, delta_entries(disk.delta(), index.changes())),
+        shared.until_abandoned(at_close, delta_entries(replaced, index.changes())),
         &meta,
     )?;
-    let delta = IndexFile::open(&checkpoint::delta_path(&shared.dir))?;
-    let merged = DiskIndex::with_delta(disk.base().clone(), delta)
+    let delta = IndexFile::open(&checkpoint::delta_path(&shared.dir, level))?;
+    let merged = under
+        .with_delta(Arc::new(delta))
         .map_err(|(_, why)| Error::corrupted(why))?;
     shared.install_checkpoint(Arc::new(merged), version.seq)?;
     shared.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
     log::info!(
-        "delta checkpoint of {} at seq {}: {len} entries in {:?}",
+        "delta checkpoint {} of {} at seq {}: {len} entries in {:?}",
+        level + 1,
         shared.dir.display(),
         version.seq,
         started.elapsed()
@@ -383,39 +420,64 @@ fn checkpoint_delta(shared: &Shared, at_close: AtClose) -> Result<()> {
     Ok(())
 }
 
-/// The entries of a delta of `changes` over a delta `before` (if any): both
-/// in key order, a key's change replacing its entry before; removals kept.
+/// The entries of a delta of `changes` over the deltas `before` (the first
+/// the oldest), all in key order: a key's newest entry, removals kept.
 fn delta_entries<'a>(
-    before: Option<&'a IndexFile>,
+    before: &'a [Arc<IndexFile>],
     changes: &'a Index,
 ) -> impl Iterator<Item = Result<(Key, Loc)>> + 'a {
-    let mut before = before.map(|d| d.range((Bound::Unbounded, Bound::Unbounded)));
-    let mut changes = changes.iter().peekable();
-    let mut next_before: Option<(Key, Loc)> = None;
+    let mut merged: Box<dyn Iterator<Item = Result<(Key, Loc)>> + 'a> =
+        Box::new(std::iter::empty());
+    for d in before {
+        merged = Box::new(overlay(
+            merged,
+            d.range((Bound::Unbounded, Bound::Unbounded)),
+        ));
+    }
+    overlay(merged, changes.iter().map(|(k, l)| Ok((k.clone(), *l))))
+}
+
+/// The entries of `older` and `newer`, both in key order, merged: a key's
+/// entry in `newer` replaces its entry in `older`. A failure ends the merge.
+fn overlay<'a>(
+    older: impl Iterator<Item = Result<(Key, Loc)>> + 'a,
+    newer: impl Iterator<Item = Result<(Key, Loc)>> + 'a,
+) -> impl Iterator<Item = Result<(Key, Loc)>> + 'a {
+    let (mut older, mut newer) = (older.fuse(), newer.fuse());
+    let (mut old, mut new) = (None::<(Key, Loc)>, None::<(Key, Loc)>);
+    let mut failed = false;
     std::iter::from_fn(move || {
-        if next_before.is_none() {
-            match before.as_mut().and_then(|walk| walk.next()) {
-                Some(Ok(entry)) => next_before = Some(entry),
-                Some(Err(e)) => {
-                    before = None;
-                    return Some(Err(e));
+        if failed {
+            return None;
+        }
+        for (walk, next) in [
+            (&mut older as &mut dyn Iterator<Item = _>, &mut old),
+            (&mut newer, &mut new),
+        ] {
+            if next.is_none() {
+                match walk.next() {
+                    Some(Ok(entry)) => *next = Some(entry),
+                    Some(Err(e)) => {
+                        failed = true;
+                        return Some(Err(e));
+                    }
+                    None => {}
                 }
-                None => before = None,
             }
         }
-        let order = match (&next_before, changes.peek()) {
+        let order = match (&old, &new) {
             (None, None) => return None,
             (Some(_), None) => std::cmp::Ordering::Less,
             (None, Some(_)) => std::cmp::Ordering::Greater,
-            (Some((bk, _)), Some((ck, _))) => bk[..].cmp(&ck[..]),
+            (Some((o, _)), Some((n, _))) => o[..].cmp(&n[..]),
         };
         if order == std::cmp::Ordering::Equal {
-            next_before = None;
+            old = None;
         }
-        if order != std::cmp::Ordering::Less {
-            changes.next().map(|(k, l)| Ok((k.clone(), *l)))
+        if order == std::cmp::Ordering::Less {
+            old.take().map(Ok)
         } else {
-            next_before.take().map(Ok)
+            new.take().map(Ok)
         }
     })
 }
@@ -563,11 +625,13 @@ pub(crate) fn verify(shared: &Shared, progress: &mut dyn FnMut(u64, u64)) -> Res
     }
     progress(total, total);
     if let Some(disk) = version.index.base() {
-        let delta = disk
-            .delta()
-            .map(|d| (d, checkpoint::delta_path(&shared.dir)));
+        let deltas = disk
+            .deltas()
+            .iter()
+            .enumerate()
+            .map(|(level, d)| (&**d, checkpoint::delta_path(&shared.dir, level)));
         let base = (&**disk.base(), checkpoint::path(&shared.dir));
-        for (file, path) in delta.into_iter().chain([base]) {
+        for (file, path) in deltas.chain([base]) {
             if let Err(e) = file.check_all() {
                 report.corruptions.push(Corruption {
                     file: path.display().to_string(),
@@ -639,6 +703,7 @@ mod tests {
             changes,
             in_file,
             in_delta,
+            in_second: 0,
             delta_lookups: 0,
             delta_possible,
             last_seq: 1,
@@ -695,29 +760,49 @@ mod tests {
             kind(AtRest::Closing, changes(4_096, 800_000, 0, true)),
             Some(Kind::Delta)
         );
-        // Closing over a delta, a quarter of its entries, up to 16,384.
+        // Closing over a delta, a second delta over it: the first is not
+        // written again, and 4,096 changes are enough.
         assert_eq!(
-            kind(AtRest::Closing, changes(9_999, 800_000, 40_000, true)),
+            kind(AtRest::Closing, changes(4_095, 800_000, 100_000, true)),
             None
         );
         assert_eq!(
-            kind(AtRest::Closing, changes(10_000, 800_000, 40_000, true)),
+            kind(AtRest::Closing, changes(4_096, 800_000, 100_000, true)),
+            Some(Kind::SecondDelta)
+        );
+        // Over a second delta, a quarter of the entries it takes in, up to
+        // 16,384.
+        let over_second = |changes_now, in_second| IndexChanges {
+            in_second,
+            ..changes(changes_now, 800_000, 100_000, true)
+        };
+        assert_eq!(kind(AtRest::Closing, over_second(9_999, 40_000)), None);
+        assert_eq!(
+            kind(AtRest::Closing, over_second(10_000, 40_000)),
+            Some(Kind::SecondDelta)
+        );
+        assert_eq!(kind(AtRest::Closing, over_second(16_383, 80_000)), None);
+        assert_eq!(
+            kind(AtRest::Closing, over_second(16_384, 80_000)),
+            Some(Kind::SecondDelta)
+        );
+        // Changes and a second delta past the first: a first delta takes in
+        // both, and so waits for a quarter of their entries.
+        assert_eq!(kind(AtRest::Closing, over_second(16_383, 90_000)), None);
+        assert_eq!(
+            kind(AtRest::Closing, over_second(16_384, 90_000)),
             Some(Kind::Delta)
         );
         assert_eq!(
-            kind(AtRest::Closing, changes(16_383, 800_000, 100_000, true)),
-            None
-        );
-        assert_eq!(
-            kind(AtRest::Closing, changes(16_384, 800_000, 100_000, true)),
+            kind(AtRest::Closing, changes(200_000, 800_000, 100_000, true)),
             Some(Kind::Delta)
         );
-        // The delta holds the changes and those of the delta before: at
-        // close, fewer than the file's keys, past half of them (a new file
-        // would write them as well as the rest).
+        // The deltas hold the changes and those before: at close, fewer than
+        // the file's keys, past half of them (a new file would write them as
+        // well as the rest).
         assert_eq!(
             kind(AtRest::Closing, changes(200_000, 800_000, 599_999, true)),
-            Some(Kind::Delta)
+            Some(Kind::SecondDelta)
         );
         assert_eq!(
             kind(AtRest::Closing, changes(200_000, 800_000, 600_000, true)),
@@ -762,10 +847,16 @@ mod tests {
             kind(AtRest::Idle, changes(50_000, 800_000, 49_999, true)),
             Some(Kind::Delta)
         );
-        // Closing keeps to the delta (the caller waits).
+        // A second delta counts as well.
+        let second = IndexChanges {
+            in_second: 25_000,
+            ..changes(25_000, 800_000, 50_000, true)
+        };
+        assert_eq!(kind(AtRest::Idle, second), Some(Kind::Full));
+        // Closing keeps to a delta (the caller waits): a second one.
         assert_eq!(
             kind(AtRest::Closing, changes(50_000, 800_000, 50_000, true)),
-            Some(Kind::Delta)
+            Some(Kind::SecondDelta)
         );
         // Fewer than AT_REST_CHANGES are left alone, whatever their share.
         assert_eq!(kind(AtRest::Idle, changes(0, 100_000, 16_383, true)), None);
@@ -861,7 +952,7 @@ mod tests {
         let mut model = Model::new();
         write(&db, &mut model, 0..60_000, Some("first"));
         db.checkpoint().unwrap();
-        assert!(!checkpoint::delta_path(dir).exists());
+        assert!(!checkpoint::delta_path(dir, 0).exists());
         write(&db, &mut model, 0..8_000, Some("second"));
         write(&db, &mut model, 8_000..12_000, None);
         write(&db, &mut model, 60_000..68_000, Some("new"));
@@ -1000,7 +1091,7 @@ mod tests {
         db.close().unwrap();
         for path in [
             checkpoint::path(dir.path()),
-            checkpoint::delta_path(dir.path()),
+            checkpoint::delta_path(dir.path(), 0),
         ] {
             if path.exists() {
                 std::fs::remove_file(path).unwrap();
@@ -1131,7 +1222,7 @@ mod tests {
         let (db, model) = changed_since_checkpoint(dir.path());
         let live_bytes = db.stats().unwrap().live_bytes;
         db.close().unwrap();
-        let delta = checkpoint::delta_path(dir.path());
+        let delta = checkpoint::delta_path(dir.path(), 0);
         let base_len = std::fs::metadata(checkpoint::path(dir.path()))
             .unwrap()
             .len();
@@ -1151,7 +1242,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (db, model) = changed_since_checkpoint(dir.path());
         db.close().unwrap();
-        assert!(checkpoint::delta_path(dir.path()).exists());
+        assert!(checkpoint::delta_path(dir.path(), 0).exists());
         let db = Database::open(dir.path(), config()).unwrap();
         assert_eq!(db.shared.index_file().unwrap().delta_entries(), 20_000);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -1159,7 +1250,7 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "the delta stays");
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        assert!(!checkpoint::delta_path(dir.path()).exists());
+        assert!(!checkpoint::delta_path(dir.path(), 0).exists());
         assert_eq!(changes_in_memory(&db), 0);
         assert_holds(&db, &model);
         db.close().unwrap();
@@ -1169,30 +1260,61 @@ mod tests {
     }
 
     #[test]
-    fn a_delta_takes_in_the_one_before_until_a_new_index_file_replaces_both() {
+    fn deltas_take_in_the_ones_before_until_a_new_index_file_replaces_them() {
         let dir = tempfile::tempdir().unwrap();
-        let (db, mut model) = changed_since_checkpoint(dir.path());
+        let db = Database::create(dir.path(), config()).unwrap();
+        let mut model = Model::new();
+        let in_deltas = |db: &Database| -> Vec<usize> {
+            let file = db.shared.index_file().unwrap();
+            file.deltas().iter().map(|d| d.len()).collect()
+        };
+        let files = |dir: &Path| [0, 1].map(|l| checkpoint::delta_path(dir, l).exists());
+        write(&db, &mut model, 0..100_000, Some("first"));
+        db.checkpoint().unwrap();
+        // A first delta over the index file.
+        write(&db, &mut model, 0..8_000, Some("second"));
+        write(&db, &mut model, 8_000..10_000, None);
         db.checkpoint().unwrap();
         let first = db.shared.index_file().unwrap();
-        assert_eq!(first.delta_entries(), 20_000);
-        // Keys the delta holds again (some it removed come back), and new ones.
-        write(&db, &mut model, 4_000..10_000, Some("third"));
-        write(&db, &mut model, 68_000..70_000, Some("third"));
+        assert_eq!(in_deltas(&db), [10_000]);
+        // A second over it, of changes fewer than the first holds: the
+        // first is not written again.
+        write(&db, &mut model, 5_000..9_000, Some("third"));
         db.checkpoint().unwrap();
         let second = db.shared.index_file().unwrap();
         assert!(Arc::ptr_eq(first.base(), second.base()));
-        assert_eq!(second.delta_entries(), 22_000);
+        assert!(Arc::ptr_eq(&first.deltas()[0], &second.deltas()[0]));
+        assert_eq!(in_deltas(&db), [10_000, 4_000]);
+        assert_eq!(files(dir.path()), [true, true]);
+        assert_holds(&db, &model);
+        db.close().unwrap();
+        let db = Database::open(dir.path(), config()).unwrap();
+        assert_eq!(changes_in_memory(&db), 0);
+        assert_eq!(in_deltas(&db), [10_000, 4_000]);
+        assert_holds(&db, &model);
+        // The second takes in the one before (keys both name count once).
+        write(&db, &mut model, 8_500..11_000, Some("fourth"));
+        db.checkpoint().unwrap();
+        assert_eq!(in_deltas(&db), [10_000, 6_000]);
+        // Past the first, a first delta takes in both, and the second goes.
+        write(&db, &mut model, 20_000..25_000, None);
+        db.checkpoint().unwrap();
+        assert_eq!(in_deltas(&db), [16_000]);
+        assert_eq!(files(dir.path()), [true, false]);
         assert_holds(&db, &model);
         db.close().unwrap();
         let db = Database::open(dir.path(), config()).unwrap();
         assert_eq!(changes_in_memory(&db), 0);
         assert_holds(&db, &model);
-        // Past half the index file's keys, the checkpoint is a new index file,
-        // and the delta goes.
-        write(&db, &mut model, 20_000..40_000, Some("fourth"));
+        // A second again; then, past half the index file's keys, a new index
+        // file, and both deltas go.
+        write(&db, &mut model, 30_000..32_000, Some("fifth"));
         db.checkpoint().unwrap();
-        assert!(!checkpoint::delta_path(dir.path()).exists());
-        assert_eq!(db.shared.index_file().unwrap().delta_entries(), 0);
+        assert_eq!(in_deltas(&db), [16_000, 2_000]);
+        write(&db, &mut model, 40_000..75_000, Some("sixth"));
+        db.checkpoint().unwrap();
+        assert_eq!(files(dir.path()), [false, false]);
+        assert!(in_deltas(&db).is_empty());
         db.close().unwrap();
         let db = Database::open(dir.path(), config()).unwrap();
         assert_holds(&db, &model);
@@ -1203,7 +1325,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (db, model) = changed_since_checkpoint(dir.path());
         db.checkpoint().unwrap();
-        let delta = checkpoint::delta_path(dir.path());
+        let delta = checkpoint::delta_path(dir.path(), 0);
         let stale = std::fs::read(&delta).unwrap();
         // A compaction writes a new index file (of the same commit, moving
         // records) and removes the delta; put back, the delta is what a crash
@@ -1214,7 +1336,47 @@ mod tests {
         std::fs::write(&delta, stale).unwrap();
         let db = Database::open(dir.path(), config()).unwrap();
         assert!(!delta.exists());
-        assert!(dir.path().join(checkpoint::DELTA_SET_ASIDE).exists());
+        assert!(dir.path().join(checkpoint::DELTA_SET_ASIDE[0]).exists());
+        assert_holds(&db, &model);
+    }
+
+    #[test]
+    fn a_close_writes_a_second_delta_and_one_over_a_replaced_first_is_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path(), config()).unwrap();
+        let mut model = Model::new();
+        write(&db, &mut model, 0..100_000, Some("first"));
+        db.checkpoint().unwrap();
+        write(&db, &mut model, 0..10_000, Some("second"));
+        db.checkpoint().unwrap();
+        let (first, second) = (
+            checkpoint::delta_path(dir.path(), 0),
+            checkpoint::delta_path(dir.path(), 1),
+        );
+        let first_bytes = std::fs::read(&first).unwrap();
+        // A close after fewer changes than the first delta holds writes them
+        // over it, and leaves the first as it was.
+        write(&db, &mut model, 30_000..35_000, Some("closing"));
+        write(&db, &mut model, 5_000..6_000, None);
+        db.close().unwrap();
+        assert!(second.exists());
+        assert_eq!(std::fs::read(&first).unwrap(), first_bytes);
+        let db = Database::open(dir.path(), config()).unwrap();
+        assert_eq!(changes_in_memory(&db), 0, "the open replayed the changes");
+        assert_holds(&db, &model);
+        // A first delta written anew removes the second; put back, the
+        // second is what a crash between the two would leave.
+        let stale = std::fs::read(&second).unwrap();
+        write(&db, &mut model, 40_000..48_000, Some("more"));
+        db.checkpoint().unwrap();
+        assert!(first.exists() && !second.exists());
+        assert!(std::fs::read(&first).unwrap() != first_bytes);
+        db.close().unwrap();
+        std::fs::write(&second, stale).unwrap();
+        let db = Database::open(dir.path(), config()).unwrap();
+        assert!(!second.exists());
+        assert!(dir.path().join(checkpoint::DELTA_SET_ASIDE[1]).exists());
+        assert_eq!(db.shared.index_file().unwrap().deltas().len(), 1);
         assert_holds(&db, &model);
     }
 
@@ -1223,14 +1385,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (db, model) = changed_since_checkpoint(dir.path());
         db.close().unwrap();
-        let delta = checkpoint::delta_path(dir.path());
+        let delta = checkpoint::delta_path(dir.path(), 0);
         let mut bytes = std::fs::read(&delta).unwrap();
         let at = bytes.len() - 20;
         bytes[at] ^= 1;
         std::fs::write(&delta, bytes).unwrap();
         let db = Database::open(dir.path(), config()).unwrap();
         assert!(!delta.exists());
-        assert!(dir.path().join(checkpoint::DELTA_SET_ASIDE).exists());
+        assert!(dir.path().join(checkpoint::DELTA_SET_ASIDE[0]).exists());
         assert_eq!(
             changes_in_memory(&db),
             20_000,
@@ -1244,7 +1406,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (db, model) = changed_since_checkpoint(dir.path());
         db.close().unwrap();
-        let delta = checkpoint::delta_path(dir.path());
+        let delta = checkpoint::delta_path(dir.path(), 0);
         let file = IndexFile::open(&delta).unwrap();
         // A byte in the first block, after the table.
         let at = 4096 + 12 * crate::index_file::table_slots(file.len() as u64) as usize + 3;
@@ -1431,7 +1593,7 @@ mod tests {
             "the index file stays"
         );
         assert!(
-            checkpoint::delta_path(dir.path()).exists(),
+            checkpoint::delta_path(dir.path(), 0).exists(),
             "the close writes a delta"
         );
         let db = Database::open(dir.path(), config()).unwrap();
@@ -1462,7 +1624,7 @@ mod tests {
         }
         let index = db.shared.index_file().unwrap();
         assert_eq!(index.base().id, file_id, "the index file stays");
-        assert!(file.exists() && checkpoint::delta_path(dir.path()).exists());
+        assert!(file.exists() && checkpoint::delta_path(dir.path(), 0).exists());
         assert_eq!(index.delta_entries(), 9_000);
         assert_eq!(db.shared.index_changes().unwrap().changes, 0);
         assert_holds_across_a_reopen(db, dir.path(), &model);
@@ -1479,7 +1641,7 @@ mod tests {
         // in eight of the keys and under what an idle fold waits for.
         write(&db, &mut model, (0..60_000).step_by(12), Some("second"));
         db.close().unwrap();
-        let delta = checkpoint::delta_path(dir.path());
+        let delta = checkpoint::delta_path(dir.path(), 0);
         assert!(delta.exists());
         let db = Database::open(dir.path(), config()).unwrap();
         db.replace_background(Some(std::time::Duration::from_millis(20)));

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use crate::checkpoint;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::index_file::MAX_DELTAS;
 use crate::log_writer::{self, create_segment, ActiveAt, LogSync, LogWriter};
 use crate::recovery::{self, Tail};
 use crate::segment::{self, segment_path, Segment};
@@ -154,12 +155,14 @@ fn open_writer(dir: &Path, config: &Config) -> Result<WriterParts> {
         let to = checkpoint::set_aside(dir)?;
         log::warn!("set the damaged index file aside as {}", to.display());
     }
-    if r.refused_delta && checkpoint::delta_path(dir).exists() {
-        let to = checkpoint::set_aside_delta(dir)?;
-        log::warn!(
-            "set the index delta that was not used aside as {}",
-            to.display()
-        );
+    for level in r.refused_delta.unwrap_or(MAX_DELTAS)..MAX_DELTAS {
+        if checkpoint::delta_path(dir, level).exists() {
+            let to = checkpoint::set_aside_delta(dir, level)?;
+            log::warn!(
+                "set the index delta that was not used aside as {}",
+                to.display()
+            );
+        }
     }
     // Go on appending to the newest segment if it has room, rather than starting
     // one per open: a program that opens, writes a little and exits would

@@ -17,10 +17,11 @@
 //!   the segments alone give the index (`index_file::REPLAYABLE`), every segment
 //!   is replayed instead, as in a database that never had a checkpoint, and a
 //!   writer sets the file aside; otherwise opening fails with CorruptedData.
-//! - A delta over the checkpoint's index file (`disk_index`) is used if it
-//!   names that file and opens; then only the log after it is replayed.
-//!   Otherwise it is refused, logged, and set aside by a writer: the index
-//!   file and the log after it give the same index.
+//! - A delta over the checkpoint's index file, or over the delta over it
+//!   (`disk_index`), is used if it names that file and opens; then only the
+//!   log after it is replayed. Otherwise it is refused with any delta over it,
+//!   logged, and set aside by a writer: the file under it and the log after
+//!   that give the same index.
 //! - A segment is removed as the leftover of an interrupted compaction only if
 //!   it holds no delete: a delete may be the one record that keeps an older put
 //!   of its key from coming back in such a replay.
@@ -34,7 +35,7 @@ use crate::disk_index::DiskIndex;
 use crate::error::{Error, Result};
 use crate::format::{EntryKind, EntryRef};
 use crate::index::{Key, Loc, Probe};
-use crate::index_file::{self, IndexFile};
+use crate::index_file::{self, IndexFile, MAX_DELTAS};
 use crate::key_index::KeyIndex;
 use crate::segment::{self, segment_path, Segment};
 
@@ -60,8 +61,9 @@ pub struct Recovered {
     /// The checkpoint was refused as damaged, and `index` is rebuilt from every
     /// segment: a writer sets the file aside.
     pub rebuilt: bool,
-    /// A delta was found and refused: a writer sets it aside.
-    pub refused_delta: bool,
+    /// The level of the first delta found and refused: a writer sets it and
+    /// those over it aside.
+    pub refused_delta: Option<usize>,
 }
 
 /// The newest segment, where a writer may go on appending.
@@ -74,35 +76,46 @@ pub struct Tail {
     pub sealed: bool,
 }
 
-/// `base` with the delta of `dir` over it, if one names it and opens; sets
-/// `refused` when there is a delta but it is not used.
-fn with_delta(dir: &Path, base: IndexFile, refused: &mut bool) -> Result<DiskIndex> {
-    let path = checkpoint::delta_path(dir);
-    let delta = match IndexFile::open(&path) {
-        Ok(delta) => delta,
-        Err(e)
-            if e.io_error()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) =>
-        {
-            return Ok(DiskIndex::new(base));
-        }
-        Err(e) if e.kind() == crate::error::ErrorKind::CorruptedData => {
-            log::error!(
-                "{}; replaying the log after the index file instead",
-                e.message()
-            );
-            *refused = true;
-            return Ok(DiskIndex::new(base));
-        }
-        Err(e) => return Err(e),
-    };
-    Ok(
-        DiskIndex::with_delta(Arc::new(base), delta).unwrap_or_else(|(base, why)| {
-            log::warn!("index delta {} not used: {why}", path.display());
-            *refused = true;
-            DiskIndex::over(base)
-        }),
-    )
+/// `base` with the deltas of `dir` over it, each while it names the file
+/// under it and opens; sets `refused` to the level of the first delta not
+/// used when there is one (it and those over it are not).
+fn with_deltas(dir: &Path, base: IndexFile, refused: &mut Option<usize>) -> Result<DiskIndex> {
+    let mut disk = DiskIndex::new(base);
+    for level in 0..MAX_DELTAS {
+        let path = checkpoint::delta_path(dir, level);
+        let delta = match IndexFile::open(&path) {
+            Ok(delta) => delta,
+            Err(e)
+                if e.io_error()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) =>
+            {
+                // A delta over this one, left by a crash that removed it, is
+                // not used either.
+                if (level..MAX_DELTAS).any(|l| checkpoint::delta_path(dir, l).exists()) {
+                    *refused = Some(level);
+                }
+                break;
+            }
+            Err(e) if e.kind() == crate::error::ErrorKind::CorruptedData => {
+                log::error!(
+                    "{}; replaying the log after the file under it instead",
+                    e.message()
+                );
+                *refused = Some(level);
+                break;
+            }
+            Err(e) => return Err(e),
+        };
+        disk = match disk.with_delta(Arc::new(delta)) {
+            Ok(disk) => disk,
+            Err((disk, why)) => {
+                log::warn!("index delta {} not used: {why}", path.display());
+                *refused = Some(level);
+                return Ok(disk);
+            }
+        };
+    }
+    Ok(disk)
 }
 
 /// The checkpoint of `dir`, or None when there is none or when it is damaged
@@ -415,12 +428,12 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
     // Segments the checkpoint itself points into must survive as long as it does,
     // and hold every record it points at: the furthest byte it refers to in each.
     let mut ckpt_ends: BTreeMap<u32, u64> = BTreeMap::new();
-    let (mut rebuilt, mut refused_delta) = (false, false);
+    let (mut rebuilt, mut refused_delta) = (false, None);
     // Without a checkpoint no compaction has run, so no delete was dropped.
     let mut log_from = None;
     let (ckpt_seq, covered, mut index, replayable) = match trusted_checkpoint(dir, &mut rebuilt)? {
         Some(Loaded::Mapped(file)) => {
-            let disk = with_delta(dir, *file, &mut refused_delta)?;
+            let disk = with_deltas(dir, *file, &mut refused_delta)?;
             ckpt_ends.extend(disk.segment_ends());
             log_from = disk.log_from();
             let (seq, covered, replayable) =

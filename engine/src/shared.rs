@@ -387,9 +387,11 @@ pub(crate) struct IndexChanges {
     pub changes: usize,
     /// The keys of the index on disk.
     pub in_file: usize,
-    /// The entries of its delta, if it has one.
+    /// The entries of its first delta, if it has one.
     pub in_delta: usize,
-    /// About how many lookups have read that delta as well as the file
+    /// The entries of its second delta, over the first, if it has one.
+    pub in_second: usize,
+    /// About how many lookups have read the deltas as well as the file
     /// (`DiskIndex::lookups_through_delta`).
     pub delta_lookups: u64,
     /// A delta can be written over it: it has an index file that says the
@@ -1270,7 +1272,16 @@ impl Shared {
         Some(IndexChanges {
             changes: w.index.changes().len(),
             in_file: w.index.base().map_or(0, |b| b.len()),
-            in_delta: w.index.base().map_or(0, |b| b.delta_entries()),
+            in_delta: w
+                .index
+                .base()
+                .and_then(|b| b.deltas().first())
+                .map_or(0, |d| d.len()),
+            in_second: w
+                .index
+                .base()
+                .and_then(|b| b.deltas().get(1))
+                .map_or(0, |d| d.len()),
             delta_lookups: w.index.base().map_or(0, |b| b.lookups_through_delta()),
             delta_possible: w.index.base().is_some() && w.index.live_by_segment().is_some(),
             last_seq: w.next_seq - 1,

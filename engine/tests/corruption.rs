@@ -375,9 +375,13 @@ fn damage_to_the_index_file_is_never_trusted_and_the_index_is_rebuilt() {
     );
 }
 
-/// The value of key `i` after `change_since_checkpoint`, if any.
-fn changed_value(i: u32) -> Option<Vec<u8>> {
+/// The value of key `i` after `change_since_checkpoint(dir, deltas)`, if any
+/// (0 deltas: as `build_checkpointed` left it).
+fn changed_value(i: u32, deltas: usize) -> Option<Vec<u8>> {
     match i {
+        _ if deltas == 0 => Some(value(i)),
+        50..60 if deltas == 2 => Some(format!("third-{i:04}").into_bytes()),
+        200..205 if deltas == 2 => None,
         0..100 => Some(format!("second-{i:04}").into_bytes()),
         100..120 => None,
         _ => Some(value(i)),
@@ -385,31 +389,46 @@ fn changed_value(i: u32) -> Option<Vec<u8>> {
 }
 
 /// Over `build_checkpointed(dir, 300)`: rewrites keys 0 to 99, deletes 100
-/// to 119, and checkpoints, which writes those changes as a delta.
-fn change_since_checkpoint(dir: &Path) {
+/// to 119, and checkpoints, which writes those changes as a delta; with
+/// `deltas` 2, then rewrites 50 to 59, deletes 200 to 204, and checkpoints,
+/// which writes those as a second delta over the first.
+fn change_since_checkpoint(dir: &Path, deltas: usize) {
     let db = Database::open(dir, Config::default()).unwrap();
-    let mut batch = WriteBatch::new();
-    for i in 0..120u32 {
-        let key = format!("key{i:04}");
-        match changed_value(i) {
-            Some(v) => batch.put(key, v),
-            None => batch.delete(key),
+    for round in 1..=deltas {
+        let mut batch = WriteBatch::new();
+        let changed = match round {
+            1 => 0..120u32,
+            _ => 50..205,
         };
+        for i in changed.filter(|&i| changed_value(i, round) != changed_value(i, round - 1)) {
+            let key = format!("key{i:04}");
+            match changed_value(i, round) {
+                Some(v) => batch.put(key, v),
+                None => batch.delete(key),
+            };
+        }
+        db.write(&batch).unwrap();
+        db.checkpoint().unwrap();
     }
-    db.write(&batch).unwrap();
-    db.checkpoint().unwrap();
     db.close().unwrap();
-    assert!(dir.join("index.delta").exists(), "a delta");
+    for file in &DELTA_FILES[..deltas] {
+        assert!(dir.join(file).exists(), "{file}");
+    }
 }
 
-fn assert_changed(db: &Database, n: u32, when: &str) {
+/// The deltas' files, and the names a damaged one and those over it are set
+/// aside as.
+const DELTA_FILES: [&str; 2] = ["index.delta", "index.delta2"];
+const DELTA_SET_ASIDE: [&str; 2] = ["index.delta.damaged", "index.delta2.damaged"];
+
+fn assert_changed(db: &Database, n: u32, deltas: usize, when: &str) {
     for i in 0..n {
         let got = db.get(format!("key{i:04}").as_bytes()).unwrap();
-        assert_eq!(got, changed_value(i), "key {i}, {when}");
+        assert_eq!(got, changed_value(i, deltas), "key {i}, {when}");
     }
     let all: Vec<(Vec<u8>, Vec<u8>)> = db.iter().unwrap().map(|e| e.unwrap()).collect();
     let want: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
-        .filter_map(|i| Some((format!("key{i:04}").into_bytes(), changed_value(i)?)))
+        .filter_map(|i| Some((format!("key{i:04}").into_bytes(), changed_value(i, deltas)?)))
         .collect();
     assert!(
         all == want,
@@ -423,34 +442,54 @@ fn assert_changed(db: &Database, n: u32, when: &str) {
 // A delta is checked as its index file is: damage anywhere in it is refused at
 // open or by the first read of its block or table chunk, never returned as an
 // answer. It is never needed: a refused delta is set aside (at open, or at
-// close after a read met the damage) and the log after the index file below
-// it replayed, so no damage to it keeps the database from opening.
-fn damage_to_a_delta_is_never_trusted_and_the_log_after_the_index_file_replayed() {
-    const DELTA_SET_ASIDE: &str = "index.delta.damaged";
+// close after a read met the damage) with any delta over it, and the log
+// after the file under it replayed, so no damage to it keeps the database
+// from opening. So for a first delta alone, a first under a second, and a
+// second.
+fn damage_to_a_delta_is_never_trusted_and_the_log_after_the_file_under_it_replayed() {
+    for (deltas, damaged) in [(1, 0), (2, 0), (2, 1)] {
+        damage_to_a_delta(deltas, damaged);
+    }
+}
+
+/// Flips bytes all over delta `damaged` of `deltas` (`change_since_checkpoint`).
+fn damage_to_a_delta(deltas: usize, damaged: usize) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
     let n = 300u32;
     build_checkpointed(&dir, n);
-    change_since_checkpoint(&dir);
-    let good = fs::read(dir.join("index.delta")).unwrap();
+    change_since_checkpoint(&dir, deltas);
+    let file = DELTA_FILES[damaged];
+    let good = fs::read(dir.join(file)).unwrap();
     let work = tmp.path().join("work");
+    let set_aside = |work: &Path| {
+        (damaged..deltas).all(|level| {
+            let aside = work.join(DELTA_SET_ASIDE[level]).exists();
+            assert_eq!(aside, !work.join(DELTA_FILES[level]).exists());
+            aside
+        })
+    };
     let (mut at_open, mut on_read) = (0, 0);
     for at in (0..good.len()).step_by(good.len() / 150 + 1) {
+        let at = format!("delta {damaged} of {deltas}, byte {at}");
         let _ = fs::remove_dir_all(&work);
         copy_dir(&dir, &work);
-        flip(&work.join("index.delta"), at);
+        flip(
+            &work.join(file),
+            at.rsplit(' ').next().unwrap().parse().unwrap(),
+        );
         let db = Database::open(&work, Config::default()).unwrap();
-        if work.join(DELTA_SET_ASIDE).exists() {
-            assert_changed(&db, n, &format!("byte {at}, refused at open"));
+        if set_aside(&work) {
+            assert_changed(&db, n, deltas, &format!("{at}, refused at open"));
             at_open += 1;
             continue;
         }
         let mut refused = false;
         for i in 0..n {
             match db.get(format!("key{i:04}").as_bytes()) {
-                Ok(v) => assert_eq!(v, changed_value(i), "byte {at}, key {i}"),
+                Ok(v) => assert_eq!(v, changed_value(i, deltas), "{at}, key {i}"),
                 Err(e) => {
-                    assert_eq!(e.kind(), ErrorKind::CorruptedData, "byte {at}: {e}");
+                    assert_eq!(e.kind(), ErrorKind::CorruptedData, "{at}: {e}");
                     refused = true;
                 }
             }
@@ -459,10 +498,10 @@ fn damage_to_a_delta_is_never_trusted_and_the_log_after_the_index_file_replayed(
             match item {
                 Ok((k, v)) => {
                     let i: u32 = std::str::from_utf8(&k[3..]).unwrap().parse().unwrap();
-                    assert_eq!(Some(v), changed_value(i), "byte {at}");
+                    assert_eq!(Some(v), changed_value(i, deltas), "{at}");
                 }
                 Err(e) => {
-                    assert_eq!(e.kind(), ErrorKind::CorruptedData, "byte {at}: {e}");
+                    assert_eq!(e.kind(), ErrorKind::CorruptedData, "{at}: {e}");
                     refused = true;
                 }
             }
@@ -470,29 +509,23 @@ fn damage_to_a_delta_is_never_trusted_and_the_log_after_the_index_file_replayed(
         let report = db.verify().unwrap();
         // Unless the background thread rebuilt the index meanwhile, the
         // damage was seen, and verify names the delta.
-        if !work.join(DELTA_SET_ASIDE).exists() {
-            assert!(refused, "byte {at}: the damage went unnoticed");
+        if !work.join(DELTA_SET_ASIDE[damaged]).exists() {
+            assert!(refused, "{at}: the damage went unnoticed");
             assert!(
-                report
-                    .corruptions
-                    .iter()
-                    .any(|c| c.file.ends_with("index.delta")),
-                "byte {at}: {:?}",
+                report.corruptions.iter().any(|c| c.file.ends_with(file)),
+                "{at}: {:?}",
                 report.corruptions
             );
         }
         db.close().unwrap();
-        assert!(
-            work.join(DELTA_SET_ASIDE).exists(),
-            "byte {at}: not set aside"
-        );
+        assert!(set_aside(&work), "{at}: not set aside");
         let db = Database::open(&work, Config::default()).unwrap();
-        assert_changed(&db, n, &format!("byte {at}, after the reads"));
+        assert_changed(&db, n, deltas, &format!("{at}, after the reads"));
         on_read += 1;
     }
     assert!(
         at_open > 0 && on_read > 0,
-        "{at_open} refused at open, {on_read} on read"
+        "delta {damaged} of {deltas}: {at_open} refused at open, {on_read} on read"
     );
 }
 
