@@ -225,23 +225,20 @@ pub fn stats(path: &Path, json: bool) -> Outcome<()> {
             ),
             None => "checkpoint    none (the next open replays the whole log)\n".to_string(),
         };
-        if let Some(m) = &delta {
-            t += &format!(
-                "  and a delta  {} of the keys changed since{}\n",
-                human_bytes(m.len()),
-                m.modified()
-                    .map(|w| format!(", written {}", utc(w)))
-                    .unwrap_or_default()
-            );
-        }
-        if let Some(m) = &second {
-            t += &format!(
-                "  and a second {} of the keys changed since the delta{}\n",
-                human_bytes(m.len()),
-                m.modified()
-                    .map(|w| format!(", written {}", utc(w)))
-                    .unwrap_or_default()
-            );
+        let deltas = [
+            (&delta, "  and a delta  ", "since"),
+            (&second, "  and a second ", "since the delta"),
+        ];
+        for (m, label, since) in deltas {
+            if let Some(m) = m {
+                t += &format!(
+                    "{label}{} of the keys changed {since}{}\n",
+                    human_bytes(m.len()),
+                    m.modified()
+                        .map(|w| format!(", written {}", utc(w)))
+                        .unwrap_or_default()
+                );
+            }
         }
         t
     };
