@@ -213,7 +213,8 @@ fn run(shared: &Arc<Shared>, look: Duration) {
 /// changes `c`, and whether no commit came since the look before: once the
 /// changes are many, a delta or a new index file ([`CHECKPOINT_CHANGES`]); a
 /// new index file once the lookups through the deltas have cost the reads about
-/// what one costs to write ([`DELTA_LOOKUPS_PER_KEY`]); at rest, what
+/// what one costs to write ([`DELTA_LOOKUPS_PER_KEY`]), and a first delta that
+/// takes a second in once they number the deltas' entries; at rest, what
 /// `AtRest::Idle` asks.
 fn checkpoint_to_write(c: &IndexChanges, at_rest: bool) -> Option<Kind> {
     let many = c.changes >= CHECKPOINT_CHANGES;
@@ -225,6 +226,14 @@ fn checkpoint_to_write(c: &IndexChanges, at_rest: bool) -> Option<Kind> {
         Some(Kind::Full)
     } else if many && maintenance::taken_in(kind, c) <= c.changes {
         Some(kind)
+    } else if c.in_second > 0
+        && c.delta_lookups >= DELTA_LOOKUPS_PER_KEY * (c.in_delta + c.in_second) as u64
+        && maintenance::delta_fits(c)
+    {
+        // A first delta takes the second in once the lookups through them
+        // number their entries: it costs those entries to write, and each of
+        // those lookups paid a probe more, a range a third walk to merge.
+        Some(Kind::Delta)
     } else if at_rest {
         maintenance::checkpoint_at_rest(AtRest::Idle, c)
     } else {
@@ -334,6 +343,23 @@ mod tests {
         assert_eq!(checkpoint_to_write(&read(100_000), false), Some(Kind::Full));
         assert_eq!(checkpoint_to_write(&read(100_000), true), Some(Kind::Full));
         assert_eq!(at_close(Kind::Full, &read(100_000)), AtClose::Abandon);
+        // A second delta is taken into the first once the lookups number
+        // the entries of both, long before a new index file is due.
+        let second = |delta_lookups| IndexChanges {
+            in_second: 1_000,
+            delta_lookups,
+            ..changes(0, 100_000, 5_000)
+        };
+        assert_eq!(checkpoint_to_write(&second(5_999), true), None);
+        assert_eq!(
+            checkpoint_to_write(&second(6_000), false),
+            Some(Kind::Delta)
+        );
+        assert_eq!(checkpoint_to_write(&second(6_000), true), Some(Kind::Delta));
+        assert_eq!(
+            checkpoint_to_write(&second(100_000), true),
+            Some(Kind::Full)
+        );
         // No delta, no fold, whatever was looked up.
         let none = IndexChanges {
             delta_lookups: 1 << 40,

@@ -1645,6 +1645,48 @@ mod tests {
     }
 
     #[test]
+    fn a_second_delta_is_taken_into_the_first_once_lookups_have_paid_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path(), config()).unwrap();
+        let mut model = Model::new();
+        write(&db, &mut model, 0..120_000, Some("first"));
+        db.checkpoint().unwrap();
+        write(&db, &mut model, (0..120_000).step_by(12), Some("second"));
+        db.checkpoint().unwrap();
+        // A close writes 4,096 changes over the first delta as a second
+        // (1,024 of their keys are the first's); the two stay under the
+        // eighth of the keys an idle fold into a new index file waits for.
+        write(&db, &mut model, (0..61_440).step_by(15), Some("third"));
+        db.close().unwrap();
+        let second = checkpoint::delta_path(dir.path(), 1);
+        assert!(second.exists());
+        let db = Database::open(dir.path(), config()).unwrap();
+        db.replace_background(Some(std::time::Duration::from_millis(20)));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(second.exists(), "idle, a small second delta stays");
+        // Gets of as many keys as the deltas hold entries, and more: the
+        // first delta takes the second in; no new index file is written.
+        let file = db.shared.index_file().unwrap();
+        let entries: usize = file.deltas().iter().map(|d| d.len()).sum();
+        let base = file.base().clone();
+        drop(file);
+        for i in 0..(entries as u32 + 1_000) {
+            assert_eq!(db.get(&key(i)).unwrap().as_ref(), model.get(&key(i)));
+        }
+        let deadline = Instant::now() + std::time::Duration::from_secs(60);
+        while second.exists() {
+            assert!(Instant::now() < deadline, "the second delta stays");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let file = db.shared.index_file().unwrap();
+        assert!(Arc::ptr_eq(file.base(), &base));
+        assert_eq!(file.deltas().len(), 1);
+        assert_eq!(file.delta_entries(), entries - 1_024);
+        drop(file);
+        assert_holds_across_a_reopen(db, dir.path(), &model);
+    }
+
+    #[test]
     fn a_delta_too_small_to_fold_at_rest_is_folded_once_lookups_have_paid_for_it() {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::create(dir.path(), config()).unwrap();
