@@ -88,8 +88,8 @@ pub(crate) enum Kind {
 /// The delta to write for the changes `c`: a second one over the first while
 /// it holds no more entries than the first (it takes in the second before,
 /// and the first is not written again), otherwise a first one, which takes in
-/// both. A close after a few changes then writes them, not
-/// the delta the background thread wrote during a bulk load.
+/// both. A close after a few changes then writes them, not the delta the
+/// background thread wrote during a bulk load.
 pub(crate) fn delta_kind(c: &IndexChanges) -> Kind {
     if c.in_delta > 0 && (c.in_second + c.changes) <= c.in_delta {
         Kind::SecondDelta
